@@ -1,0 +1,1 @@
+"""backprop-viz: train small multilayer perceptrons and watch backpropagation happen."""

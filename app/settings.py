@@ -1,0 +1,77 @@
+"""Server settings, read once from ``BPV_*`` environment variables.
+
+Tests build their own :class:`Settings` and pass it to ``create_app``; the server reads
+the environment through :func:`get_settings`, cached so it happens once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_origins() -> tuple[str, ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable of the server. Field ``x`` is read from env var ``BPV_X``."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Runs (one per student / browser tab).
+    max_runs: int = 300
+    idle_timeout_s: float = 600.0
+    # Size caps; every one of them is reported by GET /api/options.
+    max_layers: int = 8  # hidden layers
+    max_width: int = 32  # neurons per layer (the page offers 1-8 per hidden layer)
+    max_inputs: int = 64
+    max_outputs: int = 16
+    max_params: int = 20_000
+    max_batch: int = 512
+    max_rows: int = 5_000
+    max_body_bytes: int = 1_000_000
+    max_steps_per_request: int = 100_000
+    # Streaming.
+    max_fps: float = 30.0
+    send_timeout_s: float = 10.0
+    allowed_origins: tuple[str, ...] = field(default_factory=_default_origins)
+    # A teacher's preset: a URL-hash string (``dataset=xor&hidden=4,4``) that becomes the
+    # default experiment of ``POST /api/runs {}`` and of the page.
+    preset: str = ""
+    static_dir: Path = ROOT / "static"
+    templates_dir: Path = ROOT / "templates"
+
+
+def _parse(kind: object, raw: str) -> object:
+    if kind in (int, "int"):
+        return int(raw)
+    if kind in (float, "float"):
+        return float(raw)
+    if kind in ("tuple[str, ...]",):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if kind in (Path, "Path"):
+        return Path(raw)
+    return raw
+
+
+def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
+    """Build :class:`Settings` from ``BPV_*`` variables; unknown values raise ValueError."""
+    env = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        raw = env.get(f"BPV_{f.name.upper()}")
+        if raw is not None:
+            values[f.name] = _parse(f.type, raw)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return settings_from_env()
