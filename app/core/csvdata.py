@@ -1,0 +1,119 @@
+"""The user's own data from CSV text: features in the first columns, the target in the last.
+
+Format: comma-separated numbers, one example per line; optional spaces around values; LF, CRLF
+or CR line ends; an optional UTF-8 byte-order mark; blank lines only at the end. The first row
+is a header (and is skipped) when any of its cells is not a number. Every :class:`CSVError`
+message starts with the 1-based line number: ``"line 7: expected 3 columns, got 2"``.
+
+``max_cols`` caps the total number of columns, target included; ``max_rows`` caps the data
+rows, header excluded.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.core.datasets import Dataset
+
+Array = NDArray[np.float64]
+
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
+MAX_CLASSES = 10
+
+
+class CSVError(ValueError):
+    """A CSV problem; ``line`` is the 1-based line number, ``problem`` the reason."""
+
+    def __init__(self, line: int, problem: str) -> None:
+        super().__init__(f"line {line}: {problem}")
+        self.line = line
+        self.problem = problem
+
+
+def _is_number(cell: str) -> bool:
+    return bool(_NUMBER.fullmatch(cell) or _NONFINITE.fullmatch(cell))
+
+
+def _parse_row(cells: list[str], line: int) -> list[float]:
+    row = []
+    for col, cell in enumerate(cells, start=1):
+        if cell == "":
+            raise CSVError(line, f"column {col} is empty")
+        if not _is_number(cell):
+            shown = cell if len(cell) <= 20 else cell[:20] + "…"
+            raise CSVError(line, f"column {col}: {shown!r} is not a number")
+        value = float(cell)
+        if not np.isfinite(value):
+            raise CSVError(line, f"column {col}: {cell!r} is not a finite number (NaN or inf)")
+        row.append(value)
+    return row
+
+
+def load_csv(text: str, max_rows: int, max_cols: int) -> tuple[Array, Array]:
+    """Parse CSV text into ``X`` (N, d) features and ``t`` (N,) targets (the last column).
+
+    Needs at least 2 columns (d ≥ 1) and 2 data rows; raises :class:`CSVError` otherwise.
+    """
+    lines = text.removeprefix("\ufeff").splitlines()
+    while lines and lines[-1].strip() == "":
+        lines.pop()
+    if not lines:
+        raise CSVError(1, "the file is empty")
+    first = [c.strip() for c in lines[0].split(",")]
+    n_cols = len(first)
+    if n_cols > max_cols:
+        raise CSVError(1, f"{n_cols} columns, more than max_cols={max_cols} columns")
+    if n_cols < 2:
+        raise CSVError(
+            1, "need at least 2 comma-separated columns (features, then the target last), got 1"
+        )
+    header = not all(_is_number(c) for c in first)
+    start = 1 if header else 0
+    if len(lines) - start > max_rows:
+        raise CSVError(start + max_rows + 1, f"more than max_rows={max_rows} rows")
+    rows: list[list[float]] = []
+    for i in range(start, len(lines)):
+        line = i + 1
+        if lines[i].strip() == "":
+            raise CSVError(line, "blank line (blank lines are allowed only at the end)")
+        cells = [c.strip() for c in lines[i].split(",")]
+        if len(cells) != n_cols:
+            raise CSVError(line, f"expected {n_cols} columns, got {len(cells)}")
+        rows.append(_parse_row(cells, line))
+    if len(rows) < 2:
+        raise CSVError(len(lines), f"need at least 2 data rows, got {len(rows)}")
+    data = np.asarray(rows, dtype=np.float64)
+    return data[:, :-1].copy(), data[:, -1].copy()
+
+
+def infer_kind(t: Array) -> tuple[str, int]:
+    """Guess (kind, n_classes) from targets t (N,).
+
+    - every value in {−1, 1} or every value in {0, 1}: ("classification", 2), stored as ±1;
+    - otherwise every value an integer 0..K−1 with K = max + 1 ≤ 10: ("multiclass", K);
+    - otherwise ("regression", 1), values kept as they are (not rescaled).
+    """
+    v = np.asarray(t, dtype=np.float64).reshape(-1)
+    values = set(np.unique(v).tolist())
+    if values and (values <= {-1.0, 1.0} or values <= {0.0, 1.0}):
+        return "classification", 2
+    if values and all(x >= 0 and x == int(x) for x in values) and max(values) < MAX_CLASSES:
+        return "multiclass", int(max(values)) + 1
+    return "regression", 1
+
+
+def csv_to_dataset(text: str, max_rows: int, max_cols: int, name: str = "csv") -> Dataset:
+    """A :class:`Dataset` from CSV text, its kind from :func:`infer_kind`.
+
+    ``points`` is X as is, shape (N, d): with d = 2 it plays the role of (x1, x2) and
+    :func:`app.core.datasets.features` applies; with d ≠ 2 the columns are the network's
+    inputs directly (features() refuses them). Targets 0/1 are stored as −1/+1.
+    """
+    X, t = load_csv(text, max_rows, max_cols)
+    kind, k = infer_kind(t)
+    labels = np.where(t > 0, 1.0, -1.0) if kind == "classification" else t
+    return Dataset(name, kind, X, labels.astype(np.float64), k)
