@@ -17,8 +17,6 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from app.core.activations import Activation
-
 Array = NDArray[np.float64]
 
 
@@ -59,11 +57,11 @@ class Cost:
         """``∇_a C_x`` for the quadratic cost; the other costs are given straight as δ^L."""
         return a_L - y
 
-    def delta_L(self, z_L: Array, a_L: Array, y: Array, activation: Activation) -> Array:
-        """BP1: ``δ^L = ∇_a C ⊙ σ'_L(z^L)``, shape ``(m, n_L)``."""
+    def delta_L(self, a_L: Array, y: Array, sigma_prime_L: Array) -> Array:
+        """BP1: ``δ^L = ∇_a C ⊙ σ'_L(z^L)``, shape ``(m, n_L)``; ``a^L − y`` where σ' cancels."""
         if self.sigma_prime_cancels:
             return a_L - y
-        return self.grad_a(a_L, y) * activation.prime(z_L)
+        return self.grad_a(a_L, y) * sigma_prime_L
 
 
 _ELEMENTWISE = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
