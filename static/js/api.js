@@ -1,0 +1,98 @@
+// Every network call of the page: REST (docs/api.md) and the run's WebSocket stream.
+// Same origin only: the page never talks to another host.
+
+export class ApiError extends Error {
+  constructor(status, detail, retryAfter = null) {
+    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    this.status = status;
+    this.detail = detail;
+    this.retryAfter = retryAfter;
+  }
+  /** A one-line, human message (still user text: escape before showing). */
+  get text() {
+    if (Array.isArray(this.detail)) {
+      return this.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ");
+    }
+    return String(this.detail ?? `HTTP ${this.status}`);
+  }
+}
+
+async function call(method, path, body) {
+  const init = { method, headers: {} };
+  if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, "the server cannot be reached");
+  }
+  if (res.status === 204) return null;
+  let payload = null;
+  try {
+    payload = await res.json();
+  } catch {
+    payload = null;
+  }
+  if (!res.ok) {
+    const retry = Number(res.headers.get("Retry-After"));
+    throw new ApiError(res.status, payload?.detail ?? res.statusText, Number.isFinite(retry) ? retry : null);
+  }
+  return payload;
+}
+
+const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
+
+export const api = {
+  options: () => call("GET", "/api/options"),
+  createRun: (config) => call("POST", "/api/runs", config),
+  getRun: (id) => call("GET", runPath(id)),
+  patchRun: (id, patch) => call("PATCH", runPath(id), patch),
+  data: (id) => call("GET", `${runPath(id)}/data`),
+  frame: (id, grid = true) => call("GET", `${runPath(id)}/frame?grid=${grid}`),
+  step: (id, body = { steps: 1 }) => call("POST", `${runPath(id)}/step`, body),
+  history: (id) => call("GET", `${runPath(id)}/history`),
+  deleteRun: (id) => call("DELETE", runPath(id)),
+};
+
+/**
+ * The run's stream. handlers: {frame(f), rebuilt(run), error(detail), open(), close(ev)}.
+ * Messages sent while the socket is (re)connecting wait in a short queue.
+ */
+export function openStream(id, handlers) {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  const ws = new WebSocket(`${proto}//${location.host}${runPath(id)}/stream`);
+  const queue = [];
+  ws.onopen = () => {
+    while (queue.length) ws.send(queue.shift());
+    handlers.open?.();
+  };
+  ws.onmessage = (ev) => {
+    let msg;
+    try {
+      msg = JSON.parse(ev.data);
+    } catch {
+      return;
+    }
+    if (msg.type === "frame") handlers.frame?.(msg);
+    else if (msg.type === "rebuilt") handlers.rebuilt?.(msg.run);
+    else if (msg.type === "error") handlers.error?.(msg.detail);
+  };
+  ws.onclose = (ev) => handlers.close?.(ev);
+  return {
+    send(msg) {
+      const text = JSON.stringify(msg);
+      if (ws.readyState === WebSocket.OPEN) ws.send(text);
+      else if (ws.readyState === WebSocket.CONNECTING && queue.length < 32) queue.push(text);
+    },
+    close() {
+      ws.onclose = null;
+      ws.close();
+    },
+    get open() {
+      return ws.readyState === WebSocket.OPEN;
+    },
+  };
+}

@@ -1,0 +1,162 @@
+// The output over the input plane (decision boundary or regression surface) with the train
+// and test points. The surface is a canvas-drawn layout image (redrawn only when a frame
+// carries a grid); the points are static traces; clicking a training point makes it the probe.
+
+import { CLASS_COLORS, colorOf, gridImage, outputMap } from "./colors.js";
+import { fmt, esc, maxAbs } from "./util.js";
+
+export class BoundaryPlot {
+  constructor(div, { onProbe }) {
+    this.div = div;
+    this.onProbe = onProbe;
+    this.image = null;
+    this.imageKey = null;
+    this.pointTraces = null;
+    this.pointsKey = null;
+    this.lastKey = null;
+    this.bound = false;
+    new ResizeObserver(() => {
+      this.lastKey = null;
+      if (this.frame) this.update(this.frame, this.store);
+    }).observe(div);
+  }
+
+  outputRange(frame, data) {
+    const act = frame.activations[frame.activations.length - 1];
+    // Several outputs (multiclass, or softmax on two classes): the grid holds the argmax class.
+    const nOut = frame.sizes[frame.sizes.length - 1];
+    if (frame.kind === "multiclass" || nOut > 1) return { lo: 0, hi: Math.max(nOut, data.n_classes) - 1, mid: 0, kind: "multiclass" };
+    if (act === "sigmoid") return { lo: 0, hi: 1, mid: 0.5 };
+    if (act === "tanh") return { lo: -1, hi: 1, mid: 0 };
+    const m = Math.max(1e-9, maxAbs(data.train.labels));
+    return { lo: -m, hi: m, mid: 0 };
+  }
+
+  pointColor(label, data, range) {
+    if (data.kind === "multiclass") return CLASS_COLORS[Math.round(label) % CLASS_COLORS.length];
+    if (data.kind === "classification") return colorOf(label > 0 ? 0.9 : -0.9);
+    return colorOf((label - range.mid) / (range.hi - range.mid));
+  }
+
+  makePoints(data, range, showTest) {
+    const mk = (set, which) => {
+      const pts = set.points;
+      return {
+        type: "scatter",
+        mode: "markers",
+        name: which,
+        x: pts.map((p) => p[0]),
+        y: pts.map((p) => p[1]),
+        hovertext: pts.map((p, i) => `${which} #${i}: (${fmt(p[0], 3)}, ${fmt(p[1], 3)}) → y = ${fmt(set.labels[i], 3)}${which === "train" ? "<br>click: make it the probe" : ""}`),
+        hoverinfo: "text",
+        marker: {
+          size: which === "train" ? 6 : 6,
+          color: set.labels.map((y) => this.pointColor(y, data, range)),
+          line: { color: which === "train" ? "#ffffff" : "#111111", width: which === "train" ? 0.8 : 1.2 },
+        },
+      };
+    };
+    const traces = [mk(data.train, "train")];
+    if (showTest && data.test.points.length) traces.push(mk(data.test, "test"));
+    return traces;
+  }
+
+  update(frame, store) {
+    this.frame = frame;
+    this.store = store;
+    const data = store.data;
+    if (!data || !data.train) return;
+    const s = store.settings;
+    const twoD = (data.train.points[0]?.length ?? 2) === 2;
+    const range = this.outputRange(frame, data);
+    const pk = `${data.__rev}|${s.test}|${range.lo}|${range.hi}`;
+    if (pk !== this.pointsKey) {
+      this.pointsKey = pk;
+      this.pointTraces = twoD ? this.makePoints(data, range, s.test) : [];
+    }
+    const grid = frame.grid;
+    const ik = `${s.discretize}|${frame.kind}|${range.kind}|${range.lo}|${range.hi}`;
+    if (grid && grid.output && (grid !== this.gridRef || ik !== this.imageKey)) {
+      this.gridRef = grid;
+      this.imageKey = ik;
+      const map = outputMap({ ...range, discrete: s.discretize && frame.kind !== "regression" });
+      const x1 = grid.x1;
+      const x2 = grid.x2;
+      this.image = {
+        source: gridImage(grid.output, map),
+        xref: "x",
+        yref: "y",
+        x: x1[0],
+        y: x2[x2.length - 1],
+        sizex: x1[x1.length - 1] - x1[0],
+        sizey: x2[x2.length - 1] - x2[0],
+        xanchor: "left",
+        yanchor: "top",
+        sizing: "stretch",
+        layer: "below",
+      };
+      this.extent = [[x1[0], x1[x1.length - 1]], [x2[0], x2[x2.length - 1]]];
+    }
+    const p = frame.probe.point;
+    const key = `${pk}|${this.image?.source.length}|${this.gridRef === grid}|${p?.[0]}|${p?.[1]}|${this.div.clientWidth}x${this.div.clientHeight}`;
+    if (key === this.lastKey && !this.imageChanged(grid)) return;
+    this.lastKey = key;
+    const probe = {
+      type: "scatter",
+      mode: "markers",
+      name: "probe",
+      x: p ? [p[0]] : [],
+      y: p ? [p[1]] : [],
+      hovertext: [`probe: train #${frame.probe.index}`],
+      hoverinfo: "text",
+      marker: { size: 15, symbol: "circle-open", color: "#111", line: { width: 2.6, color: "#111" } },
+    };
+    const ext = this.extent ?? data.extent;
+    const size = Math.min(this.div.clientWidth, this.div.clientHeight);
+    Plotly.react(
+      this.div,
+      [...this.pointTraces, probe],
+      {
+        width: this.div.clientWidth,
+        height: this.div.clientHeight,
+        margin: { l: 30, r: 8, t: 6, b: 26 },
+        xaxis: { range: ext[0], title: { text: "x₁", standoff: 2, font: { size: 11 } }, fixedrange: true, zeroline: false, tickfont: { size: 10 }, showgrid: false, constrain: "domain" },
+        yaxis: { range: ext[1], title: { text: "x₂", standoff: 2, font: { size: 11 } }, fixedrange: true, zeroline: false, tickfont: { size: 10 }, showgrid: false, scaleanchor: "x", scaleratio: 1, constrain: "domain" },
+        images: twoD && this.image ? [this.image] : [],
+        annotations: twoD ? [] : [{ text: esc("The output plane needs exactly two inputs."), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
+        showlegend: false,
+        hovermode: "closest",
+        dragmode: false,
+        datarevision: size,
+        paper_bgcolor: "rgba(0,0,0,0)",
+      },
+      { displayModeBar: false, doubleClick: false },
+    );
+    this.lastImage = this.image;
+    if (!this.bound) {
+      this.bound = true;
+      this.div.on("plotly_click", (ev) => {
+        const pt = ev.points?.[0];
+        if (pt && pt.data.name === "train") this.onProbe(pt.pointNumber);
+      });
+    }
+  }
+
+  /** Forget what was drawn, so the next update redraws everything (benchmark, resize). */
+  invalidate() {
+    this.lastKey = null;
+    this.gridRef = null;
+  }
+
+  /** Viewport position of training point i (tests click it). */
+  clientPos(i) {
+    const p = this.store.data.train.points[i];
+    const fl = this.div._fullLayout;
+    const r = this.div.getBoundingClientRect();
+    return { x: r.left + fl.xaxis._offset + fl.xaxis.l2p(p[0]), y: r.top + fl.yaxis._offset + fl.yaxis.l2p(p[1]) };
+  }
+
+  imageChanged() {
+    return this.lastImage !== this.image;
+  }
+}

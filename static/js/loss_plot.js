@@ -1,0 +1,112 @@
+// Train / test cost (and accuracy) against the step. The history arrives with the first frame
+// of a connection; later frames append one point. While training plays the plot is redrawn at
+// most every REDRAW_MS: a curve does not need 30 redraws a second, the network does
+// (a Plotly line redraw costs ~15-25 ms on a classroom laptop; bench/bench_page.py).
+
+import { $, fmt, html, setHTML } from "./util.js";
+
+const REDRAW_MS = 300;
+const SHOWN = 400; // points per curve on screen (the history keeps 2,000)
+const CAP = 2000;
+
+export class LossPlot {
+  constructor(root) {
+    this.div = $(".loss-plot", root);
+    this.stats = $(".loss-stats", root);
+    this.logBox = $("#loss-log", root);
+    this.h = empty();
+    this.lastDraw = 0;
+    this.dirty = false;
+    this.rev = 0;
+    this.logBox?.addEventListener("change", () => this.draw());
+    new ResizeObserver(() => this.draw()).observe(this.div);
+  }
+
+  /** Record the frame; redraw now if force or enough time passed. */
+  update(frame, { force = false } = {}) {
+    if (frame.history) this.h = cloneHistory(frame.history);
+    const h = this.h;
+    const last = h.step.length ? h.step[h.step.length - 1] : -1;
+    if (frame.step < last) this.h = empty();
+    if (!frame.history && frame.step !== last) {
+      this.h.step.push(frame.step);
+      this.h.epoch.push(frame.epoch);
+      this.h.train_cost.push(frame.train.cost);
+      this.h.test_cost.push(frame.test.cost);
+      this.h.train_accuracy.push(frame.train.accuracy);
+      this.h.test_accuracy.push(frame.test.accuracy);
+      if (this.h.step.length > CAP) for (const k of Object.keys(this.h)) this.h[k].splice(0, this.h[k].length - CAP);
+    }
+    this.renderStats(frame);
+    this.dirty = true;
+    const now = performance.now();
+    if (force || frame.status !== "running" || now - this.lastDraw >= REDRAW_MS) this.draw();
+  }
+
+  renderStats(f) {
+    const acc = (a) => (a === null || a === undefined ? "" : ` · accuracy ${(a * 100).toFixed(1)} %`);
+    setHTML(
+      this.stats,
+      html`<span class="train-line">train cost <b data-train-cost="${f.train.cost}">${fmt(f.train.cost)}</b>${acc(f.train.accuracy)}</span>
+        <span class="test-line">test cost <b>${fmt(f.test.cost)}</b>${acc(f.test.accuracy)}</span>`,
+    );
+  }
+
+  draw() {
+    if (!this.div.clientWidth) return;
+    this.lastDraw = performance.now();
+    this.dirty = false;
+    const h = thin(this.h);
+    const hasAcc = h.train_accuracy.some((a) => a !== null && a !== undefined);
+    const log = !!this.logBox?.checked;
+    const traces = [
+      { type: "scatter", mode: "lines", name: "train cost", x: h.step, y: h.train_cost, line: { color: "#222", width: 2 }, hovertemplate: "step %{x}<br>train cost %{y:.4g}<extra></extra>" },
+      { type: "scatter", mode: "lines", name: "test cost", x: h.step, y: h.test_cost, line: { color: "#888", width: 1.6, dash: "dash" }, hovertemplate: "step %{x}<br>test cost %{y:.4g}<extra></extra>" },
+    ];
+    if (hasAcc) {
+      traces.push(
+        { type: "scatter", mode: "lines", name: "train accuracy", x: h.step, y: h.train_accuracy, yaxis: "y2", line: { color: "#2166ac", width: 1.2 }, hovertemplate: "step %{x}<br>train accuracy %{y:.1%}<extra></extra>" },
+        { type: "scatter", mode: "lines", name: "test accuracy", x: h.step, y: h.test_accuracy, yaxis: "y2", line: { color: "#67a9cf", width: 1.2, dash: "dot" }, hovertemplate: "step %{x}<br>test accuracy %{y:.1%}<extra></extra>" },
+      );
+    }
+    Plotly.react(
+      this.div,
+      traces,
+      {
+        width: this.div.clientWidth,
+        height: this.div.clientHeight,
+        margin: { l: 40, r: hasAcc ? 36 : 8, t: 4, b: 26 },
+        xaxis: { title: { text: "step", standoff: 0, font: { size: 10 } }, tickfont: { size: 10 }, zeroline: false, rangemode: "tozero" },
+        yaxis: { type: log ? "log" : "linear", tickfont: { size: 10 }, rangemode: log ? "normal" : "tozero", exponentformat: "power", title: { text: "cost", font: { size: 10 }, standoff: 2 } },
+        yaxis2: { overlaying: "y", side: "right", range: [0, 1.02], tickmode: "auto", nticks: 5, tickformat: ".0%", tickfont: { size: 9, color: "#2166ac" }, showgrid: false, visible: hasAcc, fixedrange: true },
+        showlegend: false,
+        hovermode: "x unified",
+        datarevision: ++this.rev,
+        paper_bgcolor: "rgba(0,0,0,0)",
+      },
+      { displayModeBar: false },
+    );
+  }
+}
+
+/** At most SHOWN evenly spaced points (always the last one): a curve, not every step. */
+function thin(h) {
+  const n = h.step.length;
+  if (n <= SHOWN) return h;
+  const stride = n / SHOWN;
+  const idx = Array.from({ length: SHOWN }, (_, i) => Math.floor(i * stride));
+  idx[SHOWN - 1] = n - 1;
+  const out = {};
+  for (const k of Object.keys(h)) out[k] = idx.map((i) => h[k][i]);
+  return out;
+}
+
+function empty() {
+  return { step: [], epoch: [], train_cost: [], test_cost: [], train_accuracy: [], test_accuracy: [] };
+}
+
+function cloneHistory(h) {
+  const out = empty();
+  for (const k of Object.keys(out)) out[k] = [...(h[k] ?? [])];
+  return out;
+}

@@ -1,0 +1,270 @@
+// The network view: a Plotly figure (hover / click targets, the two colour bars, the neurons'
+// thumbnails as a layout image) under a live SVG layer of edges and neuron discs that is
+// updated in place every frame (network_svg.js). Above it, per-layer labels and the
+// add/remove neuron buttons; beside the pointer, a tooltip naming the quantity in the
+// notation with its value.
+
+import { CLASS_COLORS, featureGrid, thumbImage } from "./colors.js";
+import { bezierAt, geometry } from "./network_geom.js";
+import { LiveLayer, thumbsSVG } from "./network_svg.js";
+import { tipContent } from "./network_tip.js";
+import { ACT_LABEL, EDGE_LABEL, NODE_LABEL, edgeMatrix, nodeVector } from "./quantities.js";
+import { $, fmt, html, maxAbs, niceMax, setHTML } from "./util.js";
+
+const BOTTOM = 6;
+
+export class NetworkPlot {
+  constructor(root, { onSelect, onResize, setHidden, inputLabel }) {
+    this.root = root;
+    this.plotDiv = $(".net-plot", root);
+    this.header = $(".net-header", root);
+    this.tip = $(".net-tip", root);
+    this.live = new LiveLayer($(".net-live", root));
+    this.bars = [...root.querySelectorAll(".colorbar")];
+    this.onSelect = onSelect;
+    this.setHidden = setHidden;
+    this.inputLabel = inputLabel;
+    this.geom = null;
+    this.thumbs = [];
+    this.gridRef = null;
+    this.hover = null;
+    this.scale = { edge: null, node: null };
+    this.traces = null;
+    this.ready = false;
+    new ResizeObserver(() => {
+      this.geom = null;
+      onResize?.();
+    }).observe(this.plotDiv);
+  }
+
+  /** Draw frame with the view settings; highlight/selection from the store. */
+  update(frame, store) {
+    const s = store.settings;
+    const W = Math.max(200, Math.floor(this.plotDiv.clientWidth));
+    const Htot = Math.max(160, Math.floor(this.plotDiv.clientHeight));
+    const H = Htot - BOTTOM;
+    const sizesKey = frame.sizes.join(",");
+    const structural = !this.geom || this.geom.W !== W || this.geom.H !== H || this.sizesKey !== sizesKey;
+    if (structural) {
+      const features = store.run?.config?.features ?? [];
+      this.inputLabels = Array.from({ length: frame.sizes[0] }, (_, k) => this.inputLabel(features[k], k));
+      const labelW = 6 + 6.2 * Math.max(0, ...this.inputLabels.map((t) => t.length));
+      this.geom = geometry(frame.sizes, W, H, labelW);
+      this.sizesKey = sizesKey;
+      this.traces = null;
+      this.renderHeader(frame, store);
+      this.live.build(this.geom, this.inputLabels);
+    }
+    if (frame.grid && (frame.grid !== this.gridRef || structural)) this.makeThumbs(frame, store);
+
+    const hl = store.highlight;
+    const colorMode = hl?.color ?? s.color;
+    const fillMode = hl?.fill ?? s.fill;
+    const over = hl ? "probe" : s.over;
+    const edgeValues = frame.layers.map((_, i) => edgeMatrix(frame, i + 2, colorMode, over));
+    const nodeValues = frame.sizes.map((_, li) => nodeVector(frame, li + 1, fillMode, over));
+    const edgeMax = this.scaleFor("edge", `${colorMode}|${over}`, edgeValues.reduce((m, M) => maxAbs(M, m), 0));
+    const nodeMax = this.scaleFor("node", `${fillMode}|${over}`, nodeValues.reduce((m, v) => (v ? maxAbs(v, m) : m), 0));
+    this.live.update({ edgeValues, nodeValues, edgeMax, nodeMax, highlight: hl, selection: store.selection });
+    let changed = structural;
+    if (this.thumbsFor !== this.thumbs || this.thumbsHl !== hl || structural) {
+      this.thumbsFor = this.thumbs;
+      this.thumbsHl = hl;
+      this.thumbsURL = thumbsSVG(this.geom, this.thumbs, hl);
+      changed = true;
+    }
+    const edgeTitle = `edges: ${EDGE_LABEL[colorMode]}${colorMode === "weight" ? "" : over === "mean" ? " (batch mean)" : " (probe)"}`;
+    const nodeTitle = `neurons: ${NODE_LABEL[fillMode]}`;
+    this.colorbar(this.bars[0], edgeMax, edgeTitle);
+    this.colorbar(this.bars[1], nodeMax, nodeTitle);
+    if (!this.traces) {
+      this.traces = this.targetTraces();
+      changed = true;
+    }
+    this.frame = frame;
+    this.store = store;
+    if (this.hover) this.showTip();
+    if (!changed) return;
+    const layout = {
+      width: W,
+      height: Htot,
+      margin: { l: 0, r: 0, t: 0, b: BOTTOM },
+      xaxis: { range: [0, W], visible: false, fixedrange: true },
+      yaxis: { range: [H, 0], visible: false, fixedrange: true },
+      images: [{ source: this.thumbsURL, xref: "x", yref: "y", x: 0, y: 0, sizex: W, sizey: H, xanchor: "left", yanchor: "top", sizing: "stretch", layer: "below" }],
+      hovermode: "closest",
+      hoverdistance: 14,
+      dragmode: false,
+      showlegend: false,
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+    };
+    Plotly.react(this.plotDiv, this.traces, layout, { displayModeBar: false, doubleClick: false, responsive: false });
+    if (!this.ready) this.bindEvents();
+  }
+
+  /**
+   * The colour-bar range: a nice number ≥ the largest |value|. It grows at once and shrinks
+   * only when the values fall below 30 % of it, so the bar (a Plotly redraw) rarely changes.
+   */
+  scaleFor(which, mode, max) {
+    const cur = this.scale[which];
+    if (!cur || cur.mode !== mode || max > cur.max || max < 0.3 * cur.max) {
+      this.scale[which] = { mode, max: niceMax(max) };
+    }
+    return this.scale[which].max;
+  }
+
+  /** An HTML colour bar (the legend of edges or neurons): gradient fixed in CSS, ticks live. */
+  colorbar(bar, max, title) {
+    if (bar._max === max && bar._title === title) return;
+    bar._max = max;
+    bar._title = title;
+    bar.querySelector(".cb-title").textContent = title;
+    const ticks = [-max, -max / 2, 0, max / 2, max];
+    bar.querySelectorAll(".cb-ticks span").forEach((el, i) => (el.textContent = fmt(ticks[i])));
+  }
+
+  /** Viewport position of neuron j of layer l (disc centre), or of edge (l, j, k) at its middle. */
+  clientPos(l, j, k = null) {
+    const r = this.plotDiv.getBoundingClientRect();
+    if (k === null) {
+      const n = this.geom.nodes[l - 1][j];
+      return { x: r.left + n.x, y: r.top + n.y };
+    }
+    const e = this.geom.edges.find((q) => q.l === l && q.j === j && q.k === k);
+    const [x, y] = bezierAt(e.p, 0.5);
+    return { x: r.left + x, y: r.top + y };
+  }
+
+  targetTraces() {
+    const g = this.geom;
+    const ex = [];
+    const ey = [];
+    const ec = [];
+    for (const e of g.edges) {
+      for (const t of [0.3, 0.5, 0.7]) {
+        const [x, y] = bezierAt(e.p, t);
+        ex.push(x);
+        ey.push(y);
+        ec.push([e.l, e.j, e.k]);
+      }
+    }
+    const nx = [];
+    const ny = [];
+    const nc = [];
+    g.nodes.forEach((col, li) =>
+      col.forEach((n, j) => {
+        nx.push(n.x, n.tx + g.T / 2);
+        ny.push(n.y, n.y);
+        nc.push([li + 1, j], [li + 1, j]);
+      }),
+    );
+    const clear = "rgba(0,0,0,0)";
+    return [
+      { type: "scatter", mode: "markers", x: ex, y: ey, customdata: ec, marker: { size: 9, color: clear }, hoverinfo: "none", name: "edges" },
+      { type: "scatter", mode: "markers", x: nx, y: ny, customdata: nc, marker: { size: Math.max(g.D, g.T), color: clear, symbol: "square" }, hoverinfo: "none", name: "neurons" },
+    ];
+  }
+
+  makeThumbs(frame, store) {
+    const grid = frame.grid;
+    this.gridRef = grid;
+    const sizes = frame.sizes;
+    const features = store.run?.config?.features ?? [];
+    const extent = store.data?.extent;
+    const thumbs = [Array.from({ length: sizes[0] }, (_, k) => {
+      const fg = featureGrid(features[k], extent);
+      return fg ? thumbImage(fg) : null;
+    })];
+    let idx = 0;
+    for (let li = 1; li < sizes.length - 1; li++) {
+      thumbs.push(Array.from({ length: sizes[li] }, () => {
+        const g = grid.neurons?.[idx++];
+        return g ? thumbImage(g) : null;
+      }));
+    }
+    const nOut = sizes[sizes.length - 1];
+    if (nOut > 1) thumbs.push(Array.from({ length: nOut }, (_, j) => swatch(j)));
+    else {
+      const outThumb = grid.output && nOut === 1 ? thumbImage(grid.output) : null;
+      thumbs.push(Array.from({ length: nOut }, () => outThumb));
+    }
+    this.thumbs = thumbs;
+  }
+
+  renderHeader(frame, store) {
+    const g = this.geom;
+    const L = frame.sizes.length;
+    const canEdit = !store.hidden("layers") && !store.locked("layers");
+    const maxW = Math.min(8, store.options?.limits?.max_width ?? 8);
+    const items = frame.sizes.map((n, li) => {
+      const l = li + 1;
+      const act = li > 0 ? ACT_LABEL[frame.activations[li - 1]] ?? frame.activations[li - 1] : "";
+      const title = li === 0 ? "input" : li === L - 1 ? "output" : "hidden";
+      const sub2 = li === 0 ? "l = 1" : `l = ${l} · ${act}`;
+      const buttons =
+        canEdit && li > 0 && li < L - 1
+          ? html`<span class="neuron-buttons"><button class="mini" data-neurons="${li - 1}" data-delta="-1" title="remove a neuron from layer ${l}" ${n <= 1 ? "disabled" : ""}>−</button><span class="count">${n}</span><button class="mini" data-neurons="${li - 1}" data-delta="1" title="add a neuron to layer ${l}" ${n >= maxW ? "disabled" : ""}>+</button></span>`
+          : html`<span class="count-only">${n} ${n === 1 ? "neuron" : "neurons"}</span>`;
+      const x0 = g.cols[li] - g.D / 2 - 2 - g.T - (li === 0 ? 24 : 0);
+      const x1 = g.cols[li] + g.D / 2;
+      const where = li === 0 ? "first" : li === L - 1 ? "last" : "";
+      const left = li === 0 ? x0 : li === L - 1 ? x1 : (x0 + x1) / 2;
+      return html`<div class="layer-label ${where}" style="left:${Math.round(left)}px"><span class="lt">${title}</span><span class="la">${sub2}</span>${buttons}</div>`;
+    });
+    setHTML(this.header, html`${items}`);
+    this.header.querySelectorAll("button[data-neurons]").forEach((b) =>
+      b.addEventListener("click", () => {
+        const hidden = [...store.settings.hidden];
+        const i = Number(b.dataset.neurons);
+        hidden[i] = Math.max(1, Math.min(maxW, hidden[i] + Number(b.dataset.delta)));
+        this.setHidden(hidden);
+      }),
+    );
+  }
+
+  bindEvents() {
+    this.ready = true;
+    const target = (pt) => {
+      const c = pt.customdata;
+      return pt.data.name === "edges" ? { type: "edge", l: c[0], j: c[1], k: c[2] } : { type: "neuron", l: c[0], j: c[1] };
+    };
+    this.plotDiv.on("plotly_hover", (ev) => {
+      const pt = ev.points?.[0];
+      if (!pt || !pt.customdata) return;
+      this.hover = { ...target(pt), x: ev.event?.clientX ?? 0, y: ev.event?.clientY ?? 0 };
+      this.showTip();
+    });
+    this.plotDiv.on("plotly_unhover", () => {
+      this.hover = null;
+      this.tip.hidden = true;
+    });
+    this.plotDiv.on("plotly_click", (ev) => {
+      const pt = ev.points?.[0];
+      if (pt && pt.customdata) this.onSelect(target(pt));
+    });
+  }
+
+  showTip() {
+    const f = this.frame;
+    const h = this.hover;
+    if (!f || !h) return;
+    const body = tipContent(f, h, this.store.settings.over, this.inputLabels);
+    if (!body) return;
+    setHTML(this.tip, body);
+    const box = this.root.getBoundingClientRect();
+    this.tip.hidden = false;
+    const tw = this.tip.offsetWidth;
+    let x = h.x - box.left + 14;
+    if (x + tw > box.width - 4) x = h.x - box.left - tw - 14;
+    this.tip.style.left = `${Math.max(2, x)}px`;
+    this.tip.style.top = `${Math.max(2, h.y - box.top + 10)}px`;
+  }
+}
+
+/** With several outputs, output neuron j stands for class j: show the class's colour. */
+function swatch(j) {
+  const c = CLASS_COLORS[j % CLASS_COLORS.length];
+  return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(`<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"><rect width="4" height="4" fill="${c}"/></svg>`)}`;
+}

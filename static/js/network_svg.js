@@ -1,0 +1,163 @@
+// The network's per-frame layer: edges and neuron discs as SVG elements updated in place,
+// lying exactly over the Plotly figure's plot area (same pixel coordinates, pointer events
+// passing through to Plotly's hover / click targets). Changing ~300 attributes costs ~1 ms
+// a frame; re-styling hundreds of Plotly traces costs ~100 ms and swapping a layout image
+// ~25 ms on the same machine (bench/bench_page.py), so only the rarely changing parts
+// (thumbnails, colour bars, targets) go through Plotly.react.
+
+import { colorOf } from "./colors.js";
+import { bezierAt, edgeKey, nodeKey } from "./network_geom.js";
+
+const NS = "http://www.w3.org/2000/svg";
+const f1 = (v) => (Math.round(v * 10) / 10).toString();
+
+function el(tag, attrs = {}, parent = null) {
+  const e = document.createElementNS(NS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (parent) parent.append(e);
+  return e;
+}
+
+/** Set an attribute only when it changes (most frames change few widths / colours). */
+function put(e, k, v) {
+  const key = `_${k}`;
+  if (e[key] !== v) {
+    e[key] = v;
+    e.setAttribute(k, v);
+  }
+}
+
+function pathOf(p) {
+  return `M${f1(p[0])} ${f1(p[1])}C${f1(p[2])} ${f1(p[3])} ${f1(p[4])} ${f1(p[5])} ${f1(p[6])} ${f1(p[7])}`;
+}
+
+function isFaded(hl, key) {
+  return !!(hl && hl.nodes && !hl.nodes.has(key) && !(hl.context && hl.context.has(key)));
+}
+
+export class LiveLayer {
+  constructor(svg) {
+    this.svg = svg;
+    this.geom = null;
+  }
+
+  /** Create the elements for a geometry (once per network shape / size). */
+  build(geom, inputLabels) {
+    this.geom = geom;
+    const svg = this.svg;
+    svg.replaceChildren();
+    svg.setAttribute("width", geom.W);
+    svg.setAttribute("height", geom.H);
+    svg.setAttribute("viewBox", `0 0 ${geom.W} ${geom.H}`);
+    this.back = el("g", {}, svg);
+    this.front = el("g", {}, svg);
+    this.edges = geom.edges.map((e) => {
+      const g = el("g", {}, this.back);
+      const d = pathOf(e.p);
+      const under = el("path", { d, fill: "none", stroke: "#1b1b1b", display: "none" }, g);
+      const line = el("path", { d, fill: "none" }, g);
+      return { e, g, under, line, key: edgeKey(e.l, e.j, e.k), emph: false };
+    });
+    const nodesG = el("g", {}, svg);
+    const D = geom.D;
+    this.nodes = geom.nodes.flatMap((col, li) =>
+      col.map((n, j) => {
+        const g = el("g", {}, nodesG);
+        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(D / 2) }, g);
+        if (li === 0 && inputLabels?.[j]) {
+          const t = el("text", { x: f1(n.tx - 4), y: f1(n.y + 3.5), "font-size": 10.5, "text-anchor": "end", fill: "#222" }, g);
+          t.textContent = inputLabels[j]; // textContent: never markup
+        }
+        return { l: li + 1, j, g, c, key: nodeKey(li + 1, j) };
+      }),
+    );
+    this.labels = el("g", { "font-size": 11, "font-weight": 600, fill: "#111", stroke: "#fff", "stroke-width": 3.2, "paint-order": "stroke" }, svg);
+    this.labelKey = null;
+  }
+
+  /**
+   * opts: {edgeValues: [matrix per layer l=2..L], nodeValues: [vector|null per layer l=1..L],
+   * edgeMax, nodeMax, highlight: {edges, nodes, context, pending: Set, labels}|null, selection}
+   */
+  update(opts) {
+    const hl = opts.highlight;
+    const sel = opts.selection;
+    const selKey = sel && sel.type === "edge" ? edgeKey(sel.l, sel.j, sel.k) : null;
+    for (const x of this.edges) {
+      const { e } = x;
+      const v = opts.edgeValues[e.l - 2][e.j][e.k];
+      const t = v / opts.edgeMax;
+      const width = Math.min(7, 0.6 + 5.4 * Math.abs(t));
+      const emph = x.key === selKey || !!(hl && hl.edges && hl.edges.has(x.key));
+      const faded = !!(hl && hl.edges && !emph);
+      put(x.line, "stroke", colorOf(t));
+      put(x.line, "stroke-width", f1(width));
+      put(x.line, "opacity", faded ? "0.13" : "1");
+      if (emph !== x.emph) {
+        x.emph = emph;
+        (emph ? this.front : this.back).append(x.g);
+        put(x.under, "display", emph ? "inline" : "none");
+      }
+      if (emph) put(x.under, "stroke-width", f1(width + 3));
+    }
+    for (const n of this.nodes) {
+      const values = opts.nodeValues[n.l - 1];
+      const pending = !!(hl && hl.pending && hl.pending.has(n.key));
+      const ring = (sel && sel.type === "neuron" && sel.l === n.l && sel.j === n.j) || !!(hl && hl.nodes && hl.nodes.has(n.key));
+      put(n.c, "fill", values && !pending ? colorOf(values[n.j] / opts.nodeMax) : "#ffffff");
+      put(n.c, "stroke", ring ? "#111" : "#6b6b6b");
+      put(n.c, "stroke-width", ring ? "2.6" : "1");
+      put(n.c, "stroke-dasharray", pending ? "3 2" : "none");
+      put(n.g, "opacity", isFaded(hl, n.key) ? "0.3" : "1");
+    }
+    this.drawLabels(hl?.labels ?? []);
+  }
+
+  /** Numbers the walkthrough / step-through point at (plain text via textContent). */
+  drawLabels(labels) {
+    const key = JSON.stringify(labels);
+    if (key === this.labelKey) return;
+    this.labelKey = key;
+    this.labels.replaceChildren();
+    const { D } = this.geom;
+    for (const lab of labels) {
+      let x;
+      let y;
+      let anchor = "middle";
+      if (lab.edge) {
+        const e = this.geom.edges.find((q) => q.l === lab.edge[0] && q.j === lab.edge[1] && q.k === lab.edge[2]);
+        if (!e) continue;
+        [x, y] = bezierAt(e.p, lab.t ?? 0.5);
+        y -= 4;
+      } else if (lab.node) {
+        const n = this.geom.nodes[lab.node[0] - 1]?.[lab.node[1]];
+        if (!n) continue;
+        x = n.x + D / 2 + 4;
+        y = n.y - D / 2 - 2;
+        anchor = "start";
+      } else continue;
+      const t = el("text", { x: f1(x), y: f1(y), "text-anchor": anchor }, this.labels);
+      t.textContent = lab.text;
+    }
+  }
+}
+
+/** The neurons' thumbnails (their output over the input plane), as one Plotly layout image:
+ * rebuilt only when a frame brings a new grid or the highlight changes. */
+export function thumbsSVG(geom, thumbs, hl) {
+  const { W, H, T } = geom;
+  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
+  geom.nodes.forEach((col, li) =>
+    col.forEach((n, j) => {
+      const thumb = thumbs?.[li]?.[j];
+      const faded = isFaded(hl, nodeKey(li + 1, j));
+      const box = `x="${f1(n.tx)}" y="${f1(n.ty)}" width="${f1(T)}" height="${f1(T)}"`;
+      out.push(faded ? '<g opacity="0.3">' : "<g>");
+      if (thumb) out.push(`<image href="${thumb}" ${box} preserveAspectRatio="none"/><rect ${box} fill="none" stroke="#9a9a9a" stroke-width="0.8"/>`);
+      else out.push(`<rect ${box} fill="#f4f4f4" stroke="#c8c8c8" stroke-width="0.8"/>`);
+      out.push("</g>");
+    }),
+  );
+  out.push("</svg>");
+  return "data:image/svg+xml;charset=utf-8," + encodeURIComponent(out.join(""));
+}

@@ -1,0 +1,38 @@
+// The network view's tooltip: the hovered edge or neuron named in the notation, with its
+// values from the latest frame (probe example or batch mean, as the view shows).
+
+import { layer, nodeVector } from "./quantities.js";
+import { fmt, html, name, sub } from "./util.js";
+
+/** h: {type: "edge", l, j, k} | {type: "neuron", l, j}; returns html`` or null. */
+export function tipContent(f, h, over, inputLabels) {
+  const which = over === "mean" ? "batch mean" : `probe #${f.probe.index}`;
+  let body;
+  if (h.type === "edge") {
+    const L = layer(f, h.l);
+    if (!L || !L.w[h.j]) return null;
+    const E = L.edges[over];
+    body = html`<b>${name.w(h.l, h.j, h.k)} = ${fmt(L.w[h.j][h.k])}</b>
+      <div class="dim">edge k=${h.k + 1} (layer ${h.l - 1}) → j=${h.j + 1} (layer ${h.l})</div>
+      <div>w·δ = ${fmt(E.backward[h.j][h.k])} <span class="dim">backward</span></div>
+      <div>w·a = ${fmt(E.forward[h.j][h.k])} <span class="dim">forward</span></div>
+      <div>a·δ = ${fmt(E.gradient[h.j][h.k])} <span class="dim">gradient</span></div>
+      <div>∂C/∂${name.w(h.l, h.j, h.k)} = ${fmt(L.grad_w[h.j][h.k])} <span class="dim">batch</span></div>
+      <div class="dim">${which} · click for BP4</div>`;
+  } else if (h.l === 1) {
+    const v = nodeVector(f, 1, "a", over);
+    if (!v) return null;
+    body = html`<b>${name.a(1, h.j)} = x${sub(h.j + 1)} = ${fmt(v[h.j])}</b><div>${inputLabels?.[h.j] ?? ""}</div><div class="dim">${which}</div>`;
+  } else {
+    const L = layer(f, h.l);
+    if (!L || L.delta[h.j] === undefined) return null;
+    const V = over === "mean" ? L.mean : L;
+    body = html`<b>${name.delta(h.l, h.j)} = ${fmt(V.delta[h.j])}</b>
+      <div>${name.a(h.l, h.j)} = ${fmt(V.a[h.j])}</div>
+      <div>${name.z(h.l, h.j)} = ${fmt(V.z[h.j])}</div>
+      <div>σ′(${name.z(h.l, h.j)}) = ${fmt(V.sigma_prime[h.j])}</div>
+      <div>${name.b(h.l, h.j)} = ${fmt(L.b[h.j])}</div>
+      <div class="dim">${which} · click for ${h.l === f.sizes.length ? "BP1" : "BP2"}</div>`;
+  }
+  return body;
+}

@@ -1,0 +1,198 @@
+// The run's life cycle: find or create the run (its id survives a reload in sessionStorage),
+// wait politely when the server is full (429 + Retry-After), stream its frames, reconnect
+// after a dropped connection (a run that expired is replaced by a new one).
+
+import { ApiError, api, openStream } from "./api.js";
+import { banner } from "./banner.js";
+import { CONFIG_KEYS, configOf, diffKeys } from "./state.js";
+
+const RUN_KEY = "bpv.run";
+
+export class Session {
+  /** hooks: {frame(f), rebuilt(run), data(d), serverError(detail), connected()} */
+  constructor(store, hooks) {
+    this.store = store;
+    this.hooks = hooks;
+    this.stream = null;
+    this.retries = 0;
+    this.closing = false;
+  }
+
+  /** The config the page asks for (CSV text is kept out of the URL, in memory only). */
+  wanted() {
+    const c = configOf(this.store.settings);
+    if (c.dataset === "csv") c.csv = this.store.csvText ?? null;
+    return c;
+  }
+
+  async start({ hashGiven }) {
+    let run = null;
+    const id = sessionStorage.getItem(RUN_KEY);
+    if (id) {
+      try {
+        run = await api.getRun(id);
+      } catch (err) {
+        if (!(err instanceof ApiError) || (err.status !== 404 && err.status !== 422)) throw err;
+      }
+    }
+    // CSV text never travels in the link: only a reload of the tab that uploaded it keeps it.
+    if (this.store.settings.dataset === "csv" && !this.store.csvText && run?.config.dataset !== "csv") {
+      this.store.settings.dataset = this.store.options.default_config.dataset;
+      banner.show("csv", { level: "info", dismiss: true, text: "This link used uploaded CSV data, which links do not carry: showing the default data set instead." });
+    }
+    if (run) {
+      const want = this.wanted();
+      const diff = diffKeys(want, run.config).filter((k) => k !== "csv");
+      if (hashGiven && diff.length) {
+        try {
+          run = await api.patchRun(run.id, Object.fromEntries(diff.map((k) => [k, want[k]])));
+        } catch (err) {
+          if (!(err instanceof ApiError) || err.status !== 422) throw err;
+          this.hooks.serverError(err.text);
+        }
+      }
+    } else {
+      run = await this.create();
+    }
+    await this.adopt(run);
+    this.connect();
+  }
+
+  async create() {
+    const want = this.wanted();
+    for (let refused = 0; ; ) {
+      try {
+        const run = await api.createRun(want);
+        banner.clear("full");
+        return run;
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 429) {
+          await this.waitFull(err.retryAfter ?? 10);
+          continue;
+        }
+        if (err instanceof ApiError && err.status === 422 && refused < 5) {
+          // The link asked for something the server refuses: say so, drop those fields
+          // (the server's defaults take their place) and keep the rest.
+          refused += 1;
+          this.hooks.serverError(err.text);
+          const fields = Array.isArray(err.detail) ? err.detail.map((d) => d.loc?.[1]).filter((f) => f in want) : [];
+          if (fields.length === 0) return api.createRun({});
+          for (const f of fields) delete want[f];
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  waitFull(seconds) {
+    return new Promise((resolve) => {
+      let left = Math.max(1, Math.round(seconds));
+      const tick = () => {
+        banner.show("full", {
+          level: "warn",
+          text: `The server is full: every training slot is in use right now. This page will try again in ${left} s.`,
+          actions: [{ label: "Try again now", run: go }],
+        });
+      };
+      const timer = setInterval(() => {
+        left -= 1;
+        if (left <= 0) go();
+        else tick();
+      }, 1000);
+      function go() {
+        clearInterval(timer);
+        banner.show("full", { level: "warn", text: "Asking the server for a training slot…" });
+        resolve();
+      }
+      tick();
+    });
+  }
+
+  async adopt(run) {
+    this.store.run = run;
+    sessionStorage.setItem(RUN_KEY, run.id);
+    for (const k of CONFIG_KEYS) if (k !== "csv" && run.config[k] !== undefined) this.store.settings[k] = run.config[k];
+    if (run.config.lambda_ !== undefined) this.store.settings.lambda = run.config.lambda_;
+    await this.reloadData();
+  }
+
+  async reloadData() {
+    const data = await api.data(this.store.run.id);
+    data.__rev = (this.store.data?.__rev ?? 0) + 1;
+    this.store.data = data;
+    this.hooks.data?.(data);
+  }
+
+  connect() {
+    const id = this.store.run.id;
+    this.stream = openStream(id, {
+      open: () => {
+        this.retries = 0;
+        banner.clear("conn");
+        this.hooks.connected?.();
+      },
+      frame: (f) => this.hooks.frame(f),
+      rebuilt: (run) => {
+        this.store.run = run;
+        this.hooks.rebuilt(run);
+      },
+      error: (detail) => this.hooks.serverError(typeof detail === "string" ? detail : JSON.stringify(detail)),
+      close: (ev) => this.onClose(ev),
+    });
+  }
+
+  async onClose(ev) {
+    if (this.closing) return;
+    this.stream = null;
+    this.hooks.closed?.(); // the server pauses a run whose stream closed
+    if (ev?.code === 4404) {
+      // The server no longer knows this run (evicted after being idle): start a new one.
+      banner.show("conn", { level: "info", text: "The previous run expired; starting a new one with the same settings." });
+      await this.adopt(await this.create());
+      this.connect();
+      return;
+    }
+    if (ev?.code === 4000) {
+      // Another stream took this run (the same tab state opened twice) or it was deleted.
+      try {
+        await api.getRun(this.store.run.id);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) return this.onClose({ code: 4404 });
+      }
+      banner.show("conn", {
+        level: "warn",
+        text: "This experiment was opened in another tab or window, which now drives it; this page stopped.",
+        actions: [
+          { label: "Continue here", run: () => this.connect() },
+          { label: "Start a separate copy", run: async () => { await this.adopt(await this.create()); this.connect(); } },
+        ],
+      });
+      return;
+    }
+    this.retries += 1;
+    const wait = Math.min(10, 0.5 * 2 ** Math.min(this.retries, 5));
+    banner.show("conn", { level: "warn", text: `Connection to the server lost (code ${ev?.code ?? "?"}); reconnecting in ${wait.toFixed(1)} s…` });
+    await new Promise((r) => setTimeout(r, wait * 1000));
+    try {
+      const run = await api.getRun(this.store.run.id);
+      this.store.run = run;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) {
+        banner.show("conn", { level: "info", text: "The previous run expired; starting a new one with the same settings." });
+        await this.adopt(await this.create());
+      } else {
+        return this.onClose(ev);
+      }
+    }
+    this.connect();
+  }
+
+  send(msg) {
+    if (this.stream) this.stream.send(msg);
+  }
+
+  get open() {
+    return !!this.stream?.open;
+  }
+}

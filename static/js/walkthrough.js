@@ -1,0 +1,133 @@
+// "Why the transpose?": a short guided walk through BP2 on the learner's own network and
+// numbers (the question in shared/seed/). Each step highlights the edges and neurons it
+// talks about and labels them with the live values of the probe example.
+
+import { bp2Matrix } from "./bp2_matrix.js";
+import { eq, math, mi, mo, num, numP, odot, paren, sum, sym, times } from "./mathml.js";
+import { edgeKey, nodeKey } from "./network_geom.js";
+import { bp2, layer, nodeVector } from "./quantities.js";
+import { fmt, html, name, setHTML } from "./util.js";
+
+export class Walkthrough {
+  constructor(root, { store, onHighlight, onExit }) {
+    this.root = root;
+    this.store = store;
+    this.onHighlight = onHighlight;
+    this.onExit = onExit;
+    this.i = 0;
+    root.addEventListener("click", (ev) => {
+      if (this.store.mode !== "walkthrough") return;
+      const b = ev.target.closest("[data-wt]");
+      if (!b) return;
+      if (b.dataset.wt === "next") this.go(this.i + 1);
+      else if (b.dataset.wt === "prev") this.go(this.i - 1);
+      else if (b.dataset.wt === "close") this.onExit();
+    });
+  }
+
+  start(frame) {
+    const sel = this.store.selection;
+    const L = frame.sizes.length;
+    // The layer and neuron we follow: the selected hidden neuron, else neuron 1 of the last hidden layer.
+    if (sel && sel.type === "neuron" && sel.l > 1 && sel.l < L) [this.l, this.k] = [sel.l, sel.j];
+    else [this.l, this.k] = [L - 1, 0];
+    this.i = 0;
+    this.update(frame);
+  }
+
+  stop() {
+    this.store.highlight = null;
+  }
+
+  go(i) {
+    this.i = Math.max(0, Math.min(this.steps.length - 1, i));
+    this.update(this.store.frame);
+    this.onHighlight();
+  }
+
+  update(frame) {
+    if (!frame) return;
+    const L = frame.sizes.length;
+    if (L < 3) {
+      this.steps = [null];
+      this.store.highlight = null;
+      setHTML(this.root, html`<div class="guide-head"><b>Why the transpose?</b><button data-wt="close" class="x" aria-label="close">×</button></div>
+        <p>This network has no hidden layer, so there is no BP2 to explain: the output error δ goes straight into the weights (BP4). Add a hidden layer (the + above the network) and open this again.</p>`);
+      return;
+    }
+    if (this.l >= L || this.k >= frame.sizes[this.l - 1]) [this.l, this.k] = [L - 1, 0];
+    this.steps = this.buildSteps(frame);
+    const s = this.steps[this.i];
+    this.store.highlight = s.highlight;
+    setHTML(
+      this.root,
+      html`<div class="guide-head" data-guide="walkthrough" data-guide-step="${this.i + 1}"><b>Why the transpose?</b>
+        <span class="dim">step ${this.i + 1} of ${this.steps.length} · layer l = ${this.l}, neuron k = ${this.k + 1}, probe #${frame.probe.index}</span>
+        <span class="grow"></span>
+        <button data-wt="prev" ${this.i === 0 ? "disabled" : ""}>◀ Back</button>
+        <button data-wt="next" class="primary" ${this.i === this.steps.length - 1 ? "disabled" : ""}>Next ▶</button>
+        <button data-wt="close" class="x" aria-label="close">×</button></div>
+        <h3>${s.title}</h3><div class="guide-body">${s.body}</div>`,
+    );
+  }
+
+  buildSteps(frame) {
+    const { l, k } = this;
+    const next = layer(frame, l + 1);
+    const cur = layer(frame, l);
+    const a = nodeVector(frame, l, "a");
+    const J = next.delta.length;
+    const js = Array.from({ length: J }, (_, j) => j);
+    const out = new Set(js.map((j) => edgeKey(l + 1, j, k)));
+    const kNode = nodeKey(l, k);
+    const jNodes = new Set(js.map((j) => nodeKey(l + 1, j)));
+    const fw = next.edges.probe.forward;
+    const bw = next.edges.probe.backward;
+    const r = bp2(frame, l, k);
+    const jStar = js.reduce((b, j) => (Math.abs(next.delta[j]) > Math.abs(next.delta[b]) ? j : b), 0);
+    const into = new Set(Array.from({ length: a.length }, (_, kk) => edgeKey(l + 1, jStar, kk)));
+    const ctx = new Set([kNode, ...jNodes]);
+    const list = (f) => html`<table class="terms compact">${js.map((j) => html`<tr>${f(j)}</tr>`)}</table>`;
+    return [
+      {
+        title: html`1 · Forward: edge k → j carries ${math(sym.a(l, k))} into ${math(sym.z(l + 1, "j"))}, weighted by ${math(sym.w(l + 1, "j", k))}`,
+        highlight: { edges: out, nodes: new Set([kNode]), context: ctx, color: "forward", fill: "a", labels: js.map((j) => ({ edge: [l + 1, j, k], t: 0.62, text: `${name.w(l + 1, j, k)}·${name.a(l, k)} = ${fmt(fw[j][k])}` })) },
+        body: html`<p>Neuron k = ${k + 1} of layer ${l} has ${math(sym.a(l, k), eq(), num(a[k]))}. It feeds every neuron j of layer ${l + 1}; each edge multiplies it by its own weight and adds it into ${math(sym.z(l + 1, "j"), eq(), sum(mi("k")), sym.w(l + 1, "j", "k"), sym.a(l, "k"), mo("+"), sym.b(l + 1, "j"))}.</p>
+          ${list((j) => html`<td>${math(sym.w(l + 1, j, k), times(), sym.a(l, k))}</td><td>${math(eq(), numP(next.w[j][k]), times(), numP(a[k]), eq(), num(fw[j][k]))}</td>`)}`,
+      },
+      {
+        title: html`2 · Forward, all neurons: ${math(sym.z(l + 1), eq(), sym.w(l + 1), sym.a(l), mo("+"), sym.b(l + 1))}`,
+        highlight: { edges: into, nodes: new Set([nodeKey(l + 1, jStar)]), color: "forward", fill: "z", labels: [{ node: [l + 1, jStar], text: `${name.z(l + 1, jStar)} = ${fmt(next.z[jStar])}` }] },
+        body: html`<p>Row j of ${math(sym.w(l + 1))} holds the weights <em>entering</em> neuron j (row = destination, column = source: ${math(sym.w(l + 1, "j", "k"))}). Here row j = ${jStar + 1} collects all of layer ${l}: ${math(sym.z(l + 1, jStar), eq(), num(next.z[jStar]))}.</p>
+          <p>So in the forward pass ${math(sym.w(l + 1))} is read <b>by rows</b>. Column k (the weights <em>leaving</em> neuron k) is the one we met in step 1.</p>`,
+      },
+      {
+        title: html`3 · Backward: the same edge carries ${math(sym.delta(l + 1, "j"))} back to k, weighted by the same ${math(sym.w(l + 1, "j", k))}`,
+        highlight: { edges: out, nodes: new Set([kNode, ...jNodes]), color: "backward", fill: "delta", labels: js.map((j) => ({ edge: [l + 1, j, k], t: 0.62, text: `${name.w(l + 1, j, k)}·${name.delta(l + 1, j)} = ${fmt(bw[j][k])}` })) },
+        body: html`<p>${math(sym.delta(l + 1, "j"))} is how fast the cost changes with ${math(sym.z(l + 1, "j"))}. Nudging ${math(sym.a(l, k))} by a small amount ε moves each ${math(sym.z(l + 1, "j"))} by ${math(sym.w(l + 1, "j", k), mi("ε"))}: the <b>same weight</b>. So the cost moves by ${math(sym.w(l + 1, "j", k), sym.delta(l + 1, "j"), mi("ε"))} through neuron j (the chain rule).</p>
+          ${list((j) => html`<td>${math(sym.w(l + 1, j, k), times(), sym.delta(l + 1, j))}</td><td>${math(eq(), numP(next.w[j][k]), times(), numP(next.delta[j]), eq(), num(bw[j][k]))}</td>`)}
+          <p class="note">Nothing is divided or undone: the weight multiplies again, now on the way back.</p>`,
+      },
+      {
+        title: html`4 · Add over j: column k of ${math(sym.w(l + 1))} is row k of ${math(sym.wT(l + 1))}`,
+        highlight: { edges: out, nodes: new Set([kNode]), context: ctx, color: "backward", fill: "delta", labels: [{ node: [l, k], text: `Σ = ${fmt(r.sum)}` }] },
+        body: html`<div class="explain-cols"><div class="explain-left"><p>Neuron k collects the errors of all neurons it feeds: ${math(sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"), eq(), num(r.sum))}.</p>
+          <p>The weights ${math(sym.w(l + 1, "j", k))} for fixed k are <b>column k</b> of ${math(sym.w(l + 1))}. A matrix product reads rows, so to use column k as a row we transpose: the sum is entry k of ${math(sym.wT(l + 1), sym.delta(l + 1))}. That is all the transpose does: it makes each neuron use the weights leaving it, not the ones entering it.</p></div>
+          <div class="explain-right">${bp2Matrix(frame, l, k)}</div></div>`,
+      },
+      {
+        title: html`5 · Through the activation: ${math(odot(), sym.sigmaPrime(sym.z(l)))}`,
+        highlight: { edges: new Set(), nodes: new Set([kNode]), context: ctx, color: "backward", fill: "delta", labels: [{ node: [l, k], text: `${name.delta(l, k)} = ${fmt(r.delta)}` }] },
+        body: html`<p>The sum is the error in ${math(sym.a(l, k))}. To get the error in ${math(sym.z(l, k))} we go back through ${math(sym.a(l, k), eq(), mi("σ"), paren(sym.z(l, k)))}, which scales changes by its slope ${math(sym.sigmaPrime(sym.z(l, k)), eq(), num(r.sigmaPrime))}:</p>
+          <p class="eq-head">${math(sym.delta(l, k), eq(), numP(r.sum), times(), numP(r.sigmaPrime), eq(), num(r.sum * r.sigmaPrime))} <span class="dim">(frame: ${math(num(r.delta))})</span></p>
+          <p>Each neuron uses only its own slope (its activation depends only on its own ${math(sym.z(l, k))}), so for the whole layer it is an element-wise product ⊙, not a matrix product.</p>`,
+      },
+      {
+        title: html`6 · All of layer ${l} at once: BP2`,
+        highlight: { edges: new Set(js.flatMap((j) => cur.delta.map((_, kk) => edgeKey(l + 1, j, kk)))), nodes: new Set(cur.delta.map((_, kk) => nodeKey(l, kk))), color: "backward", fill: "delta", labels: [] },
+        body: html`<p class="eq-head">${math(sym.delta(l), eq(), paren(sym.wT(l + 1), sym.delta(l + 1)), odot(), sym.sigmaPrime(sym.z(l)))}</p>
+          <p>Every edge colour in the network (backward w·δ) is one term of these sums. Repeating this for l = ${l - 1}, …, 2 carries the output error back through the whole network; with the δs, BP3 and BP4 give every gradient. Click any neuron later to see its own BP2.</p>`,
+      },
+    ];
+  }
+}

@@ -1,0 +1,70 @@
+"""Play, pause, and changing the network's shape from the page."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import frame_value, open_app
+
+pytestmark = pytest.mark.browser
+
+
+def train_cost(pg) -> float:  # type: ignore[no-untyped-def]
+    return float(pg.locator("[data-train-cost]").get_attribute("data-train-cost"))
+
+
+def test_play_trains_and_the_loss_falls_on_circle(page) -> None:
+    open_app(page, "dataset=circle&learning_rate=0.1&speed=50")
+    before = train_cost(page)
+    assert page.locator("#play").get_attribute("aria-label") == "play"
+    page.click("#play")
+    page.wait_for_function("window.__bpv.store.frame.step >= 1500", timeout=30_000)
+    page.wait_for_function(f"window.__bpv.store.frame.train.cost < {before} * 0.6", timeout=20_000)
+    assert train_cost(page) < before * 0.6
+    assert page.locator("#play").get_attribute("aria-label") == "pause"
+    page.click("#play")
+
+
+def test_pause_stops_the_step_counter(page) -> None:
+    open_app(page, "speed=5")
+    page.click("#play")
+    page.wait_for_function("window.__bpv.store.frame.step >= 50", timeout=20_000)
+    page.click("#play")
+    page.wait_for_function("window.__bpv.store.frame.status === 'paused'", timeout=10_000)
+    page.wait_for_timeout(300)  # frames already in flight
+    shown = page.locator("#stepno").inner_text()
+    page.wait_for_timeout(1200)
+    assert page.locator("#stepno").inner_text() == shown
+    assert frame_value(page, "f.status") == "paused"
+
+
+def test_add_a_layer_and_a_neuron(page) -> None:
+    open_app(page, "hidden=4,2")
+    assert frame_value(page, "f.sizes") == [2, 4, 2, 1]
+    page.click("#layer-add")
+    page.wait_for_function("window.__bpv.store.frame.sizes.length === 5", timeout=10_000)
+    assert frame_value(page, "f.sizes") == [2, 4, 2, 2, 1]
+    assert "hidden=4,2,2" in page.evaluate("location.hash")
+    # The + above layer 2 adds a neuron there.
+    page.click("button[data-neurons='0'][data-delta='1']")
+    page.wait_for_function("window.__bpv.store.frame.sizes[1] === 5", timeout=10_000)
+    assert frame_value(page, "f.sizes") == [2, 5, 2, 2, 1]
+    assert page.locator(".layer-label").count() == 5
+    page.click("#layer-remove")
+    page.wait_for_function("window.__bpv.store.frame.sizes.length === 4", timeout=10_000)
+    assert frame_value(page, "f.sizes") == [2, 5, 2, 1]
+
+
+def test_divergence_is_shown_with_a_way_out(page) -> None:
+    open_app(page, "dataset=plane&learning_rate=10&speed=50&hidden=8,8")
+    page.click("#play")
+    page.wait_for_function("window.__bpv.store.frame.status === 'diverged'", timeout=30_000)
+    banner = page.locator("#banner [data-banner=diverged]")
+    banner.wait_for()
+    assert "diverged" in banner.inner_text()
+    banner.locator("button", has_text="Lower η").click()
+    page.wait_for_function(
+        "(f => f.status !== 'diverged' && f.hyper.learning_rate === 1)(window.__bpv.store.frame)",
+        timeout=10_000,
+    )
+    assert page.locator("#banner [data-banner=diverged]").count() == 0
