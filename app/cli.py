@@ -1,12 +1,30 @@
-"""The ``backprop-viz`` console script: serve the app with uvicorn."""
+"""The ``backprop-viz`` console script: serve the app with uvicorn.
+
+The uvicorn flags suit a classroom of streaming clients (reliability.md): WebSocket
+compression off (it halves throughput for many small JSON frames), incoming messages
+capped small (control messages are tiny), a concurrency limit of about three connections
+per student (503 beyond it), and a bounded graceful shutdown.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 import uvicorn
 
-from app.settings import get_settings
+from app.settings import Settings, get_settings
+
+GRACEFUL_SHUTDOWN_S = 5
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    return {
+        "ws_per_message_deflate": False,
+        "ws_max_size": settings.max_ws_message_bytes,
+        "limit_concurrency": settings.limit_concurrency,
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_S,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -21,8 +39,8 @@ def main(argv: list[str] | None = None) -> None:
         factory=True,
         host=args.host,
         port=args.port,
-        ws_per_message_deflate=False,
         log_level="info",
+        **uvicorn_options(settings),
     )
 
 

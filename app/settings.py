@@ -26,21 +26,29 @@ class Settings:
     port: int = 8000
     # Runs (one per student / browser tab).
     max_runs: int = 300
-    idle_timeout_s: float = 600.0
+    idle_timeout_s: float = 600.0  # JupyterHub's culler default
     # Size caps; every one of them is reported by GET /api/options.
-    max_layers: int = 8  # hidden layers
-    max_width: int = 32  # neurons per layer (the page offers 1-8 per hidden layer)
-    max_inputs: int = 64
-    max_outputs: int = 16
+    max_layers: int = 6  # hidden layers (Playground: 0-6)
+    max_width: int = 8  # neurons per hidden layer (Playground: 1-8)
+    max_inputs: int = 64  # input neurons (features, or CSV columns)
+    max_outputs: int = 16  # output neurons
     max_params: int = 20_000
     max_batch: int = 512
     max_rows: int = 5_000
     max_body_bytes: int = 1_000_000
     max_steps_per_request: int = 100_000
+    # POST /api/backprop answers m x (weights) backward contributions: cap their number.
+    max_response_values: int = 2_000_000
     # Streaming.
     max_fps: float = 30.0
+    min_fps: float = 2.0  # the floor when the server lowers the rate under load
+    cpu_share: float = 0.9  # share of one core the streams may use before fps drops
+    grid_every: int = 10  # frames between decision-boundary grids while playing
     send_timeout_s: float = 10.0
+    max_ws_message_bytes: int = 65_536
     allowed_origins: tuple[str, ...] = field(default_factory=_default_origins)
+    # uvicorn: ~3 connections per student (reliability.md).
+    limit_concurrency: int = 1_000
     # A teacher's preset: a URL-hash string (``dataset=xor&hidden=4,4``) that becomes the
     # default experiment of ``POST /api/runs {}`` and of the page.
     preset: str = ""
@@ -65,9 +73,13 @@ def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}
     for f in fields(Settings):
-        raw = env.get(f"BPV_{f.name.upper()}")
+        name = f"BPV_{f.name.upper()}"
+        raw = env.get(name)
         if raw is not None:
-            values[f.name] = _parse(f.type, raw)
+            try:
+                values[f.name] = _parse(f.type, raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not a valid {f.type}") from None
     return Settings(**values)  # type: ignore[arg-type]
 
 

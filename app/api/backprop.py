@@ -1,0 +1,149 @@
+"""``POST /api/backprop``: one forward + backward pass on a network given in full.
+
+Stateless and exact: float64 throughout, numbers written with their shortest round-trip
+representation, never rounded. This is what a student checks a hand calculation against.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter
+
+from app.api.deps import SettingsDep
+from app.api.errors import issue
+from app.api.models import BackpropRequest, BackpropResponse
+from app.api.responses import OrjsonResponse, errors
+from app.core.costs import get_cost
+from app.core.network import Network, backprop, n_params
+from app.settings import Settings
+
+router = APIRouter(tags=["backprop"])
+
+
+class Invalid(Exception):
+    def __init__(self, loc: tuple[str | int, ...], msg: str) -> None:
+        super().__init__(msg)
+        self.issue = issue(("body", *loc), msg, "value_error")
+
+
+def _check_shapes(req: BackpropRequest, s: Settings) -> None:
+    sizes = req.sizes
+    n_layers = len(sizes)
+    if n_layers - 2 > s.max_layers:
+        raise Invalid(("sizes",), f"at most {s.max_layers} hidden layers (max_layers)")
+    if sizes[0] > s.max_inputs:
+        raise Invalid(("sizes", 0), f"at most {s.max_inputs} inputs (max_inputs)")
+    for i, n in enumerate(sizes[1:-1], start=1):
+        if n > s.max_width:
+            raise Invalid(
+                ("sizes", i), f"at most {s.max_width} neurons per hidden layer (max_width)"
+            )
+    if sizes[-1] > s.max_outputs:
+        raise Invalid(("sizes", n_layers - 1), f"at most {s.max_outputs} outputs (max_outputs)")
+    if n_params(sizes) > s.max_params:
+        raise Invalid(
+            ("sizes",), f"{n_params(sizes)} parameters; at most {s.max_params} (max_params)"
+        )
+    for name, given in (
+        ("weights", req.weights),
+        ("biases", req.biases),
+        ("activations", req.activations),
+    ):
+        if len(given) != n_layers - 1:
+            raise Invalid((name,), f"need {n_layers - 1} entries, one per layer l = 2..{n_layers}")
+    for i, (w, b) in enumerate(zip(req.weights, req.biases, strict=True)):
+        n, k = sizes[i + 1], sizes[i]
+        if len(w) != n:
+            raise Invalid(("weights", i), f"w^{i + 2} needs {n} rows (n_l), got {len(w)}")
+        for j, row in enumerate(w):
+            if len(row) != k:
+                raise Invalid(("weights", i, j), f"w^{i + 2} rows need {k} entries (n_(l-1))")
+        if len(b) != n:
+            raise Invalid(("biases", i), f"b^{i + 2} needs {n} entries, got {len(b)}")
+    for i, act in enumerate(req.activations[:-1]):
+        if act == "softmax":
+            raise Invalid(("activations", i), "softmax is allowed on the output layer only")
+    try:
+        get_cost(req.cost, req.activations[-1])
+    except ValueError as e:
+        raise Invalid(("cost",), str(e)) from None
+    m = len(req.x)
+    if m > s.max_batch:
+        raise Invalid(("x",), f"at most {s.max_batch} examples (max_batch)")
+    weights = sum(n * k for n, k in zip(sizes[1:], sizes[:-1], strict=True))
+    if m * weights > s.max_response_values:
+        raise Invalid(
+            ("x",),
+            f"{m} examples × {weights} weights is over {s.max_response_values} values "
+            "of backward_contribution (max_response_values); send fewer examples",
+        )
+    if len(req.y) != m:
+        raise Invalid(("y",), f"need one target per example: {m} rows, got {len(req.y)}")
+    for name, rows, width in (("x", req.x, sizes[0]), ("y", req.y, sizes[-1])):
+        for r, row in enumerate(rows):
+            if len(row) != width:
+                raise Invalid((name, r), f"each row needs {width} entries, got {len(row)}")
+
+
+def _finite(*arrays: Any) -> bool:
+    return all(np.isfinite(a).all() for a in arrays)
+
+
+@router.post(
+    "/api/backprop",
+    response_model=BackpropResponse,
+    response_class=OrjsonResponse,
+    responses=errors(413, 422),
+)
+async def run_backprop(req: BackpropRequest, settings: SettingsDep) -> OrjsonResponse:
+    """Forward + backward pass in float64 (BP1-BP4); with `learning_rate`, also the
+    parameters after one SGD step `w ← w − η ∂C/∂w`. `weights[i][j][k]` is `w^{i+2}_jk`
+    (row j: neuron in layer l, column k: neuron in layer l-1)."""
+    try:
+        _check_shapes(req, settings)
+    except Invalid as e:
+        return OrjsonResponse({"detail": [e.issue]}, status_code=422)
+    with np.errstate(all="ignore"):  # overflow is reported below as a 422
+        return _answer(req)
+
+
+def _answer(req: BackpropRequest) -> OrjsonResponse:
+    weights = [np.array(w, dtype=np.float64) for w in req.weights]
+    biases = [np.array(b, dtype=np.float64) for b in req.biases]
+    net = Network(list(req.sizes), weights, biases, list(req.activations))
+    x, y = np.array(req.x, dtype=np.float64), np.array(req.y, dtype=np.float64)
+    t = backprop(net, req.cost, x, y, req.regulariser, req.lambda_, req.n)
+    contributions = [
+        w[None, :, :] * d[:, :, None] for w, d in zip(net.weights, t.delta, strict=True)
+    ]
+    body: dict[str, Any] = {
+        "cost": t.cost,
+        "cost_x": t.cost_x,
+        "layers": [
+            {
+                "l": i + 2,
+                "z": t.z[i],
+                "a": t.a[i + 1],
+                "delta": t.delta[i],
+                "sigma_prime": t.sigma_prime[i],
+                "grad_w": t.grad_w[i],
+                "grad_b": t.grad_b[i],
+                "backward_contribution": contributions[i],
+            }
+            for i in range(len(net.weights))
+        ],
+        "updated": None,
+    }
+    arrays = [t.cost_x, *t.z, *t.a, *t.delta, *t.sigma_prime, *t.grad_w, *t.grad_b, *contributions]
+    if req.learning_rate is not None:
+        eta = req.learning_rate
+        new_w = [w - eta * g for w, g in zip(net.weights, t.grad_w, strict=True)]
+        new_b = [b - eta * g for b, g in zip(net.biases, t.grad_b, strict=True)]
+        body["updated"] = {"weights": new_w, "biases": new_b}
+        arrays += new_w + new_b
+    if not (np.isfinite(t.cost) and _finite(*arrays)):
+        msg = "the result is not finite in float64 (overflow): use smaller values"
+        return OrjsonResponse({"detail": [issue(("body",), msg, "value_error")]}, status_code=422)
+    return OrjsonResponse(body)

@@ -1,0 +1,44 @@
+"""Dependencies shared by the routers, as ``Annotated`` aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from starlette.requests import HTTPConnection
+
+from app.api.models import RunConfig
+from app.runs.run import Run
+from app.runs.store import RunStore
+from app.settings import Settings
+
+RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+
+async def get_store(conn: HTTPConnection) -> RunStore:
+    store: RunStore = conn.app.state.store
+    return store
+
+
+async def get_settings(conn: HTTPConnection) -> Settings:
+    settings: Settings = conn.app.state.settings
+    return settings
+
+
+async def get_default_config(request: Request) -> RunConfig:
+    config: RunConfig = request.app.state.default_config
+    return config
+
+
+async def get_run(
+    request: Request,
+    run_id: Annotated[str, Path(pattern=RUN_ID_PATTERN, description="a run's id")],
+) -> Run:
+    store: RunStore = request.app.state.store
+    return store.get(run_id)
+
+
+StoreDep = Annotated[RunStore, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DefaultConfigDep = Annotated[RunConfig, Depends(get_default_config)]
+RunDep = Annotated[Run, Depends(get_run)]

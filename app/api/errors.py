@@ -1,0 +1,111 @@
+"""Error handlers: every 4xx body is plain JSON that never echoes the input back.
+
+FastAPI's default 422 includes the rejected ``input``; for a body carrying ``NaN`` that
+value cannot be encoded as strict JSON and the handler itself fails with a 500
+(reliability.md, pitfall 1). These handlers keep only ``loc``, ``msg`` and ``type``, and cut
+long location keys (an unknown field's name is user text).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from app.runs.config import ConfigError
+from app.runs.run import RunDiverged
+from app.runs.store import RunNotFound, StoreFull
+
+MAX_LOC_TEXT = 64
+MAX_MSG = 300
+
+
+def _clean_loc(loc: Any) -> list[str | int]:
+    out: list[str | int] = []
+    for part in loc if isinstance(loc, list | tuple) else [loc]:
+        if isinstance(part, int) and not isinstance(part, bool):
+            out.append(part)
+        else:
+            text = str(part)
+            out.append(text if len(text) <= MAX_LOC_TEXT else text[:MAX_LOC_TEXT] + "…")
+    return out
+
+
+def issue(loc: Any, msg: str, kind: str) -> dict[str, Any]:
+    return {"loc": _clean_loc(loc), "msg": str(msg)[:MAX_MSG], "type": str(kind)}
+
+
+def validation_issues(errors: Any) -> list[dict[str, Any]]:
+    """pydantic / FastAPI error dicts reduced to loc, msg and type."""
+    return [
+        issue(e.get("loc", ()), e.get("msg", "invalid"), e.get("type", "value_error"))
+        for e in errors
+    ]
+
+
+def unprocessable(issues: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({"detail": issues}, status_code=422)
+
+
+def config_error(e: ConfigError, prefix: tuple[str, ...] = ("body",)) -> JSONResponse:
+    return unprocessable([issue((*prefix, *e.loc), e.msg, "value_error")])
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return unprocessable(validation_issues(exc.errors()))
+
+
+async def _on_config(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ConfigError)
+    return config_error(exc)
+
+
+async def _on_not_found(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": "no such run (it may have been evicted)"}, status_code=404)
+
+
+async def _on_full(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StoreFull)
+    return JSONResponse(
+        {"detail": "the server is full: too many live runs; try again later"},
+        status_code=429,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+async def _on_diverged(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+async def _on_http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8
+        return unprocessable([issue(("body",), "the body is not UTF-8 JSON", "json_invalid")])
+    headers = exc.headers
+    if exc.status_code == 405:  # Starlette lists the first matching route's methods only
+        headers = {"Allow": ", ".join(_allowed_methods(request))}
+    detail = exc.detail if isinstance(exc.detail, str) else "error"
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex, allowed = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and allowed and regex.match(request.url.path):
+            methods |= set(allowed)
+    methods.discard("HEAD")
+    return sorted(methods)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(ConfigError, _on_config)
+    app.add_exception_handler(RunNotFound, _on_not_found)
+    app.add_exception_handler(StoreFull, _on_full)
+    app.add_exception_handler(RunDiverged, _on_diverged)
+    app.add_exception_handler(HTTPException, _on_http)

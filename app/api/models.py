@@ -1,0 +1,295 @@
+"""Request and response models of the REST API and the stream protocol.
+
+Every request model is strict (no ``false`` → ``0``, no ``"1"`` → ``1``), forbids unknown
+fields and refuses NaN and ±Infinity. Bounds that depend on :class:`app.settings.Settings`
+(widths, depths, batch size, rows, parameters) are checked by :mod:`app.api.limits` and
+patched into the OpenAPI document by :func:`app.api.openapi.install`; the ``HARD_*``
+bounds here only keep a misconfigured server sane.
+
+Indexing follows ``notation.md``: per-layer lists start at the first non-input layer, so
+``weights[i][j][k]`` is ``w^{i+2}_jk``, row j = destination neuron in layer l, column k =
+source neuron in layer l-1.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+HARD_WIDTH = 4096
+HARD_LAYERS = 64
+HARD_ROWS = 1_000_000
+HARD_STEPS = 100_000_000
+MAX_SEED = 2**32 - 1
+
+HiddenActivation = Literal["tanh", "sigmoid", "relu", "leaky_relu", "linear"]
+ActivationName = Literal["tanh", "sigmoid", "relu", "leaky_relu", "linear", "softmax"]
+CostName = Literal["quadratic", "cross_entropy", "log_likelihood"]
+InitName = Literal["playground", "xavier", "he", "standard_normal", "zeros"]
+RegulariserName = Literal["none", "l1", "l2"]
+DatasetName = Literal[
+    "circle", "xor", "gauss", "spiral", "plane", "multigauss", "blobs3", "spiral3", "csv"
+]
+FeatureName = Literal["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"]
+Kind = Literal["classification", "regression", "multiclass"]
+Status = Literal["paused", "running", "diverged"]
+
+Width = Annotated[int, Field(ge=1, le=HARD_WIDTH)]
+Vector = list[float]
+Matrix = list[list[float]]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
+
+class RunConfig(Strict):
+    """One experiment. In a request every field is optional: missing fields take the
+    server's default experiment (TensorFlow Playground's, or the teacher's preset)."""
+
+    dataset: DatasetName = "circle"
+    noise: float = Field(default=0.0, ge=0.0, le=0.5, description="Playground's 0-50 % as 0-0.5")
+    train_share: float = Field(default=0.5, ge=0.1, le=0.9)
+    seed: int = Field(default=1, ge=0, le=MAX_SEED)
+    csv: str | None = Field(
+        default=None,
+        max_length=10_000_000,
+        description="CSV text used when dataset == 'csv': numeric columns, the target last",
+    )
+    features: list[FeatureName] = Field(default=["x1", "x2"], min_length=1, max_length=7)
+    hidden: list[Width] = Field(
+        default=[4, 2], max_length=HARD_LAYERS, description="neurons per hidden layer"
+    )
+    hidden_activation: HiddenActivation = "tanh"
+    output_activation: ActivationName | None = Field(
+        default=None, description="null: the dataset kind's default"
+    )
+    cost: CostName | None = Field(default=None, description="null: the dataset kind's default")
+    init: InitName = "playground"
+    learning_rate: float = Field(default=0.03, ge=1e-5, le=10.0, description="η")
+    batch_size: int = Field(default=10, ge=1, le=HARD_ROWS)
+    regulariser: RegulariserName = "none"
+    lambda_: float = Field(default=0.0, alias="lambda", ge=0.0, le=10.0, description="λ")
+    momentum: float = Field(default=0.0, ge=0.0, le=0.99, description="μ")
+    probe: int = Field(default=0, ge=0, le=HARD_ROWS, description="index into the training set")
+
+
+class RunInfo(Strict):
+    id: str
+    config: RunConfig
+    status: Status
+    step: int
+    epoch: int
+    kind: Kind
+    sizes: list[int]
+    n_train: int
+    n_test: int
+    steps_per_frame: int
+
+
+class StepRequest(Strict):
+    """Exactly one of ``steps`` or ``epochs``; an empty body is one step."""
+
+    steps: int | None = Field(default=None, ge=1, le=HARD_STEPS)
+    epochs: int | None = Field(default=None, ge=1, le=HARD_STEPS)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> StepRequest:
+        if self.steps is not None and self.epochs is not None:
+            raise ValueError("give steps or epochs, not both")
+        return self
+
+
+class ProbeRequest(Strict):
+    index: int = Field(ge=0, le=HARD_ROWS, description="index into the training set")
+
+
+# -- stateless backprop ---------------------------------------------------------------------
+
+
+class BackpropRequest(Strict):
+    """A network given in full and a batch; ``weights[i][j][k] = w^{i+2}_jk``."""
+
+    sizes: list[Width] = Field(min_length=2, max_length=HARD_LAYERS + 2)
+    weights: list[Matrix] = Field(description="w^l, shape (n_l, n_{l-1}), for l = 2..L")
+    biases: list[Vector] = Field(description="b^l, shape (n_l,), for l = 2..L")
+    activations: list[ActivationName] = Field(description="σ_l for l = 2..L")
+    cost: CostName
+    x: Matrix = Field(min_length=1, description="inputs, shape (m, n_1)")
+    y: Matrix = Field(min_length=1, description="targets, shape (m, n_L)")
+    regulariser: RegulariserName = "none"
+    lambda_: float = Field(default=0.0, alias="lambda", ge=0.0, le=1e6)
+    n: int | None = Field(
+        default=None, ge=1, le=HARD_ROWS, description="training-set size in λ/n; default m"
+    )
+    learning_rate: float | None = Field(
+        default=None, ge=0.0, le=1e6, description="η: also return the parameters after one SGD step"
+    )
+
+
+class BackpropLayer(BaseModel):
+    l: int  # noqa: E741 (the layer index of the notation)
+    z: Matrix = Field(description="(m, n_l), per example")
+    a: Matrix = Field(description="(m, n_l)")
+    delta: Matrix = Field(description="δ^l, (m, n_l)")
+    sigma_prime: Matrix = Field(description="σ'(z^l), (m, n_l); ones where σ' cancels in BP1")
+    grad_w: Matrix = Field(description="∂C/∂w^l, (n_l, n_{l-1}), batch mean")
+    grad_b: Vector = Field(description="∂C/∂b^l, (n_l,), batch mean")
+    backward_contribution: list[Matrix] = Field(
+        description="(m, n_l, n_{l-1}): [x][j][k] = w^l_jk δ^l_j"
+    )
+
+
+class Parameters(BaseModel):
+    weights: list[Matrix]
+    biases: list[Vector]
+
+
+class BackpropResponse(BaseModel):
+    cost: float = Field(description="batch cost, regularisation included")
+    cost_x: Vector = Field(description="per-example cost C_x, (m,)")
+    layers: list[BackpropLayer]
+    updated: Parameters | None = None
+
+
+# -- options --------------------------------------------------------------------------------
+
+
+class DatasetOption(BaseModel):
+    name: str
+    kind: Kind
+    n_points: int
+    n_classes: int
+    description: str
+
+
+class FeatureOption(BaseModel):
+    name: str
+    label: str
+
+
+class ActivationOptions(BaseModel):
+    hidden: list[str]
+    output: list[str]
+
+
+class Limits(BaseModel):
+    max_layers: int
+    max_width: int
+    max_inputs: int
+    max_outputs: int
+    max_params: int
+    max_batch: int
+    max_rows: int
+    max_body_bytes: int
+    max_runs: int
+    max_fps: float
+    max_steps_per_request: int
+    max_ws_message_bytes: int
+    idle_timeout_s: float
+    learning_rate: list[float]
+    lambda_: list[float] = Field(alias="lambda")
+    noise: list[float]
+    train_share: list[float]
+    momentum: list[float]
+    steps_per_frame: list[int]
+
+
+class Options(BaseModel):
+    activations: ActivationOptions
+    costs: dict[str, list[str]]
+    inits: list[str]
+    regularisers: list[str]
+    datasets: list[DatasetOption]
+    features: list[FeatureOption]
+    limits: Limits
+    default_config: RunConfig
+
+
+# -- run data and history -------------------------------------------------------------------
+
+
+class Points(BaseModel):
+    points: Matrix = Field(description="raw inputs (N, d): x1, x2 for the 2-D datasets")
+    labels: Vector = Field(description="±1, class index 0..K-1, or the regression target")
+
+
+class RunData(BaseModel):
+    kind: Kind
+    n_classes: int
+    train: Points
+    test: Points
+    extent: Matrix = Field(description="[[min, max] per input column]")
+
+
+class History(BaseModel):
+    step: list[int]
+    epoch: list[int]
+    train_cost: list[float | None]
+    test_cost: list[float | None]
+    train_accuracy: list[float | None]
+    test_accuracy: list[float | None]
+
+
+class Detail(BaseModel):
+    detail: str
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationDetail(BaseModel):
+    detail: list[ValidationIssue]
+
+
+# -- stream messages (client → server) ------------------------------------------------------
+
+
+class PlayMessage(Strict):
+    type: Literal["play"]
+
+
+class PauseMessage(Strict):
+    type: Literal["pause"]
+
+
+class StepMessage(StepRequest):
+    type: Literal["step"]
+
+
+class ResetMessage(Strict):
+    type: Literal["reset"]
+
+
+class SpeedMessage(Strict):
+    type: Literal["speed"]
+    steps_per_frame: int = Field(ge=1, le=1000)
+
+
+class ProbeMessage(ProbeRequest):
+    type: Literal["probe"]
+
+
+class GridMessage(Strict):
+    type: Literal["grid"]
+
+
+class SetMessage(RunConfig):
+    type: Literal["set"]
+
+
+ClientMessage = Annotated[
+    PlayMessage
+    | PauseMessage
+    | StepMessage
+    | ResetMessage
+    | SpeedMessage
+    | ProbeMessage
+    | GridMessage
+    | SetMessage,
+    Field(discriminator="type"),
+]

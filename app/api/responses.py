@@ -1,0 +1,50 @@
+"""orjson responses, and the error responses each route declares in the OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi.responses import JSONResponse
+
+from app.api.models import Detail, ValidationDetail
+
+OPTS = orjson.OPT_SERIALIZE_NUMPY
+
+
+class OrjsonResponse(JSONResponse):
+    """JSON encoded by orjson (NumPy arrays included); bytes are passed through."""
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, bytes):
+            return content
+        return orjson.dumps(content, option=OPTS)
+
+
+def json_bytes(body: bytes, status_code: int = 200) -> OrjsonResponse:
+    return OrjsonResponse(body, status_code=status_code)
+
+
+_DESCRIPTIONS = {
+    404: "No such run (unknown id, deleted, or evicted after being idle)",
+    409: "The run diverged: reset it or lower the learning rate",
+    413: "Request body over max_body_bytes",
+    422: "Invalid input: the field and, for a cap, its limit are named",
+    429: "Too many live runs; see Retry-After",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        model = ValidationDetail if code == 422 else Detail
+        entry: dict[str, Any] = {"model": model, "description": _DESCRIPTIONS[code]}
+        if code == 429:
+            entry["headers"] = {
+                "Retry-After": {
+                    "description": "seconds until a run slot is likely free",
+                    "schema": {"type": "integer"},
+                }
+            }
+        out[code] = entry
+    return out

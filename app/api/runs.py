@@ -1,0 +1,149 @@
+"""Training runs: create, read, change, step, reset, probe, frame, data, history, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Response
+
+from app.api.deps import DefaultConfigDep, RunDep, SettingsDep, StoreDep
+from app.api.frame_model import Frame
+from app.api.models import History, ProbeRequest, RunConfig, RunData, RunInfo, StepRequest
+from app.api.responses import OrjsonResponse, errors, json_bytes
+from app.runs import driver
+from app.runs.config import merge
+from app.runs.run import check_steps
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+FRAME: dict[int | str, dict[str, Any]] = {
+    200: {"model": Frame, "description": "The run's current frame (docs/frames.md)"}
+}
+GridQuery = Annotated[bool, Query(description="include the decision-boundary grid")]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RunInfo,
+    response_class=OrjsonResponse,
+    responses=errors(413, 422, 429),
+)
+async def create_run(
+    store: StoreDep,
+    default_config: DefaultConfigDep,
+    config: Annotated[RunConfig | None, Body()] = None,
+) -> OrjsonResponse:
+    """Create a run. Fields left out take the default experiment (`{}`: all of it)."""
+    changes = config.model_dump(exclude_unset=True, by_alias=True) if config else {}
+    run = store.create(merge(default_config, changes))
+    return OrjsonResponse(run.info(), status_code=201)
+
+
+@router.get(
+    "/{run_id}",
+    response_model=RunInfo,
+    response_class=OrjsonResponse,
+    responses=errors(404, 422),
+)
+async def read_run(run: RunDep) -> OrjsonResponse:
+    """The run's config, status (`paused`, `running`, `diverged`), step and shape."""
+    return OrjsonResponse(run.info())
+
+
+@router.patch(
+    "/{run_id}",
+    response_model=RunInfo,
+    response_class=OrjsonResponse,
+    responses=errors(404, 413, 422),
+)
+async def change_run(run: RunDep, changes: Annotated[RunConfig, Body()]) -> OrjsonResponse:
+    """Change part of the config. Only `learning_rate`, `lambda`, `regulariser`,
+    `batch_size`, `momentum` (and `probe`) keep the weights; anything else rebuilds the run."""
+    async with run.lock:
+        run.update(changes.model_dump(exclude_unset=True, by_alias=True))
+    return OrjsonResponse(run.info())
+
+
+@router.delete("/{run_id}", status_code=204, response_class=Response, responses=errors(404, 422))
+async def delete_run(run: RunDep, store: StoreDep) -> Response:
+    store.delete(run.id)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{run_id}/step",
+    response_class=OrjsonResponse,
+    responses={**FRAME, **errors(404, 409, 413, 422)},
+)
+async def step_run(
+    run: RunDep,
+    settings: SettingsDep,
+    request: Annotated[StepRequest | None, Body()] = None,
+    grid: GridQuery = True,
+) -> OrjsonResponse:
+    """Train `steps` steps or `epochs` epochs (an epoch is ⌈n_train / batch_size⌉ steps);
+    no body is one step. Answers the frame after them."""
+    req = request or StepRequest()
+    async with run.lock:
+        steps = check_steps(run, req.steps, req.epochs, settings)
+        await driver.train(run, steps)
+        return json_bytes(run.frame(grid=grid))
+
+
+@router.post(
+    "/{run_id}/reset",
+    response_class=OrjsonResponse,
+    responses={**FRAME, **errors(404, 422)},
+)
+async def reset_run(run: RunDep, grid: GridQuery = True) -> OrjsonResponse:
+    """Back to step 0: same config and seed, so the same data and initial weights."""
+    async with run.lock:
+        run.reset()
+        return json_bytes(run.frame(grid=grid, history=True))
+
+
+@router.post(
+    "/{run_id}/probe",
+    response_class=OrjsonResponse,
+    responses={**FRAME, **errors(404, 413, 422)},
+)
+async def set_probe(
+    run: RunDep, request: Annotated[ProbeRequest, Body()], grid: GridQuery = False
+) -> OrjsonResponse:
+    """Choose the probe: the training example whose per-example tensors frames carry."""
+    async with run.lock:
+        run.set_probe(request.index)
+        return json_bytes(run.frame(grid=grid))
+
+
+@router.get(
+    "/{run_id}/frame",
+    response_class=OrjsonResponse,
+    responses={**FRAME, **errors(404, 422)},
+)
+async def read_frame(run: RunDep, grid: GridQuery = False) -> OrjsonResponse:
+    """The current frame (`docs/frames.md`); `grid=true` adds the decision boundary."""
+    return json_bytes(run.frame(grid=grid))
+
+
+@router.get(
+    "/{run_id}/data",
+    response_model=RunData,
+    response_class=OrjsonResponse,
+    responses=errors(404, 422),
+)
+async def read_data(run: RunDep) -> OrjsonResponse:
+    """The raw points and labels of the training and test sets, and their extent."""
+    return OrjsonResponse(run.data())
+
+
+@router.get(
+    "/{run_id}/history",
+    response_model=History,
+    response_class=OrjsonResponse,
+    responses=errors(404, 422),
+)
+async def read_history(run: RunDep) -> OrjsonResponse:
+    """Train/test cost and accuracy, one point per frame, the last 2,000 points."""
+    return OrjsonResponse(run.history_dict())

@@ -1,0 +1,62 @@
+"""``WS /api/runs/{run_id}/stream``: the live tensor stream (protocol in docs/api.md).
+
+WebSocket handshakes bypass CORS, so a browser's ``Origin`` must be this server's own
+host or one of ``BPV_ALLOWED_ORIGINS``; anything else is refused (403) before accepting.
+Clients without an ``Origin`` (scripts) are not browsers and are let in.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+from fastapi import APIRouter, WebSocket
+
+from app.api.deps import RUN_ID_PATTERN
+from app.runs.pacer import Pacer
+from app.runs.store import RunNotFound, RunStore
+from app.runs.stream import Session
+from app.settings import Settings
+
+router = APIRouter(tags=["stream"])
+_RUN_ID = re.compile(RUN_ID_PATTERN)
+
+
+def origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    if origin in {o.rstrip("/") for o in settings.allowed_origins}:
+        return True
+    parsed = urllib.parse.urlsplit(origin)
+    host = websocket.headers.get("host", "")
+    return parsed.scheme in ("http", "https") and bool(host) and parsed.netloc == host
+
+
+CLOSE_NO_SUCH_RUN = 4404
+
+
+@router.websocket("/api/runs/{run_id}/stream")
+async def stream(websocket: WebSocket, run_id: str) -> None:
+    app = websocket.app
+    settings: Settings = app.state.settings
+    store: RunStore = app.state.store
+    pacer: Pacer = app.state.pacer
+    if not origin_allowed(websocket, settings):
+        await websocket.close(code=1008)  # before accept: the handshake answers 403
+        return
+    try:
+        if not _RUN_ID.match(run_id):
+            raise RunNotFound(run_id)
+        run = store.get(run_id)
+    except RunNotFound:
+        # Accept, then close with 4404: a browser sees close codes, not handshake statuses.
+        await websocket.accept()
+        await websocket.send_json(
+            {"type": "error", "detail": "no such run (it may have been evicted)"}
+        )
+        await websocket.close(code=CLOSE_NO_SUCH_RUN, reason="no such run")
+        return
+    await websocket.accept()
+    await Session(websocket, run, pacer, settings).serve()

@@ -1,0 +1,79 @@
+"""Checking a :class:`RunConfig` against the server's caps, and resolving its defaults.
+
+Every problem is a :class:`ConfigError` naming the field (``loc``) and, for a cap, the
+cap's value and setting name, e.g. ``("hidden", 0)``: "at most 8 neurons per hidden layer
+(max_width)". The REST API turns it into a 422, the stream into an ``error`` message.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.api.models import RunConfig
+from app.core.costs import get_cost
+from app.core.datasets import default_output
+from app.settings import Settings
+
+HYPER_FIELDS = frozenset({"learning_rate", "lambda", "regulariser", "batch_size", "momentum"})
+KEEP_FIELDS = HYPER_FIELDS | {"probe"}
+
+
+class ConfigError(ValueError):
+    def __init__(self, loc: tuple[str | int, ...], msg: str) -> None:
+        super().__init__(msg)
+        self.loc = loc
+        self.msg = msg
+
+
+def check_caps(config: RunConfig, settings: Settings) -> None:
+    """The caps that need no data: depth, width, batch size, a CSV when asked for one."""
+    s = settings
+    if len(config.hidden) > s.max_layers:
+        raise ConfigError(("hidden",), f"at most {s.max_layers} hidden layers (max_layers)")
+    for i, n in enumerate(config.hidden):
+        if n > s.max_width:
+            raise ConfigError(
+                ("hidden", i), f"at most {s.max_width} neurons per hidden layer (max_width)"
+            )
+    if config.batch_size > s.max_batch:
+        raise ConfigError(("batch_size",), f"at most {s.max_batch} examples (max_batch)")
+    if config.dataset == "csv" and not config.csv:
+        raise ConfigError(("csv",), "CSV text is required when dataset is 'csv'")
+    if config.csv is not None and len(config.csv) > s.max_body_bytes:
+        raise ConfigError(("csv",), f"at most {s.max_body_bytes} characters (max_body_bytes)")
+
+
+_NATURAL_OUTPUT = {"cross_entropy": "sigmoid", "log_likelihood": "softmax"}
+
+
+def resolve_output(kind: str, output: str | None, cost: str | None) -> tuple[str, str]:
+    """(output activation, cost) after filling nulls from the dataset kind's default."""
+    default_act, default_cost = default_output(kind)
+    if output is None and cost is None:
+        return default_act, default_cost
+    if output is None:
+        assert cost is not None
+        output = _NATURAL_OUTPUT.get(cost, default_act if default_act != "softmax" else "sigmoid")
+    if cost is None:
+        cost = "log_likelihood" if output == "softmax" else "quadratic"
+    if kind == "regression" and output == "softmax":
+        raise ConfigError(
+            ("output_activation",), "softmax needs several outputs; regression has one"
+        )
+    try:
+        get_cost(cost, output)
+    except ValueError as e:
+        raise ConfigError(("cost",), str(e)) from None
+    return output, cost
+
+
+def merge(config: RunConfig, changes: dict[str, Any]) -> RunConfig:
+    """``config`` with ``changes`` (field aliases as keys) applied, validated again."""
+    merged = config.model_dump(by_alias=True)
+    merged.update(changes)
+    return RunConfig.model_validate(merged)
+
+
+def changed_fields(old: RunConfig, new: RunConfig) -> set[str]:
+    a, b = old.model_dump(by_alias=True), new.model_dump(by_alias=True)
+    return {k for k in a if a[k] != b[k]}

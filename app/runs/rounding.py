@@ -1,0 +1,58 @@
+"""Rounding frame numbers to 4 significant digits, so float32 JSON stays short (``0.1235``).
+
+Magnitudes above ``CLIP`` only occur in a diverging run; they are clipped because float32
+tops out at 3.4e38 and orjson would write the resulting infinity as ``null``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+Array32 = NDArray[np.float32]
+
+CLIP = 1e30
+SIG_DIGITS = 4
+# _SCALE[e + _OFFSET] = 10^(SIG_DIGITS - 1 - e) for decimal exponents e in [-300, 30].
+_OFFSET = 400
+_SCALE = 10.0 ** (SIG_DIGITS - 1 - (np.arange(_OFFSET + 40) - _OFFSET).clip(-300, 300))
+
+
+def round_sig(buf: Array, tmp: Array, have_abs: bool = False) -> None:
+    """Round finite ``buf`` (|x| ≤ CLIP) in place to 4 significant digits; ``tmp``: scratch
+    (already holding ``|buf|`` if ``have_abs``)."""
+    if not have_abs:
+        np.abs(buf, out=tmp)
+    np.maximum(tmp, 1e-300, out=tmp)
+    np.log10(tmp, out=tmp)
+    tmp += _OFFSET
+    scale = np.take(_SCALE, tmp.astype(np.intp))  # floor: the values are positive here
+    buf *= scale
+    np.rint(buf, out=buf)
+    buf /= scale
+
+
+def make_finite(buf: Array) -> None:
+    """Clip to ±CLIP (infinities included) and replace NaN by 0, in place."""
+    np.clip(buf, -CLIP, CLIP, out=buf)
+    nan = np.isnan(buf)
+    if nan.any():
+        buf[nan] = 0.0
+
+
+def rounded32(values: Array) -> Array32:
+    """A finite float32 copy of ``values`` rounded to 4 significant digits."""
+    buf = np.array(values, dtype=np.float64).reshape(-1)
+    make_finite(buf)
+    round_sig(buf, np.empty_like(buf))
+    return buf.astype(np.float32).reshape(np.shape(values))
+
+
+def round4(x: float) -> float | None:
+    """A Python float rounded to 4 significant digits; None if it is not finite."""
+    if not math.isfinite(x):
+        return None
+    return float(f"{x:.4g}")

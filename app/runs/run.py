@@ -1,0 +1,235 @@
+"""A training run: config + data + network + trainer + probe + history.
+
+A run is mutated only from the event loop (REST handlers and its stream), under
+``run.lock`` whenever an operation awaits in the middle (chunked training).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from typing import Any, Protocol
+
+import numpy as np
+
+from app.api.models import RunConfig
+from app.runs.config import KEEP_FIELDS, ConfigError, changed_fields, check_caps, merge
+from app.runs.frames import encode
+from app.runs.state import RunState, build
+from app.settings import Settings
+
+HISTORY_POINTS = 2_000
+DEFAULT_STEPS_PER_FRAME = 10
+
+HistoryPoint = tuple[int, int, float | None, float | None, float | None, float | None]
+
+
+class Driver(Protocol):
+    """The stream currently driving a run."""
+
+    def stop(self, reason: str) -> None: ...
+
+
+class RunDiverged(RuntimeError):
+    """Training was asked of a diverged run."""
+
+
+class Run:
+    def __init__(self, run_id: str, config: RunConfig, settings: Settings) -> None:
+        self.id = run_id
+        self.settings = settings
+        self.lock = asyncio.Lock()
+        self.steps_per_frame = DEFAULT_STEPS_PER_FRAME
+        self.playing = False
+        self.session: Driver | None = None  # the stream that drives this run, if any
+        self.history: deque[HistoryPoint] = deque(maxlen=HISTORY_POINTS)
+        self.last_used = time.monotonic()
+        self.config = config
+        self.state: RunState = build(config, settings)
+        self.probe = config.probe
+        self.generation = 0  # counts rebuilds (new data or network), by any client
+
+    # -- reading ----------------------------------------------------------------------
+    def touch(self) -> None:
+        self.last_used = time.monotonic()
+
+    @property
+    def status(self) -> str:
+        if self.state.trainer.status != "ok":
+            return "diverged"
+        return "running" if self.playing else "paused"
+
+    @property
+    def step(self) -> int:
+        return self.state.trainer.step
+
+    def info(self) -> dict[str, Any]:
+        st = self.state
+        return {
+            "id": self.id,
+            "config": self.config.model_dump(by_alias=True),
+            "status": self.status,
+            "step": st.trainer.step,
+            "epoch": st.trainer.epoch,
+            "kind": st.kind,
+            "sizes": list(st.net.sizes),
+            "n_train": st.n_train,
+            "n_test": len(st.x) - st.n_train,
+            "steps_per_frame": self.steps_per_frame,
+        }
+
+    def frame(
+        self,
+        *,
+        grid: bool = False,
+        history: bool = False,
+        data_changed: bool = False,
+        fps: float | None = None,
+    ) -> bytes:
+        """The current frame (``docs/frames.md``), encoded as JSON bytes."""
+        with np.errstate(all="ignore"):  # overflow is caught below and reported as divergence
+            return self._frame(grid, history, data_changed, fps)
+
+    def _frame(self, grid: bool, history: bool, data_changed: bool, fps: float | None) -> bytes:
+        st = self.state
+        tr, net = st.trainer, st.net
+        h = tr.hyper
+        bx, by = tr.next_batch()
+        builder = st.builder(len(bx))
+        p = self.probe
+        probe = (st.dataset.points[st.train_idx[p]], st.x[p], st.y[p])
+        penalty = st.penalty()
+        batch_cost, finite = builder.fill(
+            tr.theta, probe, (bx, by), h.regulariser, h.lmbda, st.n_train, penalty
+        )
+        metrics = st.evaluator(st.cost, penalty)
+        if not (finite and metrics.finite):
+            tr.status = "diverged"
+        point = (
+            tr.step,
+            tr.epoch,
+            metrics.train_cost,
+            metrics.test_cost,
+            metrics.train_accuracy,
+            metrics.test_accuracy,
+        )
+        if not self.history or self.history[-1][:2] != point[:2]:
+            self.history.append(point)
+        builder.probe["index"] = p
+        frame = {
+            "type": "frame",
+            "run_id": self.id,
+            "status": self.status,
+            "step": tr.step,
+            "epoch": tr.epoch,
+            "kind": st.kind,
+            "sizes": net.sizes,
+            "activations": net.activations,
+            "cost_name": st.cost_name,
+            "hyper": {
+                "learning_rate": h.learning_rate,
+                "batch_size": h.batch_size,
+                "regulariser": h.regulariser,
+                "lambda": h.lmbda,
+                "momentum": h.momentum,
+            },
+            "steps_per_frame": self.steps_per_frame,
+            "fps": fps,
+            "t": round(time.time(), 4),
+            "train": {"cost": metrics.train_cost, "accuracy": metrics.train_accuracy},
+            "test": {"cost": metrics.test_cost, "accuracy": metrics.test_accuracy},
+            "batch_cost": batch_cost,
+            "probe": builder.probe,
+            "input": builder.input,
+            "layers": builder.layers,
+            "grid": st.grid(net) if grid and st.grid is not None else None,
+            "history": self.history_dict() if history else None,
+            "data_changed": data_changed,
+        }
+        return encode(frame)
+
+    def history_dict(self) -> dict[str, list[Any]]:
+        cols = list(zip(*self.history, strict=True)) if self.history else [()] * 6
+        keys = ("step", "epoch", "train_cost", "test_cost", "train_accuracy", "test_accuracy")
+        return {k: list(c) for k, c in zip(keys, cols, strict=True)}
+
+    def data(self) -> dict[str, Any]:
+        st = self.state
+        ds = st.dataset
+        return {
+            "kind": ds.kind,
+            "n_classes": ds.n_classes,
+            "train": {"points": ds.points[st.train_idx], "labels": ds.labels[st.train_idx]},
+            "test": {"points": ds.points[st.test_idx], "labels": ds.labels[st.test_idx]},
+            "extent": st.extent,
+        }
+
+    # -- changing ---------------------------------------------------------------------
+    def reset(self) -> None:
+        """Same config, same seed: the initial weights and data again, step 0."""
+        self.state = build(self.config, self.settings)
+        self.history.clear()
+
+    def set_probe(self, index: int) -> None:
+        if index >= self.state.n_train:
+            n = self.state.n_train
+            raise ConfigError(("index",), f"the training set has {n} examples (0..{n - 1})")
+        self.probe = index
+
+    def update(self, changes: dict[str, Any]) -> bool:
+        """Apply a partial config (aliases as keys). Hyperparameters and the probe keep the
+        weights; anything else rebuilds the run. Returns True if it rebuilt."""
+        new = merge(self.config, changes)
+        check_caps(new, self.settings)
+        changed = changed_fields(self.config, new)
+        if changed <= KEEP_FIELDS:
+            if new.probe >= self.state.n_train:
+                self.set_probe(new.probe)  # raises with the right message
+            tr = self.state.trainer
+            if changed & {"learning_rate", "lambda", "regulariser", "batch_size", "momentum"}:
+                tr.set_hyper(
+                    learning_rate=new.learning_rate,
+                    batch_size=new.batch_size,
+                    regulariser=new.regulariser,
+                    lmbda=new.lambda_,
+                    momentum=new.momentum,
+                )
+            if "learning_rate" in changed and tr.status != "ok":
+                tr.reset_status()
+            self.config, self.probe = new, new.probe
+            return False
+        state = build(new, self.settings)
+        self.config, self.state, self.probe = new, state, new.probe
+        self.history.clear()
+        self.generation += 1
+        return True
+
+    def train(self, steps: int) -> int:
+        """Up to ``steps`` fast-path steps; raises :class:`RunDiverged` if diverged."""
+        tr = self.state.trainer
+        if tr.status != "ok":
+            raise RunDiverged("the run diverged: reset it or lower the learning rate")
+        if steps <= 0:
+            return 0
+        return tr.train(steps)
+
+    def steps_per_epoch(self) -> int:
+        return -(-self.state.n_train // self.state.trainer.hyper.batch_size)
+
+
+def check_steps(run: Run, steps: int | None, epochs: int | None, settings: Settings) -> int:
+    """Steps asked for (an epoch is ⌈n_train / batch_size⌉ steps; nothing asked: 1 step),
+    refused over ``max_steps_per_request``."""
+    cap = settings.max_steps_per_request
+    if epochs is not None:
+        total = epochs * run.steps_per_epoch()
+        if total > cap:
+            raise ConfigError(
+                ("epochs",),
+                f"{epochs} epochs are {total} steps; at most {cap} (max_steps_per_request)",
+            )
+        return total
+    if steps is not None and steps > cap:
+        raise ConfigError(("steps",), f"at most {cap} steps (max_steps_per_request)")
+    return steps or 1

@@ -1,0 +1,148 @@
+"""Everything a run builds from its config: data, network, trainer, frame builders.
+
+Three independent random streams are spawned from the seed (data, weights, batch order),
+so a seed reproduces a run, and changing the network keeps the same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from app.api.models import RunConfig
+from app.core import regularisers
+from app.core.costs import Cost, get_cost
+from app.core.csvdata import CSVError, csv_to_dataset
+from app.core.datasets import Dataset, features, make_dataset, output_size, split, targets
+from app.core.network import Network, n_params
+from app.core.training import Hyper, Trainer
+from app.runs.config import ConfigError, check_caps, resolve_output
+from app.runs.frames import FrameBuilder
+from app.runs.grid import GridBuilder
+from app.runs.metrics import Evaluator
+from app.runs.rounding import Array
+from app.settings import Settings
+
+
+def hyper_of(config: RunConfig) -> Hyper:
+    return Hyper(
+        learning_rate=config.learning_rate,
+        batch_size=config.batch_size,
+        regulariser=config.regulariser,
+        lmbda=config.lambda_,
+        momentum=config.momentum,
+    )
+
+
+@dataclass
+class RunState:
+    dataset: Dataset
+    train_idx: Any
+    test_idx: Any
+    x: Array  # (N, n_1) inputs, train rows first
+    y: Array  # (N, n_L) targets, train rows first
+    n_train: int
+    net: Network
+    trainer: Trainer
+    cost: Cost
+    cost_name: str
+    output_activation: str
+    extent: list[list[float]]
+    evaluator: Evaluator
+    grid: GridBuilder | None
+    builders: dict[int, FrameBuilder] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.dataset.kind
+
+    def builder(self, m: int) -> FrameBuilder:
+        b = self.builders.get(m)
+        if b is None:
+            b = self.builders[m] = FrameBuilder(
+                self.net, self.cost, m, self.dataset.points.shape[1]
+            )
+        return b
+
+    def penalty(self) -> float:
+        h = self.trainer.hyper
+        return regularisers.penalty(h.regulariser, h.lmbda, self.n_train, self.net.weights)
+
+
+def _dataset(config: RunConfig, settings: Settings, rng: np.random.Generator) -> Dataset:
+    if config.dataset == "csv":
+        assert config.csv is not None
+        try:
+            return csv_to_dataset(config.csv, settings.max_rows, settings.max_inputs + 1)
+        except CSVError as e:
+            raise ConfigError(("csv",), str(e)) from None
+    return make_dataset(config.dataset, config.noise, rng)
+
+
+def _extent(points: Array) -> list[list[float]]:
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = np.maximum((hi - lo) * 0.1, 1e-3)
+    return [[float(a), float(b)] for a, b in zip(lo - pad, hi + pad, strict=True)]
+
+
+def build(config: RunConfig, settings: Settings) -> RunState:
+    """Build a run's state; raises :class:`ConfigError` for anything the caps refuse."""
+    check_caps(config, settings)
+    data_rng, init_rng, train_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3)
+    )
+    ds = _dataset(config, settings, data_rng)
+    n = len(ds.points)
+    if n > settings.max_rows:
+        raise ConfigError(("dataset",), f"at most {settings.max_rows} rows (max_rows)")
+    output_act, cost_name = resolve_output(ds.kind, config.output_activation, config.cost)
+    two_d = ds.points.shape[1] == 2
+    if two_d:
+        names = list(config.features)
+        if len(set(names)) != len(names):
+            raise ConfigError(("features",), "a feature is listed twice")
+        x_all = features(ds.points, names)
+    else:
+        x_all = ds.points
+    n_out = output_size(ds.kind, ds.n_classes, output_act)
+    if n_out > settings.max_outputs:
+        raise ConfigError(("dataset",), f"at most {settings.max_outputs} outputs (max_outputs)")
+    sizes = [x_all.shape[1], *config.hidden, n_out]
+    if n_params(sizes) > settings.max_params:
+        raise ConfigError(
+            ("hidden",),
+            f"{n_params(sizes)} parameters; at most {settings.max_params} (max_params)",
+        )
+    y_all = targets(ds.labels, ds.kind, output_act, ds.n_classes)
+    train_idx, test_idx = split(n, config.train_share, data_rng)
+    order = np.concatenate([train_idx, test_idx])
+    x, y = x_all[order], y_all[order]
+    n_train = len(train_idx)
+    if config.probe >= n_train:
+        raise ConfigError(("probe",), f"the training set has {n_train} examples (0..{n_train - 1})")
+    acts = [config.hidden_activation] * len(config.hidden) + [output_act]
+    net = Network.create(sizes, acts, config.init, init_rng)
+    trainer = Trainer(net, cost_name, x[:n_train], y[:n_train], hyper_of(config), train_rng)
+    extent = _extent(ds.points)
+    grid = None
+    if two_d:
+        names = list(config.features)
+        grid = GridBuilder(extent, lambda p: features(p, names), n_out)
+    return RunState(
+        dataset=ds,
+        train_idx=train_idx,
+        test_idx=test_idx,
+        x=x,
+        y=y,
+        n_train=n_train,
+        net=net,
+        trainer=trainer,
+        cost=get_cost(cost_name, output_act),
+        cost_name=cost_name,
+        output_activation=output_act,
+        extent=extent,
+        evaluator=Evaluator(x, y, n_train, ds.kind, net, trainer.theta),
+        grid=grid,
+    )

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # starlette asks for httpx2; httpx works
+    from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
+
+def client_for(**changes: Any) -> TestClient:
+    """A TestClient (use it as a context manager) of an app with these settings changed."""
+    return TestClient(create_app(replace(Settings(), **changes)))
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with client_for() as c:
+        yield c
+
+
+@pytest.fixture
+def run_id(client: TestClient) -> str:
+    r = client.post("/api/runs", json={})
+    assert r.status_code == 201
+    rid: str = r.json()["id"]
+    return rid

@@ -1,0 +1,110 @@
+"""The app factory, settings, /healthz, /api/options, presets and the OpenAPI document."""
+
+from __future__ import annotations
+
+import typing
+
+import pytest
+
+from app.api import models
+from app.api.presets import PresetError, parse_preset
+from app.core.activations import ACTIVATIONS
+from app.core.costs import COSTS
+from app.core.datasets import DATASETS, FEATURES
+from app.core.init import INITS
+from app.core.regularisers import REGULARISERS
+from app.main import create_app
+from app.settings import Settings, settings_from_env
+from tests.api.conftest import TestClient, client_for
+
+
+def test_healthz(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json() == {"status": "ok"}
+
+
+def test_options_list_every_choice_and_limit(client: TestClient) -> None:
+    o = client.get("/api/options").json()
+    assert set(o["activations"]["output"]) == set(ACTIVATIONS)
+    assert "softmax" not in o["activations"]["hidden"]
+    assert o["costs"] == {name: list(c.outputs) for name, c in COSTS.items()}
+    assert o["inits"] == list(INITS) and o["regularisers"] == list(REGULARISERS)
+    assert [d["name"] for d in o["datasets"]] == list(DATASETS)
+    assert [f["name"] for f in o["features"]] == list(FEATURES)
+    limits = o["limits"]
+    assert (limits["max_layers"], limits["max_width"], limits["max_fps"]) == (6, 8, 30.0)
+    assert limits["lambda"] == [0.0, 10.0] and limits["steps_per_frame"] == [1, 1000]
+    assert o["default_config"]["hidden"] == [4, 2]
+
+
+def test_model_literals_match_the_core_tables() -> None:
+    assert set(typing.get_args(models.ActivationName)) == set(ACTIVATIONS)
+    assert set(typing.get_args(models.CostName)) == set(COSTS)
+    assert set(typing.get_args(models.InitName)) == set(INITS)
+    assert set(typing.get_args(models.RegulariserName)) == set(REGULARISERS)
+    assert set(typing.get_args(models.DatasetName)) == {*DATASETS, "csv"}
+    assert set(typing.get_args(models.FeatureName)) == set(FEATURES)
+
+
+def test_settings_come_from_bpv_variables() -> None:
+    s = settings_from_env({"BPV_MAX_RUNS": "7", "BPV_ALLOWED_ORIGINS": "http://a:1, http://b"})
+    assert s.max_runs == 7 and s.allowed_origins == ("http://a:1", "http://b")
+    with pytest.raises(ValueError, match="BPV_MAX_RUNS"):
+        settings_from_env({"BPV_MAX_RUNS": "many"})
+
+
+def test_limits_follow_the_settings() -> None:
+    with client_for(max_width=5, max_layers=2) as c:
+        limits = c.get("/api/options").json()["limits"]
+        assert (limits["max_width"], limits["max_layers"]) == (5, 2)
+        schema = c.get("/openapi.json").json()["components"]["schemas"]
+        hidden = next(v for k, v in schema.items() if k.startswith("RunConfig"))["properties"][
+            "hidden"
+        ]
+        assert hidden["maxItems"] == 2 and hidden["items"]["maximum"] == 5
+
+
+def test_a_preset_is_the_default_experiment() -> None:
+    preset = "dataset=xor&hidden=4,4&learning_rate=0.1&lambda=0.01&regulariser=l2&hide=lr"
+    with client_for(preset=preset) as c:
+        default = c.get("/api/options").json()["default_config"]
+        assert default["dataset"] == "xor" and default["hidden"] == [4, 4]
+        assert default["learning_rate"] == 0.1 and default["lambda"] == 0.01
+        info = c.post("/api/runs", json={"hidden": [3]}).json()
+        assert info["config"]["dataset"] == "xor" and info["sizes"] == [2, 3, 1]
+
+
+@pytest.mark.parametrize(
+    ("preset", "message"),
+    [
+        ("hidden=4,40", "max_width"),
+        ("learning_rate=fast", "learning_rate"),
+        ("dataset=mnist", "dataset"),
+        ("cost=cross_entropy&output_activation=tanh", "cost"),
+        ("noise=NaN", "noise"),
+    ],
+)
+def test_a_bad_preset_fails_at_startup(preset: str, message: str) -> None:
+    with pytest.raises(PresetError, match=message):
+        create_app(Settings(preset=preset))
+
+
+def test_preset_parsing_details() -> None:
+    s = Settings()
+    assert parse_preset("", s).hidden == [4, 2]
+    assert parse_preset("#hidden=", s).hidden == []
+    assert parse_preset("cost=null&features=x1,x2,x1x2", s).features == ["x1", "x2", "x1x2"]
+
+
+def test_openapi_declares_every_error_status(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            codes = set(op["responses"])
+            if "{run_id}" in path:
+                assert {"404", "422"} <= codes, (method, path)
+            if method in ("post", "patch") and path != "/api/runs/{run_id}/reset":
+                assert {"413", "422"} <= codes, (method, path)
+    assert "429" in doc["paths"]["/api/runs"]["post"]["responses"]
+    assert "409" in doc["paths"]["/api/runs/{run_id}/step"]["post"]["responses"]
+    assert "Frame" in doc["components"]["schemas"]

@@ -1,0 +1,239 @@
+"""The runs resource: every route and status."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from app.api.models import RunConfig
+from tests.api.conftest import TestClient, client_for
+
+PLAYGROUND = {
+    "dataset": "circle",
+    "noise": 0.0,
+    "train_share": 0.5,
+    "seed": 1,
+    "csv": None,
+    "features": ["x1", "x2"],
+    "hidden": [4, 2],
+    "hidden_activation": "tanh",
+    "output_activation": None,
+    "cost": None,
+    "init": "playground",
+    "learning_rate": 0.03,
+    "batch_size": 10,
+    "regulariser": "none",
+    "lambda": 0.0,
+    "momentum": 0.0,
+    "probe": 0,
+}
+
+
+def test_empty_body_is_the_playground_default(client: TestClient) -> None:
+    for body in ({}, None):
+        r = client.post("/api/runs", json=body)
+        assert r.status_code == 201
+        info = r.json()
+        assert info["config"] == PLAYGROUND
+        assert info["status"] == "paused" and info["step"] == 0 and info["epoch"] == 0
+        assert info["sizes"] == [2, 4, 2, 1] and info["kind"] == "classification"
+        assert (info["n_train"], info["n_test"], info["steps_per_frame"]) == (250, 250, 10)
+    assert RunConfig().model_dump(by_alias=True) == PLAYGROUND
+
+
+def test_read_and_frame(client: TestClient, run_id: str) -> None:
+    assert client.get(f"/api/runs/{run_id}").json()["id"] == run_id
+    frame = client.get(f"/api/runs/{run_id}/frame").json()
+    assert frame["type"] == "frame" and frame["run_id"] == run_id and frame["grid"] is None
+    assert frame["hyper"] == {
+        "learning_rate": 0.03,
+        "batch_size": 10,
+        "regulariser": "none",
+        "lambda": 0.0,
+        "momentum": 0.0,
+    }
+    assert frame["cost_name"] == "quadratic" and frame["activations"] == ["tanh"] * 3
+    grid = client.get(f"/api/runs/{run_id}/frame", params={"grid": "true"}).json()["grid"]
+    assert np.shape(grid["output"]) == (64, 64) and np.shape(grid["neurons"]) == (6, 16, 16)
+
+
+def test_unknown_run_is_404_everywhere(client: TestClient) -> None:
+    for method, path in [
+        ("get", ""),
+        ("patch", ""),
+        ("delete", ""),
+        ("post", "/step"),
+        ("post", "/reset"),
+        ("post", "/probe"),
+        ("get", "/frame"),
+        ("get", "/data"),
+        ("get", "/history"),
+    ]:
+        body = {"index": 0} if path == "/probe" else {}
+        kwargs = {"json": body} if method in ("post", "patch") else {}
+        r = getattr(client, method)(f"/api/runs/nosuchrun{path}", **kwargs)
+        assert r.status_code == 404, (method, path)
+        assert r.json() == {"detail": "no such run (it may have been evicted)"}
+    assert client.get("/api/runs/bad%20id!").status_code == 422
+
+
+def test_step_steps_and_epochs(client: TestClient, run_id: str) -> None:
+    r = client.post(f"/api/runs/{run_id}/step", json={"steps": 30})
+    assert r.status_code == 200 and r.json()["step"] == 30 and r.json()["grid"] is not None
+    f = client.post(f"/api/runs/{run_id}/step", json={"epochs": 2}, params={"grid": "false"}).json()
+    assert f["step"] == 30 + 2 * 25 and f["grid"] is None
+    assert client.post(f"/api/runs/{run_id}/step").json()["step"] == 81
+    r = client.post(f"/api/runs/{run_id}/step", json={"steps": 1, "epochs": 1})
+    assert r.status_code == 422
+    r = client.post(f"/api/runs/{run_id}/step", json={"steps": 100_001})
+    assert r.status_code == 422 and "max_steps_per_request" in r.text
+    assert client.get(f"/api/runs/{run_id}").json()["step"] == 81
+
+
+def test_training_lowers_the_cost(client: TestClient, run_id: str) -> None:
+    before = client.get(f"/api/runs/{run_id}/frame").json()["train"]["cost"]
+    after = client.post(f"/api/runs/{run_id}/step", json={"epochs": 60}).json()
+    assert after["train"]["cost"] < before / 2 and after["train"]["accuracy"] > 0.9
+
+
+def test_reset_gives_the_same_initial_weights(client: TestClient, run_id: str) -> None:
+    w0 = client.get(f"/api/runs/{run_id}/frame").json()["layers"][0]["w"]
+    client.post(f"/api/runs/{run_id}/step", json={"steps": 50})
+    f = client.post(f"/api/runs/{run_id}/reset").json()
+    assert f["step"] == 0 and f["layers"][0]["w"] == w0 and f["grid"] is not None
+    assert f["history"]["step"] == [0]
+
+
+def test_patch_keeps_or_rebuilds(client: TestClient, run_id: str) -> None:
+    client.post(f"/api/runs/{run_id}/step", json={"steps": 20})
+    w = client.get(f"/api/runs/{run_id}/frame").json()["layers"][0]["w"]
+    info = client.patch(
+        f"/api/runs/{run_id}",
+        json={"learning_rate": 0.1, "batch_size": 5, "regulariser": "l2", "lambda": 0.001},
+    ).json()
+    assert info["step"] == 20 and info["config"]["learning_rate"] == 0.1
+    frame = client.get(f"/api/runs/{run_id}/frame").json()
+    assert frame["layers"][0]["w"] == w and frame["hyper"]["batch_size"] == 5
+    info = client.patch(f"/api/runs/{run_id}", json={"hidden": [3]}).json()
+    assert info["step"] == 0 and info["sizes"] == [2, 3, 1]
+    assert info["config"]["learning_rate"] == 0.1  # earlier changes are kept
+    r = client.patch(f"/api/runs/{run_id}", json={"hidden": [9]})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "hidden", 0]
+    assert "max_width" in r.json()["detail"][0]["msg"]
+    assert client.get(f"/api/runs/{run_id}").json()["sizes"] == [2, 3, 1]  # unchanged
+
+
+def test_probe(client: TestClient, run_id: str) -> None:
+    data = client.get(f"/api/runs/{run_id}/data").json()
+    f = client.post(f"/api/runs/{run_id}/probe", json={"index": 17}).json()
+    assert f["probe"]["index"] == 17
+    assert np.allclose(f["probe"]["point"], data["train"]["points"][17], rtol=1e-3)
+    r = client.post(f"/api/runs/{run_id}/probe", json={"index": 250})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "index"]
+    assert client.get(f"/api/runs/{run_id}/frame").json()["probe"]["index"] == 17
+
+
+def test_data_and_history(client: TestClient, run_id: str) -> None:
+    data = client.get(f"/api/runs/{run_id}/data").json()
+    assert data["kind"] == "classification" and data["n_classes"] == 2
+    assert np.shape(data["train"]["points"]) == (250, 2) and len(data["test"]["labels"]) == 250
+    assert set(data["train"]["labels"]) == {-1.0, 1.0}
+    (x0, x1), (y0, y1) = data["extent"]
+    assert x0 < -5 < 5 < x1 and y0 < -5 < 5 < y1
+    for _ in range(3):
+        client.post(f"/api/runs/{run_id}/step", json={"steps": 5})
+    h = client.get(f"/api/runs/{run_id}/history").json()
+    assert h["step"] == [5, 10, 15] and len(h["train_cost"]) == 3 and len(h["test_accuracy"]) == 3
+
+
+def test_delete(client: TestClient, run_id: str) -> None:
+    assert client.delete(f"/api/runs/{run_id}").status_code == 204
+    assert client.get(f"/api/runs/{run_id}").status_code == 404
+    assert client.delete(f"/api/runs/{run_id}").status_code == 404
+
+
+def test_run_cap_is_429_with_retry_after() -> None:
+    with client_for(max_runs=2, idle_timeout_s=120) as c:
+        assert c.post("/api/runs", json={}).status_code == 201
+        assert c.post("/api/runs", json={}).status_code == 201
+        r = c.post("/api/runs", json={})
+        assert r.status_code == 429
+        assert 1 <= int(r.headers["retry-after"]) <= 120
+        assert "full" in r.json()["detail"]
+
+
+def test_idle_runs_are_evicted() -> None:
+    with client_for(idle_timeout_s=0.2) as c:
+        rid = c.post("/api/runs", json={}).json()["id"]
+        assert c.get(f"/api/runs/{rid}").status_code == 200
+        deadline = time.monotonic() + 5
+        while c.get(f"/api/runs/{rid}").status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.25)  # each GET touches the run: stop touching it long enough
+            time.sleep(0.3)
+        assert c.get(f"/api/runs/{rid}").status_code == 404
+        assert len(c.app.state.store) == 0  # type: ignore[attr-defined]
+
+
+def test_diverging_run_reports_diverged_and_reset_recovers(client: TestClient) -> None:
+    cfg = {
+        "dataset": "plane",
+        "hidden": [8, 8],
+        "hidden_activation": "linear",
+        "learning_rate": 10.0,
+        "init": "standard_normal",
+    }
+    rid = client.post("/api/runs", json=cfg).json()["id"]
+    r = client.post(f"/api/runs/{rid}/step", json={"steps": 200})
+    assert r.status_code == 200
+    assert b"NaN" not in r.content and b"Infinity" not in r.content
+    f = r.json()
+    assert f["status"] == "diverged"
+    assert client.get(f"/api/runs/{rid}").json()["status"] == "diverged"
+    r = client.post(f"/api/runs/{rid}/step", json={"steps": 1})
+    assert r.status_code == 409 and "diverged" in r.json()["detail"]
+    assert client.post(f"/api/runs/{rid}/reset").json()["status"] == "paused"
+    client.post(f"/api/runs/{rid}/step", json={"steps": 200})
+    info = client.patch(f"/api/runs/{rid}", json={"learning_rate": 0.001}).json()
+    assert info["status"] == "paused"
+    assert client.post(f"/api/runs/{rid}/step", json={"steps": 5}).status_code == 200
+
+
+def test_other_datasets_and_csv(client: TestClient) -> None:
+    for name, sizes in [("blobs3", [2, 4, 2, 3]), ("plane", [2, 4, 2, 1])]:
+        info = client.post("/api/runs", json={"dataset": name}).json()
+        assert info["sizes"] == sizes
+    csv = "a,b,c,label\n" + "\n".join(f"{i},{i % 3},{i % 5},{i % 2}" for i in range(40))
+    r = client.post("/api/runs", json={"dataset": "csv", "csv": csv, "hidden": [3]})
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    assert r.json()["sizes"] == [3, 3, 1]
+    f = client.post(f"/api/runs/{rid}/step", json={"steps": 3}).json()
+    assert f["grid"] is None and len(f["probe"]["point"]) == 3
+    r = client.post("/api/runs", json={"dataset": "csv"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "csv"]
+    r = client.post("/api/runs", json={"dataset": "csv", "csv": "1,2\n3,x\n"})
+    assert r.status_code == 422 and "line 2" in r.json()["detail"][0]["msg"]
+
+
+def test_output_and_cost_defaults_pair_up(client: TestClient) -> None:
+    ok = [
+        ({"cost": "cross_entropy"}, "sigmoid", "cross_entropy"),
+        ({"output_activation": "softmax"}, "softmax", "log_likelihood"),
+        ({"dataset": "blobs3", "cost": "quadratic"}, "sigmoid", "quadratic"),
+    ]
+    for changes, act, cost in ok:
+        rid = client.post("/api/runs", json=changes).json()["id"]
+        f = client.get(f"/api/runs/{rid}/frame").json()
+        assert (f["activations"][-1], f["cost_name"]) == (act, cost)
+    r = client.post("/api/runs", json={"output_activation": "tanh", "cost": "log_likelihood"})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "cost"]
+    r = client.post("/api/runs", json={"dataset": "plane", "output_activation": "softmax"})
+    assert r.status_code == 422
+
+
+def test_parameter_cap() -> None:
+    with client_for(max_params=20) as c:
+        r = c.post("/api/runs", json={"hidden": [4, 2]})
+        assert r.status_code == 422 and "max_params" in r.json()["detail"][0]["msg"]

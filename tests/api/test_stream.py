@@ -1,0 +1,314 @@
+"""The WebSocket protocol of docs/api.md, through Starlette's TestClient."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from starlette.websockets import WebSocketDisconnect
+
+from app.runs.run import Run
+from tests.api.conftest import TestClient, client_for
+
+Msg = dict[str, Any]
+
+
+def url(run_id: str) -> str:
+    return f"/api/runs/{run_id}/stream"
+
+
+def next_of(ws: Any, kind: str, limit: int = 50) -> Msg:
+    for _ in range(limit):
+        msg: Msg = ws.receive_json()
+        if msg["type"] == kind:
+            return msg
+    raise AssertionError(f"no {kind} message in {limit}")
+
+
+def the_run(client: TestClient, run_id: str) -> Run:
+    run: Run = client.app.state.store.get(run_id)  # type: ignore[attr-defined]
+    return run
+
+
+def test_first_frame_then_play_and_pause(client: TestClient, run_id: str) -> None:
+    with client.websocket_connect(url(run_id)) as ws:
+        first = ws.receive_json()
+        assert first["type"] == "frame" and first["status"] == "paused" and first["step"] == 0
+        assert first["grid"] is not None and first["history"] is not None
+        assert first["fps"] == 30.0
+        ws.send_json({"type": "play"})
+        steps = [next_of(ws, "frame")["step"] for _ in range(5)]
+        assert steps == sorted(steps) and steps[0] >= 10 and all(s % 10 == 0 for s in steps)
+        assert client.get(f"/api/runs/{run_id}").json()["status"] == "running"
+        ws.send_json({"type": "pause"})
+        paused = None
+        while paused is None or paused["status"] != "paused":
+            paused = next_of(ws, "frame")
+        assert paused["grid"] is not None
+        ws.send_json({"type": "grid"})
+        again = next_of(ws, "frame")
+        assert again["step"] == paused["step"] and again["grid"] is not None
+
+
+def test_step_reset_speed_probe(client: TestClient, run_id: str) -> None:
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "step", "steps": 7})
+        f = next_of(ws, "frame")
+        assert f["step"] == 7 and f["grid"] is not None
+        ws.send_json({"type": "step", "epochs": 1})
+        assert next_of(ws, "frame")["step"] == 7 + 25
+        ws.send_json({"type": "step"})
+        assert next_of(ws, "frame")["step"] == 33
+        ws.send_json({"type": "reset"})
+        f = next_of(ws, "frame")
+        assert f["step"] == 0 and f["history"]["step"] == [0]
+        ws.send_json({"type": "speed", "steps_per_frame": 3})
+        assert next_of(ws, "frame")["steps_per_frame"] == 3
+        ws.send_json({"type": "probe", "index": 42})
+        assert next_of(ws, "frame")["probe"]["index"] == 42
+        ws.send_json({"type": "play"})
+        a, b = next_of(ws, "frame"), next_of(ws, "frame")
+        assert b["step"] - a["step"] == 3 and a["probe"]["index"] == 42
+
+
+def test_set_keeps_weights_or_rebuilds_mid_stream(client: TestClient, run_id: str) -> None:
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "play"})
+        next_of(ws, "frame")
+        ws.send_json({"type": "set", "learning_rate": 0.1, "batch_size": 5})
+        f = next_of(ws, "frame")
+        while f["hyper"]["learning_rate"] != 0.1:
+            f = next_of(ws, "frame")
+        assert f["hyper"]["batch_size"] == 5 and f["step"] > 0 and not f["data_changed"]
+        ws.send_json({"type": "pause"})
+        ws.send_json({"type": "set", "momentum": 0.5})
+        f = next_of(ws, "frame")
+        while f["hyper"]["momentum"] != 0.5:
+            f = next_of(ws, "frame")
+        w_before = f["layers"][0]["w"]
+        ws.send_json({"type": "set", "regulariser": "l1", "lambda": 0.01})
+        f = next_of(ws, "frame")
+        assert f["layers"][0]["w"] == w_before  # hyperparameters keep the weights
+        ws.send_json({"type": "set", "hidden": [3], "dataset": "xor"})
+        rebuilt = next_of(ws, "rebuilt")
+        assert rebuilt["run"]["sizes"] == [2, 3, 1] and rebuilt["run"]["step"] == 0
+        assert rebuilt["run"]["config"]["dataset"] == "xor"
+        f = next_of(ws, "frame")
+        assert f["data_changed"] and f["step"] == 0 and f["grid"] is not None
+        assert f["hyper"]["learning_rate"] == 0.1  # kept from before the rebuild
+        ws.send_json({"type": "set", "hidden": [99]})
+        err = next_of(ws, "error")
+        assert "hidden.0" in err["detail"] and "max_width" in err["detail"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "needle"),
+    [
+        ("not json", "JSON"),
+        ('{"type": "speed", "steps_per_frame": NaN}', "JSON"),
+        ('{"type": "fly"}', "fly"),
+        ('{"type": "speed"}', "steps_per_frame"),
+        ('{"type": "speed", "steps_per_frame": 0}', "steps_per_frame"),
+        ('{"type": "speed", "steps_per_frame": 1001}', "steps_per_frame"),
+        ('{"type": "speed", "steps_per_frame": true}', "steps_per_frame"),
+        ('{"type": "probe", "index": 100000}', "index"),
+        ('{"type": "play", "extra": 1}', "extra"),
+        ('{"type": "set", "learning_rate": "fast"}', "learning_rate"),
+        ('{"type": "step", "steps": 1, "epochs": 1}', "not both"),
+        ('{"type": "step", "steps": 100001}', "max_steps_per_request"),
+        ("[1, 2]", "object"),
+        ("x" * 70_000, "max_ws_message_bytes"),
+    ],
+)
+def test_bad_messages_get_an_error_and_the_stream_stays(
+    client: TestClient, run_id: str, raw: str, needle: str
+) -> None:
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        ws.send_text(raw)
+        err = next_of(ws, "error")
+        assert needle in err["detail"], err
+        ws.send_json({"type": "step", "steps": 2})
+        assert next_of(ws, "frame")["step"] == 2
+
+
+def test_binary_messages_are_refused(client: TestClient, run_id: str) -> None:
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        ws.send_bytes(b'{"type": "play"}')
+        assert "binary" in next_of(ws, "error")["detail"]
+
+
+def test_message_flood_is_limited(client: TestClient, run_id: str) -> None:
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        for _ in range(80):
+            ws.send_json({"type": "speed", "steps_per_frame": 2})
+        assert "per second" in next_of(ws, "error", limit=100)["detail"]
+
+
+def test_divergence_stops_and_reset_recovers(client: TestClient) -> None:
+    cfg = {
+        "dataset": "plane",
+        "hidden": [8, 8],
+        "hidden_activation": "linear",
+        "learning_rate": 10.0,
+        "init": "standard_normal",
+    }
+    rid = client.post("/api/runs", json=cfg).json()["id"]
+    with client.websocket_connect(url(rid)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "speed", "steps_per_frame": 50})
+        ws.send_json({"type": "play"})
+        f = next_of(ws, "frame")
+        while f["status"] != "diverged":
+            f = next_of(ws, "frame")
+        assert f["grid"] is not None
+        assert the_run(client, rid).playing is False
+        ws.send_json({"type": "play"})
+        assert "diverged" in next_of(ws, "error")["detail"]
+        ws.send_json({"type": "reset"})
+        f = next_of(ws, "frame")
+        while f["step"] != 0:  # the frame that answered the refused play may come first
+            f = next_of(ws, "frame")
+        assert f["status"] == "paused"
+        ws.send_json({"type": "set", "learning_rate": 0.001})
+        ws.send_json({"type": "play"})
+        f = next_of(ws, "frame")
+        while f["status"] != "running":
+            f = next_of(ws, "frame")
+
+
+def test_origin_is_checked() -> None:
+    with client_for(allowed_origins=("http://school.example:8000",)) as c:
+        rid = c.post("/api/runs", json={}).json()["id"]
+        for origin in ("http://evil.example", "null", "http://testserver.evil", "file://"):
+            with (
+                pytest.raises(WebSocketDisconnect) as e,
+                c.websocket_connect(url(rid), headers={"origin": origin}),
+            ):
+                pass
+            assert e.value.code == 1008
+        for origin in ("http://testserver", "http://school.example:8000"):
+            with c.websocket_connect(url(rid), headers={"origin": origin}) as ws:
+                assert ws.receive_json()["type"] == "frame"
+
+
+def test_unknown_run_closes_with_4404(client: TestClient) -> None:
+    with client.websocket_connect(url("nosuchrun")) as ws:
+        assert "no such run" in ws.receive_json()["detail"]
+        with pytest.raises(WebSocketDisconnect) as e:
+            ws.receive_json()
+        assert e.value.code == 4404
+
+
+def test_a_newer_stream_takes_over_the_run(client: TestClient, run_id: str) -> None:
+    with client.websocket_connect(url(run_id)) as old:
+        old.receive_json()
+        with client.websocket_connect(url(run_id)) as new:
+            new.receive_json()
+            with pytest.raises(WebSocketDisconnect) as e:
+                next_of(old, "never")
+            assert e.value.code == 4000
+            new.send_json({"type": "step", "steps": 1})
+            assert next_of(new, "frame")["step"] == 1
+
+
+def test_deleting_the_run_closes_its_stream(client: TestClient, run_id: str) -> None:
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        assert client.delete(f"/api/runs/{run_id}").status_code == 204
+        with pytest.raises(WebSocketDisconnect) as e:
+            next_of(ws, "never")
+        assert e.value.code == 4000
+
+
+def test_disconnect_stops_training_within_a_second(client: TestClient, run_id: str) -> None:
+    run = the_run(client, run_id)
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "speed", "steps_per_frame": 1000})
+        ws.send_json({"type": "play"})
+        next_of(ws, "frame")
+        next_of(ws, "frame")
+        assert run.playing
+    t0 = time.monotonic()
+    while run.session is not None and time.monotonic() - t0 < 1.0:
+        time.sleep(0.01)
+    assert run.session is None and not run.playing
+    step = run.step
+    time.sleep(0.2)
+    assert run.step == step
+    assert client.get(f"/api/runs/{run_id}").json()["status"] == "paused"
+
+
+def test_frame_rate_is_capped() -> None:
+    with client_for(max_fps=10.0) as c:
+        rid = c.post("/api/runs", json={}).json()["id"]
+        with c.websocket_connect(url(rid)) as ws:
+            ws.receive_json()
+            ws.send_json({"type": "speed", "steps_per_frame": 1})
+            ws.send_json({"type": "play"})
+            next_of(ws, "frame")
+            t0, n = time.monotonic(), 0
+            while time.monotonic() - t0 < 1.0:
+                next_of(ws, "frame")
+                n += 1
+            assert 3 <= n <= 12  # the cap; fewer only if the machine is very busy
+
+
+def test_disconnect_cancels_a_long_step_request(client: TestClient) -> None:
+    rid = client.post("/api/runs", json={"hidden": [8, 8, 8, 8, 8, 8]}).json()["id"]
+    run = the_run(client, rid)
+    with client.websocket_connect(url(rid)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "step", "steps": 100_000})  # several seconds of training
+        t0 = time.monotonic()
+        while run.step == 0 and time.monotonic() - t0 < 2:
+            time.sleep(0.01)
+        assert 0 < run.step < 100_000
+    t0 = time.monotonic()
+    while run.session is not None and time.monotonic() - t0 < 1.0:
+        time.sleep(0.01)
+    assert run.session is None
+    step = run.step
+    time.sleep(0.3)
+    assert run.step == step < 100_000
+
+
+def test_runs_and_sessions_are_freed_after_delete(client: TestClient) -> None:
+    """Nothing keeps a deleted run (or its stream) alive: its memory is returned."""
+    import gc
+    import weakref
+
+    refs = []
+    for _ in range(3):
+        rid = client.post("/api/runs", json={}).json()["id"]
+        run = the_run(client, rid)
+        with client.websocket_connect(url(rid)) as ws:
+            ws.receive_json()
+            ws.send_json({"type": "play"})
+            next_of(ws, "frame")
+            refs.append(weakref.ref(run))
+            refs.append(weakref.ref(run.session))  # type: ignore[arg-type]
+        client.delete(f"/api/runs/{rid}")
+        del run
+    t0 = time.monotonic()
+    while any(r() is not None for r in refs) and time.monotonic() - t0 < 2:
+        gc.collect()
+        time.sleep(0.05)
+    assert all(r() is None for r in refs)
+    assert client.app.state.pacer.playing == 0  # type: ignore[attr-defined]
+
+
+def test_a_rebuild_through_rest_reaches_the_stream(client: TestClient, run_id: str) -> None:
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        assert client.patch(f"/api/runs/{run_id}", json={"hidden": [5]}).status_code == 200
+        ws.send_json({"type": "grid"})
+        assert next_of(ws, "rebuilt")["run"]["sizes"] == [2, 5, 1]
+        f = next_of(ws, "frame")
+        assert f["data_changed"] and f["sizes"] == [2, 5, 1] and f["history"] is not None

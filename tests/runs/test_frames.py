@@ -1,0 +1,169 @@
+"""Frames against the core: every number of a frame is the core's, to 4 significant digits."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+
+from app.api.models import RunConfig
+from app.core import edges as core_edges
+from app.core.datasets import accuracy
+from app.core.network import backprop
+from app.runs.rounding import round4, round_sig, rounded32
+from app.runs.run import Run
+from app.settings import Settings
+
+RTOL = 1.2e-3  # 4 significant digits, then float32
+
+
+def close(got: Any, want: Any) -> None:
+    want = np.asarray(want, dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
+    assert got.shape == want.shape
+    scale = max(float(np.abs(want).max(initial=0.0)), 1e-12)
+    np.testing.assert_allclose(got, want, rtol=RTOL, atol=1e-9 * scale)
+
+
+CASES = [
+    {},
+    {"hidden": [8, 8]},
+    {"hidden": [], "dataset": "xor", "features": ["x1", "x2", "x1x2"]},
+    {"hidden": [5, 3], "hidden_activation": "relu", "regulariser": "l2", "lambda": 0.5},
+    {
+        "hidden": [3],
+        "hidden_activation": "sigmoid",
+        "output_activation": "sigmoid",
+        "cost": "cross_entropy",
+        "regulariser": "l1",
+        "lambda": 1.0,
+    },
+    {"dataset": "blobs3", "hidden": [6, 4], "hidden_activation": "leaky_relu"},
+    {"dataset": "plane", "hidden": [4], "hidden_activation": "linear", "batch_size": 7},
+    {
+        "dataset": "spiral",
+        "hidden": [8, 8, 8, 8, 8, 8],
+        "features": list(["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"]),
+    },
+    {"hidden": [2], "output_activation": "softmax"},
+]
+
+
+@pytest.mark.parametrize("changes", CASES, ids=[str(i) for i in range(len(CASES))])
+def test_frame_matches_core_backprop(changes: dict[str, Any]) -> None:
+    run = Run("r", RunConfig.model_validate({"seed": 3, **changes}), Settings())
+    run.train(37)
+    run.set_probe(5)
+    frame = orjson.loads(run.frame(grid=True))
+    st = run.state
+    net, tr = st.net, st.trainer
+    h = tr.hyper
+    bx, by = tr.next_batch()
+    batch = backprop(net, st.cost_name, bx, by, h.regulariser, h.lmbda, st.n_train)
+    probe = backprop(net, st.cost_name, st.x[5:6], st.y[5:6])
+
+    assert frame["step"] == 37 and frame["status"] == "paused"
+    assert frame["sizes"] == net.sizes and frame["activations"] == net.activations
+    close(frame["probe"]["x"], st.x[5])
+    close(frame["probe"]["y"], st.y[5])
+    close(frame["probe"]["point"], st.dataset.points[st.train_idx[5]])
+    close(frame["probe"]["cost"], probe.cost_x[0])
+    close(frame["batch_cost"], batch.cost)
+    close(frame["input"]["a"], st.x[5])
+    close(frame["input"]["mean_a"], bx.mean(axis=0))
+    probe_edges = core_edges.edges(net, probe, example=0)
+    mean_edges = core_edges.edges(net, batch)
+    for i, layer in enumerate(frame["layers"]):
+        assert layer["l"] == i + 2
+        close(layer["w"], net.weights[i])
+        close(layer["b"], net.biases[i])
+        close(layer["grad_w"], batch.grad_w[i])
+        close(layer["grad_b"], batch.grad_b[i])
+        for key in ("z", "delta", "sigma_prime"):
+            close(layer[key], getattr(probe, key)[i][0])
+            close(layer["mean"][key], getattr(batch, key)[i].mean(axis=0))
+        close(layer["a"], probe.a[i + 1][0])
+        close(layer["mean"]["a"], batch.a[i + 1].mean(axis=0))
+        for name in ("forward", "backward", "gradient"):
+            close(layer["edges"]["probe"][name], getattr(probe_edges[i], name))
+            close(layer["edges"]["mean"][name], getattr(mean_edges[i], name))
+        close(layer["norms"]["delta"], np.linalg.norm(batch.delta[i].mean(axis=0)))
+        close(layer["norms"]["grad_w"], np.linalg.norm(batch.grad_w[i]))
+    n = st.n_train
+    close(frame["train"]["cost"], tr.evaluate(st.x[:n], st.y[:n]))
+    close(frame["test"]["cost"], tr.evaluate(st.x[n:], st.y[n:]))
+    out = st.net.weights  # noqa: F841 (the network is unchanged by building a frame)
+    if st.kind != "regression":
+        from app.core.network import output
+
+        act = st.output_activation
+        assert frame["train"]["accuracy"] == pytest.approx(
+            accuracy(output(net, st.x[:n]), st.y[:n], st.kind, act), abs=1e-3
+        )
+        assert frame["test"]["accuracy"] == pytest.approx(
+            accuracy(output(net, st.x[n:]), st.y[n:], st.kind, act), abs=1e-3
+        )
+    grid = frame["grid"]
+    assert len(grid["x1"]) == len(grid["x2"]) == 64
+    assert np.shape(grid["output"]) == (64, 64)
+    n_hidden = sum(net.sizes[1:-1])
+    assert np.shape(grid["neurons"]) == ((n_hidden, 16, 16) if n_hidden else (0,))
+
+
+def test_bp2_holds_between_the_numbers_of_one_frame() -> None:
+    """Σ_j backward contribution of edge k→j, times σ'(z_k), is δ_k (to rounding)."""
+    run = Run("r", RunConfig.model_validate({"hidden": [8, 8]}), Settings())
+    run.train(50)
+    frame = orjson.loads(run.frame())
+    layers = frame["layers"]
+    for lower, upper in itertools.pairwise(layers):
+        back = np.asarray(upper["edges"]["probe"]["backward"]).sum(axis=0)
+        close(back * np.asarray(lower["sigma_prime"]), lower["delta"])
+
+
+def test_grid_is_the_network_output_on_the_grid() -> None:
+    run = Run("r", RunConfig(), Settings())
+    frame = orjson.loads(run.frame(grid=True))
+    grid = frame["grid"]
+    from app.core.datasets import features
+    from app.core.network import output
+
+    x1, x2 = np.asarray(grid["x1"]), np.asarray(grid["x2"])
+    r, c = 7, 50
+    a = output(run.state.net, features(np.array([[x1[c], x2[r]]]), ["x1", "x2"]))
+    close(grid["output"][r][c], a[0, 0])
+    ext = run.state.extent
+    assert x1[0] == pytest.approx(ext[0][0], rel=1e-3)
+    assert x2[-1] == pytest.approx(ext[1][1], rel=1e-3)
+
+
+def test_multiclass_grid_is_the_argmax_class() -> None:
+    run = Run("r", RunConfig(dataset="blobs3"), Settings())
+    grid = orjson.loads(run.frame(grid=True))["grid"]
+    assert set(np.unique(grid["output"])) <= {0, 1, 2}
+
+
+def test_rounding_to_four_significant_digits() -> None:
+    x = np.array([0.123456, -98765.4, 1.23456e-7, 0.0, 3.333333e29, 0.99996, -0.00012345])
+    assert rounded32(x).tolist() == pytest.approx(
+        [0.1235, -98770.0, 1.235e-7, 0.0, 3.333e29, 1.0, -0.0001234], rel=1e-6
+    )
+    assert orjson.dumps(rounded32(x[:2]), option=orjson.OPT_SERIALIZE_NUMPY) == b"[0.1235,-98770.0]"
+    buf = np.array([5e-300, 1e30])
+    round_sig(buf, np.empty(2))
+    assert buf.tolist() == pytest.approx([5e-300, 1e30])
+    assert round4(float("nan")) is None and round4(2.0 / 3.0) == 0.6667
+
+
+def test_a_frame_never_carries_nan_or_infinity() -> None:
+    run = Run("r", RunConfig(hidden=[4], hidden_activation="linear", dataset="plane"), Settings())
+    tr = run.state.trainer
+    tr.theta[:] = 1e200  # finite but absurd: every z overflows
+    data = run.frame(grid=True)
+    assert b"NaN" not in data and b"Infinity" not in data and b"null" in data
+    frame = orjson.loads(data)
+    assert frame["status"] == "diverged"
+    assert frame["train"]["cost"] is None
