@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator  # noqa: E402
 from fastapi import FastAPI  # noqa: E402
 
 from app import web  # noqa: E402
-from app.api import backprop, errors, openapi, options, runs, stream  # noqa: E402
+from app.api import backprop, errors, openapi, options, runs, stats, stream  # noqa: E402
 from app.api.limits import LimitsMiddleware  # noqa: E402
 from app.api.presets import parse_preset  # noqa: E402
 from app.runs.pacer import Pacer  # noqa: E402
@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (options, backprop, runs, stream):
+    for module in (options, backprop, runs, stream, stats):
         app.include_router(module.router)
     errors.install(app)
     openapi.install(app, settings)

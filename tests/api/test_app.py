@@ -108,3 +108,13 @@ def test_openapi_declares_every_error_status(client: TestClient) -> None:
     assert "429" in doc["paths"]["/api/runs"]["post"]["responses"]
     assert "409" in doc["paths"]["/api/runs/{run_id}/step"]["post"]["responses"]
     assert "Frame" in doc["components"]["schemas"]
+
+
+def test_stats_counts_runs_and_playing_streams(client: TestClient) -> None:
+    before = client.get("/api/stats").json()
+    assert before["playing"] == 0 and before["max_runs"] >= 1
+    run_id = client.post("/api/runs", json={}).json()["id"]
+    after = client.get("/api/stats").json()
+    assert after["runs"] == before["runs"] + 1
+    client.delete(f"/api/runs/{run_id}")
+    assert client.get("/api/stats").json()["runs"] == before["runs"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -68,7 +69,7 @@ def test_dockerignore_keeps_tests_and_caches_out() -> None:
 def test_replayed_image_serves_streams_and_stops_cleanly(tmp_path: Path) -> None:
     """Install what the Dockerfile installs, start its exact CMD in a network namespace of
     its own (so 0.0.0.0:8000 is loopback only), run its HEALTHCHECK, load the page, stream
-    frames, then SIGTERM: it must exit 0 within 10 s."""
+    frames, then SIGTERM: it must shut down cleanly within 10 s."""
     if shutil.which("unshare") is None or shutil.which("ip") is None:
         pytest.fail("needs util-linux `unshare` and iproute2 `ip` (both in Debian's base)")
     image = replay.replay(DOCKERFILE, ROOT, tmp_path / "image")
@@ -100,5 +101,8 @@ def test_replayed_image_serves_streams_and_stops_cleanly(tmp_path: Path) -> None
     assert report["create_status"] == 201
     assert report["frames"] == 5
     assert report["frame_steps"][-1] > report["frame_steps"][0], "training runs while streaming"
-    assert report["exit_code"] == 0, log[-3000:]
+    # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught, so a clean stop
+    # ends "killed by SIGTERM" (docker shows 143) after the shutdown is logged complete.
+    assert report["exit_code"] in (0, -signal.SIGTERM), log[-3000:]
+    assert "Application shutdown complete" in log and "Finished server process" in log
     assert report["stop_s"] < 10
