@@ -105,6 +105,15 @@ class ProbeRequest(Strict):
     index: int = Field(ge=0, le=HARD_ROWS, description="index into the training set")
 
 
+MAX_WEIGHT = 100.0  # |w^l_jk| a learner may type in
+
+
+class WeightRequest(Strict):
+    """The new value of one weight ``w^l_jk``."""
+
+    value: float = Field(ge=-MAX_WEIGHT, le=MAX_WEIGHT, description="finite, |value| ≤ 100")
+
+
 # -- stateless backprop ---------------------------------------------------------------------
 
 
@@ -278,6 +287,15 @@ class GridMessage(Strict):
     type: Literal["grid"]
 
 
+class SetWeightMessage(WeightRequest):
+    """``w^l_jk = value``; j (destination, layer l) and k (source, layer l-1) are 0-based."""
+
+    type: Literal["set_weight"]
+    l: int = Field(ge=2, le=HARD_LAYERS + 2, description="layer 2..L")  # noqa: E741
+    j: int = Field(ge=0, le=HARD_WIDTH - 1, description="neuron in layer l, 0-based")
+    k: int = Field(ge=0, le=HARD_WIDTH - 1, description="neuron in layer l-1, 0-based")
+
+
 class SetMessage(RunConfig):
     type: Literal["set"]
 
@@ -290,6 +308,7 @@ ClientMessage = Annotated[
     | SpeedMessage
     | ProbeMessage
     | GridMessage
-    | SetMessage,
+    | SetMessage
+    | SetWeightMessage,
     Field(discriminator="type"),
 ]

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi.responses import JSONResponse
 
 from app.api.deps import DefaultConfigDep, RunDep, SettingsDep, StoreDep
+from app.api.errors import config_error
 from app.api.frame_model import Frame
-from app.api.models import History, ProbeRequest, RunConfig, RunData, RunInfo, StepRequest
+from app.api.models import (
+    HARD_LAYERS,
+    HARD_WIDTH,
+    History,
+    ProbeRequest,
+    RunConfig,
+    RunData,
+    RunInfo,
+    StepRequest,
+    WeightRequest,
+)
 from app.api.responses import OrjsonResponse, errors, json_bytes
 from app.runs import driver
-from app.runs.config import merge
+from app.runs.config import ConfigError, merge
 from app.runs.run import check_steps
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -20,6 +32,15 @@ FRAME: dict[int | str, dict[str, Any]] = {
     200: {"model": Frame, "description": "The run's current frame (docs/frames.md)"}
 }
 GridQuery = Annotated[bool, Query(description="include the decision-boundary grid")]
+LayerPath = Annotated[
+    int, Path(ge=2, le=HARD_LAYERS + 2, description="layer l = 2..L the weight leads into")
+]
+DestPath = Annotated[
+    int, Path(ge=0, le=HARD_WIDTH - 1, description="j: neuron in layer l (0-based)")
+]
+SourcePath = Annotated[
+    int, Path(ge=0, le=HARD_WIDTH - 1, description="k: neuron in layer l-1 (0-based)")
+]
 
 
 @router.post(
@@ -114,6 +135,30 @@ async def set_probe(
     """Choose the probe: the training example whose per-example tensors frames carry."""
     async with run.lock:
         run.set_probe(request.index)
+        return json_bytes(run.frame(grid=grid))
+
+
+@router.put(
+    "/{run_id}/weights/{l}/{j}/{k}",
+    response_class=OrjsonResponse,
+    responses={**FRAME, **errors(404, 413, 422)},
+)
+async def set_weight(
+    run: RunDep,
+    l: LayerPath,  # noqa: E741
+    j: DestPath,
+    k: SourcePath,
+    request: Annotated[WeightRequest, Body()],
+    grid: GridQuery = True,
+) -> JSONResponse:
+    """Set one weight `w^l_jk` (j, k 0-based; row j in layer l, column k in layer l-1),
+    keeping every other parameter; its momentum velocity is zeroed. A diverged run stays
+    diverged until a reset or a learning-rate change. Answers the frame after it."""
+    async with run.lock:
+        try:
+            run.set_weight(l, j, k, request.value)
+        except ConfigError as e:
+            return config_error(e, ("path",) if e.loc[0] in ("l", "j", "k") else ("body",))
         return json_bytes(run.frame(grid=grid))
 
 

@@ -112,6 +112,7 @@ class Trainer:
         self._weight_mask = np.zeros(total)
         self._w_aug: list[Array] = []
         self._g_aug: list[Array] = []
+        self._v_aug: list[Array] = []
         offset = 0
         for i, (n, k1) in enumerate(shapes):
             w_aug = self.theta[offset : offset + n * k1].reshape(n, k1)
@@ -120,6 +121,7 @@ class Trainer:
             self._weight_mask[offset : offset + n * k1].reshape(n, k1)[:, :-1] = 1.0
             self._w_aug.append(w_aug)
             self._g_aug.append(self._grad[offset : offset + n * k1].reshape(n, k1))
+            self._v_aug.append(self._velocity[offset : offset + n * k1].reshape(n, k1))
             offset += n * k1
         self.net.weights = [w[:, :-1] for w in self._w_aug]
         self.net.biases = [w[:, -1] for w in self._w_aug]
@@ -139,6 +141,17 @@ class Trainer:
             w_aug[:, :-1] = w
             w_aug[:, -1] = b
         self._velocity[:] = 0.0
+
+    def set_weight(self, l: int, j: int, k: int, value: float) -> None:  # noqa: E741
+        """``w^l_jk = value`` in place (j, k 0-based); zeroes that weight's momentum velocity."""
+        i = l - 2
+        if not 0 <= i < len(self._w_aug):
+            raise IndexError(f"no weights into layer {l}")
+        n, k1 = self._w_aug[i].shape
+        if not (0 <= j < n and 0 <= k < k1 - 1):
+            raise IndexError(f"w^{l} is {(n, k1 - 1)}; no entry ({j}, {k})")
+        self._w_aug[i][j, k] = value
+        self._v_aug[i][j, k] = 0.0
 
     def set_hyper(self, **changes: object) -> None:
         """Change learning rate, batch size, regularisation or momentum; weights are kept."""

@@ -7,13 +7,14 @@ A run is mutated only from the event loop (REST handlers and its stream), under
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from typing import Any, Protocol
 
 import numpy as np
 
-from app.api.models import RunConfig
+from app.api.models import MAX_WEIGHT, RunConfig
 from app.runs.config import KEEP_FIELDS, ConfigError, changed_fields, check_caps, merge
 from app.runs.frames import encode
 from app.runs.state import RunState, build
@@ -176,6 +177,25 @@ class Run:
             n = self.state.n_train
             raise ConfigError(("index",), f"the training set has {n} examples (0..{n - 1})")
         self.probe = index
+
+    def set_weight(self, l: int, j: int, k: int, value: float) -> None:  # noqa: E741
+        """``w^l_jk = value`` (j, k 0-based), every other parameter kept; the momentum
+        velocity of that weight is zeroed. A diverged run stays diverged (reset it or change
+        the learning rate): the edit does not remove what made it diverge."""
+        net = self.state.net
+        L = net.L
+        if not 2 <= l <= L:
+            raise ConfigError(("l",), f"layer l must be 2..{L} (this network has L = {L})")
+        n_l, n_prev = net.sizes[l - 1], net.sizes[l - 2]
+        if not 0 <= j < n_l:
+            raise ConfigError(("j",), f"layer {l} has {n_l} neurons: j must be 0..{n_l - 1}")
+        if not 0 <= k < n_prev:
+            raise ConfigError(
+                ("k",), f"layer {l - 1} has {n_prev} neurons: k must be 0..{n_prev - 1}"
+            )
+        if not (math.isfinite(value) and abs(value) <= MAX_WEIGHT):
+            raise ConfigError(("value",), f"a finite weight with |value| ≤ {MAX_WEIGHT:g}")
+        self.state.trainer.set_weight(l, j, k, value)
 
     def update(self, changes: dict[str, Any]) -> bool:
         """Apply a partial config (aliases as keys). Hyperparameters and the probe keep the

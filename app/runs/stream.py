@@ -306,6 +306,9 @@ class Session:
             changes.pop("type", None)
             run.update(changes)
             self.post_frame(grid=True)  # after a rebuild: `rebuilt`, then a frame with history
+        elif kind == "set_weight":
+            run.set_weight(msg.l, msg.j, msg.k, msg.value)
+            self.post_frame(grid=True)
 
 
 def _describe(e: ValidationError) -> str:

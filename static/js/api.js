@@ -87,6 +87,10 @@ export function openStream(id, handlers) {
       if (ws.readyState === WebSocket.OPEN) ws.send(text);
       else if (ws.readyState === WebSocket.CONNECTING && queue.length < 32) queue.push(text);
     },
+    /** w^l_jk = value; j, k 0-based (docs/api.md); answered by a frame, or an error. */
+    setWeight(l, j, k, value) {
+      this.send({ type: "set_weight", l, j, k, value });
+    },
     close() {
       ws.onclose = null;
       ws.close();

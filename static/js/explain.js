@@ -10,15 +10,85 @@ import { fmt, html, name, setHTML } from "./util.js";
 
 const COST_LABEL = { quadratic: "quadratic", cross_entropy: "cross-entropy", log_likelihood: "log-likelihood" };
 
+const WEIGHT_ERROR_WINDOW_MS = 5000; // a stream error this soon after a set_weight is its answer
+
+/** A weight as the edit box shows it: 4 significant digits, plain ASCII (so it parses back). */
+export const weightText = (w) => String(Number(Number(w).toPrecision(4)));
+
+/** What the learner typed, as a number (a real minus sign and spaces allowed), or null. */
+export function parseWeight(text) {
+  const t = String(text).replace(/−/g, "-").replace(/\s/g, "");
+  if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return null;
+  const v = Number(t);
+  return Number.isFinite(v) ? v : null;
+}
+
 export class ExplainPanel {
-  constructor(root, { onSelect }) {
+  /** onSetWeight({l, j, k, value}) with j, k 0-based: the page sends set_weight. */
+  constructor(root, { onSelect, onSetWeight }) {
     this.body = root.querySelector(".explain-body");
     this.title = root.querySelector(".explain-title");
     this.onSelect = onSelect;
+    this.onSetWeight = onSetWeight;
+    this.edit = null; // {key, error, sentAt}: the edit box's message and last send, per edge
     this.body.addEventListener("click", (ev) => {
       const cell = ev.target.closest("[data-select]");
       if (cell) this.onSelect(JSON.parse(cell.dataset.select));
     });
+    this.body.addEventListener("input", (ev) => {
+      if (ev.target.matches("[data-weight-input]")) ev.target.dataset.dirty = "1";
+    });
+    this.body.addEventListener("keydown", (ev) => {
+      const input = ev.target.closest("[data-weight-input]");
+      if (!input) return;
+      if (ev.key === "Enter") {
+        ev.preventDefault();
+        this.commit(input);
+      } else if (ev.key === "Escape") {
+        input.value = input.dataset.shown;
+        delete input.dataset.dirty;
+        this.setError(input.dataset.weightInput, "");
+      }
+    });
+    this.body.addEventListener("change", (ev) => {
+      if (ev.target.matches("[data-weight-input]")) this.commit(ev.target);
+    });
+  }
+
+  /** Send the typed weight if it changed and is a finite number; else say what is wrong. */
+  commit(input) {
+    if (!input.dataset.dirty) return;
+    delete input.dataset.dirty;
+    const key = input.dataset.weightInput;
+    const value = parseWeight(input.value);
+    if (value === null) {
+      input.dataset.dirty = "1"; // keep the text on screen to correct it
+      this.setError(key, "Type a finite number, such as 0.5 or −1.2e−3.");
+      return;
+    }
+    const [l, j, k] = key.split(",").map(Number);
+    this.edit = { key, error: "", sentAt: performance.now() };
+    this.showError("");
+    this.onSetWeight({ l, j, k, value });
+  }
+
+  /** A stream error: shown by the edit box if it answers the last set_weight (returns true). */
+  weightError(detail) {
+    const e = this.edit;
+    if (!e || !e.sentAt || performance.now() - e.sentAt > WEIGHT_ERROR_WINDOW_MS) return false;
+    e.sentAt = 0;
+    this.setError(e.key, `The server said: ${detail}`);
+    return true;
+  }
+
+  setError(key, text) {
+    this.edit = { key, error: text, sentAt: this.edit?.key === key ? this.edit.sentAt : 0 };
+    this.showError(text);
+  }
+
+  showError(text) {
+    const el = this.body.querySelector("[data-weight-error]");
+    if (el) el.textContent = text; // server text: textContent, never HTML
   }
 
   update(frame, store) {
@@ -30,12 +100,31 @@ export class ExplainPanel {
     if (introKey !== null && introKey === this.introKey) return;
     this.introKey = introKey;
     if (!sel) [title, content] = intro(frame);
-    else if (sel.type === "edge") [title, content] = edgeView(frame, sel);
+    else if (sel.type === "edge") [title, content] = edgeView(frame, sel, this.edgeEdit(sel));
     else if (sel.l === 1) [title, content] = inputView(frame, sel);
     else if (sel.l === frame.sizes.length) [title, content] = bp1View(frame, sel);
     else [title, content] = bp2View(frame, sel);
+    // Frames keep coming while the learner types: keep the typed text, the focus and the caret.
+    const input = this.body.querySelector("[data-weight-input]");
+    const typing = input && document.activeElement === input ? { key: input.dataset.weightInput, value: input.value, dirty: input.dataset.dirty, from: input.selectionStart, to: input.selectionEnd } : null;
     setHTML(this.title, title);
     setHTML(this.body, content);
+    const next = this.body.querySelector("[data-weight-input]");
+    if (typing && next && next.dataset.weightInput === typing.key) {
+      if (typing.dirty) {
+        next.value = typing.value;
+        next.dataset.dirty = "1";
+      }
+      next.focus();
+      if (typing.value === next.value) next.setSelectionRange(typing.from, typing.to);
+    }
+  }
+
+  /** The edit box's state for this edge (a message from an earlier edit of another edge goes). */
+  edgeEdit(sel) {
+    const key = `${sel.l},${sel.j},${sel.k}`;
+    if (this.edit && this.edit.key !== key) this.edit = null;
+    return { key, error: this.edit?.error ?? "" };
   }
 }
 
@@ -130,7 +219,7 @@ function bp1View(frame, sel) {
 
 const mfracD = (s) => html`<mfrac><mrow><mo>∂</mo><mi>C</mi></mrow><mrow><mo>∂</mo>${s}</mrow></mfrac>`;
 
-function edgeView(frame, sel) {
+function edgeView(frame, sel, edit) {
   const { l, j, k } = sel;
   const Lr = layer(frame, l);
   const w = Lr.w[j][k];
@@ -142,7 +231,10 @@ function edgeView(frame, sel) {
   const reg = frame.hyper.regulariser !== "none" && frame.hyper.lambda > 0;
   const title = html`Edge ${name.w(l, j, k)}: from neuron k = ${k + 1} (layer ${l - 1}) to neuron j = ${j + 1} (layer ${l})`;
   const content = html`<div class="explain-cols"><div class="explain-left">
-    <p class="eq-head">${math(sym.w(l, j, k), eq(), num(w))}</p>
+    <p class="eq-head weight-edit"><label>${math(sym.w(l, j, k), eq())}<input type="text" inputmode="decimal" spellcheck="false" autocomplete="off" size="9"
+      data-weight-input="${edit.key}" data-shown="${weightText(w)}" value="${weightText(w)}" aria-label="${name.w(l, j, k)}: type a new weight, then Enter"></label>
+      <span class="dim">|w| ≤ 100, Enter sets it</span></p>
+    <p class="weight-error" data-weight-error role="alert">${edit.error}</p>
     <table class="terms">
       <tr><td>forward</td><td>${math(sym.w(l, j, k), times(), sym.a(l - 1, k))}</td><td class="num" data-edge-forward="${P.forward[j][k]}">${math(eq(), num(P.forward[j][k]))}</td><td class="dim">its share of ${math(sym.z(l, j))}</td></tr>
       <tr><td>backward</td><td>${math(sym.w(l, j, k), times(), sym.delta(l, j))}</td><td class="num" data-edge-backward="${P.backward[j][k]}">${math(eq(), num(P.backward[j][k]))}</td><td class="dim">its share of the error sent back to ${math(sym.a(l - 1, k))}</td></tr>

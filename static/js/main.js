@@ -29,7 +29,10 @@ const network = new NetworkPlot($("#net"), {
 });
 const boundary = new BoundaryPlot($("#boundary"), { onProbe: (i) => actions.probe(i) });
 const loss = new LossPlot($("#loss"));
-const explain = new ExplainPanel($("#explain"), { onSelect: (sel) => select(sel) });
+const explain = new ExplainPanel($("#explain"), {
+  onSelect: (sel) => select(sel),
+  onSetWeight: ({ l, j, k, value }) => session?.setWeight(l, j, k, value),
+});
 const guides = {
   walkthrough: new Walkthrough($("#guide"), { store, onHighlight: () => redraw(), onExit: () => setMode("normal") }),
   stepthrough: new StepThrough($("#guide"), {
@@ -253,6 +256,7 @@ async function boot() {
     frame: onFrame,
     rebuilt: adoptRun,
     serverError: (detail) => {
+      if (explain.weightError(detail)) return; // shown by the weight's edit box
       banner.show("server", { level: "error", dismiss: true, text: `The server said: ${detail}` });
       if (store.run) adoptRun(store.run);
     },

@@ -192,6 +192,10 @@ export class Session {
     if (this.stream) this.stream.send(msg);
   }
 
+  setWeight(l, j, k, value) {
+    if (this.stream) this.stream.setWeight(l, j, k, value);
+  }
+
   get open() {
     return !!this.stream?.open;
   }
