@@ -1,9 +1,10 @@
 """Browser tests: Debian's Chromium driven by Playwright against a real uvicorn.
 
-A session fixture starts ``uvicorn app.main:create_app --factory`` on a free 127.0.0.1 port
-(``BPV_BROWSER_URL`` points the suite at an already running server instead). Every page
-fixture blocks and records any request that would leave 127.0.0.1 and fails the test on a
-console error or an uncaught page error.
+A package-scoped fixture starts ``uvicorn app.main:create_app --factory`` on a free 127.0.0.1
+port (package, not session: Playwright's sync API keeps an event loop running until it stops,
+which would break later tests that call ``asyncio.run``). ``BPV_BROWSER_URL`` points the
+suite at an already running server instead. Every page fixture blocks and records any request
+that would leave 127.0.0.1 and fails the test on a console error or an uncaught page error.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class Server:
             self.proc.wait()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server() -> Iterator[str]:
     if os.environ.get("BPV_BROWSER_URL"):
         yield os.environ["BPV_BROWSER_URL"].rstrip("/")
@@ -93,7 +94,7 @@ def server() -> Iterator[str]:
         srv.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():  # type: ignore[no-untyped-def]
     from playwright.sync_api import sync_playwright
 
