@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 import websockets
+from procs import rss_mb  # bench/ is on sys.path when a script here runs
 from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,14 +58,6 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def start_server(port: int, max_runs: int) -> subprocess.Popen[bytes]:
