@@ -7,9 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from app.core.network import Network
+from app.runs.frames import encode
 from app.runs.rounding import Array, rounded32
 
 GRID = 64
@@ -20,7 +22,8 @@ class GridBuilder:
     """Network output over a 64x64 grid and each hidden neuron's output over 16x16.
 
     ``to_inputs`` maps raw points (P, 2) to network inputs (the selected features).
-    ``extent`` is ``[[x1min, x1max], [x2min, x2max]]``.
+    ``extent`` is ``[[x1min, x1max], [x2min, x2max]]``. The result comes pre-encoded
+    (an :class:`orjson.Fragment`) and is reused while the parameters are unchanged.
     """
 
     def __init__(
@@ -37,8 +40,19 @@ class GridBuilder:
         self.inputs = np.concatenate([grid, thumbs]).astype(np.float32)
         self.argmax = n_out > 1
         self.axes = [rounded32(v) for v in (self.x1, self.x2, self.t1, self.t2)]
+        self._key: tuple[bytes, ...] | None = None
+        self._encoded = orjson.Fragment(b"null")
 
-    def __call__(self, net: Network) -> dict[str, Any]:
+    def __call__(self, net: Network) -> orjson.Fragment:
+        """The frame's ``grid`` object, encoded."""
+        key = (*(w.tobytes() for w in net.weights), *(b.tobytes() for b in net.biases))
+        if key != self._key:
+            self._key = None
+            self._encoded = orjson.Fragment(encode(self.compute(net)))
+            self._key = key
+        return self._encoded
+
+    def compute(self, net: Network) -> dict[str, Any]:
         n_grid = GRID * GRID
         last = len(net.weights) - 1
         a: Any = self.inputs

@@ -167,3 +167,44 @@ def test_a_frame_never_carries_nan_or_infinity() -> None:
     frame = orjson.loads(data)
     assert frame["status"] == "diverged"
     assert frame["train"]["cost"] is None
+
+
+def _frame_body(run: Run) -> dict[str, Any]:
+    frame: dict[str, Any] = orjson.loads(run.frame(grid=True))
+    del frame["t"]
+    return frame
+
+
+def test_a_repeated_frame_is_reused_until_something_changes() -> None:
+    """Frames (and the grid) of an unchanged run are reused; every change shows, and the
+    frame after it is the one a fresh run brought to the same state sends."""
+    config = RunConfig.model_validate({"hidden": [4, 3], "seed": 5})
+    changes: list[Any] = [
+        lambda r: r.train(3),
+        lambda r: r.set_probe(7),
+        lambda r: r.state.trainer.set_weight(3, 1, 2, -0.5),
+        lambda r: r.update({"regulariser": "l2", "lambda": 0.5}),
+        lambda r: r.update({"lambda": 0.25}),
+        lambda r: r.update({"batch_size": 4}),
+        lambda r: r.state.trainer.set_weight(2, 0, 1, 0.75),
+        lambda r: r.train(1),
+        lambda r: r.update({"regulariser": "none"}),
+        lambda r: r.reset(),
+    ]
+    run = Run("r", config, Settings())
+    before = _frame_body(run)
+    st = run.state
+    layers, metrics = st.builder(st.trainer.hyper.batch_size).layers, st.evaluator(st.cost, 0.0)
+    assert _frame_body(run) == before
+    assert st.builder(st.trainer.hyper.batch_size).layers is layers  # reused, not rebuilt
+    assert st.evaluator(st.cost, 0.0) is metrics
+    for i, change in enumerate(changes):
+        change(run)
+        after = _frame_body(run)
+        assert after != before, f"change {i} did not show"
+        fresh = Run("r", config, Settings())
+        for earlier in changes[: i + 1]:
+            earlier(fresh)
+        assert after == _frame_body(fresh), f"change {i}: the frame differs from a fresh run's"
+        assert _frame_body(run) == after
+        before = after
