@@ -204,6 +204,7 @@ def replay(dockerfile: Path, context: Path, root: Path) -> Image:
                     cwd=workdir,
                     env={**host_env, **env},
                     check=True,
+                    stdout=sys.stderr,  # build output is a log, never the caller's result
                 )
             elif ins.keyword == "CMD":
                 image.cmd = exec_form(ins.args)
