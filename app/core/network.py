@@ -85,7 +85,7 @@ class Network:
         )
 
     def n_params(self) -> int:
-        return sum(w.size + b.size for w, b in zip(self.weights, self.biases, strict=True))
+        return n_params(self.sizes)
 
 
 def n_params(sizes: list[int]) -> int:

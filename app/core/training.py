@@ -190,13 +190,9 @@ class Trainer:
             for g_aug, g_w, g_b in zip(self._g_aug, trace.grad_w, trace.grad_b, strict=True):
                 g_aug[:, :-1] = g_w
                 g_aug[:, -1] = g_b
-            if h.momentum:
-                self._velocity *= h.momentum
-                self._velocity -= h.learning_rate * self._grad
-                self.theta += self._velocity
-            else:
-                self._grad *= h.learning_rate
-                self.theta -= self._grad
+            self._grad *= h.learning_rate  # the trace's gradients already hold the penalty
+            for f, args in self._update_ops(with_penalty=False):
+                f(*args)
         self._advance(len(x))
         if not (math.isfinite(trace.cost) and np.isfinite(self.theta).all()):
             self._diverged(last_good)
@@ -251,12 +247,13 @@ class Trainer:
         step.scale[()] = eta / m
         return step
 
-    def _update_ops(self) -> list[Op]:
-        """The update as NumPy calls on ``θ``; the fast step leaves ``η∇C`` in ``_grad``."""
+    def _update_ops(self, with_penalty: bool = True) -> list[Op]:
+        """The update as NumPy calls on ``θ``, shared by both paths: ``_grad`` holds ``η∇C``
+        (the fast step's without the penalty, which these calls add when ``with_penalty``)."""
         h = self.hyper
         theta, grad, v, tmp = self.theta, self._grad, self._velocity, self._scratch
         ops: list[Op] = []
-        if h.regulariser != "none" and h.lmbda:
+        if with_penalty and h.regulariser != "none" and h.lmbda:
             # add η times the penalty's gradient: η·λ/n·w (L2) or η·λ/n·sgn(w) (L1), weights only
             coef = self._penalty_coef
             np.multiply(self._weight_mask, h.learning_rate * h.lmbda / len(self.x), out=coef)

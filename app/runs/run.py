@@ -15,7 +15,14 @@ from typing import Any, Protocol
 import numpy as np
 
 from app.api.models import MAX_WEIGHT, RunConfig
-from app.runs.config import KEEP_FIELDS, ConfigError, changed_fields, check_caps, merge
+from app.runs.config import (
+    HYPER_FIELDS,
+    KEEP_FIELDS,
+    ConfigError,
+    changed_fields,
+    check_caps,
+    merge,
+)
 from app.runs.frames import encode
 from app.runs.state import RunState, build
 from app.settings import Settings
@@ -207,7 +214,7 @@ class Run:
             if new.probe >= self.state.n_train:
                 self.set_probe(new.probe)  # raises with the right message
             tr = self.state.trainer
-            if changed & {"learning_rate", "lambda", "regulariser", "batch_size", "momentum"}:
+            if changed & HYPER_FIELDS:
                 tr.set_hyper(
                     learning_rate=new.learning_rate,
                     batch_size=new.batch_size,

@@ -14,6 +14,15 @@ with warnings.catch_warnings():
 from app.main import create_app
 from app.settings import Settings
 
+# A linear network on the unscaled plane set at η = 10: blows up within a few steps.
+DIVERGING: dict[str, Any] = {
+    "dataset": "plane",
+    "hidden": [8, 8],
+    "hidden_activation": "linear",
+    "learning_rate": 10.0,
+    "init": "standard_normal",
+}
+
 
 def client_for(**changes: Any) -> TestClient:
     """A TestClient (use it as a context manager) of an app with these settings changed."""

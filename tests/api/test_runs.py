@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from app.api.models import RunConfig
-from tests.api.conftest import TestClient, client_for
+from tests.api.conftest import DIVERGING, TestClient, client_for
 
 PLAYGROUND = {
     "dataset": "circle",
@@ -177,14 +177,7 @@ def test_idle_runs_are_evicted() -> None:
 
 
 def test_diverging_run_reports_diverged_and_reset_recovers(client: TestClient) -> None:
-    cfg = {
-        "dataset": "plane",
-        "hidden": [8, 8],
-        "hidden_activation": "linear",
-        "learning_rate": 10.0,
-        "init": "standard_normal",
-    }
-    rid = client.post("/api/runs", json=cfg).json()["id"]
+    rid = client.post("/api/runs", json=DIVERGING).json()["id"]
     r = client.post(f"/api/runs/{rid}/step", json={"steps": 200})
     assert r.status_code == 200
     assert b"NaN" not in r.content and b"Infinity" not in r.content

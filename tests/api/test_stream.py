@@ -9,7 +9,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from app.runs.run import Run
-from tests.api.conftest import TestClient, client_for
+from tests.api.conftest import DIVERGING, TestClient, client_for
 
 Msg = dict[str, Any]
 
@@ -151,14 +151,7 @@ def test_message_flood_is_limited(client: TestClient, run_id: str) -> None:
 
 
 def test_divergence_stops_and_reset_recovers(client: TestClient) -> None:
-    cfg = {
-        "dataset": "plane",
-        "hidden": [8, 8],
-        "hidden_activation": "linear",
-        "learning_rate": 10.0,
-        "init": "standard_normal",
-    }
-    rid = client.post("/api/runs", json=cfg).json()["id"]
+    rid = client.post("/api/runs", json=DIVERGING).json()["id"]
     with client.websocket_connect(url(rid)) as ws:
         ws.receive_json()
         ws.send_json({"type": "speed", "steps_per_frame": 50})
