@@ -57,7 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
-    app.state.pacer = Pacer(settings.max_fps, settings.min_fps, settings.cpu_share)
+    app.state.pacer = Pacer(
+        settings.max_fps, settings.min_fps, settings.cpu_share, settings.steady_fps
+    )
     app.state.default_config = default_config
 
     @app.get("/healthz", tags=["health"])

@@ -42,6 +42,8 @@ class Settings:
     # Streaming.
     max_fps: float = 30.0
     min_fps: float = 2.0  # the floor when the server lowers the rate under load
+    # Under load the rate is held here by shortening training per frame, while frames fit.
+    steady_fps: float = 10.0
     cpu_share: float = 0.9  # share of one core the streams may use before fps drops
     grid_every: int = 10  # frames between decision-boundary grids while playing
     send_timeout_s: float = 10.0

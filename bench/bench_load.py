@@ -8,6 +8,8 @@ opens N WebSockets (with the server's own Origin), plays them all, warms up, the
 - frame latency p50/p99: receipt time minus the frame's server build time ``t`` (same host);
 - REST p99: ``GET /api/runs/{id}`` and ``GET /api/options`` every 50 ms during the load;
 - the rate the server chose (the ``fps`` field of the frames: it lowers it under load);
+- training steps/s per client (median, min): what the rate and the pacer's training
+  budget leave each run (the default experiment asks for 10 steps per frame);
 - server RSS while streaming, and after the runs are deleted.
 
 Targets: 30 runs at >= 20 frames/s with p99 <= 50 ms; 200 runs at >= 10 frames/s with
@@ -49,6 +51,7 @@ class Client:
     run_id: str
     times: list[float] = field(default_factory=list)  # receipt times
     latencies: list[float] = field(default_factory=list)
+    steps: list[float] = field(default_factory=list)  # the run's step in each frame
     fps: float = 0.0
     errors: int = 0
 
@@ -95,6 +98,7 @@ async def stream(base: str, client: Client, stop: asyncio.Event) -> None:
                 continue
             client.times.append(now)
             client.latencies.append(now - _field(data, b"t"))
+            client.steps.append(_field(data, b"step"))
             client.fps = _field(data, b"fps")
 
 
@@ -110,6 +114,12 @@ async def rest_probe(http: httpx.AsyncClient, run_id: str, stop: asyncio.Event) 
         i += 1
         await asyncio.sleep(0.05)
     return out
+
+
+def _trained(c: Client, t0: float, t1: float) -> float:
+    """Training steps per second of one client's run over the window."""
+    inside = [s for t, s in zip(c.times, c.steps, strict=True) if t0 <= t < t1]
+    return (inside[-1] - inside[0]) / (t1 - t0) if len(inside) > 1 else 0.0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -145,6 +155,7 @@ async def phase(base: str, pid: int, n: int, seconds: float) -> dict[str, Any]:
         await asyncio.sleep(0.5)
         rss_after = rss_mb(pid)
     fps = [sum(t0 <= t < t1 for t in c.times) / (t1 - t0) for c in clients]
+    steps_per_s = [_trained(c, t0, t1) for c in clients]
     lat = [
         latency
         for c in clients
@@ -156,6 +167,8 @@ async def phase(base: str, pid: int, n: int, seconds: float) -> dict[str, Any]:
         "fps_min": min(fps),
         "fps_median": statistics.median(fps),
         "server_fps": statistics.median(c.fps for c in clients),
+        "steps_per_s_min": min(steps_per_s),
+        "steps_per_s_median": statistics.median(steps_per_s),
         "latency_p50_ms": pct(lat, 0.5) * 1e3,
         "latency_p99_ms": pct(lat, 0.99) * 1e3,
         "rest_p99_ms": pct(rest, 0.99) * 1e3,
@@ -186,7 +199,9 @@ async def main_async(counts: list[int], seconds: float) -> list[dict[str, Any]]:
             results.append(r)
             print(
                 f"N={n:4d}  fps min {r['fps_min']:5.1f} median {r['fps_median']:5.1f} "
-                f"(server rate {r['server_fps']:.1f})  latency p50 {r['latency_p50_ms']:6.1f} ms "
+                f"(server rate {r['server_fps']:.1f})  steps/s median "
+                f"{r['steps_per_s_median']:.0f} (min {r['steps_per_s_min']:.0f})  "
+                f"latency p50 {r['latency_p50_ms']:6.1f} ms "
                 f"p99 {r['latency_p99_ms']:6.1f} ms  REST p99 {r['rest_p99_ms']:6.1f} ms  "
                 f"RSS {r['rss_streaming_mb']:.0f} MB (idle {rss0:.0f}, after delete "
                 f"{r['rss_after_delete_mb']:.0f})",

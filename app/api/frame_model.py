@@ -106,6 +106,10 @@ class Frame(BaseModel):
     t: float = Field(description="server clock (Unix seconds) when the frame was built")
     train: Score
     test: Score
+    metrics_step: int = Field(
+        description="the step train and test were measured at: a playing stream measures "
+        "them every 3rd frame, other frames repeat the last measurement"
+    )
     batch_cost: float | None
     probe: Probe
     input: InputLayer

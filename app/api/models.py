@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.runs.pacer import MAX_STEPS_PER_FRAME
+
 HARD_WIDTH = 4096
 HARD_LAYERS = 64
 HARD_ROWS = 1_000_000
@@ -276,7 +278,7 @@ class ResetMessage(Strict):
 
 class SpeedMessage(Strict):
     type: Literal["speed"]
-    steps_per_frame: int = Field(ge=1, le=1000)
+    steps_per_frame: int = Field(ge=1, le=MAX_STEPS_PER_FRAME)
 
 
 class ProbeMessage(ProbeRequest):

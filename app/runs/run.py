@@ -24,6 +24,7 @@ from app.runs.config import (
     merge,
 )
 from app.runs.frames import encode
+from app.runs.metrics import Metrics
 from app.runs.state import RunState, build
 from app.settings import Settings
 
@@ -49,6 +50,7 @@ class Run:
         self.settings = settings
         self.lock = asyncio.Lock()
         self.steps_per_frame = DEFAULT_STEPS_PER_FRAME
+        self.seconds_per_step = 0.0  # the fast path's last measured speed (see driver)
         self.playing = False
         self.session: Driver | None = None  # the stream that drives this run, if any
         self.history: deque[HistoryPoint] = deque(maxlen=HISTORY_POINTS)
@@ -57,6 +59,7 @@ class Run:
         self.state: RunState = build(config, settings)
         self.probe = config.probe
         self.generation = 0  # counts rebuilds (new data or network), by any client
+        self._metrics: tuple[Metrics, int] | None = None  # the last measured, and its step
 
     # -- reading ----------------------------------------------------------------------
     def touch(self) -> None:
@@ -94,12 +97,17 @@ class Run:
         history: bool = False,
         data_changed: bool = False,
         fps: float | None = None,
+        metrics: bool = True,
     ) -> bytes:
-        """The current frame (``docs/frames.md``), encoded as JSON bytes."""
+        """The current frame (``docs/frames.md``), encoded as JSON bytes. ``metrics=False``
+        reuses the last train/test cost and accuracy (a pass over every point) if there are
+        any: a playing stream measures them every few frames."""
         with np.errstate(all="ignore"):  # overflow is caught below and reported as divergence
-            return self._frame(grid, history, data_changed, fps)
+            return self._frame(grid, history, data_changed, fps, metrics)
 
-    def _frame(self, grid: bool, history: bool, data_changed: bool, fps: float | None) -> bytes:
+    def _frame(
+        self, grid: bool, history: bool, data_changed: bool, fps: float | None, fresh: bool
+    ) -> bytes:
         st = self.state
         tr, net = st.trainer, st.net
         h = tr.hyper
@@ -111,19 +119,12 @@ class Run:
         batch_cost, finite = builder.fill(
             tr.theta, probe, (bx, by), h.regulariser, h.lmbda, st.n_train, penalty
         )
-        metrics = st.evaluator(st.cost, penalty)
+        if fresh or self._metrics is None:
+            metrics = self._measure(penalty)
+        else:
+            metrics, _ = self._metrics
         if not (finite and metrics.finite):
             tr.status = "diverged"
-        point = (
-            tr.step,
-            tr.epoch,
-            metrics.train_cost,
-            metrics.test_cost,
-            metrics.train_accuracy,
-            metrics.test_accuracy,
-        )
-        if not self.history or self.history[-1][:2] != point[:2]:
-            self.history.append(point)
         builder.probe["index"] = p
         frame = {
             "type": "frame",
@@ -147,6 +148,7 @@ class Run:
             "t": round(time.time(), 4),
             "train": {"cost": metrics.train_cost, "accuracy": metrics.train_accuracy},
             "test": {"cost": metrics.test_cost, "accuracy": metrics.test_accuracy},
+            "metrics_step": self._metrics[1] if self._metrics else tr.step,
             "batch_cost": batch_cost,
             "probe": builder.probe,
             "input": builder.input,
@@ -156,6 +158,24 @@ class Run:
             "data_changed": data_changed,
         }
         return encode(frame)
+
+    def _measure(self, penalty: float) -> Metrics:
+        """Train and test metrics now; kept (with the step) and added to the history."""
+        st = self.state
+        tr = st.trainer
+        metrics = st.evaluator(st.cost, penalty)
+        self._metrics = (metrics, tr.step)
+        point = (
+            tr.step,
+            tr.epoch,
+            metrics.train_cost,
+            metrics.test_cost,
+            metrics.train_accuracy,
+            metrics.test_accuracy,
+        )
+        if not self.history or self.history[-1][:2] != point[:2]:
+            self.history.append(point)
+        return metrics
 
     def history_dict(self) -> dict[str, list[Any]]:
         cols = list(zip(*self.history, strict=True)) if self.history else [()] * 6
@@ -178,6 +198,7 @@ class Run:
         """Same config, same seed: the initial weights and data again, step 0."""
         self.state = build(self.config, self.settings)
         self.history.clear()
+        self._metrics = None
 
     def set_probe(self, index: int) -> None:
         if index >= self.state.n_train:
@@ -229,6 +250,7 @@ class Run:
         state = build(new, self.settings)
         self.config, self.state, self.probe = new, state, new.probe
         self.history.clear()
+        self._metrics = None
         self.generation += 1
         return True
 

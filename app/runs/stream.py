@@ -3,8 +3,8 @@
 Three tasks share the connection:
 - the receiver applies control messages (``docs/api.md``) and answers bad ones with an
   ``error`` message, keeping the connection open;
-- the ticker, while playing, trains ``steps_per_frame`` fast-path steps and builds a frame,
-  at most ``Pacer.fps()`` times per second;
+- the ticker, while playing, trains up to ``steps_per_frame`` fast-path steps (no longer
+  than ``Pacer.budget``) and builds a frame, at most ``Pacer.fps()`` times per second;
 - the sender sends the latest frame only (a newer frame replaces one not yet sent) with a
   timeout, so a client that stops reading is dropped after ``send_timeout_s``.
 A disconnect, a slow client, a newer stream on the same run, or the run's deletion ends
@@ -34,6 +34,9 @@ from app.settings import Settings
 MESSAGE_ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 MESSAGES_PER_SECOND = 50  # a token bucket: bursts of this size, refilled per second
 CLOSE_TIMEOUT_S = 1.0
+# While playing, train/test metrics (a pass over every point) are measured every 3rd frame:
+# 10 loss-curve points per second at 30 frames/s, and a third of their cost.
+METRICS_EVERY = 3
 
 
 class SlowClient(Exception):
@@ -162,7 +165,12 @@ class Session:
 
     # -- frames ----------------------------------------------------------------------
     def post_frame(
-        self, *, grid: bool = False, history: bool = False, changed: bool = False
+        self,
+        *,
+        grid: bool = False,
+        history: bool = False,
+        changed: bool = False,
+        metrics: bool = True,
     ) -> None:
         run = self.run
         if run.generation != self.generation:  # rebuilt by this stream's `set`, or by PATCH
@@ -173,7 +181,9 @@ class Session:
         self.want_grid = False
         if grid:
             self.frames_since_grid = 0
-        data = self.run.frame(grid=grid, history=history, data_changed=changed, fps=self.fps)
+        data = self.run.frame(
+            grid=grid, history=history, data_changed=changed, fps=self.fps, metrics=metrics
+        )
         self.run.touch()
         self.sender.post_frame(data, keep=changed)
 
@@ -200,21 +210,25 @@ class Session:
             if wait > 0:  # a plain sleep: a pause or a step is seen at the next tick
                 await asyncio.sleep(wait)
                 continue
-            busy = 0.0
+            trained: float = 0.0
+            built: float | None = None
             async with run.lock:
                 if run.playing and run.status == "running":
+                    budget = self.pacer.budget()
                     with contextlib.suppress(RunDiverged):
-                        busy += (await driver.train(run, run.steps_per_frame)).seconds
+                        trained = (await driver.train(run, run.steps_per_frame, budget)).seconds
                     diverged = run.status == "diverged"
                     if diverged:
                         run.playing = False
                     if diverged or not self.sender.busy:
                         self.frames_since_grid += 1
                         grid = diverged or self.frames_since_grid >= self.settings.grid_every
+                        metrics = diverged or grid or self.frames_since_grid % METRICS_EVERY == 0
                         t0 = time.perf_counter()
-                        self.post_frame(grid=grid)
-                        busy += time.perf_counter() - t0
-            self.pacer.report(key, busy)
+                        self.post_frame(grid=grid, metrics=metrics)
+                        built = time.perf_counter() - t0
+            request = run.steps_per_frame * run.seconds_per_step
+            self.pacer.report(key, trained, built, request)
             self.fps = self.pacer.fps()
             # A frame later than its slot may be caught up by the next one (jitter averages
             # out), but never by more than one interval (no burst after a stall).

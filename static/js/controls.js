@@ -9,7 +9,7 @@ import { $, $$, esc, html, setHTML } from "./util.js";
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const LAMBDAS = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const MOMENTA = [0, 0.5, 0.9, 0.99];
-const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000];
+const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000];
 const KIND_LABEL = { classification: "Classification", regression: "Regression", multiclass: "Multi-class" };
 const COST_LABEL = { quadratic: "quadratic ½‖y−a‖²", cross_entropy: "cross-entropy", log_likelihood: "log-likelihood" };
 const INIT_LABEL = { playground: "Playground (±0.5)", xavier: "Xavier", he: "He", standard_normal: "N(0, 1)", zeros: "zeros" };
@@ -51,7 +51,10 @@ export class Controls {
     options($("#learning_rate"), LEARNING_RATES, (v) => String(v));
     options($("#lambda"), LAMBDAS, (v) => String(v));
     options($("#momentum"), MOMENTA, (v) => String(v));
-    options($("#speed"), SPEEDS, (v) => String(v));
+    // The largest speed trains for the whole frame interval (the server bounds a frame's
+    // training by time): "max" is as fast as this server can go while showing every frame.
+    const maxSpeed = opts.limits.steps_per_frame?.[1] ?? 1000;
+    options($("#speed"), [...SPEEDS.filter((v) => v < maxSpeed), maxSpeed], (v) => (v === maxSpeed ? "max" : String(v)));
     options($("#hidden_activation"), opts.activations.hidden, (v) => ACT_LABEL[v] ?? v);
     options($("#output_activation"), [null, ...opts.activations.output], (v) => (v ? ACT_LABEL[v] ?? v : "auto (by problem)"));
     options($("#cost"), [null, ...Object.keys(opts.costs)], (v) => (v ? COST_LABEL[v] ?? v : "auto (by problem)"));

@@ -28,8 +28,10 @@ export class LossPlot {
     const h = this.h;
     const last = h.step.length ? h.step[h.step.length - 1] : -1;
     if (frame.step < last) this.h = empty();
-    if (!frame.history && frame.step !== last) {
-      this.h.step.push(frame.step);
+    // A playing stream measures train/test every few frames: a point per measurement.
+    const at = frame.metrics_step ?? frame.step;
+    if (!frame.history && at !== last) {
+      this.h.step.push(at);
       this.h.epoch.push(frame.epoch);
       this.h.train_cost.push(frame.train.cost);
       this.h.test_cost.push(frame.test.cost);

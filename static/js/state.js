@@ -23,7 +23,7 @@ export const PROPS = [
   { key: "momentum", kind: "num", config: true, range: [0, 0.99] },
   { key: "probe", kind: "int", config: true, range: [0, 1e6] },
   // View: this page only (speed is sent as a stream message, not as config).
-  { key: "speed", kind: "int", def: 10, range: [1, 1000] },
+  { key: "speed", kind: "int", def: 10, range: [1, 100000] },
   { key: "color", kind: "str", def: "backward", choices: ["backward", "weight", "gradient", "forward"] },
   { key: "over", kind: "str", def: "probe", choices: ["probe", "mean"] },
   { key: "fill", kind: "str", def: "delta", choices: ["delta", "a", "z"] },

@@ -33,7 +33,7 @@ def test_options_list_every_choice_and_limit(client: TestClient) -> None:
     assert [f["name"] for f in o["features"]] == list(FEATURES)
     limits = o["limits"]
     assert (limits["max_layers"], limits["max_width"], limits["max_fps"]) == (6, 8, 30.0)
-    assert limits["lambda"] == [0.0, 10.0] and limits["steps_per_frame"] == [1, 1000]
+    assert limits["lambda"] == [0.0, 10.0] and limits["steps_per_frame"] == [1, 100_000]
     assert o["default_config"]["hidden"] == [4, 2]
 
 

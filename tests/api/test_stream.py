@@ -112,7 +112,7 @@ def test_set_keeps_weights_or_rebuilds_mid_stream(client: TestClient, run_id: st
         ('{"type": "fly"}', "fly"),
         ('{"type": "speed"}', "steps_per_frame"),
         ('{"type": "speed", "steps_per_frame": 0}', "steps_per_frame"),
-        ('{"type": "speed", "steps_per_frame": 1001}', "steps_per_frame"),
+        ('{"type": "speed", "steps_per_frame": 100001}', "steps_per_frame"),
         ('{"type": "speed", "steps_per_frame": true}', "steps_per_frame"),
         ('{"type": "probe", "index": 100000}', "index"),
         ('{"type": "play", "extra": 1}', "extra"),
@@ -305,3 +305,23 @@ def test_a_rebuild_through_rest_reaches_the_stream(client: TestClient, run_id: s
         assert next_of(ws, "rebuilt")["run"]["sizes"] == [2, 5, 1]
         f = next_of(ws, "frame")
         assert f["data_changed"] and f["sizes"] == [2, 5, 1] and f["history"] is not None
+
+
+def test_max_speed_trains_for_the_frame_interval_and_keeps_the_frame_rate() -> None:
+    """Asking for more steps per frame than fit: training stops at the frame's time budget,
+    so frames keep coming at the cap while every frame trains many steps."""
+    with client_for(max_fps=10.0) as c:
+        rid = c.post("/api/runs", json={}).json()["id"]
+        with c.websocket_connect(url(rid)) as ws:
+            ws.receive_json()
+            ws.send_json({"type": "speed", "steps_per_frame": 100_000})
+            ws.send_json({"type": "play"})
+            first = next_of(ws, "frame")
+            t0, frames = time.monotonic(), []
+            while time.monotonic() - t0 < 1.0:
+                frames.append(next_of(ws, "frame"))
+            steps = [
+                b["step"] - a["step"] for a, b in zip([first, *frames[:-1]], frames, strict=True)
+            ]
+            assert 5 <= len(frames) <= 12  # the cap, not one frame per 100,000 steps
+            assert max(steps) < 100_000 and sorted(steps)[len(steps) // 2] > 100

@@ -208,3 +208,22 @@ def test_a_repeated_frame_is_reused_until_something_changes() -> None:
         assert after == _frame_body(fresh), f"change {i}: the frame differs from a fresh run's"
         assert _frame_body(run) == after
         before = after
+
+
+def test_a_frame_without_fresh_metrics_repeats_the_last_measured_ones() -> None:
+    """A playing stream measures train/test every few frames: the frames in between say
+    when theirs were measured, and the loss history gets one point per measurement."""
+    run = Run("r", RunConfig.model_validate({"hidden": [4], "seed": 3}), Settings())
+    first = orjson.loads(run.frame(metrics=False))  # nothing measured yet: measures
+    assert first["metrics_step"] == 0 == first["step"]
+    run.train(50)
+    between = orjson.loads(run.frame(metrics=False))
+    assert between["step"] == 50 and between["metrics_step"] == 0
+    assert between["train"] == first["train"] and between["test"] == first["test"]
+    assert len(run.history) == 1
+    fresh = orjson.loads(run.frame())
+    assert fresh["metrics_step"] == 50 and fresh["train"] != first["train"]
+    assert [p[0] for p in run.history] == [0, 50]
+    run.reset()  # same seed, step 0 again: the old measurement does not survive
+    again = orjson.loads(run.frame(metrics=False))
+    assert again["metrics_step"] == 0 and again["train"] == first["train"]
