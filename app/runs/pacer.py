@@ -74,9 +74,7 @@ class Pacer:
     def playing(self) -> int:
         return len(self._streams)
 
-    def report(
-        self, key: int, train_s: float, frame_s: float | None, request_s: float
-    ) -> None:
+    def report(self, key: int, train_s: float, frame_s: float | None, request_s: float) -> None:
         """A playing stream's latest frame: seconds spent training before it, building it
         (None: no frame was built, the client had not read the last one yet), and the
         seconds the training it asks for would take."""

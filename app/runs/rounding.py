@@ -7,6 +7,7 @@ tops out at 3.4e38 and orjson would write the resulting infinity as ``null``.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,20 +20,25 @@ SIG_DIGITS = 4
 # _SCALE[e + _OFFSET] = 10^(SIG_DIGITS - 1 - e) for decimal exponents e in [-300, 30].
 _OFFSET = 400
 _SCALE = 10.0 ** (SIG_DIGITS - 1 - (np.arange(_OFFSET + 40) - _OFFSET).clip(-300, 300))
+# 0-d arrays: a ufunc takes them a little faster than Python scalars.
+_TINY, _OFFSET_F = np.array(1e-300), np.array(float(_OFFSET))
 
 
-def round_sig(buf: Array, tmp: Array, have_abs: bool = False) -> None:
-    """Round finite ``buf`` (|x| ≤ CLIP) in place to 4 significant digits; ``tmp``: scratch
-    (already holding ``|buf|`` if ``have_abs``)."""
-    if not have_abs:
-        np.abs(buf, out=tmp)
-    np.maximum(tmp, 1e-300, out=tmp)
+def round_sig(buf: Array, tmp: Array, out: NDArray[Any] | None = None) -> None:
+    """Round finite ``buf`` (|x| ≤ CLIP) to 4 significant digits, in place or into ``out``
+    (cast to its dtype, float32 for a frame; ``buf`` is then left scaled); ``tmp``: scratch.
+
+    ``x`` becomes ``rint(x·s) / s`` with ``s = 10^(3 − e)``, ``e = ⌊log10 |x|⌋`` (``|x|`` is
+    taken as at least 1e-300, so that zero has a scale too).
+    """
+    np.abs(buf, out=tmp)
+    np.maximum(tmp, _TINY, out=tmp)
     np.log10(tmp, out=tmp)
-    tmp += _OFFSET
-    scale = np.take(_SCALE, tmp.astype(np.intp))  # floor: the values are positive here
+    tmp += _OFFSET_F
+    scale = _SCALE[tmp.astype(np.intp)]  # floor: the values are positive here
     buf *= scale
     np.rint(buf, out=buf)
-    buf /= scale
+    np.divide(buf, scale, out=buf if out is None else out, casting="same_kind")
 
 
 def make_finite(buf: Array) -> None:
