@@ -44,7 +44,7 @@ class Settings:
     min_fps: float = 2.0  # the floor when the server lowers the rate under load
     # Under load the rate is held here by shortening training per frame, while frames fit.
     steady_fps: float = 10.0
-    cpu_share: float = 0.9  # share of one core the streams may use before fps drops
+    cpu_share: float = 0.95  # share of one core all playing streams may use
     grid_every: int = 10  # frames between decision-boundary grids while playing
     send_timeout_s: float = 10.0
     max_ws_message_bytes: int = 65_536

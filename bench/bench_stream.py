@@ -3,12 +3,15 @@
 1. Frame cost: µs to build and encode one frame (no grid) for W1 (2-8-8-1 tanh) and W3
    (64-30-10 sigmoid, quadratic), as multiples of one fast-path step of the same network,
    measured in the same process right after a real training step (so nothing cached can be
-   reused). Target: a W1 frame costs at most 5 W1 steps. Three numbers per network:
+   reused), the step's and the frames' repeats interleaved (medians of 9). Target: a W1
+   frame costs at most 5 W1 steps. Three numbers per network:
    ``full``, a frame with fresh train/test metrics (a forward pass over every point: what
    REST and every 3rd streamed frame build); ``between``, the streamed frames in between
    (they repeat the last metrics); and ``stream``, the mean over a playing stream's
    frames, ``(full + 2 · between) / 3``. ``encode floor`` is orjson alone writing as many
-   float32 numbers as the frame carries: a lower bound no frame builder can beat.
+   float32 numbers as the frame carries, as one flat array: a lower bound no JSON frame
+   builder can beat; ``layers enc`` is orjson writing the frame's ``layers`` alone (the
+   same numbers in the documented shape), part of every frame's cost.
 2. Streaming overhead: one client streams W2 (2-8-8-8-8-1) from a real uvicorn process at
    "max" speed (``steps_per_frame`` = 100,000: the server trains for the frame interval,
    then sends the frame, at 30 frames/s) with the server's defaults. The training steps/s
@@ -88,6 +91,28 @@ def per_call_us(fn: Any, seconds: float = 1.0, best: bool = False) -> float:
     return float(min(samples) if best else np.median(samples))
 
 
+def interleaved_us(fns: dict[str, Any], seconds: float = 3.0, repeats: int = 9) -> dict[str, float]:
+    """Median µs per call of each function, their repeats interleaved (A B C A B C ...), so
+    that a drift in the machine's speed affects them alike."""
+    counts = {}
+    for name, fn in fns.items():
+        fn()
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds / (repeats * len(fns)):
+            fn()
+            n += 1
+        counts[name] = max(n, 1)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            n = counts[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / n * 1e6)
+    return {name: float(np.median(v)) for name, v in samples.items()}
+
+
 def fast_step_us(run: Run, seconds: float = 1.0, best: bool = False) -> float:
     tr = run.state.trainer
     steps = 200
@@ -112,13 +137,25 @@ def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[s
 
         return go
 
-    step = fast_step_us(run)
-    full = per_call_us(step_then(metrics=True)) - step
-    between = per_call_us(step_then(metrics=False)) - step
+    def steps() -> None:
+        tr.train(20)
+
+    t = interleaved_us(
+        {
+            "step": steps,
+            "full": step_then(metrics=True),
+            "between": step_then(metrics=False),
+        }
+    )
+    step = t["step"] / 20
+    full, between = t["full"] - step, t["between"] - step
     stream = (full + 2 * between) / 3
     frame = run.frame()
     numbers = np.asarray(_floats(orjson.loads(frame)), np.float32)
     floor = per_call_us(lambda: orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY))
+    builder = run.state.builder(run.state.trainer.hyper.batch_size)
+    layers = builder._layers  # the template the frame's layers are encoded from
+    encode_layers = per_call_us(lambda: orjson.dumps(layers, option=orjson.OPT_SERIALIZE_NUMPY))
     return {
         "step_us": step,
         "full_us": full,
@@ -127,6 +164,8 @@ def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[s
         "stream_steps": stream / step,
         "full_steps": full / step,
         "encode_floor_us": floor,
+        "encode_layers_us": encode_layers,
+        "encode_layers_steps": encode_layers / step,
         "encode_floor_steps": floor / step,
         "repeat_frame_us": per_call_us(run.frame),  # nothing changed: served from cache
         "frame_bytes": float(len(frame)),
@@ -271,13 +310,14 @@ def main(argv: list[str] | None = None) -> None:
     print("Frame cost after a training step (build + encode), µs and in fast-path steps")
     print(
         f"{'':4} {'step':>6} {'full':>7} {'between':>8} {'stream':>7} {'steps':>6} "
-        f"{'encode floor':>13} {'repeat':>7} {'bytes':>7} {'with grid':>10}"
+        f"{'encode floor':>13} {'layers enc':>11} {'repeat':>7} {'bytes':>7} {'with grid':>10}"
     )
     for name, r in results["frame"].items():
         print(
             f"{name:4} {r['step_us']:6.1f} {r['full_us']:7.1f} {r['between_us']:8.1f} "
             f"{r['stream_us']:7.1f} {r['stream_steps']:6.1f} "
             f"{r['encode_floor_us']:6.1f} ({r['encode_floor_steps']:3.1f}) "
+            f"{r['encode_layers_us']:5.1f} ({r['encode_layers_steps']:3.1f}) "
             f"{r['repeat_frame_us']:7.1f} {r['frame_bytes']:7.0f} {r['grid_frame_us']:10.0f}"
         )
     s = results["stream"]

@@ -166,11 +166,13 @@ class Trainer:
             self._cursor = 0
 
     def next_batch(self) -> tuple[Array, Array]:
-        """The minibatch the next step will train on: ``x`` ``(m, n_1)``, ``y`` ``(m, n_L)``."""
+        """The minibatch the next step will train on: ``x`` ``(m, n_1)``, ``y`` ``(m, n_L)``;
+        read-only views of the shuffled training set (not contiguous: copy them to keep)."""
         self._ensure_batch()
         c, end = self._cursor, self._cursor + self.hyper.batch_size
-        x = np.ascontiguousarray(self._perm_x_T[:-1, c:end].T)
-        return x, np.ascontiguousarray(self._perm_y_T[:, c:end].T)
+        x, y = self._perm_x_T[:-1, c:end].T, self._perm_y_T[:, c:end].T
+        x.flags.writeable = y.flags.writeable = False
+        return x, y
 
     def _advance(self, m: int) -> None:
         self.step += 1
