@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import SettingsDep, StoreDep
 from app.runs.pacer import Pacer
@@ -17,13 +17,24 @@ class Stats(BaseModel):
     runs: int
     max_runs: int
     playing: int
-    fps: float
+    fps: float = Field(description="the frame rate every playing stream gets now")
+    training_ms: float = Field(
+        description="training time per frame a stream may use now (at least one step)"
+    )
+    overhead_ms: float = Field(
+        description="measured server time per frame outside the runs' own code"
+    )
 
 
 @router.get("/api/stats", response_model=Stats)
 async def stats(request: Request, store: StoreDep, settings: SettingsDep) -> Stats:
-    """Live runs, the cap, streams playing now, and the frame rate each of them gets."""
+    """Live runs, the cap, streams playing now, and what each of them gets."""
     pacer: Pacer = request.app.state.pacer
     return Stats(
-        runs=len(store), max_runs=settings.max_runs, playing=pacer.playing, fps=pacer.fps()
+        runs=len(store),
+        max_runs=settings.max_runs,
+        playing=pacer.playing,
+        fps=pacer.fps(),
+        training_ms=round(pacer.budget() * 1e3, 3),
+        overhead_ms=round(pacer.overhead * 1e3, 3),
     )

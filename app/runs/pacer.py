@@ -17,7 +17,8 @@ The plan, recomputed at most every ``_PLAN_EVERY_S`` and when a stream joins or 
    rate down to ``steady_fps`` gives it, but never more than an even share of the core
    minus its frames.
    The rate is the highest ``f ≤ max_fps`` that pays every stream at least
-   ``1 − _THROUGHPUT_SLACK`` of what it is owed. A student alone at "max" speed gets
+   ``1 − _THROUGHPUT_SLACK`` of what it is owed (or, if no rate does, the one that pays
+   the worst-paid stream the largest share). A student alone at "max" speed gets
    ``max_fps`` and trains for the rest of every interval; one fast-forward among 29 light
    runs does not slow the others; a full classroom gets about ``steady_fps`` and shares
    the core, everyone training a little less per frame rather than the display stuttering.
@@ -38,6 +39,7 @@ _SMOOTHING = 0.2
 _PLAN_EVERY_S = 0.1
 _RATES = 24  # candidate frame rates per plan
 _THROUGHPUT_SLACK = 0.1
+_RATE_SMOOTHING = 0.3  # per plan
 _CALIBRATE_EVERY_S = 1.0
 _MIN_FRAMES = 20  # per calibration window
 _INITIAL_OVERHEAD_S = 150e-6  # until the first calibration
@@ -134,9 +136,18 @@ class Pacer:
         # What each stream is owed: the most it gets at any of these rates, but no more than
         # an even share of the core (minus its frames): one fast-forward cannot slow the rest.
         owed = np.minimum(gets.max(axis=0), share / n - bottom * c)
-        ok = (gets >= (1.0 - _THROUGHPUT_SLACK) * owed[None, :] - 1e-12).all(axis=1)
-        best = int(np.argmax(ok))  # the highest rate that pays every stream what it is owed
-        self._fps, self._level = float(rates[best]), float(level[best])
+        # The worst-paid stream's share of what it is owed, at each rate (owed ≤ 0: nothing).
+        paid = np.where(owed > 0.0, gets / np.where(owed > 0.0, owed, 1.0), 1.0).min(axis=1)
+        good = paid >= 1.0 - _THROUGHPUT_SLACK - 1e-12
+        # The highest rate that pays everyone; if none does (streams that want different
+        # rates), the rate that pays the worst-paid stream best.
+        best = int(np.argmax(good)) if good.any() else int(np.argmax(paid))
+        # Move part of the way there: the measured costs are noisy, the display should not
+        # be. The level is the one at the rate actually kept.
+        target = float(rates[best])
+        fps = self._fps + _RATE_SMOOTHING * (target - self._fps)
+        self._fps = min(top, max(self.min_fps, fps))
+        self._level = float(_water_level(req, np.array([share / self._fps - c.sum()]))[0])
 
     def fps(self) -> float:
         """The common frame rate every playing stream should keep now."""

@@ -113,6 +113,8 @@ def test_openapi_declares_every_error_status(client: TestClient) -> None:
 def test_stats_counts_runs_and_playing_streams(client: TestClient) -> None:
     before = client.get("/api/stats").json()
     assert before["playing"] == 0 and before["max_runs"] >= 1
+    # Nobody playing: the cap, and a whole frame interval (of the CPU share) to train.
+    assert before["fps"] == 30 and before["training_ms"] == pytest.approx(1e3 * 0.95 / 30, 0.01)
     run_id = client.post("/api/runs", json={}).json()["id"]
     after = client.get("/api/stats").json()
     assert after["runs"] == before["runs"] + 1

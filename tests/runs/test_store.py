@@ -88,6 +88,16 @@ def test_one_fast_forward_leaves_the_others_what_they_ask() -> None:
     assert p.budget() == pytest.approx(0.9 / 30 - others)  # the level: what is left over
 
 
+def test_streams_that_want_different_rates_get_the_fairest_one() -> None:
+    """Half the class asks for little, half for a lot: no one rate pays everyone 90 % of
+    their best, and the rate must not then fall back to the cap (which starves them all)."""
+    p = _pacer()
+    for key in range(100):
+        p.report(key, 0.0, 0.0002, 0.0001 if key % 2 else 0.002)
+    assert p.fps() < 25 and p.budget() > 0.0001
+    assert p.fps() * p.budget() > 0.5 * 0.9 / 100  # at least half an even share of training
+
+
 def test_the_rate_drops_below_steady_only_when_frames_alone_do_not_fit() -> None:
     p = _pacer()
     for key in range(400):
