@@ -120,9 +120,8 @@ class Run:
             tr.theta, probe, (bx, by), h.regulariser, h.lmbda, st.n_train, penalty
         )
         if fresh or self._metrics is None:
-            metrics = self._measure(penalty)
-        else:
-            metrics, _ = self._metrics
+            self._metrics = self._measure(penalty)
+        metrics, metrics_step = self._metrics
         if not (finite and metrics.finite):
             tr.status = "diverged"
         builder.probe["index"] = p
@@ -148,7 +147,7 @@ class Run:
             "t": round(time.time(), 4),
             "train": {"cost": metrics.train_cost, "accuracy": metrics.train_accuracy},
             "test": {"cost": metrics.test_cost, "accuracy": metrics.test_accuracy},
-            "metrics_step": self._metrics[1] if self._metrics else tr.step,
+            "metrics_step": metrics_step,
             "batch_cost": batch_cost,
             "probe": builder.probe,
             "input": builder.input,
@@ -159,12 +158,12 @@ class Run:
         }
         return encode(frame)
 
-    def _measure(self, penalty: float) -> Metrics:
-        """Train and test metrics now; kept (with the step) and added to the history."""
+    def _measure(self, penalty: float) -> tuple[Metrics, int]:
+        """Train and test metrics now and the step they were measured at; the history gets
+        a point."""
         st = self.state
         tr = st.trainer
         metrics = st.evaluator(st.cost, penalty)
-        self._metrics = (metrics, tr.step)
         point = (
             tr.step,
             tr.epoch,
@@ -175,7 +174,7 @@ class Run:
         )
         if not self.history or self.history[-1][:2] != point[:2]:
             self.history.append(point)
-        return metrics
+        return metrics, tr.step
 
     def history_dict(self) -> dict[str, list[Any]]:
         cols = list(zip(*self.history, strict=True)) if self.history else [()] * 6
