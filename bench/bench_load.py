@@ -27,11 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as app.main does for the s
 import argparse
 import asyncio
 import json
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,10 +35,9 @@ from typing import Any
 
 import httpx
 import websockets
-from procs import rss_mb  # bench/ is on sys.path when a script here runs
+from procs import free_port, rss_mb, start_server  # bench/ is on sys.path when run
 from websockets.typing import Origin
 
-ROOT = Path(__file__).resolve().parent.parent
 WARMUP_S = 3.0
 
 
@@ -54,23 +49,6 @@ class Client:
     steps: list[float] = field(default_factory=list)  # the run's step in each frame
     fps: float = 0.0
     errors: int = 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_server(port: int, max_runs: int) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        cmd = ["taskset", "-c", "0", *cmd]
-    env = {**os.environ, "BPV_MAX_RUNS": str(max_runs), "BPV_LIMIT_CONCURRENCY": "2000"}
-    return subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
 
 
 def _field(data: bytes, name: bytes) -> float:
@@ -181,16 +159,10 @@ async def phase(base: str, pid: int, n: int, seconds: float) -> dict[str, Any]:
 
 async def main_async(counts: list[int], seconds: float) -> list[dict[str, Any]]:
     port = free_port()
-    proc = start_server(port, max(counts) + 20)
+    env = {"BPV_MAX_RUNS": str(max(counts) + 20), "BPV_LIMIT_CONCURRENCY": "2000"}
+    proc = start_server(port, env)
     base = f"http://127.0.0.1:{port}"
     try:
-        async with httpx.AsyncClient(base_url=base) as http:
-            for _ in range(200):
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    await asyncio.sleep(0.1)
         rss0 = rss_mb(proc.pid)
         results = []
         for n in counts:

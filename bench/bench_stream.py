@@ -32,9 +32,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as app.main does for the s
 import argparse
 import asyncio
 import json
-import shutil
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
@@ -47,6 +44,8 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from procs import free_port, start_server  # noqa: E402  (bench/ is on sys.path)
 
 from app.api.models import RunConfig  # noqa: E402
 from app.runs.pacer import MAX_STEPS_PER_FRAME  # noqa: E402
@@ -75,22 +74,6 @@ def w3_config() -> tuple[dict[str, Any], Settings]:
     return config, replace(Settings(), max_width=30, max_body_bytes=10_000_000)
 
 
-def per_call_us(fn: Any, seconds: float = 1.0, best: bool = False) -> float:
-    """Median (or best) over 5 repeats of the mean time of one call."""
-    fn()
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds / 10:
-        fn()
-        n += 1
-    samples = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        samples.append((time.perf_counter() - t0) / n * 1e6)
-    return float(min(samples) if best else np.median(samples))
-
-
 def interleaved_us(fns: dict[str, Any], seconds: float = 3.0, repeats: int = 9) -> dict[str, float]:
     """Median µs per call of each function, their repeats interleaved (A B C A B C ...), so
     that a drift in the machine's speed affects them alike."""
@@ -113,14 +96,9 @@ def interleaved_us(fns: dict[str, Any], seconds: float = 3.0, repeats: int = 9) 
     return {name: float(np.median(v)) for name, v in samples.items()}
 
 
-def fast_step_us(run: Run, seconds: float = 1.0, best: bool = False) -> float:
-    tr = run.state.trainer
-    steps = 200
-
-    def train() -> None:
-        tr.train(steps)
-
-    return per_call_us(train, seconds, best) / steps
+def per_call_us(fn: Any, seconds: float = 1.0) -> float:
+    """Median µs per call over 5 repeats."""
+    return interleaved_us({"fn": fn}, seconds, repeats=5)["fn"]
 
 
 def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[str, float]:
@@ -182,36 +160,6 @@ def _floats(obj: Any) -> list[float]:
     if isinstance(obj, list):
         return [v for item in obj for v in _floats(item)]
     return []
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_server(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """uvicorn as the CLI starts it, pinned to core 0 when there are two."""
-    cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
-    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
-        cmd = ["taskset", "-c", "0", *cmd]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).read()
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("uvicorn did not start")
 
 
 def post(base: str, path: str, body: Any) -> Any:

@@ -190,5 +190,5 @@ async def read_data(run: RunDep) -> OrjsonResponse:
     responses=errors(404, 422),
 )
 async def read_history(run: RunDep) -> OrjsonResponse:
-    """Train/test cost and accuracy, one point per frame, the last 2,000 points."""
+    """Train/test cost and accuracy, one point per measurement, the last 2,000 points."""
     return OrjsonResponse(run.history_dict())

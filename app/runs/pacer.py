@@ -65,12 +65,13 @@ class Pacer:
         self.overhead = _INITIAL_OVERHEAD_S
         self._streams: dict[int, _Stream] = {}
         self._fps = max_fps
-        self._level = cpu_share / max_fps  # training seconds per frame for every stream
+        self._level = 0.0  # training seconds per frame for every stream
         self._planned_at = -math.inf
         self._frames = 0
         self._busy = 0.0
         self._since_cpu = time.process_time()
         self._since = time.monotonic()
+        self._plan(self._since)
 
     @property
     def playing(self) -> int:
@@ -127,11 +128,12 @@ class Pacer:
         c = np.fromiter((s.frame for s in self._streams.values()), float, n) + self.overhead
         order = np.argsort(req)
         req, c = req[order], c[order]
-        frames_fit = share / c.sum() if c.sum() > 0.0 else math.inf
+        frames = float(c.sum())  # seconds for one frame of every stream
+        frames_fit = share / frames if frames > 0.0 else math.inf
         top = max(self.min_fps, min(self.max_fps, frames_fit))
         bottom = max(self.min_fps, min(self.steady_fps, top))
         rates = np.geomspace(top, bottom, _RATES) if top > bottom else np.array([top])
-        level = _water_level(req, share / rates - c.sum())
+        level = _water_level(req, share / rates - frames)
         gets = rates[:, None] * np.minimum(req[None, :], level[:, None])  # training s/s
         # What each stream is owed: the most it gets at any of these rates, but no more than
         # an even share of the core (minus its frames): one fast-forward cannot slow the rest.
@@ -147,7 +149,7 @@ class Pacer:
         target = float(rates[best])
         fps = self._fps + _RATE_SMOOTHING * (target - self._fps)
         self._fps = min(top, max(self.min_fps, fps))
-        self._level = float(_water_level(req, np.array([share / self._fps - c.sum()]))[0])
+        self._level = float(_water_level(req, np.array([share / self._fps - frames]))[0])
 
     def fps(self) -> float:
         """The common frame rate every playing stream should keep now."""

@@ -196,6 +196,10 @@ class Run:
     def reset(self) -> None:
         """Same config, same seed: the initial weights and data again, step 0."""
         self.state = build(self.config, self.settings)
+        self._forget_measurements()
+
+    def _forget_measurements(self) -> None:
+        """A new state (step 0 again): the loss history and the kept metrics are stale."""
         self.history.clear()
         self._metrics = None
 
@@ -248,8 +252,7 @@ class Run:
             return False
         state = build(new, self.settings)
         self.config, self.state, self.probe = new, state, new.probe
-        self.history.clear()
-        self._metrics = None
+        self._forget_measurements()
         self.generation += 1
         return True
 
