@@ -90,6 +90,112 @@ class Grid(BaseModel):
     thumb_x2: Vector
 
 
+class Bp2Term(BaseModel):
+    i: int = Field(description="neuron i of layer l+1 (0-based)")
+    w: float = Field(description="w^{l+1}_ij")
+    delta: float = Field(description="δ^{l+1}_i")
+    product: float = Field(description="w^{l+1}_ij · δ^{l+1}_i")
+
+
+class NeuronExample(BaseModel):
+    """One example's BP2 (hidden neuron) or BP1 (output neuron) terms, float64."""
+
+    z: float | None = None
+    a: float | None = None
+    y: float | None = Field(default=None, description="BP1: the target")
+    a_minus_y: float | None = Field(default=None, description="BP1: a − y")
+    sigma_prime: float | None = Field(default=None, description="σ'(z); 1 where it cancels")
+    terms: list[Bp2Term] | None = Field(default=None, description="BP2, probe only")
+    sum: float | None = Field(default=None, description="BP2: Σ_i w_ij δ_i (fsum)")
+    delta: float | None = Field(description="the δ the frame shows, unrounded")
+
+
+class NeuronBatch(BaseModel):
+    rows: list[NeuronExample] = Field(description="one per example of the batch (no terms)")
+    mean_delta: float = Field(description="mean of the rows' δ: the batch-mean δ")
+
+
+class BatchMeans(BaseModel):
+    sigma_prime: float = Field(description="mean σ'(z) over the batch")
+    sum: float = Field(description="Σ_i w_ij · mean δ^{l+1}_i (= the mean of the rows' sums)")
+    product_of_means: float = Field(description="mean σ' × that sum: NOT the mean δ in general")
+
+
+class EdgeProbe(BaseModel):
+    a_prev: float
+    delta: float
+    forward: float
+    backward: float
+    gradient: float
+
+
+class EdgeUpdate(BaseModel):
+    bp4_mean: float = Field(description="mean over the batch of a^{l-1}_k δ^l_j")
+    regulariser: str
+    lambda_: float = Field(alias="lambda")
+    n: int = Field(description="training-set size (λ/n)")
+    reg_grad: float = Field(description="λ/n·w (L2), λ/n·sgn(w) (L1), else 0")
+    grad: float = Field(description="∂C/∂w = bp4_mean + reg_grad")
+    learning_rate: float
+    momentum: float
+    velocity: float = Field(description="this weight's momentum velocity v before the step")
+    delta_w: float = Field(description="the next step's change: μv − η·grad (−η·grad if μ = 0)")
+    w_next: float
+
+
+class EdgeBias(BaseModel):
+    b: float
+    grad: float = Field(description="∂C/∂b^l_j, batch mean (BP3)")
+
+
+class Explain(BaseModel):
+    """The selected neuron's or edge's terms in full float64 (frames.md, `explain`)."""
+
+    type: Literal["neuron", "edge"]
+    l: int  # noqa: E741
+    j: int
+    k: int | None = None
+    m: int = Field(description="batch size")
+    equation: Literal["BP1", "BP2"] | None = None
+    cancels: bool | None = None
+    probe: NeuronExample | EdgeProbe
+    batch: NeuronBatch | None = None
+    batch_means: BatchMeans | None = None
+    w: float | None = None
+    update: EdgeUpdate | None = None
+    bias: EdgeBias | None = None
+
+
+class LayerHealth(BaseModel):
+    l: int  # noqa: E741
+    n: int
+    saturated: int
+    dead: int
+
+
+class Trial(BaseModel):
+    learning_rate: float
+    steps: int
+    outcome: Literal["ok", "diverged", "saturated", "dead", "no progress"]
+    cost_before: float | None
+    cost_after: float | None
+
+
+class Advice(BaseModel):
+    reason: Literal["diverged", "saturated", "dead"]
+    learning_rate: float | None = Field(description="the largest tried η that worked, or null")
+    tried: list[Trial]
+
+
+class Health(BaseModel):
+    layers: list[LayerHealth] = Field(description="layers 2..L (the output unless σ' cancels)")
+    saturated_share: float = Field(description="share of hidden units saturated")
+    dead_share: float = Field(description="share of hidden ReLU units dead")
+    output_saturated: bool
+    alarm: bool
+    advice: Advice | None
+
+
 class Frame(BaseModel):
     type: Literal["frame"]
     run_id: str
@@ -117,3 +223,5 @@ class Frame(BaseModel):
     grid: Grid | None
     history: History | None
     data_changed: bool
+    explain: Explain | None = Field(description="the selection's terms, float64 (or null)")
+    health: Health

@@ -302,6 +302,18 @@ class SetMessage(RunConfig):
     type: Literal["set"]
 
 
+class SelectMessage(Strict):
+    """The neuron (``k`` null) or edge ``k → j`` into layer ``l`` whose terms every frame of
+    this stream carries in full precision (``explain``); ``l`` null clears it."""
+
+    type: Literal["select"]
+    l: int | None = Field(default=None, ge=1, le=HARD_LAYERS + 2, description="layer 1..L")  # noqa: E741
+    j: int = Field(default=0, ge=0, le=HARD_WIDTH - 1, description="neuron in layer l, 0-based")
+    k: int | None = Field(
+        default=None, ge=0, le=HARD_WIDTH - 1, description="edge source in layer l-1, 0-based"
+    )
+
+
 ClientMessage = Annotated[
     PlayMessage
     | PauseMessage
@@ -311,6 +323,7 @@ ClientMessage = Annotated[
     | ProbeMessage
     | GridMessage
     | SetMessage
-    | SetWeightMessage,
+    | SetWeightMessage
+    | SelectMessage,
     Field(discriminator="type"),
 ]

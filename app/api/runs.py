@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from app.api.deps import DefaultConfigDep, RunDep, SettingsDep, StoreDep
@@ -22,8 +23,9 @@ from app.api.models import (
     WeightRequest,
 )
 from app.api.responses import OrjsonResponse, errors, json_bytes
-from app.runs import driver
+from app.runs import driver, insight
 from app.runs.config import ConfigError, merge
+from app.runs.frames import encode
 from app.runs.run import check_steps
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -32,6 +34,32 @@ FRAME: dict[int | str, dict[str, Any]] = {
     200: {"model": Frame, "description": "The run's current frame (docs/frames.md)"}
 }
 GridQuery = Annotated[bool, Query(description="include the decision-boundary grid")]
+ExplainQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^\d{1,4},\d{1,4}(,\d{1,4})?$",
+        description="`l,j` (neuron j of layer l) or `l,j,k` (edge k → j into layer l), "
+        "0-based j, k: the frame's `explain` carries its terms in full precision",
+    ),
+]
+
+
+def _selection(run: Any, explain: str | None) -> insight.Selection | None:
+    """The ``explain`` query as a selection checked against the network, else 422."""
+    if explain is None:
+        return None
+    parts = [int(p) for p in explain.split(",")]
+    try:
+        return insight.check_selection(
+            run.state.net.sizes, parts[0], parts[1], parts[2] if len(parts) > 2 else None
+        )
+    except ConfigError as e:
+        msg = f"{'.'.join(str(p) for p in e.loc)}: {e.msg}"
+        raise RequestValidationError(
+            [{"loc": ("query", "explain"), "msg": msg, "type": "value_error"}]
+        ) from None
+
+
 LayerPath = Annotated[
     int, Path(ge=2, le=HARD_LAYERS + 2, description="layer l = 2..L the weight leads into")
 ]
@@ -102,14 +130,16 @@ async def step_run(
     settings: SettingsDep,
     request: Annotated[StepRequest | None, Body()] = None,
     grid: GridQuery = True,
+    explain: ExplainQuery = None,
 ) -> OrjsonResponse:
     """Train `steps` steps or `epochs` epochs (an epoch is ⌈n_train / batch_size⌉ steps);
     no body is one step. Answers the frame after them."""
     req = request or StepRequest()
     async with run.lock:
         steps = check_steps(run, req.steps, req.epochs, settings)
+        sel = _selection(run, explain)
         await driver.train(run, steps)
-        return json_bytes(run.frame(grid=grid))
+        return json_bytes(run.frame(grid=grid, explain=sel))
 
 
 @router.post(
@@ -167,9 +197,12 @@ async def set_weight(
     response_class=OrjsonResponse,
     responses={**FRAME, **errors(404, 422)},
 )
-async def read_frame(run: RunDep, grid: GridQuery = False) -> OrjsonResponse:
-    """The current frame (`docs/frames.md`); `grid=true` adds the decision boundary."""
-    return json_bytes(run.frame(grid=grid))
+async def read_frame(
+    run: RunDep, grid: GridQuery = False, explain: ExplainQuery = None
+) -> OrjsonResponse:
+    """The current frame (`docs/frames.md`); `grid=true` adds the decision boundary,
+    `explain=l,j[,k]` the full-precision terms of that neuron or edge."""
+    return json_bytes(run.frame(grid=grid, explain=_selection(run, explain)))
 
 
 @router.get(
@@ -192,3 +225,29 @@ async def read_data(run: RunDep) -> OrjsonResponse:
 async def read_history(run: RunDep) -> OrjsonResponse:
     """Train/test cost and accuracy, one point per measurement, the last 2,000 points."""
     return OrjsonResponse(run.history_dict())
+
+
+@router.get(
+    "/{run_id}/grid/{l}/{j}",
+    response_class=OrjsonResponse,
+    responses=errors(404, 422),
+)
+async def read_neuron_grid(
+    run: RunDep,
+    l: Annotated[int, Path(ge=1, le=HARD_LAYERS + 2, description="layer l = 1..L")],  # noqa: E741
+    j: Annotated[int, Path(ge=0, le=HARD_WIDTH - 1, description="neuron in layer l, 0-based")],
+) -> JSONResponse:
+    """Neuron `a^l_j` over the 64 x 64 grid of the input plane (`values[r][c]` at
+    `(x1[c], x2[r])`, 4 significant digits): what the page shows while a neuron is hovered."""
+    st = run.state
+    try:
+        insight.check_selection(st.net.sizes, l, j, None)
+    except ConfigError as e:
+        return config_error(e, ("path",))
+    if st.grid is None:
+        d = st.dataset.points.shape[1]
+        return config_error(
+            ConfigError(("l",), f"the data has {d} inputs: there is no input plane to draw"),
+            ("path",),
+        )
+    return json_bytes(encode(st.grid.neuron(st.net, l, j)))

@@ -82,6 +82,24 @@ class GridBuilder:
             "thumb_x2": self.axes[3],
         }
 
+    def neuron(self, net: Network, l: int, j: int) -> dict[str, Any]:  # noqa: E741
+        """One neuron's output ``a^l_j`` over the full G x G grid (l = 1: the input
+        feature); ``values[r][c]`` at ``(x1[c], x2[r])``. Hovering a neuron shows it in the
+        big output plot, as TensorFlow Playground does."""
+        a: Any = self.inputs[: GRID * GRID]
+        for w, b, act in zip(net.weights[: l - 1], net.biases, net.layer_activations, strict=False):
+            z = a @ w.T.astype(np.float32)
+            z += b.astype(np.float32)
+            a = act.fn(z)
+        values = rounded32(np.ascontiguousarray(a[:, j]))
+        return {
+            "l": l,
+            "j": j,
+            "x1": self.axes[0],
+            "x2": self.axes[1],
+            "values": values.reshape(GRID, GRID),
+        }
+
 
 def _mesh(x1: Array, x2: Array) -> Array:
     """Points (len(x2)·len(x1), 2), row r column c at (x1[c], x2[r])."""

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from app.api.models import MAX_WEIGHT, RunConfig
+from app.runs import insight
 from app.runs.config import (
     HYPER_FIELDS,
     KEEP_FIELDS,
@@ -60,6 +61,7 @@ class Run:
         self.probe = config.probe
         self.generation = 0  # counts rebuilds (new data or network), by any client
         self._metrics: tuple[Metrics, int] | None = None  # the last measured, and its step
+        self._health: tuple[RunState, dict[str, Any]] | None = None  # kept like _metrics
 
     # -- reading ----------------------------------------------------------------------
     def touch(self) -> None:
@@ -98,15 +100,23 @@ class Run:
         data_changed: bool = False,
         fps: float | None = None,
         metrics: bool = True,
+        explain: insight.Selection | None = None,
     ) -> bytes:
         """The current frame (``docs/frames.md``), encoded as JSON bytes. ``metrics=False``
         reuses the last train/test cost and accuracy (a pass over every point) if there are
-        any: a playing stream measures them every few frames."""
+        any: a playing stream measures them every few frames. ``explain``: the neuron or edge
+        whose terms the frame carries in full precision (``explain``; null without one)."""
         with np.errstate(all="ignore"):  # overflow is caught below and reported as divergence
-            return self._frame(grid, history, data_changed, fps, metrics)
+            return self._frame(grid, history, data_changed, fps, metrics, explain)
 
     def _frame(
-        self, grid: bool, history: bool, data_changed: bool, fps: float | None, fresh: bool
+        self,
+        grid: bool,
+        history: bool,
+        data_changed: bool,
+        fps: float | None,
+        fresh: bool,
+        explain: insight.Selection | None = None,
     ) -> bytes:
         st = self.state
         tr, net = st.trainer, st.net
@@ -155,8 +165,24 @@ class Run:
             "grid": st.grid(net) if grid and st.grid is not None else None,
             "history": self.history_dict() if history else None,
             "data_changed": data_changed,
+            "explain": insight.explain(st, p, (bx, by), explain) if explain else None,
+            "health": self._health_now(fresh),
         }
         return encode(frame)
+
+    def _health_now(self, fresh: bool) -> dict[str, Any]:
+        """Saturated/dead units (measured with the metrics), and advice tried on this run
+        when most units are saturated or dead, or the run diverged."""
+        st = self.state
+        if fresh or self._health is None or self._health[0] is not st:
+            self._health = (st, insight.health(st))
+        h = dict(self._health[1])
+        if self.status == "diverged":
+            h["advice"] = insight.advice(self.config, self.settings, "diverged")
+        elif h["alarm"]:
+            reason = "dead" if h["dead_share"] >= h["saturated_share"] else "saturated"
+            h["advice"] = insight.advice(self.config, self.settings, reason)
+        return h
 
     def _measure(self, penalty: float) -> tuple[Metrics, int]:
         """Train and test metrics now and the step they were measured at; the history gets

@@ -25,7 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from app.api.models import ClientMessage
-from app.runs import driver
+from app.runs import driver, insight
 from app.runs.config import ConfigError
 from app.runs.pacer import Pacer
 from app.runs.run import Run, RunDiverged, check_steps
@@ -115,6 +115,7 @@ class Session:
         self.stopped = asyncio.Event()
         self.stop_reason = ""
         self.want_grid = False
+        self.selection: insight.Selection | None = None  # frames carry its `explain`
         self.pending_steps = 0
         self.generation = run.generation
         self.frames_since_grid = 0
@@ -182,7 +183,12 @@ class Session:
         if grid:
             self.frames_since_grid = 0
         data = self.run.frame(
-            grid=grid, history=history, data_changed=changed, fps=self.fps, metrics=metrics
+            grid=grid,
+            history=history,
+            data_changed=changed,
+            fps=self.fps,
+            metrics=metrics,
+            explain=self.selection,
         )
         self.run.touch()
         self.sender.post_frame(data, keep=changed)
@@ -323,6 +329,12 @@ class Session:
         elif kind == "set_weight":
             run.set_weight(msg.l, msg.j, msg.k, msg.value)
             self.post_frame(grid=True)
+        elif kind == "select":
+            sizes = run.state.net.sizes
+            sel = None if msg.l is None else insight.check_selection(sizes, msg.l, msg.j, msg.k)
+            self.selection = sel
+            if not run.playing:
+                self.post_frame()
 
 
 def _describe(e: ValidationError) -> str:

@@ -1,0 +1,163 @@
+"""A frame's ``explain`` and ``health`` objects (``docs/frames.md``).
+
+- ``explain``: the full-precision terms for the neuron or edge the page has selected
+  (:mod:`app.core.explain`), from the same parameters, probe and batch as the frame.
+- ``health``: per hidden layer, how many units are saturated or dead
+  (:mod:`app.core.saturation`); and, when most are or the run diverged, advice *tried on this
+  run*: the run is rebuilt from its config (same seed: the same data and initial weights) at
+  smaller learning rates and trained for a while, and only a learning rate that neither
+  diverged nor left most units saturated or dead, and lowered the cost, is advised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from app.api.models import RunConfig
+from app.core import explain as core_explain
+from app.core import saturation
+from app.runs.config import ConfigError
+from app.runs.rounding import Array
+from app.runs.state import RunState, build
+from app.settings import Settings
+
+# (l, j, k): a neuron when k is None, else the edge k → j into layer l (0-based j, k).
+Selection = tuple[int, int, int | None]
+
+TRIAL_DIVISORS = (10, 100, 1_000, 10_000)
+TRIAL_MIN_STEPS, TRIAL_EPOCHS, TRIAL_MAX_STEPS = 2_000, 20, 4_000
+TRIAL_BUDGET_S = 0.5  # all the trials of one piece of advice, at most about this long
+_ADVICE_CACHE: OrderedDict[str, dict[str, Any]] = OrderedDict()
+_ADVICE_KEEP = 64
+
+
+def check_selection(sizes: list[int], l: int, j: int, k: int | None) -> Selection:  # noqa: E741
+    """The selection, or :class:`ConfigError` naming the field and its limit."""
+    L = len(sizes)
+    low = 1 if k is None else 2
+    if not low <= l <= L:
+        raise ConfigError(("l",), f"layer l must be {low}..{L} (this network has L = {L})")
+    if not 0 <= j < sizes[l - 1]:
+        n = sizes[l - 1]
+        raise ConfigError(("j",), f"layer {l} has {n} neurons: j must be 0..{n - 1}")
+    if k is not None and not 0 <= k < sizes[l - 2]:
+        n = sizes[l - 2]
+        raise ConfigError(("k",), f"layer {l - 1} has {n} neurons: k must be 0..{n - 1}")
+    return (l, j, k)
+
+
+def explain(
+    st: RunState, probe: int, batch: tuple[Array, Array], sel: Selection
+) -> dict[str, Any] | None:
+    """The ``explain`` object for ``sel`` (None for an input neuron: nothing is computed)."""
+    l, j, k = sel  # noqa: E741
+    if l < 2 or l > st.net.L or j >= st.net.sizes[l - 1]:
+        return None  # the network changed under the selection
+    tr = st.trainer
+    p = (st.x[probe], st.y[probe])
+    b = (batch[0], batch[1])
+    if k is None:
+        return core_explain.neuron(st.net, st.cost_name, p, b, l, j, st.cost.sigma_prime_cancels)
+    if k >= st.net.sizes[l - 2]:
+        return None
+    h = tr.hyper
+    step = core_explain.Step(h.learning_rate, h.momentum, h.regulariser, h.lmbda, st.n_train)
+    # The trainer keeps one velocity per parameter ([w^l | b^l] rows); this weight's entry.
+    velocity = float(tr._v_aug[l - 2][j, k])
+    return core_explain.edge(st.net, st.cost_name, p, b, l, j, k, step, velocity)
+
+
+def health(st: RunState) -> dict[str, Any]:
+    """Saturated and dead shares per hidden layer, over the training set."""
+    layers = saturation.layer_health(st.net, st.x[: st.n_train], st.cost.sigma_prime_cancels)
+    s, d = saturation.share(layers)
+    return {
+        "layers": [{"l": h.l, "n": h.n, "saturated": h.saturated, "dead": h.dead} for h in layers],
+        "saturated_share": s,
+        "dead_share": d,
+        "output_saturated": saturation.output_saturated(layers),
+        "alarm": saturation.alarming(layers),
+        "advice": None,
+    }
+
+
+@dataclass
+class _Trial:
+    learning_rate: float
+    steps: int
+    outcome: str  # "ok" | "diverged" | "saturated" | "dead" | "no progress"
+    cost_before: float | None
+    cost_after: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "learning_rate": self.learning_rate,
+            "steps": self.steps,
+            "outcome": self.outcome,
+            "cost_before": self.cost_before,
+            "cost_after": self.cost_after,
+        }
+
+
+def _finite(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def _trial(config: RunConfig, settings: Settings, eta: float) -> _Trial:
+    """Rebuild the run at learning rate η (same seed), train, and judge the units and cost."""
+    state = build(config.model_copy(update={"learning_rate": eta}), settings)
+    tr = state.trainer
+    per_epoch = -(-state.n_train // tr.hyper.batch_size)
+    steps = min(TRIAL_MAX_STEPS, max(TRIAL_MIN_STEPS, TRIAL_EPOCHS * per_epoch))
+    x, y = state.x[: state.n_train], state.y[: state.n_train]
+    before = tr.evaluate(x, y)
+    tr.train(steps)
+    if tr.status != "ok":
+        return _Trial(eta, steps, "diverged", _finite(before), None)
+    after = tr.evaluate(x, y)
+    layers = saturation.layer_health(state.net, x, state.cost.sigma_prime_cancels)
+    s, d = saturation.share(layers)
+    if saturation.alarming(layers):
+        outcome = "dead" if d >= s else "saturated"
+    elif not (math.isfinite(after) and after < before):
+        outcome = "no progress"
+    else:
+        outcome = "ok"
+    return _Trial(eta, steps, outcome, _finite(before), _finite(after))
+
+
+def advice(config: RunConfig, settings: Settings, reason: str) -> dict[str, Any]:
+    """Try smaller learning rates on this run (from step 0, same seed) and advise the largest
+    that works; cached per config. ``reason``: "diverged" | "saturated" | "dead"."""
+    key = hashlib.sha256(f"{reason}|{config.model_dump_json()}".encode()).hexdigest()
+    hit = _ADVICE_CACHE.get(key)
+    if hit is not None:
+        _ADVICE_CACHE.move_to_end(key)
+        return hit
+    eta = config.learning_rate
+    tried: list[_Trial] = []
+    chosen = None
+    t0 = time.perf_counter()
+    for div in TRIAL_DIVISORS:
+        candidate = float(f"{eta / div:.1g}")
+        if candidate < 1e-5 or time.perf_counter() - t0 > TRIAL_BUDGET_S:
+            break
+        t = _trial(config, settings, candidate)
+        tried.append(t)
+        if t.outcome == "ok":
+            chosen = t
+            break
+    out = {
+        "reason": reason,
+        "learning_rate": chosen.learning_rate if chosen else None,
+        "tried": [t.as_dict() for t in tried],
+    }
+    _ADVICE_CACHE[key] = out
+    while len(_ADVICE_CACHE) > _ADVICE_KEEP:
+        _ADVICE_CACHE.popitem(last=False)
+    return out
