@@ -1,28 +1,41 @@
-"""The display rate and the training time of every stream: all streams share one core.
+"""Each stream's display rate and training time, from a fair share of one core.
 
-Every playing stream reports, per frame, what building its frame cost (``frame_i``), what
-its training cost, and what the training it asks for would cost (``request_i``: its
-``steps_per_frame`` at its measured speed; "max" speed asks for far more than a frame
-interval). Everything else a frame costs the process (uvicorn's WebSocket framing and
-socket writes, asyncio's scheduling, the collector, REST requests) is measured as a whole:
-process CPU time not spent in the streams' own code, per frame (``overhead``). With
-``c_i = frame_i + overhead``, a common rate ``f`` leaves ``cpu_share / f − Σ c_i`` seconds
-per frame interval for training.
+Every playing stream reports, per frame, what building and sending its frame cost
+(``frame_i``), what its training cost, what the training it asks for would cost
+(``request_i``: its ``steps_per_frame`` at its measured speed; "max" speed asks for far
+more than a frame interval) and how late its tick ran. Everything else a frame costs the
+process (uvicorn's reading and scheduling, the collector, REST requests) is
+measured as a whole: the event loop thread's CPU time not spent in the streams' own code,
+per frame (``overhead``). All of these are CPU time (``time.thread_time``), not wall time:
+the core's time is what is shared, and a busy machine's preemptions are no stream's cost.
+A frame of stream ``i`` (building and sending it) costs ``c_i = frame_i + overhead``.
 
 The plan, recomputed at most every ``_PLAN_EVERY_S`` and when a stream joins or leaves:
-1. Training time at a rate ``f`` is shared max-min fairly (water-filling): a stream asking
-   for less than the common level gets what it asks, the others get the level
-   (:meth:`Pacer.budget`; a frame always trains at least one step).
-2. Each stream is owed the most training throughput (seconds of training per second) any
-   rate down to ``steady_fps`` gives it, but never more than an even share of the core
-   minus its frames.
-   The rate is the highest ``f ≤ max_fps`` that pays every stream at least
-   ``1 − _THROUGHPUT_SLACK`` of what it is owed (or, if no rate does, the one that pays
-   the worst-paid stream the largest share). A student alone at "max" speed gets
-   ``max_fps`` and trains for the rest of every interval; one fast-forward among 29 light
-   runs does not slow the others; a full classroom gets about ``steady_fps`` and shares
-   the core, everyone training a little less per frame rather than the display stuttering.
-3. Below ``steady_fps`` only when the frames alone do not fit, never under ``min_fps``.
+1. **A share of the core per stream, by cost** (:func:`max_min_shares`). At the cap, stream
+   ``i`` would use ``d_i = max_fps · (c_i + request_i)`` seconds of CPU per second. The
+   streams' ``cpu_share`` of the core is shared max-min fairly: a stream wanting less
+   than an even split gets all it wants, the rest split what is left evenly. What a stream
+   costs is charged to it alone: a large network at "max" speed uses its own share, and
+   thirty light students keep all they ask for.
+2. **Each stream's own rate and training budget from its share** ``a_i``
+   (:func:`rate_for_share`). The training throughput at rate ``f`` is
+   ``min(f · request_i, a_i − f · c_i)``; the rate is the highest ``f ≤ max_fps`` (and
+   ``≤ a_i / c_i``: its frames must fit) that keeps at least ``1 − _THROUGHPUT_SLACK`` of
+   the best throughput any rate down to ``steady_fps`` gives. A student alone at "max"
+   speed gets ``max_fps`` and trains for the rest of every interval; a full class gets about
+   ``steady_fps``, everyone training a little less per frame rather than the display
+   stuttering. The budget is what the share leaves per frame: ``a_i / f − c_i``.
+3. **Below** ``min_fps`` only for a stream whose own frames cost more than its share pays
+   at ``min_fps``: it gets what its share pays for (never fewer than ``_LOWEST_FPS``); the
+   class keeps its rate.
+4. **Measured, not assumed, capacity.** The core may be shared with other processes, and
+   the costs are estimates. When the streams' ticks run late on average by more than
+   ``_LATE`` of their interval, the core the plan shares out shrinks (by
+   ``_SHRINK``); when they are on time it grows back to ``cpu_share``
+   (``_GROW`` per plan). Cuts come first from the largest shares, the most expensive runs.
+Each stream's kept rate moves ``_RATE_SMOOTHING`` of the way to its plan (costs are noisy;
+the display should not be), all the way when a stream joins or leaves, and never above what
+its frames fit in.
 """
 
 from __future__ import annotations
@@ -37,21 +50,30 @@ from numpy.typing import NDArray
 MAX_STEPS_PER_FRAME = 100_000
 _SMOOTHING = 0.2
 _PLAN_EVERY_S = 0.1
-_RATES = 24  # candidate frame rates per plan
 _THROUGHPUT_SLACK = 0.1
 _RATE_SMOOTHING = 0.3  # per plan
+_LOWEST_FPS = 0.5  # a frame every 2 s at least, however expensive it is
 _CALIBRATE_EVERY_S = 1.0
 _MIN_FRAMES = 20  # per calibration window
 _INITIAL_OVERHEAD_S = 150e-6  # until the first calibration
 _MAX_OVERHEAD_S = 2e-3  # a burst of other work (200 runs created at once) is not per frame
+_MIN_COST_S = 1e-6  # a frame never costs nothing
+_LATE = 0.25  # of a stream's interval, on average over a plan: the loop is overloaded
+_ON_TIME = 0.1  # ... under this, it is not
+_SHRINK = 0.85  # per late plan
+_GROW = 0.02  # of cpu_share, per on-time plan
+_MIN_SCALE = 0.05
 
 
 @dataclass
 class _Stream:
-    """One stream's smoothed seconds per frame."""
+    """One stream's smoothed seconds per frame, and what the plan gives it."""
 
     frame: float  # building and encoding its frame
     request: float  # the training it asks for (steps_per_frame at its speed)
+    fps: float = 0.0  # kept rate (0: not planned yet)
+    budget: float = 0.0  # training seconds per frame
+    share: float = 0.0  # seconds of CPU per second
 
 
 class Pacer:
@@ -63,34 +85,46 @@ class Pacer:
         self.steady_fps = min(max(steady_fps, self.min_fps), max_fps)
         self.cpu_share = cpu_share
         self.overhead = _INITIAL_OVERHEAD_S
+        self.scale = 1.0  # the part of cpu_share the loop turned out to have (step 4)
         self._streams: dict[int, _Stream] = {}
-        self._fps = max_fps
-        self._level = 0.0  # training seconds per frame for every stream
         self._planned_at = -math.inf
+        self._joined = False  # a stream joined or left since the last plan
         self._frames = 0
         self._busy = 0.0
-        self._since_cpu = time.process_time()
+        self._late = 0.0  # sum of lateness / interval since the last plan
+        self._ticks = 0
+        self._since_cpu = time.thread_time()
         self._since = time.monotonic()
-        self._plan(self._since)
 
     @property
     def playing(self) -> int:
         return len(self._streams)
 
-    def report(self, key: int, train_s: float, frame_s: float | None, request_s: float) -> None:
-        """A playing stream's latest frame: seconds spent training before it, building it
-        (None: no frame was built, the client had not read the last one yet), and the
-        seconds the training it asks for would take."""
+    def report(
+        self,
+        key: int,
+        train_s: float,
+        frame_s: float | None,
+        request_s: float,
+        late_s: float = 0.0,
+    ) -> None:
+        """A playing stream's latest tick: seconds spent training before it, building its
+        frame (None: no frame was built, the client had not read the last one yet), the
+        seconds the training it asks for would take, and how late the tick ran."""
         if not self._streams:
             self._restart_window()  # what happened while nobody played is not per frame
         s = self._streams.get(key)
         if s is None:
             self._streams[key] = _Stream(frame_s or 0.0, request_s)
             self._planned_at = -math.inf
+            self._joined = True
         else:
             if frame_s is not None:
                 s.frame += _SMOOTHING * (frame_s - s.frame)
             s.request += _SMOOTHING * (request_s - s.request)
+            if s.fps > 0.0:
+                self._late += min(1.0, max(0.0, late_s) * s.fps)
+                self._ticks += 1
         self._frames += frame_s is not None
         self._busy += train_s + (frame_s or 0.0)
         now = time.monotonic()
@@ -102,74 +136,107 @@ class Pacer:
     def _calibrate(self) -> None:
         if self._frames < _MIN_FRAMES:
             return
-        cpu = time.process_time()
+        cpu = time.thread_time()
         per_frame = (cpu - self._since_cpu - self._busy) / self._frames
         per_frame = min(_MAX_OVERHEAD_S, max(0.0, per_frame))
         self.overhead += 0.5 * (per_frame - self.overhead)
         self._restart_window()
 
     def _restart_window(self) -> None:
-        self._since_cpu, self._since = time.process_time(), time.monotonic()
+        self._since_cpu, self._since = time.thread_time(), time.monotonic()
         self._frames, self._busy = 0, 0.0
 
     def leave(self, key: int) -> None:
         if self._streams.pop(key, None) is not None:
+            self._joined = True
             self._plan(time.monotonic())
 
     def _plan(self, now: float) -> None:
-        """The common frame rate, and the training level that fills its interval."""
         self._planned_at = now
-        n = len(self._streams)
-        if not n:
-            self._fps, self._level = self.max_fps, self.cpu_share / self.max_fps
+        if self._ticks:
+            late = self._late / self._ticks
+            if late > _LATE:
+                self.scale = max(_MIN_SCALE, self.scale * _SHRINK)
+            elif late < _ON_TIME:
+                self.scale = min(1.0, self.scale + _GROW)
+        self._late, self._ticks = 0.0, 0
+        streams = list(self._streams.values())
+        if not streams:
             return
-        share = self.cpu_share
-        req = np.fromiter((s.request for s in self._streams.values()), float, n)
-        c = np.fromiter((s.frame for s in self._streams.values()), float, n) + self.overhead
-        order = np.argsort(req)
-        req, c = req[order], c[order]
-        frames = float(c.sum())  # seconds for one frame of every stream
-        frames_fit = share / frames if frames > 0.0 else math.inf
-        top = max(self.min_fps, min(self.max_fps, frames_fit))
-        bottom = max(self.min_fps, min(self.steady_fps, top))
-        rates = np.geomspace(top, bottom, _RATES) if top > bottom else np.array([top])
-        level = _water_level(req, share / rates - frames)
-        gets = rates[:, None] * np.minimum(req[None, :], level[:, None])  # training s/s
-        # What each stream is owed: the most it gets at any of these rates, but no more than
-        # an even share of the core (minus its frames): one fast-forward cannot slow the rest.
-        owed = np.minimum(gets.max(axis=0), share / n - bottom * c)
-        # The worst-paid stream's share of what it is owed, at each rate (owed ≤ 0: nothing).
-        paid = np.where(owed > 0.0, gets / np.where(owed > 0.0, owed, 1.0), 1.0).min(axis=1)
-        good = paid >= 1.0 - _THROUGHPUT_SLACK - 1e-12
-        # The highest rate that pays everyone; if none does (streams that want different
-        # rates), the rate that pays the worst-paid stream best.
-        best = int(np.argmax(good)) if good.any() else int(np.argmax(paid))
-        # Move part of the way there: the measured costs are noisy, the display should not
-        # be. The level is the one at the rate actually kept.
-        target = float(rates[best])
-        fps = self._fps + _RATE_SMOOTHING * (target - self._fps)
-        self._fps = min(top, max(self.min_fps, fps))
-        self._level = float(_water_level(req, np.array([share / self._fps - frames]))[0])
+        n = len(streams)
+        c = np.fromiter((s.frame for s in streams), float, n) + self.overhead
+        c = np.maximum(c, _MIN_COST_S)
+        req = np.fromiter((s.request for s in streams), float, n)
+        shares = max_min_shares(self.max_fps * (c + req), self.cpu_share * self.scale)
+        target = rate_for_share(
+            shares, c, req, self.max_fps, self.min_fps, self.steady_fps, _THROUGHPUT_SLACK
+        )
+        # A stream joining or leaving changes the shares at once; noisy costs move the
+        # rates only part of the way.
+        smoothing = 1.0 if self._joined else _RATE_SMOOTHING
+        self._joined = False
+        for s, a, cost, f in zip(streams, shares, c, target, strict=True):
+            kept = f if s.fps == 0.0 else s.fps + smoothing * (f - s.fps)
+            fits = max(_LOWEST_FPS, a / cost)  # its frames alone must fit in its share
+            s.fps = float(min(self.max_fps, fits, max(kept, min(self.min_fps, fits))))
+            s.share = float(a)
+            s.budget = float(max(0.0, a / s.fps - cost))
 
-    def fps(self) -> float:
-        """The common frame rate every playing stream should keep now."""
-        return self._fps
+    def fps(self, key: int | None = None) -> float:
+        """The frame rate stream ``key`` should keep now; without a key, the median rate of
+        the playing streams (``max_fps`` when none plays)."""
+        s = self._streams.get(key) if key is not None else None
+        if s is not None and s.fps > 0.0:
+            return s.fps
+        rates = [s.fps for s in self._streams.values() if s.fps > 0.0]
+        return float(np.median(rates)) if rates else self.max_fps
 
-    def budget(self) -> float:
-        """Seconds of training a stream may spend before its next frame (the driver always
-        trains at least one step)."""
-        return self._level
+    def budget(self, key: int | None = None) -> float:
+        """Seconds of training stream ``key`` may spend before its next frame (the driver
+        always trains at least one step); without a key, the median budget."""
+        s = self._streams.get(key) if key is not None else None
+        if s is not None and s.fps > 0.0:
+            return s.budget
+        budgets = [s.budget for s in self._streams.values() if s.fps > 0.0]
+        if budgets:
+            return float(np.median(budgets))
+        return max(0.0, self.cpu_share * self.scale / self.max_fps - self.overhead)
 
 
-def _water_level(r: NDArray[np.float64], left: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Max-min fair training level per frame for sorted requests ``r`` (n,), for each amount
-    of time ``left`` (k,): requests under the level are met in full, the rest get the level.
-    When every request is met, the level is the largest request plus what is left over."""
-    n = len(r)
-    before = np.concatenate([[0.0], np.cumsum(r)])  # time taken by the k smallest
-    share = (left[:, None] - before[None, :n]) / (n - np.arange(n))[None, :]
-    short = r[None, :] > share  # the k-th smallest request is more than an even split
-    k = np.where(short.any(axis=1), short.argmax(axis=1), n)
-    met = np.take_along_axis(share, np.minimum(k, n - 1)[:, None], axis=1)[:, 0]
-    level = np.where(k < n, met, left - before[n] + r[-1])
-    return np.maximum(level, 0.0)
+def max_min_shares(demand: NDArray[np.float64], total: float) -> NDArray[np.float64]:
+    """Max-min fair split of ``total`` seconds of CPU per second among streams wanting
+    ``demand`` (n,): ``min(demand_i, level)``, with the level that spends ``total`` (or
+    every demand in full when they all fit)."""
+    if float(demand.sum()) <= total:
+        return demand.copy()
+    d = np.sort(demand)
+    n = len(d)
+    before = np.concatenate([[0.0], np.cumsum(d)[:-1]])  # taken by the k smallest
+    even = (total - before) / (n - np.arange(n))  # the level if the k-th and up are capped
+    k = int(np.argmax(d > even))  # the first demand over an even split of what is left
+    level = float(even[k])
+    return np.minimum(demand, level)
+
+
+def rate_for_share(
+    share: NDArray[np.float64],
+    cost: NDArray[np.float64],
+    request: NDArray[np.float64],
+    max_fps: float,
+    min_fps: float,
+    steady_fps: float,
+    slack: float,
+) -> NDArray[np.float64]:
+    """Each stream's planned rate (n,) for its ``share`` of the core (s/s), its ``cost`` per
+    frame and the training it asks for per frame (``request``, s): the highest rate keeping
+    ``1 − slack`` of the best training throughput any rate down to ``steady_fps`` gives,
+    within what its frames fit in (``share / cost``), and at least ``min_fps`` when the
+    share pays for it."""
+    top = np.minimum(max_fps, share / cost)
+    bottom = np.minimum(steady_fps, top)
+    # Throughput min(f · request, share − f · cost) peaks where the two meet.
+    peak = np.clip(share / (cost + request), bottom, top)
+    best = np.minimum(peak * request, share - peak * cost)
+    highest = (share - (1.0 - slack) * best) / cost  # where share − f · cost falls to it
+    rate = np.minimum(top, np.maximum(peak, highest))
+    return np.maximum(rate, np.minimum(min_fps, top))

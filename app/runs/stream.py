@@ -39,6 +39,9 @@ CLOSE_TIMEOUT_S = 1.0
 METRICS_EVERY = 3
 
 
+_SUSPENDED_S = 1e-4  # a send whose wall time exceeds its CPU time by this much waited
+
+
 class SlowClient(Exception):
     pass
 
@@ -63,6 +66,7 @@ class LatestFrameSender:
         self.wake = asyncio.Event()
         self.sending_since: float | None = None
         self.sent = 0
+        self.spent = 0.0  # CPU seconds of sends not yet charged to the stream (take_spent)
 
     def post_frame(self, data: bytes, *, keep: bool = False) -> None:
         """The newest frame; ``keep``: it must reach the client (it follows a rebuild), so it
@@ -96,8 +100,17 @@ class LatestFrameSender:
 
     async def _send(self, data: bytes) -> None:
         self.sending_since = time.monotonic()
+        cpu0, wall0 = time.thread_time(), time.perf_counter()
         await self.ws.send_text(data.decode())
+        cpu, wall = time.thread_time() - cpu0, time.perf_counter() - wall0
+        if wall - cpu < _SUSPENDED_S:  # it did not wait for the socket: all of it was this send
+            self.spent += cpu
         self.sending_since = None
+
+    def take_spent(self) -> float:
+        """CPU seconds spent sending (framing, socket writes) since the last call."""
+        spent, self.spent = self.spent, 0.0
+        return spent
 
     async def watch(self) -> None:
         while True:
@@ -216,13 +229,18 @@ class Session:
             if wait > 0:  # a plain sleep: a pause or a step is seen at the next tick
                 await asyncio.sleep(wait)
                 continue
+            late = -wait  # behind its slot: the loop is busy (the pacer shrinks the plan)
             trained: float = 0.0
             built: float | None = None
             async with run.lock:
                 if run.playing and run.status == "running":
-                    budget = self.pacer.budget()
+                    budget = self.pacer.budget(key)
                     with contextlib.suppress(RunDiverged):
-                        trained = (await driver.train(run, run.steps_per_frame, budget)).seconds
+                        # CPU time, not wall time: the pacer shares the core's time, and a
+                        # busy machine's preemptions are not this run's cost.
+                        cpu0 = time.thread_time()
+                        wall = (await driver.train(run, run.steps_per_frame, budget)).seconds
+                        trained = min(wall, time.thread_time() - cpu0)
                     diverged = run.status == "diverged"
                     if diverged:
                         run.playing = False
@@ -230,12 +248,13 @@ class Session:
                         self.frames_since_grid += 1
                         grid = diverged or self.frames_since_grid >= self.settings.grid_every
                         metrics = diverged or grid or self.frames_since_grid % METRICS_EVERY == 0
-                        t0 = time.perf_counter()
+                        t0 = time.thread_time()
                         self.post_frame(grid=grid, metrics=metrics)
-                        built = time.perf_counter() - t0
+                        # Charged to this stream: building it, and sending the last ones.
+                        built = time.thread_time() - t0 + self.sender.take_spent()
             request = run.steps_per_frame * run.seconds_per_step
-            self.pacer.report(key, trained, built, request)
-            self.fps = self.pacer.fps()
+            self.pacer.report(key, trained, built, request, late)
+            self.fps = self.pacer.fps(key)
             # A frame later than its slot may be caught up by the next one (jitter averages
             # out), but never by more than one interval (no burst after a stall).
             interval = 1.0 / self.fps
