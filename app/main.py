@@ -24,6 +24,7 @@ from app.api.limits import LimitsMiddleware  # noqa: E402
 from app.api.presets import parse_preset  # noqa: E402
 from app.runs.pacer import Pacer  # noqa: E402
 from app.runs.store import RunStore  # noqa: E402
+from app.runs.work import Workers  # noqa: E402
 from app.settings import Settings, get_settings  # noqa: E402
 
 
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     default_config = parse_preset(settings.preset, settings)
     store = RunStore(settings)
+    workers = Workers()  # builds and stateless backprop, off the event loop
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             evictor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await evictor
+            workers.shutdown()
 
     app = FastAPI(
         title="backprop-viz",
@@ -57,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.store = store
+    app.state.workers = workers
     app.state.pacer = Pacer(
         settings.max_fps, settings.min_fps, settings.cpu_share, settings.steady_fps
     )
@@ -69,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (options, backprop, runs, stream, stats):
         app.include_router(module.router)
     errors.install(app)
+    runs.install(app)  # busy runs (409), budgets and caps (429), a full work queue (503)
     openapi.install(app, settings)
     app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes)
     web.install(app, settings)

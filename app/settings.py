@@ -27,6 +27,15 @@ class Settings:
     # Runs (one per student / browser tab).
     max_runs: int = 300
     idle_timeout_s: float = 600.0  # JupyterHub's culler default
+    # Runs one client (a peer address) may hold; a classroom behind one NAT address needs more.
+    max_runs_per_client: int = 5
+    # Memory (README "Memory budget"): a run's estimated bytes (app/runs/budget.py) at most
+    # run_memory_mb, and all live runs' estimates together at most memory_mb, so that the
+    # server's resident memory stays under 512 MB.
+    run_memory_mb: float = 32.0
+    memory_mb: float = 300.0
+    # A REST request's training stops after this many seconds (and max_steps_per_request).
+    max_request_s: float = 10.0
     # Size caps; every one of them is reported by GET /api/options.
     max_layers: int = 6  # hidden layers (Playground: 0-6)
     max_width: int = 8  # neurons per hidden layer (Playground: 1-8)
@@ -37,8 +46,9 @@ class Settings:
     max_rows: int = 5_000
     max_body_bytes: int = 1_000_000
     max_steps_per_request: int = 100_000
-    # POST /api/backprop answers m x (weights) backward contributions: cap their number.
-    max_response_values: int = 2_000_000
+    # POST /api/backprop: the numbers in one answer (m x weights backward contributions and
+    # the rest), each at most 26 bytes of JSON: about 5 MB at most.
+    max_response_values: int = 200_000
     # Streaming.
     max_fps: float = 30.0
     min_fps: float = 2.0  # the floor when the server lowers the rate under load

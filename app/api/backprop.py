@@ -2,6 +2,12 @@
 
 Stateless and exact: float64 throughout, numbers written with their shortest round-trip
 representation, never rounded. This is what a student checks a hand calculation against.
+
+All of the work (parsing and validating the body, the pass, encoding the answer) runs in a
+worker thread (:mod:`app.runs.work`): a 1 MB body takes tens of milliseconds to validate,
+which on the event loop would stall every stream. The answer is capped at
+``max_response_values`` numbers in all (each at most 26 bytes of JSON), so a small request
+cannot ask for a huge answer.
 """
 
 from __future__ import annotations
@@ -9,10 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from fastapi import APIRouter
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 
-from app.api.deps import SettingsDep
-from app.api.errors import issue
+from app.api.deps import SettingsDep, WorkersDep
+from app.api.errors import issue, validation_issues
 from app.api.models import BackpropRequest, BackpropResponse
 from app.api.responses import OrjsonResponse, errors
 from app.core.costs import get_cost
@@ -20,6 +29,7 @@ from app.core.network import Network, backprop, n_params
 from app.settings import Settings
 
 router = APIRouter(tags=["backprop"])
+BYTES_PER_VALUE = 26  # the longest float64 in JSON ("-2.2250738585072014e-308") and a comma
 
 
 class Invalid(Exception):
@@ -72,12 +82,13 @@ def _check_shapes(req: BackpropRequest, s: Settings) -> None:
     m = len(req.x)
     if m > s.max_batch:
         raise Invalid(("x",), f"at most {s.max_batch} examples (max_batch)")
-    weights = sum(n * k for n, k in zip(sizes[1:], sizes[:-1], strict=True))
-    if m * weights > s.max_response_values:
+    values = response_values(sizes, m, req.learning_rate is not None)
+    if values > s.max_response_values:
         raise Invalid(
             ("x",),
-            f"{m} examples × {weights} weights is over {s.max_response_values} values "
-            "of backward_contribution (max_response_values); send fewer examples",
+            f"{m} examples need an answer of {values} numbers (backward_contribution alone "
+            f"is m × {n_weights(sizes)}); at most {s.max_response_values} "
+            "(max_response_values): send fewer examples",
         )
     if len(req.y) != m:
         raise Invalid(("y",), f"need one target per example: {m} rows, got {len(req.y)}")
@@ -87,8 +98,28 @@ def _check_shapes(req: BackpropRequest, s: Settings) -> None:
                 raise Invalid((name, r), f"each row needs {width} entries, got {len(row)}")
 
 
+def n_weights(sizes: list[int]) -> int:
+    return sum(n * k for n, k in zip(sizes[1:], sizes[:-1], strict=True))
+
+
+def response_values(sizes: list[int], m: int, updated: bool) -> int:
+    """How many numbers the answer holds: per example its cost, and for each layer z, a, δ,
+    σ' and the backward contributions; the gradients; the updated parameters."""
+    params = n_params(sizes)
+    per_layer = sum(4 * m * n for n in sizes[1:])
+    return m + per_layer + m * n_weights(sizes) + params + (params if updated else 0)
+
+
 def _finite(*arrays: Any) -> bool:
     return all(np.isfinite(a).all() for a in arrays)
+
+
+_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": BackpropRequest.model_json_schema()}},
+    }
+}
 
 
 @router.post(
@@ -96,20 +127,43 @@ def _finite(*arrays: Any) -> bool:
     response_model=BackpropResponse,
     response_class=OrjsonResponse,
     responses=errors(413, 422),
+    openapi_extra=_BODY,
 )
-async def run_backprop(req: BackpropRequest, settings: SettingsDep) -> OrjsonResponse:
+async def run_backprop(
+    request: Request, settings: SettingsDep, workers: WorkersDep
+) -> OrjsonResponse:
     """Forward + backward pass in float64 (BP1-BP4); with `learning_rate`, also the
     parameters after one SGD step `w ← w − η ∂C/∂w`. `weights[i][j][k]` is `w^{i+2}_jk`
-    (row j: neuron in layer l, column k: neuron in layer l-1)."""
+    (row j: neuron in layer l, column k: neuron in layer l-1). The answer holds at most
+    `max_response_values` numbers."""
+    body = await request.body()
+    status, payload = await workers.run(_respond, body, settings)
+    return OrjsonResponse(payload, status_code=status)
+
+
+def _respond(body: bytes, settings: Settings) -> tuple[int, Any]:
+    """In a worker thread: (status, JSON body) for the raw request body."""
+    try:
+        data = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError as e:
+        msg = f"the body is not valid JSON ({str(e)[:80]})"
+        raise RequestValidationError([issue(("body",), msg, "json_invalid")]) from None
+    try:
+        req = BackpropRequest.model_validate(data)
+    except ValidationError as e:
+        found = e.errors(include_input=False, include_url=False)
+        for err in found:
+            err["loc"] = ("body", *err["loc"])
+        raise RequestValidationError(validation_issues(found)) from None
     try:
         _check_shapes(req, settings)
     except Invalid as e:
-        return OrjsonResponse({"detail": [e.issue]}, status_code=422)
+        return 422, {"detail": [e.issue]}
     with np.errstate(all="ignore"):  # overflow is reported below as a 422
         return _answer(req)
 
 
-def _answer(req: BackpropRequest) -> OrjsonResponse:
+def _answer(req: BackpropRequest) -> tuple[int, Any]:
     weights = [np.array(w, dtype=np.float64) for w in req.weights]
     biases = [np.array(b, dtype=np.float64) for b in req.biases]
     net = Network(list(req.sizes), weights, biases, list(req.activations))
@@ -145,5 +199,5 @@ def _answer(req: BackpropRequest) -> OrjsonResponse:
         arrays += new_w + new_b
     if not (np.isfinite(t.cost) and _finite(*arrays)):
         msg = "the result is not finite in float64 (overflow): use smaller values"
-        return OrjsonResponse({"detail": [issue(("body",), msg, "value_error")]}, status_code=422)
-    return OrjsonResponse(body)
+        return 422, {"detail": [issue(("body",), msg, "value_error")]}
+    return 200, orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -1,14 +1,33 @@
-"""Training runs: create, read, change, step, reset, probe, frame, data, history, delete."""
+"""Training runs: create, read, change, step, reset, probe, frame, data, history, delete.
+
+Requests that change a run wait at most ``BUSY_WAIT_S`` for it (another request or its
+stream may hold it), then answer 409 saying what the run is busy with. Builds that parse
+or draw data run in a worker thread (:mod:`app.runs.work`); a REST step trains on the event
+loop in ~5 ms chunks and stops at ``max_steps_per_request`` steps, ``max_request_s``
+seconds, the client's disconnect, or the run's deletion (``X-Steps-Done``,
+``X-Stopped-By``).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from app.api.deps import DefaultConfigDep, RunDep, SettingsDep, StoreDep
+from app.api.deps import (
+    DefaultConfigDep,
+    RunDep,
+    SettingsDep,
+    StoreDep,
+    WorkersDep,
+    client_address,
+)
 from app.api.errors import config_error
 from app.api.frame_model import Frame
 from app.api.models import (
@@ -26,7 +45,10 @@ from app.api.responses import OrjsonResponse, errors, json_bytes
 from app.runs import driver, insight
 from app.runs.config import ConfigError, merge
 from app.runs.frames import encode
-from app.runs.run import check_steps
+from app.runs.run import Job, RunBusy, check_steps
+from app.runs.state import RunState, build_ready
+from app.runs.store import RunNotFound, StoreFull
+from app.runs.work import WorkersBusy
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
@@ -79,13 +101,25 @@ SourcePath = Annotated[
     responses=errors(413, 422, 429),
 )
 async def create_run(
+    http: Request,
     store: StoreDep,
+    settings: SettingsDep,
+    workers: WorkersDep,
     default_config: DefaultConfigDep,
     config: Annotated[RunConfig | None, Body()] = None,
 ) -> OrjsonResponse:
-    """Create a run. Fields left out take the default experiment (`{}`: all of it)."""
+    """Create a run. Fields left out take the default experiment (`{}`: all of it).
+    Refused (429, `Retry-After`) when the server holds `max_runs` runs, this client
+    `max_runs_per_client`, or the runs' memory estimates would pass `memory_mb`; a run whose
+    own estimate is over `run_memory_mb` is a 422 naming the field that makes it big."""
     changes = config.model_dump(exclude_unset=True, by_alias=True) if config else {}
-    run = store.create(merge(default_config, changes))
+
+    async def build_off_loop(c: RunConfig) -> RunState:
+        return await workers.run(build_ready, c, settings)
+
+    run = await store.create_async(
+        merge(default_config, changes), client_address(http), build_off_loop
+    )
     return OrjsonResponse(run.info(), status_code=201)
 
 
@@ -104,13 +138,31 @@ async def read_run(run: RunDep) -> OrjsonResponse:
     "/{run_id}",
     response_model=RunInfo,
     response_class=OrjsonResponse,
-    responses=errors(404, 413, 422),
+    responses=errors(404, 409, 413, 422, 429),
 )
-async def change_run(run: RunDep, changes: Annotated[RunConfig, Body()]) -> OrjsonResponse:
+async def change_run(
+    run: RunDep,
+    settings: SettingsDep,
+    workers: WorkersDep,
+    changes: Annotated[RunConfig, Body()],
+) -> OrjsonResponse:
     """Change part of the config. Only `learning_rate`, `lambda`, `regulariser`,
-    `batch_size`, `momentum` (and `probe`) keep the weights; anything else rebuilds the run."""
-    async with run.lock:
-        run.update(changes.model_dump(exclude_unset=True, by_alias=True))
+    `batch_size`, `momentum` (and `probe`) keep the weights; anything else rebuilds the run
+    (new data is drawn or parsed in a worker thread)."""
+    async with run.claim():
+        run.touch()
+        plan = run.plan(changes.model_dump(exclude_unset=True, by_alias=True))
+        if not plan.rebuild:
+            run.keep(plan)
+        else:
+            run.job = Job("rebuilding the run (new data or network)")
+            try:
+                state = await workers.run(build_ready, plan.config, settings, run.state)
+            finally:
+                run.job = None
+            if run.closed is not None:
+                raise RunNotFound(run.id)
+            run.install(plan, state)
     return OrjsonResponse(run.info())
 
 
@@ -128,42 +180,91 @@ async def delete_run(run: RunDep, store: StoreDep) -> Response:
 async def step_run(
     run: RunDep,
     settings: SettingsDep,
+    http: Request,
     request: Annotated[StepRequest | None, Body()] = None,
     grid: GridQuery = True,
     explain: ExplainQuery = None,
-) -> OrjsonResponse:
+) -> JSONResponse:
     """Train `steps` steps or `epochs` epochs (an epoch is ⌈n_train / batch_size⌉ steps);
-    no body is one step. Answers the frame after them."""
+    no body is one step. Answers the frame after them. Training stops early after
+    `max_request_s` seconds, when the client disconnects, or when the run is deleted: the
+    headers `X-Steps-Done` (steps trained) and `X-Stopped-By` (`steps`, `time_cap`,
+    `diverged`) say how it ended."""
     req = request or StepRequest()
-    async with run.lock:
+    async with run.claim():
+        run.touch()
         steps = check_steps(run, req.steps, req.epochs, settings)
         sel = _selection(run, explain)
-        await driver.train(run, steps)
-        return json_bytes(run.frame(grid=grid, explain=sel))
+        deadline = time.monotonic() + settings.max_request_s
+        async with _cancelled_on_disconnect(http) as gone:
+            done = await driver.train(run, steps, deadline=deadline, cancel=gone)
+        run.touch()
+        if done.stopped_by == "deleted":
+            return JSONResponse(
+                {"detail": f"the run was deleted while training ({done.steps} steps done)"},
+                status_code=404,
+            )
+        response = json_bytes(run.frame(grid=grid, explain=sel))
+    response.headers["X-Steps-Done"] = str(done.steps)
+    response.headers["X-Stopped-By"] = done.stopped_by
+    return response
+
+
+@contextlib.asynccontextmanager
+async def _cancelled_on_disconnect(http: Request) -> AsyncIterator[asyncio.Event]:
+    """An event set when the client goes away (the ASGI ``http.disconnect`` message; the
+    body has been read already, so ``receive`` waits for nothing else)."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while True:
+            message = await http.receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+                return
+
+    task = asyncio.create_task(watch())
+    try:
+        yield gone
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
 
 
 @router.post(
     "/{run_id}/reset",
     response_class=OrjsonResponse,
-    responses={**FRAME, **errors(404, 422)},
+    responses={**FRAME, **errors(404, 409, 422)},
 )
-async def reset_run(run: RunDep, grid: GridQuery = True) -> OrjsonResponse:
+async def reset_run(
+    run: RunDep, settings: SettingsDep, workers: WorkersDep, grid: GridQuery = True
+) -> OrjsonResponse:
     """Back to step 0: same config and seed, so the same data and initial weights."""
-    async with run.lock:
-        run.reset()
+    async with run.claim():
+        run.touch()
+        run.job = Job("resetting the run")
+        try:
+            state = await workers.run(build_ready, run.config, settings, run.state)
+        finally:
+            run.job = None
+        if run.closed is not None:
+            raise RunNotFound(run.id)
+        run.reset(state)
         return json_bytes(run.frame(grid=grid, history=True))
 
 
 @router.post(
     "/{run_id}/probe",
     response_class=OrjsonResponse,
-    responses={**FRAME, **errors(404, 413, 422)},
+    responses={**FRAME, **errors(404, 409, 413, 422)},
 )
 async def set_probe(
     run: RunDep, request: Annotated[ProbeRequest, Body()], grid: GridQuery = False
 ) -> OrjsonResponse:
     """Choose the probe: the training example whose per-example tensors frames carry."""
-    async with run.lock:
+    async with run.claim():
+        run.touch()
         run.set_probe(request.index)
         return json_bytes(run.frame(grid=grid))
 
@@ -171,7 +272,7 @@ async def set_probe(
 @router.put(
     "/{run_id}/weights/{l}/{j}/{k}",
     response_class=OrjsonResponse,
-    responses={**FRAME, **errors(404, 413, 422)},
+    responses={**FRAME, **errors(404, 409, 413, 422)},
 )
 async def set_weight(
     run: RunDep,
@@ -184,7 +285,8 @@ async def set_weight(
     """Set one weight `w^l_jk` (j, k 0-based; row j in layer l, column k in layer l-1),
     keeping every other parameter; its momentum velocity is zeroed. A diverged run stays
     diverged until a reset or a learning-rate change. Answers the frame after it."""
-    async with run.lock:
+    async with run.claim():
+        run.touch()
         try:
             run.set_weight(l, j, k, request.value)
         except ConfigError as e:
@@ -251,3 +353,23 @@ async def read_neuron_grid(
             ("path",),
         )
     return json_bytes(encode(st.grid.neuron(st.net, l, j)))
+
+
+def _busy(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
+def _refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StoreFull | WorkersBusy)
+    status = 503 if isinstance(exc, WorkersBusy) else 429
+    return JSONResponse(
+        {"detail": str(exc)}, status_code=status, headers={"Retry-After": str(exc.retry_after)}
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Error answers for busy runs (409), budgets and caps (429) and a full work queue (503),
+    each with a message saying what is going on; registered after :mod:`app.api.errors`."""
+    app.add_exception_handler(RunBusy, _busy)
+    app.add_exception_handler(StoreFull, _refused)
+    app.add_exception_handler(WorkersBusy, _refused)

@@ -155,7 +155,10 @@ class Trainer:
 
     def set_hyper(self, **changes: object) -> None:
         """Change learning rate, batch size, regularisation or momentum; weights are kept."""
+        old_batch = self.hyper.batch_size
         self.hyper = replace(self.hyper, **changes)  # type: ignore[arg-type]
+        if self.hyper.batch_size != old_batch:
+            self._fast_steps.clear()  # one per batch size in use, not per size ever used
 
     # -- batches ------------------------------------------------------------------------
     def _ensure_batch(self) -> None:

@@ -1,15 +1,20 @@
 """A training run: config + data + network + trainer + probe + history.
 
 A run is mutated only from the event loop (REST handlers and its stream), under
-``run.lock`` whenever an operation awaits in the middle (chunked training).
+``run.lock`` whenever an operation awaits in the middle (chunked training, a rebuild in a
+worker thread). A request that finds the lock held longer than :data:`BUSY_WAIT_S` is
+refused with :class:`RunBusy` (409), which says what the run is doing (:class:`Job`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,11 +31,13 @@ from app.runs.config import (
 )
 from app.runs.frames import encode
 from app.runs.metrics import Metrics
-from app.runs.state import RunState, build
+from app.runs.state import RunState, build, data_key
 from app.settings import Settings
 
 HISTORY_POINTS = 2_000
 DEFAULT_STEPS_PER_FRAME = 10
+# A request waits this long for a run another request or its stream holds, then gets a 409.
+BUSY_WAIT_S = 0.25
 
 HistoryPoint = tuple[int, int, float | None, float | None, float | None, float | None]
 
@@ -45,11 +52,59 @@ class RunDiverged(RuntimeError):
     """Training was asked of a diverged run."""
 
 
+class RunBusy(RuntimeError):
+    """The run is held by long work (:class:`Job`) for longer than :data:`BUSY_WAIT_S`."""
+
+
+@dataclass
+class Job:
+    """Long work holding a run: ``what`` it is, ``done`` of ``total`` steps (0: no count)."""
+
+    what: str
+    total: int = 0
+    done: int = 0
+
+    def describe(self) -> str:
+        if self.total:
+            return f"{self.what} ({100 * self.done // self.total} % done)"
+        return self.what
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked config change: the new config, whether it rebuilds, its memory estimate."""
+
+    config: RunConfig
+    rebuild: bool
+    bytes: int
+
+
+def _admit_anything(run: Run, config: RunConfig) -> int:
+    """The default admission of a changed config: no budget (a run outside a store)."""
+    return 0
+
+
 class Run:
-    def __init__(self, run_id: str, config: RunConfig, settings: Settings) -> None:
+    def __init__(
+        self,
+        run_id: str,
+        config: RunConfig,
+        settings: Settings,
+        state: RunState | None = None,
+        owner: str = "",
+    ) -> None:
+        """``state``: built already (in a worker thread) from ``config``; ``owner``: the
+        client (peer address) that created the run."""
         self.id = run_id
         self.settings = settings
+        self.owner = owner
         self.lock = asyncio.Lock()
+        self.job: Job | None = None  # the long work holding the lock, if any
+        self.closed: str | None = None  # why the run was deleted or evicted: work stops
+        self.bytes = 0  # its memory estimate, kept by the store (app/runs/budget.py)
+        # Checks a changed config against the memory budgets (set by the store): raises, or
+        # returns the new config's estimate.
+        self.admit: Callable[[Run, RunConfig], int] = _admit_anything
         self.steps_per_frame = DEFAULT_STEPS_PER_FRAME
         self.seconds_per_step = 0.0  # the fast path's last measured speed (see driver)
         self.playing = False
@@ -57,7 +112,7 @@ class Run:
         self.history: deque[HistoryPoint] = deque(maxlen=HISTORY_POINTS)
         self.last_used = time.monotonic()
         self.config = config
-        self.state: RunState = build(config, settings)
+        self.state: RunState = state if state is not None else build(config, settings)
         self.probe = config.probe
         self.generation = 0  # counts rebuilds (new data or network), by any client
         self._metrics: tuple[Metrics, int] | None = None  # the last measured, and its step
@@ -65,7 +120,38 @@ class Run:
 
     # -- reading ----------------------------------------------------------------------
     def touch(self) -> None:
+        """Used now: by a request that changes the run, or by its stream (reads do not
+        count, so a run nobody changes or watches becomes idle and is evicted)."""
         self.last_used = time.monotonic()
+
+    @property
+    def busy(self) -> bool:
+        return self.lock.locked()
+
+    def close(self, reason: str) -> None:
+        """Deleted or evicted: training in progress stops at its next chunk."""
+        self.closed = reason
+        self.playing = False
+
+    @contextlib.asynccontextmanager
+    async def claim(self) -> AsyncIterator[None]:
+        """Hold the run's lock; :class:`RunBusy` if it is not free within BUSY_WAIT_S."""
+        try:
+            await asyncio.wait_for(self.lock.acquire(), BUSY_WAIT_S)
+        except TimeoutError:
+            raise RunBusy(self.busy_message()) from None
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+    def busy_message(self) -> str:
+        job = self.job
+        doing = job.describe() if job is not None else "another request or its stream"
+        return (
+            f"the run is busy: {doing}; try again when it finishes, or cancel it "
+            "(close the request that started it, or delete the run)"
+        )
 
     @property
     def status(self) -> str:
@@ -219,9 +305,11 @@ class Run:
         }
 
     # -- changing ---------------------------------------------------------------------
-    def reset(self) -> None:
-        """Same config, same seed: the initial weights and data again, step 0."""
-        self.state = build(self.config, self.settings)
+    def reset(self, state: RunState | None = None) -> None:
+        """Same config, same seed: the initial weights and data again, step 0 (the data
+        already built is reused: nothing is parsed again). ``state``: built already, from
+        this run's config (in a worker thread)."""
+        self.state = state or build(self.config, self.settings, reuse=self.state)
         self._forget_measurements()
 
     def _forget_measurements(self) -> None:
@@ -254,11 +342,38 @@ class Run:
             raise ConfigError(("value",), f"a finite weight with |value| ≤ {MAX_WEIGHT:g}")
         self.state.trainer.set_weight(l, j, k, value)
 
+    def plan(self, changes: dict[str, Any]) -> Plan:
+        """The config after ``changes``, checked against the caps and the memory budgets."""
+        new = merge(self.config, changes)
+        check_caps(new, self.settings)
+        size = self.admit(self, new)
+        return Plan(new, not changed_fields(self.config, new) <= KEEP_FIELDS, size)
+
+    def slow_rebuild(self, new: RunConfig) -> bool:
+        """Rebuilding for ``new`` draws or parses new data (worth a worker thread)."""
+        return data_key(new) != self.state.data_key
+
+    def install(self, plan: Plan, state: RunState) -> None:
+        """A rebuilt state for ``plan.config`` (built by :func:`app.runs.state.build`)."""
+        new = plan.config
+        self.config, self.state, self.probe = new, state, new.probe
+        self.bytes = plan.bytes
+        self._forget_measurements()
+        self.generation += 1
+
     def update(self, changes: dict[str, Any]) -> bool:
         """Apply a partial config (aliases as keys). Hyperparameters and the probe keep the
         weights; anything else rebuilds the run. Returns True if it rebuilt."""
-        new = merge(self.config, changes)
-        check_caps(new, self.settings)
+        plan = self.plan(changes)
+        if plan.rebuild:
+            self.install(plan, build(plan.config, self.settings, reuse=self.state))
+            return True
+        self.keep(plan)
+        return False
+
+    def keep(self, plan: Plan) -> None:
+        """Apply ``plan`` without a rebuild: hyperparameters and the probe only."""
+        new = plan.config
         changed = changed_fields(self.config, new)
         if changed <= KEEP_FIELDS:
             if new.probe >= self.state.n_train:
@@ -275,12 +390,7 @@ class Run:
             if "learning_rate" in changed and tr.status != "ok":
                 tr.reset_status()
             self.config, self.probe = new, new.probe
-            return False
-        state = build(new, self.settings)
-        self.config, self.state, self.probe = new, state, new.probe
-        self._forget_measurements()
-        self.generation += 1
-        return True
+            self.bytes = plan.bytes
 
     def train(self, steps: int) -> int:
         """Up to ``steps`` fast-path steps; raises :class:`RunDiverged` if diverged."""

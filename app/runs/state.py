@@ -1,11 +1,18 @@
 """Everything a run builds from its config: data, network, trainer, frame builders.
 
 Three independent random streams are spawned from the seed (data, weights, batch order),
-so a seed reproduces a run, and changing the network keeps the same data.
+so a seed reproduces a run, and changing the network keeps the same data. A rebuild that
+keeps the data's fields (a reset, a new network) reuses the data already drawn or parsed
+(:func:`build` with ``reuse``): the same arrays, without parsing a CSV again.
+
+Frame builders are kept for the last :data:`BUILDERS_KEPT` batch sizes only (the batch
+size and an epoch's short last batch): a builder of the largest network and batch is
+about 10 MB, and a client cycling ``batch_size`` must not keep one per size.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +25,7 @@ from app.core.csvdata import CSVError, csv_to_dataset
 from app.core.datasets import Dataset, features, make_dataset, output_size, split, targets
 from app.core.network import Network, n_params
 from app.core.training import Hyper, Trainer
+from app.runs.budget import BUILDERS_KEPT
 from app.runs.config import ConfigError, check_caps, resolve_output
 from app.runs.frames import FrameBuilder
 from app.runs.grid import GridBuilder
@@ -52,18 +60,24 @@ class RunState:
     extent: list[list[float]]
     evaluator: Evaluator
     grid: GridBuilder | None
-    builders: dict[int, FrameBuilder] = field(default_factory=dict)
+    data_key: tuple[Any, ...] = ()
+    builders: OrderedDict[int, FrameBuilder] = field(default_factory=OrderedDict)
 
     @property
     def kind(self) -> str:
         return self.dataset.kind
 
     def builder(self, m: int) -> FrameBuilder:
-        b = self.builders.get(m)
-        if b is None:
-            b = self.builders[m] = FrameBuilder(
-                self.net, self.cost, m, self.dataset.points.shape[1]
-            )
+        """The frame builder for batch size ``m``; the least recently used of more than
+        :data:`BUILDERS_KEPT` is dropped."""
+        builders = self.builders
+        b = builders.get(m)
+        if b is not None:
+            builders.move_to_end(m)
+            return b
+        while len(builders) >= BUILDERS_KEPT:
+            builders.popitem(last=False)
+        b = builders[m] = FrameBuilder(self.net, self.cost, m, self.dataset.points.shape[1])
         return b
 
     def penalty(self) -> float:
@@ -87,13 +101,26 @@ def _extent(points: Array) -> list[list[float]]:
     return [[float(a), float(b)] for a, b in zip(lo - pad, hi + pad, strict=True)]
 
 
-def build(config: RunConfig, settings: Settings) -> RunState:
-    """Build a run's state; raises :class:`ConfigError` for anything the caps refuse."""
+def data_key(config: RunConfig) -> tuple[Any, ...]:
+    """The fields the data (points, labels, train/test split) depend on."""
+    return (config.dataset, config.noise, config.seed, config.csv, config.train_share)
+
+
+def build(config: RunConfig, settings: Settings, reuse: RunState | None = None) -> RunState:
+    """Build a run's state; raises :class:`ConfigError` for anything the caps refuse.
+
+    ``reuse``: a state whose data this one may share if the data's fields are the same.
+    """
     check_caps(config, settings)
     data_rng, init_rng, train_rng = (
         np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(3)
     )
-    ds = _dataset(config, settings, data_rng)
+    key = data_key(config)
+    if reuse is not None and reuse.data_key == key:
+        ds, train_idx, test_idx = reuse.dataset, reuse.train_idx, reuse.test_idx
+    else:
+        ds = _dataset(config, settings, data_rng)
+        train_idx, test_idx = None, None
     n = len(ds.points)
     if n > settings.max_rows:
         raise ConfigError(("dataset",), f"at most {settings.max_rows} rows (max_rows)")
@@ -116,7 +143,8 @@ def build(config: RunConfig, settings: Settings) -> RunState:
             f"{n_params(sizes)} parameters; at most {settings.max_params} (max_params)",
         )
     y_all = targets(ds.labels, ds.kind, output_act, ds.n_classes)
-    train_idx, test_idx = split(n, config.train_share, data_rng)
+    if train_idx is None or test_idx is None:
+        train_idx, test_idx = split(n, config.train_share, data_rng)
     order = np.concatenate([train_idx, test_idx])
     x, y = x_all[order], y_all[order]
     n_train = len(train_idx)
@@ -145,4 +173,15 @@ def build(config: RunConfig, settings: Settings) -> RunState:
         extent=extent,
         evaluator=Evaluator(x, y, n_train, ds.kind, net, trainer.theta),
         grid=grid,
+        data_key=key,
     )
+
+
+def build_ready(config: RunConfig, settings: Settings, reuse: RunState | None = None) -> RunState:
+    """:func:`build`, and what the first frame needs made as well (its frame builder, and the
+    grid of 2-D data): every slow part of a new state, for a worker thread."""
+    st = build(config, settings, reuse)
+    st.builder(min(config.batch_size, st.n_train))
+    if st.grid is not None:
+        st.grid(st.net)
+    return st

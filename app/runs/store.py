@@ -1,8 +1,16 @@
-"""The live runs: a capped dictionary with idle eviction.
+"""The live runs: a capped dictionary with idle eviction and memory budgets.
 
-A run is idle when no stream drives it and nobody has touched it for ``idle_timeout_s``
-(JupyterHub's culler uses 600 s). When the store is full, :class:`StoreFull` carries a
-``retry_after`` in seconds: when the stalest idle run will be evicted.
+A run is idle when no stream drives it, no request is working on it, and no request has
+changed it for ``idle_timeout_s`` (JupyterHub's culler uses 600 s). Reading a run (GET)
+does not count: a script that only polls cannot keep runs alive, and the ``Retry-After``
+of a full server comes true.
+
+A new run is refused when the server holds ``max_runs`` runs (:class:`StoreFull`), when its
+client (peer address) holds ``max_runs_per_client`` (:class:`ClientFull`), or when its
+memory estimate would take the live runs' estimates over ``memory_mb``
+(:class:`MemoryFull`); each carries a ``retry_after`` in seconds: when the stalest idle run
+that would make room will be evicted. A config whose own estimate is over
+``run_memory_mb`` is a :class:`~app.runs.config.ConfigError` naming the field.
 """
 
 from __future__ import annotations
@@ -13,9 +21,14 @@ import logging
 import math
 import secrets
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
 
 from app.api.models import RunConfig
+from app.runs import budget
+from app.runs.config import ConfigError
 from app.runs.run import Run
+from app.runs.state import RunState, build
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,66 +39,185 @@ class RunNotFound(KeyError):
 
 
 class StoreFull(RuntimeError):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("the server is full: too many live runs")
+    def __init__(self, retry_after: int, message: str = "") -> None:
+        super().__init__(message or "the server is full: too many live runs; try again later")
         self.retry_after = retry_after
+
+
+class ClientFull(StoreFull):
+    """This client holds ``max_runs_per_client`` runs already."""
+
+
+class MemoryFull(StoreFull):
+    """The live runs' memory estimates would go over ``memory_mb``."""
 
 
 class RunStore:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._runs: dict[str, Run] = {}
+        self._reserved_bytes = 0  # runs being built (in a worker thread)
+        self._reserved_runs: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self._runs)
 
-    def create(self, config: RunConfig) -> Run:
-        """Build and register a run; raises ConfigError (bad config) or StoreFull."""
-        if len(self._runs) >= self.settings.max_runs:
+    def runs(self) -> Iterable[Run]:
+        return self._runs.values()
+
+    # -- memory -----------------------------------------------------------------------
+    @property
+    def used_bytes(self) -> int:
+        """The live runs' memory estimates, and those of runs being built."""
+        return sum(r.bytes for r in self._runs.values()) + self._reserved_bytes
+
+    def estimate(self, config: RunConfig) -> int:
+        """``config``'s memory estimate; a ConfigError naming the field if it is over the
+        per-run budget."""
+        est = budget.estimate(config, self.settings)
+        limit = self.settings.run_memory_mb
+        if est.mb > limit:
+            field, why = budget.culprit(config, est)
+            raise ConfigError(
+                (field,),
+                f"this run would need about {est.mb:.0f} MB, mostly {why}; "
+                f"at most {limit:g} MB per run (run_memory_mb)",
+            )
+        return est.total
+
+    def _check_memory(self, extra: int, others: Callable[[Run], bool]) -> None:
+        """Room for ``extra`` more bytes, after evicting idle runs if needed."""
+        limit = self.settings.memory_mb * budget.MB
+        if self.used_bytes + extra <= limit:
+            return
+        self.evict_idle()
+        used = self.used_bytes
+        if used + extra <= limit:
+            return
+        raise MemoryFull(
+            self.retry_after(only=others),
+            f"the server's memory budget is in use: this needs about {extra / budget.MB:.0f} "
+            f"MB more and {used / budget.MB:.0f} of {self.settings.memory_mb:g} MB are taken "
+            "(memory_mb); try again later, or ask for a smaller run",
+        )
+
+    def admit_change(self, run: Run, config: RunConfig) -> int:
+        """A run's config change: its new estimate, or ConfigError / MemoryFull."""
+        size = self.estimate(config)
+        if size > run.bytes:
+            self._check_memory(size - run.bytes, lambda r: r is not run)
+        return size
+
+    # -- creating ---------------------------------------------------------------------
+    def _admit(self, config: RunConfig, client: str) -> int:
+        s = self.settings
+        size = self.estimate(config)
+        if len(self._runs) + self._reserved_runs.total() >= s.max_runs:
             self.evict_idle()
-            if len(self._runs) >= self.settings.max_runs:
+            if len(self._runs) + self._reserved_runs.total() >= s.max_runs:
                 raise StoreFull(self.retry_after())
+        mine = self._owned(client)
+        if mine >= s.max_runs_per_client:
+            self.evict_idle()
+            mine = self._owned(client)
+            if mine >= s.max_runs_per_client:
+                raise ClientFull(
+                    self.retry_after(only=lambda r: r.owner == client),
+                    f"you have {mine} live runs, the most one client may have "
+                    f"(max_runs_per_client = {s.max_runs_per_client}): delete one, or wait "
+                    "until one is idle and evicted",
+                )
+        self._check_memory(size, lambda r: True)
+        return size
+
+    def _owned(self, client: str) -> int:
+        held = sum(1 for r in self._runs.values() if r.owner == client)
+        return held + self._reserved_runs[client]
+
+    def create(self, config: RunConfig, client: str = "") -> Run:
+        """Build (on this thread) and register a run; raises ConfigError (bad config),
+        StoreFull, ClientFull or MemoryFull."""
+        size = self._admit(config, client)
+        return self._add(config, build(config, self.settings), client, size)
+
+    async def create_async(
+        self,
+        config: RunConfig,
+        client: str,
+        build_off_loop: Callable[[RunConfig], Awaitable[RunState]],
+    ) -> Run:
+        """As :meth:`create`, the build awaited from ``build_off_loop`` (a worker thread);
+        the run's place and memory are reserved meanwhile."""
+        size = self._admit(config, client)
+        self._reserved_bytes += size
+        self._reserved_runs[client] += 1
+        try:
+            state = await build_off_loop(config)
+        finally:
+            self._reserved_bytes -= size
+            self._reserved_runs[client] -= 1
+        return self._add(config, state, client, size)
+
+    def _add(self, config: RunConfig, state: RunState, client: str, size: int) -> Run:
         run_id = secrets.token_urlsafe(12)
-        run = Run(run_id, config, self.settings)
+        run = Run(run_id, config, self.settings, state=state, owner=client)
+        run.bytes = size
+        run.admit = self.admit_change
         self._runs[run_id] = run
         return run
 
+    # -- finding and ending -------------------------------------------------------------
     def get(self, run_id: str) -> Run:
+        """The run (reading it does not keep it alive: see :meth:`Run.touch`)."""
         run = self._runs.get(run_id)
         if run is None:
             raise RunNotFound(run_id)
-        run.touch()
         return run
 
     def delete(self, run_id: str) -> None:
         run = self._runs.pop(run_id, None)
         if run is None:
             raise RunNotFound(run_id)
-        run.playing = False
+        self._end(run, "the run was deleted")
+
+    @staticmethod
+    def _end(run: Run, reason: str) -> None:
+        run.close(reason)
         session = run.session
         if session is not None:
-            session.stop("the run was deleted")
+            session.stop(reason)
+
+    def _evictable(self, run: Run) -> bool:
+        return run.session is None and not run.busy
 
     def evict_idle(self, now: float | None = None) -> int:
-        """Drop every run that no stream drives and nobody touched within the timeout."""
+        """Drop every run that no stream drives, no request works on, and nobody changed
+        within the timeout."""
         now = time.monotonic() if now is None else now
         limit = self.settings.idle_timeout_s
         stale = [
             rid
             for rid, run in self._runs.items()
-            if run.session is None and now - run.last_used > limit
+            if self._evictable(run) and now - run.last_used > limit
         ]
         for rid in stale:
-            del self._runs[rid]
+            self._end(self._runs.pop(rid), "the run was evicted (idle)")
         if stale:
             log.info("evicted %d idle runs, %d left", len(stale), len(self._runs))
         return len(stale)
 
-    def retry_after(self, now: float | None = None) -> int:
-        """Seconds until the stalest idle run is evicted (at least 1)."""
+    def retry_after(
+        self, now: float | None = None, only: Callable[[Run], bool] | None = None
+    ) -> int:
+        """Seconds until the stalest idle run (of those ``only`` accepts) is evicted (at
+        least 1; the idle timeout if none is idle now)."""
         now = time.monotonic() if now is None else now
         limit = self.settings.idle_timeout_s
-        waits = [run.last_used + limit - now for run in self._runs.values() if run.session is None]
+        waits = [
+            run.last_used + limit - now
+            for run in self._runs.values()
+            if self._evictable(run) and (only is None or only(run))
+        ]
         wait = min(waits) if waits else limit
         return max(1, math.ceil(wait))
 

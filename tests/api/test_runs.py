@@ -83,7 +83,9 @@ def test_step_steps_and_epochs(client: TestClient, run_id: str) -> None:
     assert r.status_code == 200 and r.json()["step"] == 30 and r.json()["grid"] is not None
     f = client.post(f"/api/runs/{run_id}/step", json={"epochs": 2}, params={"grid": "false"}).json()
     assert f["step"] == 30 + 2 * 25 and f["grid"] is None
-    assert client.post(f"/api/runs/{run_id}/step").json()["step"] == 81
+    r = client.post(f"/api/runs/{run_id}/step")
+    assert r.json()["step"] == 81
+    assert r.headers["x-steps-done"] == "1" and r.headers["x-stopped-by"] == "steps"
     r = client.post(f"/api/runs/{run_id}/step", json={"steps": 1, "epochs": 1})
     assert r.status_code == 422
     r = client.post(f"/api/runs/{run_id}/step", json={"steps": 100_001})
@@ -165,15 +167,61 @@ def test_run_cap_is_429_with_retry_after() -> None:
 
 
 def test_idle_runs_are_evicted() -> None:
-    with client_for(idle_timeout_s=0.2) as c:
+    """Reading a run (GETs, however often) does not keep it alive; changing it does."""
+    with client_for(idle_timeout_s=0.4) as c:
         rid = c.post("/api/runs", json={}).json()["id"]
-        assert c.get(f"/api/runs/{rid}").status_code == 200
-        deadline = time.monotonic() + 5
-        while c.get(f"/api/runs/{rid}").status_code == 200 and time.monotonic() < deadline:
-            time.sleep(0.25)  # each GET touches the run: stop touching it long enough
-            time.sleep(0.3)
+        kept = c.post("/api/runs", json={}).json()["id"]
+        t0 = time.monotonic()
+        while c.get(f"/api/runs/{rid}").status_code == 200 and time.monotonic() < t0 + 5:
+            for path in ("", "/frame", "/data", "/history"):
+                c.get(f"/api/runs/{rid}{path}")
+            assert c.post(f"/api/runs/{kept}/probe", json={"index": 1}).status_code == 200
+            time.sleep(0.05)
+        assert 0.4 <= time.monotonic() - t0 < 2.0
         assert c.get(f"/api/runs/{rid}").status_code == 404
-        assert len(c.app.state.store) == 0  # type: ignore[attr-defined]
+        assert c.get(f"/api/runs/{kept}").status_code == 200
+        assert len(c.app.state.store) == 1  # type: ignore[attr-defined]
+
+
+def test_a_step_stops_at_the_time_cap_and_says_so() -> None:
+    with client_for(max_request_s=0.3) as c:
+        rid = c.post("/api/runs", json={"hidden": [8] * 6, "batch_size": 64}).json()["id"]
+        t0 = time.monotonic()
+        r = c.post(f"/api/runs/{rid}/step", json={"steps": 100_000})
+        took = time.monotonic() - t0
+        assert r.status_code == 200 and r.headers["x-stopped-by"] == "time_cap"
+        done = int(r.headers["x-steps-done"])
+        assert 0 < done < 100_000 and r.json()["step"] == done
+        assert 0.3 <= took < 2.0
+
+
+def test_runs_per_client_are_capped() -> None:
+    with client_for(max_runs_per_client=2, idle_timeout_s=120) as c:
+        first = c.post("/api/runs", json={}).json()["id"]
+        assert c.post("/api/runs", json={}).status_code == 201
+        r = c.post("/api/runs", json={})
+        assert r.status_code == 429 and "max_runs_per_client = 2" in r.json()["detail"]
+        assert 1 <= int(r.headers["retry-after"]) <= 120
+        assert c.delete(f"/api/runs/{first}").status_code == 204
+        assert c.post("/api/runs", json={}).status_code == 201
+
+
+def test_memory_budgets_refuse_with_the_field_and_the_limit() -> None:
+    with client_for(run_memory_mb=3, memory_mb=12, max_runs_per_client=100) as c:
+        r = c.post("/api/runs", json={"hidden": [8] * 6, "batch_size": 512})
+        assert r.status_code == 422
+        issue = r.json()["detail"][0]
+        assert (
+            issue["loc"] == ["body", "batch_size"]
+            and "3 MB per run (run_memory_mb)" in issue["msg"]
+        )
+        rid = c.post("/api/runs", json={"hidden": [8] * 6}).json()["id"]
+        r = c.patch(f"/api/runs/{rid}", json={"batch_size": 512})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "batch_size"]
+        while (r := c.post("/api/runs", json={"hidden": [8] * 6})).status_code == 201:
+            pass
+        assert r.status_code == 429 and "memory_mb" in r.json()["detail"]
+        assert int(r.headers["retry-after"]) >= 1
 
 
 def test_diverging_run_reports_diverged_and_reset_recovers(client: TestClient) -> None:

@@ -131,3 +131,100 @@ def test_controls_go_before_the_latest_frame() -> None:
         return ws.sent
 
     assert asyncio.run(scenario()) == ['{"type":"error","detail":"x"}', "rebuilt-frame", "new"]
+
+
+def test_training_stops_at_the_deadline_a_cancel_or_a_delete() -> None:
+    big = RunConfig(hidden=[8] * 6, batch_size=64)
+
+    async def deadline() -> tuple[driver.Trained, float]:
+        run = Run("a", big, Settings())
+        t0 = time.monotonic()
+        done = await driver.train(run, 10_000_000, deadline=t0 + 0.3)
+        return done, time.monotonic() - t0
+
+    done, took = asyncio.run(deadline())
+    assert done.stopped_by == "time_cap" and 0 < done.steps < 10_000_000
+    assert 0.3 <= took < 0.8
+
+    async def cancelled_or_deleted(how: str) -> tuple[driver.Trained, float]:
+        store = RunStore(Settings())
+        run = store.create(big)
+        gone = asyncio.Event()
+        training = asyncio.create_task(driver.train(run, 10_000_000, cancel=gone))
+        await asyncio.sleep(0.2)
+        assert run.job is not None and run.job.what == "training 10000000 steps"
+        assert 0 < run.job.done < 10_000_000
+        t0 = time.monotonic()
+        if how == "cancel":
+            gone.set()
+        else:
+            store.delete(run.id)
+        done = await training
+        assert run.job is None
+        return done, time.monotonic() - t0
+
+    done, took = asyncio.run(cancelled_or_deleted("cancel"))
+    assert done.stopped_by == "cancelled" and took < 0.1
+    done, took = asyncio.run(cancelled_or_deleted("delete"))
+    assert done.stopped_by == "deleted" and took < 0.1
+
+
+def test_a_busy_run_refuses_within_the_wait_and_says_what_it_is_doing() -> None:
+    from app.runs.run import BUSY_WAIT_S, RunBusy
+
+    async def scenario() -> tuple[str, float]:
+        run = Run("a", RunConfig(hidden=[8] * 6, batch_size=64), Settings())
+
+        async def long_step() -> None:
+            async with run.claim():
+                await driver.train(run, 10_000_000, deadline=time.monotonic() + 2)
+
+        task = asyncio.create_task(long_step())
+        await asyncio.sleep(0.2)
+        t0 = time.monotonic()
+        with pytest.raises(RunBusy) as busy:
+            async with run.claim():
+                pass
+        took = time.monotonic() - t0
+        run.close("test over")
+        await task
+        async with run.claim():  # free again
+            pass
+        return str(busy.value), took
+
+    message, took = asyncio.run(scenario())
+    assert BUSY_WAIT_S <= took < BUSY_WAIT_S + 0.2
+    assert "training 10000000 steps (" in message and "% done)" in message
+
+
+def test_reads_do_not_keep_a_run_alive_and_busy_runs_are_not_evicted() -> None:
+    store = RunStore(replace(Settings(), idle_timeout_s=100))
+    a, b = store.create(RunConfig()), store.create(RunConfig())
+    now = time.monotonic()
+    a.last_used = b.last_used = now - 150
+    store.get(a.id)  # a read: no touch
+    assert a.last_used == now - 150
+
+    async def hold_b() -> int:
+        async with b.lock:
+            return store.evict_idle()
+
+    assert asyncio.run(hold_b()) == 1  # a is evicted, b is held by a request
+    assert b.closed is None and a.closed == "the run was evicted (idle)"
+    with pytest.raises(RunNotFound):
+        store.get(a.id)
+
+
+def test_reset_reuses_the_data_and_gives_the_same_run() -> None:
+    run = Run("a", RunConfig(dataset="spiral", hidden=[4]), Settings())
+    before = run.state
+    theta0 = run.state.trainer.theta.copy()
+    run.train(100)
+    run.reset()
+    assert run.state is not before and run.state.dataset is before.dataset
+    assert (run.state.trainer.theta == theta0).all() and run.step == 0
+    fresh = Run("b", RunConfig(dataset="spiral", hidden=[4], seed=1), Settings())
+    run.update({"hidden": [4]})  # nothing changed: no rebuild
+    assert (fresh.state.x == run.state.x).all()
+    run.update({"noise": 0.2})  # new data: drawn again
+    assert run.state.dataset is not before.dataset

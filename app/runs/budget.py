@@ -1,0 +1,150 @@
+"""What a run costs in memory, estimated from its config before anything is built.
+
+The estimate is an upper bound on the bytes a run holds while it is used (a stream playing,
+frames with grids, metrics), made of the arrays the run builds, sized from the config:
+
+- ``data``: the points and labels, the network's inputs ``x`` (N, n_1) and targets ``y``
+  (N, n_L) and their copies in the trainer (one column per example, shuffled) and in the
+  float32 evaluator (with one row per hidden neuron per point), and the CSV text itself;
+- ``frames``: :data:`app.runs.state.BUILDERS_KEPT` frame builders, each a padded stack
+  ``(4(L-1)+1, 1+m, Q+1)`` of float64 (m = batch size, Q = the widest layer) with its
+  index arrays, and the trainer's fast steps for the same batch sizes;
+- ``grid``: the decision-boundary grid of a 2-D run (64² points and a 16² thumbnail per
+  neuron), in float32, and its encoded JSON;
+- ``history`` and a fixed part for the network, trainer and frame objects.
+
+:func:`estimate` needs no parsing: a CSV's rows and columns are counted from its text (an
+upper bound: a header line counts as a row). ``tests/runs/test_budget.py`` checks the
+estimate against what runs really take (tracemalloc), and ``tests/abuse/test_memory.py``
+against the server's resident memory.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from app.api.models import RunConfig
+from app.core.csvdata import MAX_CLASSES
+from app.core.datasets import DATASETS
+from app.runs.grid import GRID, THUMB
+from app.settings import Settings
+
+MB = 1_000_000
+BUILDERS_KEPT = 2  # the batch size and an epoch's short last batch (state.RunState.builder)
+HISTORY_BYTES = 600_000  # 2,000 points of six numbers as Python tuples
+FIXED_BYTES = 400_000  # network, trainer, evaluator objects, the last frame's bytes
+SAFETY = 1.25  # allocator slack and small arrays the terms leave out
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Bytes by part; ``field`` is the config field that makes the biggest part big."""
+
+    data: int
+    frames: int
+    grid: int
+    other: int
+
+    @property
+    def total(self) -> int:
+        return self.data + self.frames + self.grid + self.other
+
+    @property
+    def mb(self) -> float:
+        return self.total / MB
+
+    def biggest(self) -> str:
+        parts = {"data": self.data, "frames": self.frames, "grid": self.grid}
+        return max(parts, key=lambda k: parts[k])
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What the estimate needs: N points of d raw columns, n_1 inputs, n_L outputs."""
+
+    n: int
+    d: int
+    n_in: int
+    n_out: int
+    two_d: bool
+
+
+def csv_shape(text: str, max_rows: int) -> tuple[int, int]:
+    """(rows, columns) of CSV text, counted without parsing: rows at most ``max_rows`` (the
+    parser refuses more), a header counted as a row."""
+    body = text.removeprefix("\ufeff").rstrip()
+    rows = body.count("\n") + body.count("\r") - body.count("\r\n") + 1 if body else 0
+    first = body.split("\n", 1)[0].split("\r", 1)[0]
+    return min(rows, max_rows), first.count(",") + 1
+
+
+def shape_of(config: RunConfig, settings: Settings) -> Shape:
+    if config.dataset == "csv":
+        rows, cols = csv_shape(config.csv or "", settings.max_rows)
+        d = max(1, min(cols, settings.max_inputs + 1) - 1)
+        n_out = max(2, min(settings.max_outputs, MAX_CLASSES))
+        n_in = len(config.features) if d == 2 else d
+        return Shape(rows, d, n_in, n_out, d == 2)
+    spec = DATASETS.get(config.dataset)
+    n = spec.n_points if spec is not None else settings.max_rows
+    classes = spec.n_classes if spec is not None else settings.max_outputs
+    return Shape(n, 2, len(config.features), max(2, classes), True)
+
+
+def estimate(config: RunConfig, settings: Settings) -> Estimate:
+    """An upper bound on the bytes the run ``config`` holds once built and used."""
+    s = shape_of(config, settings)
+    n, n1, nl_out = s.n, s.n_in, s.n_out
+    hidden = list(config.hidden)
+    sizes = [n1, *hidden, nl_out]
+    text = len(config.csv or "") * (1 if (config.csv or "").isascii() else 4)
+    data = (
+        8 * n * (s.d + 1)  # points, labels
+        + (8 * n * n1 if s.two_d else 0)  # the selected features (CSV columns are used as is)
+        + 8 * n * nl_out * 2  # targets, reordered
+        + 8 * n * n1  # inputs, reordered
+        + 16 * n  # train/test indices
+        + 2 * 8 * n * (n1 + 1 + nl_out)  # the trainer's columns, and their shuffled copy
+        + 4 * n * (n1 + 1 + 3 * nl_out + sum(k + 1 for k in hidden))  # the evaluator
+        + 8 * n * (nl_out + max(sizes))  # the evaluator's pass
+        + text
+    )
+    layers = len(sizes) - 1
+    widest = max(sizes)
+    m = min(config.batch_size, n)
+    builder = 8 * (
+        (4 * layers + 1) * (1 + m) * (widest + 1)
+        + layers * (widest + 1) ** 2
+        + 2 * layers * widest * widest
+        + (1 + m) * nl_out
+    )
+    # A kept builder holds its buffer and about 20 % more (gather indices, the encoded
+    # layers); while one is made, an index array as large as its buffer exists too.
+    fast = 8 * (m + 1) * (sum(sizes) + n1 + 1) * 3
+    frames = BUILDERS_KEPT * (builder * 6 // 5 + fast) + builder
+    grid = 0
+    if s.two_d:
+        points = GRID * GRID + THUMB * THUMB
+        grid = 4 * points * (n1 + 3 * widest) + 12 * (GRID * GRID + THUMB * THUMB * sum(sizes))
+    return Estimate(
+        data=math.ceil(SAFETY * data),
+        frames=math.ceil(SAFETY * frames),
+        grid=math.ceil(SAFETY * grid),
+        other=HISTORY_BYTES + FIXED_BYTES,
+    )
+
+
+def culprit(config: RunConfig, est: Estimate) -> tuple[str, str]:
+    """(field, why): the config field that makes ``est`` big, and a short reason."""
+    part = est.biggest()
+    if part == "frames":
+        return (
+            "batch_size",
+            f"batch_size {config.batch_size} (frame buffers {est.frames / MB:.0f} MB)",
+        )
+    if part == "grid":
+        return "hidden", f"the decision-boundary grid of this network ({est.grid / MB:.0f} MB)"
+    if config.dataset == "csv":
+        return "csv", f"the CSV data ({est.data / MB:.0f} MB once loaded)"
+    return "dataset", f"the data set ({est.data / MB:.0f} MB)"

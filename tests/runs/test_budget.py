@@ -1,0 +1,172 @@
+"""Memory: the estimate against what runs really take, bounded caches, the budgets."""
+
+from __future__ import annotations
+
+import tracemalloc
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.api.models import RunConfig
+from app.runs import budget
+from app.runs.budget import BUILDERS_KEPT, csv_shape, estimate
+from app.runs.config import ConfigError
+from app.runs.run import Run
+from app.runs.store import ClientFull, MemoryFull, RunStore
+from app.settings import Settings
+
+F7 = ["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"]
+
+
+def csv_text(rows: int, cols: int, classes: int, seed: int = 0) -> str:
+    """``cols`` one-digit features and a class label 0..classes-1 per row (short numbers:
+    the most rows and columns a 1 MB body can carry)."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 10, size=(rows, cols))
+    t = rng.integers(0, classes, size=rows)
+    return "\n".join(",".join(map(str, r)) + f",{c}" for r, c in zip(x, t, strict=True))
+
+
+def _use(run: Run, batch_sizes: list[int]) -> None:
+    """What a student does: frames with grids and history, training, batch-size changes."""
+    for bs in batch_sizes:
+        run.update({"batch_size": bs})
+        run.frame(grid=True, history=True)
+        run.train(40)
+        run.frame(grid=True)
+
+
+def _measured(config: RunConfig, batch_sizes: list[int]) -> tuple[int, int]:
+    """(bytes held after use, peak bytes) of building and using a run (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        run = Run("m", config, Settings())
+        _use(run, batch_sizes)
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    del run
+    return held, peak
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _warm() -> None:
+    """Module-level caches (imports, compiled patterns) are not a run's memory."""
+    _measured(RunConfig.model_validate({"dataset": "csv", "csv": csv_text(20, 2, 2)}), [10])
+    _measured(RunConfig(), [10])
+
+
+CASES: list[tuple[str, dict[str, Any], list[int]]] = [
+    ("default", {}, [10]),
+    ("largest 2-D network", {"hidden": [8] * 6, "features": F7}, [512, 17, 512]),
+    ("wide CSV, no hidden layer", {"csv": csv_text(600, 64, 2), "hidden": []}, [10]),
+    # 1,600 rows: 800 training examples, batches of 512 and 288 (two large builders).
+    ("wide CSV, deep network", {"csv": csv_text(1600, 64, 10), "hidden": [8] * 6}, [512, 3, 512]),
+]
+
+
+@pytest.mark.parametrize(("name", "changes", "batches"), CASES, ids=[c[0] for c in CASES])
+def test_the_estimate_is_not_below_what_a_run_takes(
+    name: str, changes: dict[str, Any], batches: list[int]
+) -> None:
+    if "csv" in changes:
+        changes = {"dataset": "csv", **changes}
+    config = RunConfig.model_validate(changes)
+    held, peak = _measured(config, batches)
+    # every change is estimated again (Run.plan): the largest estimate along the way
+    est = max(
+        estimate(config.model_copy(update={"batch_size": bs}), Settings()).total for bs in batches
+    )
+    assert peak <= est, f"{name}: peak {peak / 1e6:.2f} MB over the estimate {est / 1e6:.2f} MB"
+    # and not so far above that the server-wide budget turns students away for nothing
+    assert est <= 4 * peak + 1_000_000, f"{name}: {est / 1e6:.2f} MB for {peak / 1e6:.2f} MB"
+    assert held <= peak
+
+
+def test_cycling_the_batch_size_keeps_two_builders_and_no_memory() -> None:
+    """The reported attack: 183 batch sizes added 1.38 GB. Now the caches hold two."""
+    config = RunConfig.model_validate(
+        {"dataset": "csv", "csv": csv_text(700, 64, 10), "hidden": [8] * 6, "batch_size": 340}
+    )
+    run = Run("c", config, Settings())
+    _use(run, [340])
+    tracemalloc.start()
+    try:
+        _use(run, list(range(230, 350, 10)))  # 12 batch sizes, each a ~4.5 MB builder
+        held, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(run.state.builders) <= BUILDERS_KEPT
+    assert len(run.state.trainer._fast_steps) <= 2
+    assert held < 15_000_000  # two builders at most, not 12
+
+
+def test_csv_shape_counts_rows_and_columns_without_parsing() -> None:
+    assert csv_shape("a,b,c\n1,2,3\n4,5,6\n", 100) == (3, 3)
+    assert csv_shape("1,2\r\n3,4\r\n\r\n", 100) == (2, 2)
+    assert csv_shape("1,2\r3,4\r5,6", 100) == (3, 2)
+    assert csv_shape("\ufeff1,2,3,4\n" * 50, 10) == (10, 4)
+
+
+def test_a_run_over_the_per_run_budget_is_a_422_naming_the_field() -> None:
+    settings = replace(Settings(), run_memory_mb=8)
+    store = RunStore(settings)
+    big_batch = RunConfig.model_validate(
+        {"dataset": "csv", "csv": csv_text(1200, 64, 10), "hidden": [8] * 6, "batch_size": 512}
+    )
+    with pytest.raises(ConfigError) as e:
+        store.create(big_batch, "a")
+    assert e.value.loc == ("batch_size",)
+    assert "8 MB per run (run_memory_mb)" in e.value.msg
+    big_data = RunConfig.model_validate(
+        {"dataset": "csv", "csv": csv_text(5000, 64, 2), "hidden": [], "batch_size": 1}
+    )
+    with pytest.raises(ConfigError) as e:
+        store.create(big_data, "a")
+    assert e.value.loc == ("csv",)
+    assert len(store) == 0
+
+
+def test_a_change_over_the_per_run_budget_is_refused_and_the_run_kept() -> None:
+    store = RunStore(replace(Settings(), run_memory_mb=8))
+    run = store.create(RunConfig.model_validate({"hidden": [8] * 6}), "a")
+    with pytest.raises(ConfigError) as e:
+        run.update({"dataset": "csv", "csv": csv_text(5000, 64, 2)})
+    assert e.value.loc == ("csv",)
+    assert run.config.dataset != "csv" and run.state.kind == "classification"
+
+
+def test_the_server_budget_refuses_new_runs_with_a_retry_after() -> None:
+    settings = replace(Settings(), memory_mb=30, idle_timeout_s=100)
+    store = RunStore(settings)
+    config = RunConfig.model_validate({"hidden": [8] * 6, "batch_size": 512})
+    size = estimate(config, settings).total
+    fits = int(30 * budget.MB // size)
+    assert fits >= 2
+    for i in range(fits):
+        store.create(config, f"client{i}")
+    assert store.used_bytes <= 30 * budget.MB
+    with pytest.raises(MemoryFull) as full:
+        store.create(config, "late")
+    assert 1 <= full.value.retry_after <= 100
+    assert "memory_mb" in str(full.value)
+    small = store.create(RunConfig(), "late")  # a small run still fits
+    # a change that would grow a run past the budget is refused too
+    with pytest.raises(MemoryFull):
+        small.update({"hidden": [8] * 6, "batch_size": 512})
+    assert small.config.batch_size == RunConfig().batch_size
+
+
+def test_runs_per_client_are_capped() -> None:
+    store = RunStore(replace(Settings(), max_runs_per_client=2, idle_timeout_s=100))
+    a = store.create(RunConfig(), "10.0.0.1")
+    store.create(RunConfig(), "10.0.0.1")
+    with pytest.raises(ClientFull) as full:
+        store.create(RunConfig(), "10.0.0.1")
+    assert "max_runs_per_client = 2" in str(full.value)
+    assert 1 <= full.value.retry_after <= 100
+    store.create(RunConfig(), "10.0.0.2")  # another client is not affected
+    store.delete(a.id)
+    store.create(RunConfig(), "10.0.0.1")  # room again after a delete
