@@ -28,4 +28,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
 # Many streaming clients: WebSocket compression off (about 2x throughput per client),
 # small incoming messages, a concurrency limit ~3 connections per student for 200 students,
 # and a graceful shutdown that closes streams instead of hanging on them.
-CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--ws-per-message-deflate", "false", "--ws-max-size", "65536", "--ws-max-queue", "32", "--limit-concurrency", "600", "--backlog", "1024", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "5", "--no-server-header"]
+CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--ws", "app.api.websocket_protocol:ClassroomWebSocketProtocol", "--ws-per-message-deflate", "false", "--ws-max-size", "65536", "--ws-max-queue", "32", "--limit-concurrency", "600", "--backlog", "1024", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "5", "--no-server-header"]

@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from app.api.websocket_protocol import ClassroomWebSocketProtocol
 from app.settings import Settings, get_settings
 
 GRACEFUL_SHUTDOWN_S = 5
@@ -20,6 +21,7 @@ GRACEFUL_SHUTDOWN_S = 5
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
+        "ws": ClassroomWebSocketProtocol,  # stalled readers dropped within send_timeout_s
         "ws_per_message_deflate": False,
         "ws_max_size": settings.max_ws_message_bytes,
         "limit_concurrency": settings.limit_concurrency,

@@ -6,7 +6,9 @@ Three tasks share the connection:
 - the ticker, while playing, trains up to ``steps_per_frame`` fast-path steps (no longer
   than ``Pacer.budget``) and builds a frame, at most ``Pacer.fps()`` times per second;
 - the sender sends the latest frame only (a newer frame replaces one not yet sent) with a
-  timeout, so a client that stops reading is dropped after ``send_timeout_s``.
+  timeout: a send blocked for ``send_timeout_s`` ends the session. (A client that stops
+  reading is dropped within ``send_timeout_s`` by the WebSocket protocol's pings, before
+  the buffers fill: :mod:`app.api.websocket_protocol`.)
 A disconnect, a slow client, a newer stream on the same run, or the run's deletion ends
 all three; the run stays (paused) until it is evicted.
 """

@@ -1,0 +1,128 @@
+"""The heaviest streams a student can ask for: ``async with heavy_streams(base, k): ...``.
+
+Each of ``k`` mischievous students (each from its own loopback address, ``127.2.0.1``, ...,
+so a per-client run cap does not refuse them and it is the pacer that has to keep the class
+fair) creates the largest network ``/api/options`` allows (``max_layers`` hidden layers of
+``max_width``; or any other ``body``), opens its stream, sets the speed to the top of the
+``steps_per_frame`` range ("max") and plays. It reads every byte the server sends, as fast
+as it can, but over a plain socket without parsing: the abuse costs the server everything
+and this process almost nothing (an honest student measured beside it in the same process
+is not slowed by the abuser's own client).
+
+On leaving the ``async with`` the sockets close and the runs are deleted. The result says
+how many runs were refused (status counts) and how many bytes each stream received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import struct
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+
+@dataclass
+class Heavy:
+    """What the abusers got: runs made, refusals by status, bytes read per stream."""
+
+    made: int = 0
+    refused: dict[int, int] = field(default_factory=dict)
+    received: list[int] = field(default_factory=list)
+
+
+def abuser_address(k: int) -> str:
+    return f"127.2.{k // 250}.{k % 250 + 1}"
+
+
+def masked_text(text: str) -> bytes:
+    """A client-to-server WebSocket text frame (clients must mask, RFC 6455 5.3)."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    n = len(payload)
+    head = struct.pack("!BB", 0x81, 0x80 | n) if n < 126 else struct.pack("!BBH", 0x81, 0xFE, n)
+    return head + mask + body
+
+
+async def largest_body(http: httpx.AsyncClient) -> dict[str, Any]:
+    limits = (await http.get("/api/options")).json()["limits"]
+    return {"hidden": [limits["max_width"]] * limits["max_layers"]}
+
+
+async def _stream(port: int, address: str, run_id: str, speed: int, got: list[int], i: int) -> None:
+    reader, writer = await asyncio.open_connection(
+        "127.0.0.1", port, local_addr=(address, 0), limit=1 << 20
+    )
+    try:
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write(
+            (
+                f"GET /api/runs/{run_id}/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+                f"Origin: http://127.0.0.1:{port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")  # the 101, before any message
+        if not head.startswith(b"HTTP/1.1 101"):
+            return
+        writer.write(masked_text(f'{{"type": "speed", "steps_per_frame": {speed}}}'))
+        writer.write(masked_text('{"type": "play"}'))
+        await writer.drain()
+        while chunk := await reader.read(1 << 20):
+            got[i] += len(chunk)
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+@contextlib.asynccontextmanager
+async def heavy_streams(
+    base: str, k: int, body: dict[str, Any] | None = None
+) -> AsyncIterator[Heavy]:
+    """``k`` streams of the largest network (or ``body``) at "max" speed, read as fast as
+    they come, for as long as the ``async with`` lasts."""
+    out = Heavy(received=[0] * k)
+    port = int(base.rsplit(":", 1)[1])
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        body = body if body is not None else await largest_body(http)
+        speed = (await http.get("/api/options")).json()["limits"]["steps_per_frame"][1]
+    runs: list[tuple[str, str]] = []
+    for i in range(k):
+        address = abuser_address(i)
+        transport = httpx.AsyncHTTPTransport(local_address=address)
+        async with httpx.AsyncClient(
+            base_url=base, transport=transport, headers={"origin": base}, timeout=10
+        ) as http:
+            r = await http.post(
+                "/api/runs",
+                content=orjson.dumps(body),
+                headers={"content-type": "application/json"},
+            )
+        if r.status_code == 201:
+            runs.append((address, r.json()["id"]))
+        else:
+            out.refused[r.status_code] = out.refused.get(r.status_code, 0) + 1
+    out.made = len(runs)
+    tasks = [
+        asyncio.create_task(_stream(port, a, run_id, speed, out.received, i))
+        for i, (a, run_id) in enumerate(runs)
+    ]
+    try:
+        yield out
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        async with httpx.AsyncClient(base_url=base, headers={"origin": base}, timeout=10) as http:
+            for _, run_id in runs:
+                with contextlib.suppress(httpx.HTTPError):
+                    await http.delete(f"/api/runs/{run_id}")
