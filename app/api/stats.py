@@ -17,9 +17,11 @@ class Stats(BaseModel):
     runs: int
     max_runs: int
     playing: int
-    fps: float = Field(description="the frame rate every playing stream gets now")
+    fps: float = Field(
+        description="the median frame rate of the playing streams now (each has its own)"
+    )
     training_ms: float = Field(
-        description="training time per frame a stream may use now (at least one step)"
+        description="median training time per frame a stream may use now (at least one step)"
     )
     overhead_ms: float = Field(
         description="measured server time per frame outside the runs' own code"
