@@ -7,6 +7,7 @@ import { banner } from "./banner.js";
 import { BoundaryPlot } from "./boundary_plot.js";
 import { Controls, canonical } from "./controls.js";
 import { ExplainPanel } from "./explain.js";
+import { loading } from "./loading.js";
 import { LossPlot } from "./loss_plot.js";
 import { NetworkPlot } from "./network_plot.js";
 import { Session } from "./session.js";
@@ -150,6 +151,7 @@ function applyFrame(frame, { force = false } = {}) {
   if (store.mode === "normal") explain.update(frame, store);
   part("explain");
   showStatus(frame);
+  loading.done(); // the first frame is on screen: hand the controls over
   const ms = performance.now() - t0;
   performance.measure("bpv-apply", "bpv-apply-start");
   stats.times.push(ms);
@@ -235,6 +237,7 @@ function adoptRun(run) {
 }
 
 async function boot() {
+  loading.phase("Connecting to the server…");
   let opts;
   try {
     opts = await api.options();
@@ -269,6 +272,7 @@ async function boot() {
       if (store.settings.speed !== store.run.steps_per_frame) session.send({ type: "speed", steps_per_frame: store.settings.speed });
     },
   });
+  loading.phase("Building the network…");
   try {
     await session.start({ hashGiven: Object.keys(fromHash.values).length > 0 });
   } catch (err) {
@@ -296,4 +300,4 @@ window.__bpv = {
   actions,
 };
 
-boot();
+boot().finally(() => store.run || loading.fail());
