@@ -30,9 +30,10 @@ class Settings:
     # Runs one client (a peer address) may hold; a classroom behind one NAT address needs more.
     max_runs_per_client: int = 5
     # Memory (README "Memory budget"): a run's estimated bytes (app/runs/budget.py) at most
-    # run_memory_mb, and all live runs' estimates together at most memory_mb, so that the
-    # server's resident memory stays under 512 MB.
+    # run_memory_mb, one client's runs together at most client_memory_mb, and all live runs'
+    # estimates at most memory_mb, so that the server's resident memory stays under 512 MB.
     run_memory_mb: float = 32.0
+    client_memory_mb: float = 64.0
     memory_mb: float = 300.0
     # A REST request's training stops after this many seconds (and max_steps_per_request).
     max_request_s: float = 10.0

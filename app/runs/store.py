@@ -6,11 +6,12 @@ does not count: a script that only polls cannot keep runs alive, and the ``Retry
 of a full server comes true.
 
 A new run is refused when the server holds ``max_runs`` runs (:class:`StoreFull`), when its
-client (peer address) holds ``max_runs_per_client`` (:class:`ClientFull`), or when its
-memory estimate would take the live runs' estimates over ``memory_mb``
-(:class:`MemoryFull`); each carries a ``retry_after`` in seconds: when the stalest idle run
-that would make room will be evicted. A config whose own estimate is over
-``run_memory_mb`` is a :class:`~app.runs.config.ConfigError` naming the field.
+client (peer address) holds ``max_runs_per_client`` runs or its runs' memory estimates would
+go over ``client_memory_mb`` (:class:`ClientFull`), or when its memory estimate would take
+the live runs' estimates over ``memory_mb`` (:class:`MemoryFull`); each carries a
+``retry_after`` in seconds: when the stalest idle run that would make room will be evicted.
+A config whose own estimate is over ``run_memory_mb`` is a
+:class:`~app.runs.config.ConfigError` naming the field.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class RunStore:
         self._runs: dict[str, Run] = {}
         self._reserved_bytes = 0  # runs being built (in a worker thread)
         self._reserved_runs: Counter[str] = Counter()
+        self._reserved_by: Counter[str] = Counter()  # their bytes, by client
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -101,10 +103,27 @@ class RunStore:
             "(memory_mb); try again later, or ask for a smaller run",
         )
 
+    def client_bytes(self, client: str) -> int:
+        held = sum(r.bytes for r in self._runs.values() if r.owner == client)
+        return held + self._reserved_by[client]
+
+    def _check_client_memory(self, client: str, extra: int, others: Callable[[Run], bool]) -> None:
+        limit = self.settings.client_memory_mb
+        used = self.client_bytes(client)
+        if used + extra > limit * budget.MB:
+            raise ClientFull(
+                self.retry_after(only=lambda r: r.owner == client and others(r)),
+                f"your runs would need about {(used + extra) / budget.MB:.0f} MB, more than one "
+                f"client may use (client_memory_mb = {limit:g}): delete a run, or ask for a "
+                "smaller one",
+            )
+
     def admit_change(self, run: Run, config: RunConfig) -> int:
-        """A run's config change: its new estimate, or ConfigError / MemoryFull."""
+        """A run's config change: its new estimate, or ConfigError / ClientFull /
+        MemoryFull."""
         size = self.estimate(config)
         if size > run.bytes:
+            self._check_client_memory(run.owner, size - run.bytes, lambda r: r is not run)
             self._check_memory(size - run.bytes, lambda r: r is not run)
         return size
 
@@ -127,6 +146,7 @@ class RunStore:
                     f"(max_runs_per_client = {s.max_runs_per_client}): delete one, or wait "
                     "until one is idle and evicted",
                 )
+        self._check_client_memory(client, size, lambda r: True)
         self._check_memory(size, lambda r: True)
         return size
 
@@ -151,11 +171,13 @@ class RunStore:
         size = self._admit(config, client)
         self._reserved_bytes += size
         self._reserved_runs[client] += 1
+        self._reserved_by[client] += size
         try:
             state = await build_off_loop(config)
         finally:
             self._reserved_bytes -= size
             self._reserved_runs[client] -= 1
+            self._reserved_by[client] -= size
         return self._add(config, state, client, size)
 
     def _add(self, config: RunConfig, state: RunState, client: str, size: int) -> Run:

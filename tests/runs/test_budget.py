@@ -159,6 +159,20 @@ def test_the_server_budget_refuses_new_runs_with_a_retry_after() -> None:
     assert small.config.batch_size == RunConfig().batch_size
 
 
+def test_one_client_may_not_take_the_server_budget() -> None:
+    settings = replace(Settings(), client_memory_mb=20, memory_mb=1000, idle_timeout_s=100)
+    store = RunStore(settings)
+    config = RunConfig.model_validate({"hidden": [8] * 6, "batch_size": 512})
+    size = estimate(config, settings).total
+    mine = [store.create(config, "greedy") for _ in range(int(20 * budget.MB // size))]
+    with pytest.raises(ClientFull) as full:
+        store.create(config, "greedy")
+    assert "client_memory_mb = 20" in str(full.value)
+    with pytest.raises(ClientFull):  # growing a run is refused too
+        mine[0].update({"dataset": "csv", "csv": csv_text(2000, 64, 2), "batch_size": 200})
+    store.create(config, "honest")  # everyone else still gets runs
+
+
 def test_runs_per_client_are_capped() -> None:
     store = RunStore(replace(Settings(), max_runs_per_client=2, idle_timeout_s=100))
     a = store.create(RunConfig(), "10.0.0.1")
