@@ -45,6 +45,7 @@ class Rates:
 
     per_client: tuple[float, ...]
     seconds: float
+    planned: tuple[float, ...] = field(default=())  # the rate the server chose (frames' fps)
     failures: tuple[str, ...] = field(default=())  # what went wrong, one line per student
 
     @property
@@ -70,6 +71,7 @@ class _Student:
     address: str
     run_id: str | None = None
     frames: list[float] = field(default_factory=list)  # receipt times (monotonic)
+    planned: float = 0.0  # the last frame's `fps`: the rate the server chose for it
     failure: str = ""
 
 
@@ -88,11 +90,11 @@ async def measure(
     await asyncio.gather(*(_study(base, s, {} if body is None else body, t1) for s in students))
     rates = tuple(sum(t0 <= t < t1 for t in s.frames) / seconds for s in students)
     failures = tuple(f"{s.address}: {s.failure}" for s in students if s.failure)
-    return Rates(rates, seconds, failures)
+    return Rates(rates, seconds, tuple(s.planned for s in students), failures)
 
 
 async def _study(base: str, s: _Student, body: object, until: float) -> None:
-    headers = {"origin": base}
+    headers = {"origin": base, "content-type": "application/json"}  # as the page sends
     transport = httpx.AsyncHTTPTransport(local_address=s.address)
     async with httpx.AsyncClient(
         base_url=base, transport=transport, headers=headers, timeout=REQUEST_TIMEOUT_S
@@ -133,3 +135,6 @@ async def _watch(base: str, s: _Student, until: float) -> None:
                 break
             if data.startswith(_FRAME):
                 s.frames.append(time.monotonic())
+                i = data.find(b'"fps":')
+                if i >= 0:
+                    s.planned = float(data[i + 6 : data.find(b",", i)])
