@@ -69,7 +69,7 @@ _MIN_SCALE = 0.05
 class _Stream:
     """One stream's smoothed seconds per frame, and what the plan gives it."""
 
-    frame: float  # building and encoding its frame
+    frame: float  # building, encoding and sending its frame (-1: none built yet)
     request: float  # the training it asks for (steps_per_frame at its speed)
     fps: float = 0.0  # kept rate (0: not planned yet)
     budget: float = 0.0  # training seconds per frame
@@ -115,12 +115,12 @@ class Pacer:
             self._restart_window()  # what happened while nobody played is not per frame
         s = self._streams.get(key)
         if s is None:
-            self._streams[key] = _Stream(frame_s or 0.0, request_s)
+            self._streams[key] = _Stream(-1.0 if frame_s is None else frame_s, request_s)
             self._planned_at = -math.inf
             self._joined = True
         else:
-            if frame_s is not None:
-                s.frame += _SMOOTHING * (frame_s - s.frame)
+            if frame_s is not None:  # the first one is taken as it is
+                s.frame += (_SMOOTHING if s.frame >= 0.0 else 1.0) * (frame_s - s.frame)
             s.request += _SMOOTHING * (request_s - s.request)
             if s.fps > 0.0:
                 self._late += min(1.0, max(0.0, late_s) * s.fps)
@@ -164,7 +164,7 @@ class Pacer:
         if not streams:
             return
         n = len(streams)
-        c = np.fromiter((s.frame for s in streams), float, n) + self.overhead
+        c = np.fromiter((max(0.0, s.frame) for s in streams), float, n) + self.overhead
         c = np.maximum(c, _MIN_COST_S)
         req = np.fromiter((s.request for s in streams), float, n)
         shares = max_min_shares(self.max_fps * (c + req), self.cpu_share * self.scale)

@@ -7,13 +7,14 @@ watches the frames at the default speed. Each student connects from its own loop
 address (``127.1.0.1``, ``127.1.0.2``, ...; all of ``127.0.0.0/8`` is loopback on Linux), so
 a per-address limit sees ``n`` laptops, not one.
 
-After a ``warmup`` (default 1 s: the first frames carry grids and history), every student's
-frames are counted for ``seconds``; then the streams close and the runs are deleted.
-Returns :class:`Rates`: frames/s per student (``min``, ``median``, and all of them). A
-student whose run or stream was refused, or whose stream ended early, counts what it got
-(a refused student: 0 frames/s) and is listed in ``failures``. Bounded: about
-``seconds + warmup`` plus setup (runs are created concurrently, each request times out
-after 10 s).
+Once every student has its first frame (joining: at most ``join_timeout``, default 10 s;
+``Rates.joined_s`` says how long it took), and after a ``warmup`` (default 1 s: the first
+frames carry grids and history), every student's frames are counted for ``seconds``; then
+the streams close and the runs are deleted. Returns :class:`Rates`: frames/s per student
+(``min``, ``median``, and all of them). A student whose run or stream was refused, whose
+stream ended early, or who had no frame by ``join_timeout`` counts what it got (a refused
+student: 0 frames/s) and is listed in ``failures``. Bounded: at most ``join_timeout +
+warmup + seconds`` plus the last requests (each times out after 10 s).
 
 Usage, from a synchronous test::
 
@@ -36,6 +37,7 @@ import websockets
 from websockets.typing import Origin
 
 REQUEST_TIMEOUT_S = 10.0
+JOIN_TIMEOUT_S = 10.0
 _FRAME = b'{"type":"frame"'
 
 
@@ -47,6 +49,7 @@ class Rates:
     seconds: float
     planned: tuple[float, ...] = field(default=())  # the rate the server chose (frames' fps)
     failures: tuple[str, ...] = field(default=())  # what went wrong, one line per student
+    joined_s: float = 0.0  # until every student had its first frame (or gave up)
 
     @property
     def min(self) -> float:
@@ -58,7 +61,10 @@ class Rates:
 
     def __str__(self) -> str:
         bad = f", {len(self.failures)} failed: {self.failures[0]}" if self.failures else ""
-        return f"{self.min:.1f} min / {self.median:.1f} median frames/s{bad}"
+        return (
+            f"{self.min:.1f} min / {self.median:.1f} median frames/s"
+            f" (joined in {self.joined_s:.1f} s){bad}"
+        )
 
 
 def student_address(k: int) -> str:
@@ -73,27 +79,49 @@ class _Student:
     frames: list[float] = field(default_factory=list)  # receipt times (monotonic)
     planned: float = 0.0  # the last frame's `fps`: the rate the server chose for it
     failure: str = ""
+    streaming: asyncio.Event = field(default_factory=asyncio.Event)  # its first frame came
 
 
 async def measure(
-    ws_base: str, n: int, seconds: float, *, warmup: float = 1.0, body: object = None
+    ws_base: str,
+    n: int,
+    seconds: float,
+    *,
+    warmup: float = 1.0,
+    body: object = None,
+    join_timeout: float = JOIN_TIMEOUT_S,
 ) -> Rates:
-    """Run ``n`` honest streaming students against ``ws_base`` (``ws://127.0.0.1:PORT``) for
-    ``warmup + seconds`` and return their frame rates over the last ``seconds``.
+    """Run ``n`` honest streaming students against ``ws_base`` (``ws://127.0.0.1:PORT``) and
+    return their frame rates over ``seconds``, counted from ``warmup`` after all of them
+    are streaming (or ``join_timeout`` has passed: the late ones are failures).
 
     ``body``: the JSON body of ``POST /api/runs`` (default ``{}``, the default experiment).
     """
     base = ws_base.replace("ws://", "http://", 1).rstrip("/")
     students = [_Student(student_address(k)) for k in range(n)]
+    stop = asyncio.Event()
     start = time.monotonic()
-    t0, t1 = start + warmup, start + warmup + seconds
-    await asyncio.gather(*(_study(base, s, {} if body is None else body, t1) for s in students))
+    tasks = [
+        asyncio.create_task(_study(base, s, {} if body is None else body, stop)) for s in students
+    ]
+    joining = asyncio.gather(*(s.streaming.wait() for s in students))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(joining, join_timeout)
+    joined = time.monotonic() - start
+    for s in students:
+        if not s.streaming.is_set() and not s.failure:
+            s.failure = f"no frame {join_timeout:g} s after joining"
+    t0 = time.monotonic() + warmup
+    t1 = t0 + seconds
+    await asyncio.sleep(t1 - time.monotonic())
+    stop.set()
+    await asyncio.gather(*tasks)
     rates = tuple(sum(t0 <= t < t1 for t in s.frames) / seconds for s in students)
     failures = tuple(f"{s.address}: {s.failure}" for s in students if s.failure)
-    return Rates(rates, seconds, tuple(s.planned for s in students), failures)
+    return Rates(rates, seconds, tuple(s.planned for s in students), failures, joined)
 
 
-async def _study(base: str, s: _Student, body: object, until: float) -> None:
+async def _study(base: str, s: _Student, body: object, stop: asyncio.Event) -> None:
     headers = {"origin": base, "content-type": "application/json"}  # as the page sends
     transport = httpx.AsyncHTTPTransport(local_address=s.address)
     async with httpx.AsyncClient(
@@ -109,7 +137,7 @@ async def _study(base: str, s: _Student, body: object, until: float) -> None:
             return
         s.run_id = r.json()["id"]
         try:
-            await _watch(base, s, until)
+            await _watch(base, s, stop)
         except (OSError, TimeoutError, websockets.WebSocketException) as e:
             s.failure = f"stream: {type(e).__name__} {e}"[:200]
         finally:
@@ -117,7 +145,7 @@ async def _study(base: str, s: _Student, body: object, until: float) -> None:
                 await http.delete(f"/api/runs/{s.run_id}")
 
 
-async def _watch(base: str, s: _Student, until: float) -> None:
+async def _watch(base: str, s: _Student, stop: asyncio.Event) -> None:
     url = base.replace("http://", "ws://", 1) + f"/api/runs/{s.run_id}/stream"
     async with websockets.connect(
         url,
@@ -128,13 +156,14 @@ async def _watch(base: str, s: _Student, until: float) -> None:
         local_addr=(s.address, 0),
     ) as ws:
         await ws.send('{"type": "play"}')
-        while (left := until - time.monotonic()) > 0:
+        while not stop.is_set():
             try:
-                data = await asyncio.wait_for(ws.recv(decode=False), left)
+                data = await asyncio.wait_for(ws.recv(decode=False), 0.25)
             except TimeoutError:
-                break
+                continue
             if data.startswith(_FRAME):
                 s.frames.append(time.monotonic())
+                s.streaming.set()
                 i = data.find(b'"fps":')
                 if i >= 0:
                     s.planned = float(data[i + 6 : data.find(b",", i)])
