@@ -27,5 +27,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4).status == 200 else 1)"]
 # Many streaming clients: WebSocket compression off (about 2x throughput per client),
 # small incoming messages, a concurrency limit ~3 connections per student for 200 students,
-# and a graceful shutdown that closes streams instead of hanging on them.
-CMD ["uvicorn", "app.main:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000", "--ws", "app.api.websocket_protocol:ClassroomWebSocketProtocol", "--ws-per-message-deflate", "false", "--ws-max-size", "65536", "--ws-max-queue", "32", "--limit-concurrency", "600", "--backlog", "1024", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "5", "--no-server-header"]
+# and a graceful shutdown that closes streams instead of hanging on them. The HTTP protocol
+# is uvicorn's httptools one with a header deadline and size cap, and idle connections not
+# counted against the limit (app/api/connections.py).
+CMD ["uvicorn", "app.main:create_app", "--factory", "--http", "app.api.connections:ClassroomHttpProtocol", "--host", "0.0.0.0", "--port", "8000", "--ws", "app.api.websocket_protocol:ClassroomWebSocketProtocol", "--ws-per-message-deflate", "false", "--ws-max-size", "65536", "--ws-max-queue", "32", "--limit-concurrency", "600", "--backlog", "1024", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "5", "--no-server-header"]

@@ -14,18 +14,31 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import gc  # noqa: E402
+import sys  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 
 from fastapi import FastAPI  # noqa: E402
 
 from app import web  # noqa: E402
-from app.api import backprop, errors, openapi, options, runs, stats, stream  # noqa: E402
+from app.api import (  # noqa: E402
+    backprop,
+    docs,
+    edge,
+    errors,
+    openapi,
+    options,
+    runs,
+    stats,
+    stream,
+)
+from app.api.edge import EdgeMiddleware  # noqa: E402
 from app.api.limits import LimitsMiddleware  # noqa: E402
 from app.api.presets import parse_preset  # noqa: E402
+from app.api.shutdown import ShutdownMiddleware  # noqa: E402
 from app.runs.pacer import Pacer  # noqa: E402
 from app.runs.store import RunStore  # noqa: E402
 from app.runs.work import Workers  # noqa: E402
-from app.settings import Settings, get_settings  # noqa: E402
+from app.settings import Settings, SettingsError, get_settings  # noqa: E402
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -33,7 +46,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     A bad ``BPV_PRESET`` raises :class:`app.api.presets.PresetError` here, at startup.
     """
-    settings = settings or get_settings()
+    if settings is None:
+        try:
+            settings = get_settings()
+        except SettingsError as e:  # one line, no traceback, as the CLI says it
+            print(f"backprop-viz: {e}", file=sys.stderr, flush=True)
+            raise SystemExit(2) from None
     default_config = parse_preset(settings.preset, settings)
     store = RunStore(settings)
     workers = Workers()  # builds and stateless backprop, off the event loop
@@ -57,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=openapi.DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served offline by app.api.docs
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -75,6 +95,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     runs.install(app)  # busy runs (409), budgets and caps (429), a full work queue (503)
     openapi.install(app, settings)
+    edge.document(app)
+    docs.install(app)
     app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(ShutdownMiddleware)
+    app.add_middleware(EdgeMiddleware, settings=settings)  # outermost: Host, Origin, headers
     web.install(app, settings)
     return app

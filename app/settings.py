@@ -6,7 +6,9 @@ the environment through :func:`get_settings`, cached so it happens once.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
@@ -62,11 +64,135 @@ class Settings:
     allowed_origins: tuple[str, ...] = field(default_factory=_default_origins)
     # uvicorn: ~3 connections per student (reliability.md).
     limit_concurrency: int = 1_000
+    # The HTTP edge (app/api/connections.py, app/api/edge.py; README "Classroom safety").
+    # Host names the server answers to, besides loopback names and IP addresses ("*": any).
+    allowed_hosts: tuple[str, ...] = ()
+    # A connection must finish a request's headers this long after it opens (or after its
+    # previous answer), or it is closed: idle and slowloris connections cannot hold a slot.
+    header_timeout_s: float = 10.0
+    max_header_bytes: int = 32_768  # request line and headers; more is 414 / 431 (nginx: 32 KiB)
+    # Connections waiting for a request, per client address: beyond it, its oldest is closed.
+    max_waiting_per_client: int = 32
     # A teacher's preset: a URL-hash string (``dataset=xor&hidden=4,4``) that becomes the
     # default experiment of ``POST /api/runs {}`` and of the page.
     preset: str = ""
     static_dir: Path = ROOT / "static"
     templates_dir: Path = ROOT / "templates"
+
+
+class SettingsError(ValueError):
+    """A ``BPV_`` value out of its range: ``str(e)`` is one line naming it and the range."""
+
+
+@dataclass(frozen=True)
+class Between:
+    """A number in ``[lo, hi]`` (``integer``: whole numbers only); NaN and ±inf never pass."""
+
+    lo: float
+    hi: float
+    integer: bool = False
+
+    def ok(self, value: object) -> bool:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if self.integer and not isinstance(value, int):
+            return False
+        return math.isfinite(value) and self.lo <= value <= self.hi
+
+    @property
+    def text(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        return f"{kind} from {self.lo:g} to {self.hi:g}"
+
+
+@dataclass(frozen=True)
+class Matches:
+    """Text (or, for a tuple field, every comma-separated item) matching ``pattern``."""
+
+    pattern: str
+    text: str
+    each: bool = False
+
+    def ok(self, value: object) -> bool:
+        items = value if self.each and isinstance(value, tuple) else (value,)
+        return all(isinstance(v, str) and re.fullmatch(self.pattern, v) for v in items)
+
+
+@dataclass(frozen=True)
+class IsDir:
+    text: str = "an existing directory"
+
+    def ok(self, value: object) -> bool:
+        return isinstance(value, Path) and value.is_dir()
+
+
+_HOST = r"\*|\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
+_ORIGIN = r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?"
+
+# The allowed range of every setting, checked at startup (``BPV_X=... : must be ...``).
+# Every field of Settings needs an entry: tests/abuse/test_settings.py fails otherwise.
+RANGES: dict[str, Between | Matches | IsDir] = {
+    "host": Matches(r"[0-9A-Za-z.:\[\]-]{1,253}", "a host name or IP address to bind"),
+    "port": Between(1, 65_535, integer=True),
+    "max_runs": Between(1, 100_000, integer=True),
+    "idle_timeout_s": Between(1, 7 * 86_400),
+    "max_layers": Between(0, 64, integer=True),
+    "max_width": Between(1, 4096, integer=True),
+    "max_inputs": Between(1, 4096, integer=True),
+    "max_outputs": Between(1, 4096, integer=True),
+    "max_params": Between(1, 10_000_000, integer=True),
+    "max_batch": Between(1, 1_000_000, integer=True),
+    "max_rows": Between(2, 1_000_000, integer=True),
+    "max_body_bytes": Between(1_024, 1_000_000_000, integer=True),
+    "max_steps_per_request": Between(1, 100_000_000, integer=True),
+    "max_response_values": Between(1, 1_000_000_000, integer=True),
+    "max_fps": Between(0.1, 240),
+    "min_fps": Between(0.1, 240),
+    "steady_fps": Between(0.1, 240),
+    "cpu_share": Between(0.01, 64),
+    "grid_every": Between(1, 10_000, integer=True),
+    "send_timeout_s": Between(0.1, 3_600),
+    "max_ws_message_bytes": Between(1_024, 100_000_000, integer=True),
+    "allowed_origins": Matches(_ORIGIN, "comma-separated origins like http://host:8000", True),
+    "limit_concurrency": Between(1, 1_000_000, integer=True),
+    "max_runs_per_client": Between(1, 100_000, integer=True),
+    "run_memory_mb": Between(1, 65_536),
+    "client_memory_mb": Between(1, 1_048_576),
+    "memory_mb": Between(1, 1_048_576),
+    "max_request_s": Between(0.1, 3_600),
+    "allowed_hosts": Matches(_HOST, "comma-separated host names, IP addresses or *", True),
+    "header_timeout_s": Between(0.5, 600),
+    "max_header_bytes": Between(1_024, 1_048_576, integer=True),
+    "max_waiting_per_client": Between(1, 100_000, integer=True),
+    "preset": Matches(r"[^\n]*", "one line (a URL-hash string)"),
+    "static_dir": IsDir(),
+    "templates_dir": IsDir(),
+}
+
+
+def _shown(raw: object) -> str:
+    text = raw if isinstance(raw, str) else ",".join(raw) if isinstance(raw, tuple) else raw
+    text = str(text)
+    return text if len(text) <= 60 else text[:60] + "…"
+
+
+def check(settings: Settings, raw: dict[str, str] | None = None) -> Settings:
+    """Raise :class:`SettingsError` for the first value out of its range in :data:`RANGES`.
+
+    ``raw`` maps field names to the environment text they came from (shown as given).
+    """
+    raw = raw or {}
+    for f in fields(Settings):
+        rule = RANGES.get(f.name)
+        value = getattr(settings, f.name)
+        if rule is not None and not rule.ok(value):
+            shown = _shown(raw.get(f.name, value))
+            raise SettingsError(f"BPV_{f.name.upper()}={shown} : must be {rule.text}")
+    if settings.min_fps > settings.max_fps:
+        raise SettingsError(
+            f"BPV_MIN_FPS={settings.min_fps:g} : must be at most BPV_MAX_FPS={settings.max_fps:g}"
+        )
+    return settings
 
 
 def _parse(kind: object, raw: str) -> object:
@@ -82,18 +208,25 @@ def _parse(kind: object, raw: str) -> object:
 
 
 def settings_from_env(environ: dict[str, str] | None = None) -> Settings:
-    """Build :class:`Settings` from ``BPV_*`` variables; unknown values raise ValueError."""
+    """Build :class:`Settings` from ``BPV_*`` variables and :func:`check` them.
+
+    A value that does not parse or is out of range raises :class:`SettingsError`.
+    """
     env = os.environ if environ is None else environ
     values: dict[str, object] = {}
+    given: dict[str, str] = {}
     for f in fields(Settings):
         name = f"BPV_{f.name.upper()}"
         raw = env.get(name)
         if raw is not None:
+            given[f.name] = raw
             try:
-                values[f.name] = _parse(f.type, raw)
+                values[f.name] = _parse(f.type, raw.strip())
             except ValueError:
-                raise ValueError(f"{name}={raw!r} is not a valid {f.type}") from None
-    return Settings(**values)  # type: ignore[arg-type]
+                rule = RANGES.get(f.name)
+                text = rule.text if rule is not None else f"a valid {f.type}"
+                raise SettingsError(f"{name}={_shown(raw)} : must be {text}") from None
+    return check(Settings(**values), given)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=1)

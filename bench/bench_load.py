@@ -129,7 +129,7 @@ async def phase(base: str, pid: int, n: int, seconds: float) -> dict[str, Any]:
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         for run_id in ids:
-            await http.delete(f"/api/runs/{run_id}")
+            await http.delete(f"/api/runs/{run_id}", headers={"content-type": "application/json"})
         await asyncio.sleep(0.5)
         rss_after = rss_mb(pid)
     fps = [sum(t0 <= t < t1 for t in c.times) / (t1 - t0) for c in clients]

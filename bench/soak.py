@@ -74,7 +74,9 @@ class Student:
                     if "t" in msg:
                         self.latencies.append(now - float(msg["t"]))
         if random.random() < 0.5:  # half the tabs are closed, half delete their run
-            await self.http.delete(f"{BASE}/api/runs/{run_id}")  # type: ignore[attr-defined]
+            await self.http.delete(  # type: ignore[attr-defined]
+                f"{BASE}/api/runs/{run_id}", headers={"content-type": "application/json"}
+            )
 
 
 async def run_count(http: object) -> int | None:
@@ -113,7 +115,9 @@ async def memory_per_run(http: object, pid: int, n: int = 100) -> dict[str, floa
     for t in drains:
         t.cancel()
     for i in ids:
-        await http.delete(f"{BASE}/api/runs/{i}")  # type: ignore[attr-defined]
+        await http.delete(  # type: ignore[attr-defined]
+            f"{BASE}/api/runs/{i}", headers={"content-type": "application/json"}
+        )
     return {
         "rss_base_mb": base,
         "rss_per_idle_run_kb": (idle - base) * 1024 / n,

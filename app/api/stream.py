@@ -1,18 +1,20 @@
 """``WS /api/runs/{run_id}/stream``: the live tensor stream (protocol in docs/api.md).
 
 WebSocket handshakes bypass CORS, so a browser's ``Origin`` must be this server's own
-host or one of ``BPV_ALLOWED_ORIGINS``; anything else is refused (403) before accepting.
-Clients without an ``Origin`` (scripts) are not browsers and are let in.
+origin or one of ``BPV_ALLOWED_ORIGINS``; anything else is refused (403) before accepting.
+The Host it is compared with has passed the allow-list of :mod:`app.api.edge` (DNS
+rebinding). Clients without an ``Origin`` (scripts) are not browsers and are let in.
 """
 
 from __future__ import annotations
 
 import re
-import urllib.parse
 
 from fastapi import APIRouter, WebSocket
 
 from app.api.deps import RUN_ID_PATTERN
+from app.api.edge import host_allowed
+from app.api.edge import origin_allowed as edge_origin_allowed
 from app.runs.pacer import Pacer
 from app.runs.store import RunNotFound, RunStore
 from app.runs.stream import Session
@@ -26,12 +28,11 @@ def origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
     origin = websocket.headers.get("origin")
     if origin is None:
         return True
-    origin = origin.rstrip("/")
-    if origin in {o.rstrip("/") for o in settings.allowed_origins}:
-        return True
-    parsed = urllib.parse.urlsplit(origin)
     host = websocket.headers.get("host", "")
-    return parsed.scheme in ("http", "https") and bool(host) and parsed.netloc == host
+    local = websocket.scope.get("server")
+    return host_allowed(host, local[0] if local else None, settings) and edge_origin_allowed(
+        origin, host, settings
+    )
 
 
 CLOSE_NO_SUCH_RUN = 4404

@@ -28,11 +28,14 @@ document.addEventListener("click", (ev) => {
     messages.get(key)?.actions?.[Number(i)]?.run();
   }
   const x = ev.target.closest?.("[data-banner-dismiss]");
-  if (x) banner.clear(x.dataset.bannerDismiss);
+  if (x) {
+    messages.get(x.dataset.bannerDismiss)?.onDismiss?.();
+    banner.clear(x.dataset.bannerDismiss);
+  }
 });
 
 export const banner = {
-  /** m: {level: error|diverged|warn|info, text, actions: [{label, run}], dismiss} */
+  /** m: {level: error|diverged|warn|info, text, actions: [{label, run}], dismiss, onDismiss} */
   show(key, m) {
     messages.set(key, m);
     render();

@@ -98,7 +98,7 @@ export class BoundaryPlot {
       this.extent = [[x1[0], x1[x1.length - 1]], [x2[0], x2[x2.length - 1]]];
     }
     const p = frame.probe.point;
-    const key = `${pk}|${this.image?.source.length}|${this.gridRef === grid}|${p?.[0]}|${p?.[1]}|${this.div.clientWidth}x${this.div.clientHeight}`;
+    const key = `${pk}|${this.image?.source.length}|${this.gridRef === grid}|${p?.[0]}|${p?.[1]}|${this.div.clientWidth}x${this.div.clientHeight}|${this.overlay?.key ?? ""}`;
     if (key === this.lastKey && !this.imageChanged(grid)) return;
     this.lastKey = key;
     const probe = {
@@ -122,7 +122,7 @@ export class BoundaryPlot {
         margin: { l: 30, r: 8, t: 6, b: 26 },
         xaxis: { range: ext[0], title: { text: "x₁", standoff: 2, font: { size: 11 } }, fixedrange: true, zeroline: false, tickfont: { size: 10 }, showgrid: false, constrain: "domain" },
         yaxis: { range: ext[1], title: { text: "x₂", standoff: 2, font: { size: 11 } }, fixedrange: true, zeroline: false, tickfont: { size: 10 }, showgrid: false, scaleanchor: "x", scaleratio: 1, constrain: "domain" },
-        images: twoD && this.image ? [this.image] : [],
+        images: twoD && (this.overlay?.image ?? this.image) ? [this.overlay?.image ?? this.image] : [],
         annotations: twoD ? [] : [{ text: esc("The output plane needs exactly two inputs."), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
         showlegend: false,
         hovermode: "closest",
@@ -140,6 +140,47 @@ export class BoundaryPlot {
         if (pt && pt.data.name === "train") this.onProbe(pt.pointNumber);
       });
     }
+  }
+
+  /** Hovering a neuron (neuron_hover.js): its output over the input plane, grid = {l, j, x1,
+   * x2, values}, replaces the decision boundary until showNeuron(null). */
+  showNeuron(g) {
+    if (!g) {
+      this.overlay = null;
+    } else {
+      const M = Math.max(1e-9, ...g.values.map((r) => maxAbs(r)));
+      const x1 = g.x1;
+      const x2 = g.x2;
+      const image = {
+        source: gridImage(g.values, outputMap({ lo: -M, hi: M, mid: 0 })),
+        xref: "x",
+        yref: "y",
+        x: x1[0],
+        y: x2[x2.length - 1],
+        sizex: x1[x1.length - 1] - x1[0],
+        sizey: x2[x2.length - 1] - x2[0],
+        xanchor: "left",
+        yanchor: "top",
+        sizing: "stretch",
+        layer: "below",
+      };
+      this.overlay = { key: `${g.l},${g.j},${image.source.length}`, image, l: g.l, j: g.j, max: M };
+    }
+    this.div.dataset.showing = this.overlay ? `neuron ${g.l},${g.j}` : "output";
+    let cap = this.div.parentElement?.querySelector(".neuron-caption");
+    if (!cap && this.div.parentElement) {
+      cap = document.createElement("div");
+      cap.className = "neuron-caption";
+      cap.style.cssText = "position:absolute;left:50%;bottom:44px;transform:translateX(-50%);max-width:90%;background:rgba(255,255,255,.88);padding:1px 6px;border-radius:4px;font-size:11.5px;pointer-events:none;z-index:5;white-space:nowrap;overflow:hidden;text-overflow:ellipsis";
+      if (getComputedStyle(this.div.parentElement).position === "static") this.div.parentElement.style.position = "relative";
+      this.div.parentElement.appendChild(cap);
+    }
+    if (cap) {
+      cap.hidden = !this.overlay;
+      cap.textContent = this.overlay ? `Hovered: neuron ${g.j + 1} of layer ${g.l} over the plane (±${fmt(this.overlay.max, 2)})` : "";
+    }
+    this.lastKey = null;
+    if (this.frame) this.update(this.frame, this.store);
   }
 
   /** Forget what was drawn, so the next update redraws everything (benchmark, resize). */

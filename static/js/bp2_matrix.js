@@ -44,13 +44,13 @@ export function bp2Matrix(frame, l, k) {
       <div class="mcol"><div class="mlabel">${math(sym.wT(l + 1))}</div><table class="mmat">${head}${rows}</table></div>
       <div class="mop">${math(mo("×"))}</div>
       ${column(next.delta, math(sym.delta(l + 1)))}
-      <div class="mop">${math(mo("="))}</div>
+      <div class="mop">${math(mo("≈"))}</div>
       ${column(wtd, math(sym.wT(l + 1), sym.delta(l + 1)), { highlight: k })}
       <div class="mop">${math(mo("⊙"))}</div>
       ${column(cur.sigma_prime, math(sym.sigmaPrime(sym.z(l))), { highlight: k })}
-      <div class="mop">${math(mo("="))}</div>
+      <div class="mop">${math(mo("≈"))}</div>
       ${column(cur.delta, math(sym.delta(l)), { highlight: k, cls: "result" })}
     </div>
-    <div class="mnote">Row k of ${math(sym.wT(l + 1))} holds the weights leaving neuron k. Multiplying it by ${math(sym.delta(l + 1))} adds up ${math(sym.w(l + 1, "j", "k"), sym.delta(l + 1, "j"))} over j: the backward contributions of k's outgoing edges. Click a cell to see that edge.</div>
+    <div class="mnote">Row k of ${math(sym.wT(l + 1))} holds the weights leaving neuron k. Multiplying it by ${math(sym.delta(l + 1))} adds up ${math(sym.w(l + 1, "j", "k"), sym.delta(l + 1, "j"))} over j: the backward contributions of k's outgoing edges. Click a cell to see that edge. Cells show 2 significant digits of the frame's rounded numbers, so the matrix equation is written with ≈; the exact arithmetic for the selected neuron is on the left.</div>
   </div>`;
 }

@@ -1,11 +1,15 @@
 // The explain panel: click a neuron for BP2 (hidden) or BP1 (output) written out with the live
-// numbers of the probe example; click an edge for its three numbers, BP4 and the update.
-// BP2 holds per example (σ′ multiplies inside the batch mean), so the panel always shows the
-// probe, whatever the network view's probe / batch-mean switch says.
+// numbers; click an edge for its three numbers, BP4 and the update the next step makes.
+// The numbers are the frame's `explain` object (float64, docs/frames.md), never the frame's
+// 4-digit tensors: a Sheet (digits.js) gives each number the digits its equations need, so
+// every "=" written holds to the digits shown, and "≈" says where it cannot.
+// Probe mode shows BP2 for the probe example; batch-mean mode shows the batch-mean δ as what
+// it is, the mean of the per-example BP2 (BP2 does not hold between the means).
 
 import { bp2Matrix } from "./bp2_matrix.js";
-import { block, eq, math, mi, mn, mo, num, numP, odot, paren, row, sum, sym, times } from "./mathml.js";
-import { ACT_LABEL, bp2, layer, nodeVector, sigmaCancels } from "./quantities.js";
+import { Sheet } from "./digits.js";
+import { eq, math, mi, mn, mo, num, odot, paren, row, sum, sym, times } from "./mathml.js";
+import { ACT_LABEL, explainFor, nodeVector } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
 const COST_LABEL = { quadratic: "quadratic", cross_entropy: "cross-entropy", log_likelihood: "log-likelihood" };
@@ -99,11 +103,14 @@ export class ExplainPanel {
     const introKey = sel ? null : frame.sizes.length;
     if (introKey !== null && introKey === this.introKey) return;
     this.introKey = introKey;
+    const ex = sel ? explainFor(frame, sel) : null;
+    const mean = store.settings.over === "mean";
     if (!sel) [title, content] = intro(frame);
-    else if (sel.type === "edge") [title, content] = edgeView(frame, sel, this.edgeEdit(sel));
-    else if (sel.l === 1) [title, content] = inputView(frame, sel);
-    else if (sel.l === frame.sizes.length) [title, content] = bp1View(frame, sel);
-    else [title, content] = bp2View(frame, sel);
+    else if (sel.type !== "edge" && sel.l === 1) [title, content] = inputView(frame, sel);
+    else if (!ex) [title, content] = waiting(sel);
+    else if (sel.type === "edge") [title, content] = edgeView(frame, ex, this.edgeEdit(sel));
+    else if (sel.l === frame.sizes.length) [title, content] = (mean ? bp1MeanView : bp1View)(frame, ex);
+    else [title, content] = (mean ? bp2MeanView : bp2View)(frame, ex);
     // Frames keep coming while the learner types: keep the typed text, the focus and the caret.
     const input = this.body.querySelector("[data-weight-input]");
     const typing = input && document.activeElement === input ? { key: input.dataset.weightInput, value: input.value, dirty: input.dataset.dirty, from: input.selectionStart, to: input.selectionEnd } : null;
@@ -132,6 +139,58 @@ function probeNote(frame) {
   return html`<p class="note">Probe example: training point #${frame.probe.index} at (${fmt(frame.probe.point?.[0], 3)}, ${fmt(frame.probe.point?.[1], 3)}). Click a point in the output plot to change it.</p>`;
 }
 
+const DIGITS_NOTE = html`<p class="note digits-note">The server sends these numbers unrounded; each is shown with as many significant digits as its equation needs for the “=” to hold to the last digit shown.</p>`;
+
+function waiting(sel) {
+  const what = sel.type === "edge" ? `edge ${name.w(sel.l, sel.j, sel.k)}` : `neuron ${sel.j + 1} of layer ${sel.l}`;
+  return [html`Asking the server for the ${what}…`, html`<p class="note">The exact numbers of the selection arrive with the next frame.</p>`];
+}
+
+const OPS = new Set(["+", "−", "·", "/", "(", ")"]);
+
+/** Equation e of the sheet as MathML that reads back as plain arithmetic (tests parse it). */
+function arith(sheet, e, label) {
+  const E = sheet.eqs[e];
+  const parts = [];
+  let prev = null;
+  for (const t of E.lhs) {
+    if (OPS.has(t)) parts.push(mo(t));
+    else {
+      const text = sheet.text(t);
+      const cell = html`<mn data-v="${sheet.nums.get(t).v}">${text}</mn>`;
+      parts.push(text.startsWith("−") && prev !== null && prev !== "(" ? paren(cell) : cell);
+    }
+    prev = t;
+  }
+  const rhs = sheet.text(E.rhs);
+  return html`<math display="inline" class="arith" data-eq="${label}"${E.approx ? html` data-approx="1"` : ""}>${parts}${mo(E.approx ? "≈" : "=")}<mn data-v="${sheet.nums.get(E.rhs).v}">${rhs}</mn></math>`;
+}
+
+/** Why an equation could only be written with ≈ (nothing when all hold). */
+function approxNote(sheet, why) {
+  if (!sheet.eqs.some((e) => e.approx)) return "";
+  return html`<p class="note approx-note">≈: ${why}</p>`;
+}
+const CANCEL_WHY = "the terms cancel to far below their own size, past the 16–17 significant digits a float64 carries, so the rounded terms cannot reproduce the result to its digits.";
+
+/** σ′ from a as an equation (tanh: 1 − a·a, sigmoid: a·(1 − a)); null when not arithmetic. */
+function primeEq(sheet, act, aId, spId) {
+  if (act === "tanh") {
+    sheet.num("one", 1, { exact: true });
+    return sheet.eq(["one", "−", aId, "·", aId], spId);
+  }
+  if (act === "sigmoid") {
+    sheet.num("one", 1, { exact: true });
+    return sheet.eq([aId, "·", "(", "one", "−", aId, ")"], spId);
+  }
+  return null;
+}
+
+function primeRow(sheet, e, act, l, j, z, sp) {
+  const how = e !== null ? arith(sheet, e, "sigma-prime") : act === "relu" || act === "leaky_relu" ? html`${math(sym.z(l, j))} ${z > 0 ? "> 0" : "≤ 0"}, so ${math(mo("="), mn(String(sp).replace("-", "−")))}` : html`${math(sym.z(l, j), eq(), num(z))}`;
+  return html`<tr><td>${math(sym.sigmaPrime(sym.z(l, j)))}</td><td colspan="2">${how}</td></tr>`;
+}
+
 function intro(frame) {
   const L = frame.sizes.length;
   return [
@@ -157,97 +216,235 @@ function inputView(frame, sel) {
 
 const msubX = (j) => html`<msub><mi>x</mi><mn>${j + 1}</mn></msub>`;
 
-function bp2View(frame, sel) {
-  const { l, j: k } = sel;
-  const r = bp2(frame, l, k);
-  const act = ACT_LABEL[frame.activations[l - 2]] ?? frame.activations[l - 2];
-  const rows = r.terms.map(
-    (t) => html`<tr data-bp2-row="${t.j}">
-      <td>${math(sym.w(l + 1, t.j, k), times(), sym.delta(l + 1, t.j))}</td>
-      <td>${math(eq(), numP(t.w), times(), numP(t.delta))}</td>
-      <td class="num" data-bp2-term="${t.term}">${math(eq(), num(t.term))}</td></tr>`,
+function bp2View(frame, ex) {
+  const { l, j: k } = ex;
+  const P = ex.probe;
+  const actName = frame.activations[l - 2];
+  const act = ACT_LABEL[actName] ?? actName;
+  const sh = new Sheet();
+  const rowEqs = P.terms.map((t) => {
+    sh.num(`w${t.i}`, t.w);
+    sh.num(`d${t.i}`, t.delta);
+    sh.num(`p${t.i}`, t.product);
+    return sh.eq([`w${t.i}`, "·", `d${t.i}`], `p${t.i}`);
+  });
+  sh.num("S", P.sum);
+  const sumTokens = P.terms.flatMap((t, n) => (n ? ["+", `p${t.i}`] : [`p${t.i}`]));
+  const sumEq = sh.eq(sumTokens, "S");
+  sh.num("a", P.a);
+  sh.num("sp", P.sigma_prime);
+  const spEq = primeEq(sh, actName, "a", "sp");
+  sh.num("delta", P.delta);
+  const deltaEq = sh.eq(["sp", "·", "S"], "delta");
+  sh.fit();
+  const rows = P.terms.map(
+    (t, n) => html`<tr data-bp2-row="${t.i}">
+      <td>${math(sym.w(l + 1, t.i, k), times(), sym.delta(l + 1, t.i))}</td>
+      <td colspan="2" data-bp2-term="${t.product}">${arith(sh, rowEqs[n], "bp2-term")}</td></tr>`,
   );
-  const product = r.sum * r.sigmaPrime;
   const title = html`BP2 for neuron k = ${k + 1} in layer l = ${l} (${act})`;
   const content = html`<div class="explain-cols"><div class="explain-left">
-    <p class="eq-head">${math(sym.delta(l, k), eq(), sym.sigmaPrime(sym.z(l, k)), times(), sum(row(mi("j"))), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"), eq(), numP(r.sigmaPrime), times(), numP(r.sum), eq(), num(product))}</p>
+    <p class="eq-head">${math(sym.delta(l, k), eq(), sym.sigmaPrime(sym.z(l, k)), times(), sum(row(mi("j"))), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"))}</p>
     <p class="note">Each neuron j of layer ${l + 1} sends its error back along the edge it was fed by, weighted by the same weight:</p>
     <table class="terms">${rows}
-      <tr class="sumrow"><td>${math(sum(mi("j")), mo("="), html`<msub>${paren(sym.wT(l + 1), sym.delta(l + 1))}<mn>${k + 1}</mn></msub>`)}</td><td></td>
-        <td class="num" data-bp2-sum="${r.sum}">${math(eq(), num(r.sum))}</td></tr>
-      <tr><td>${math(sym.sigmaPrime(sym.z(l, k)))}</td><td class="dim">${math(sym.z(l, k), eq(), num(r.z))}</td>
-        <td class="num" data-bp2-sigma="${r.sigmaPrime}">${math(eq(), num(r.sigmaPrime))}</td></tr>
-      <tr class="result"><td>${math(sym.delta(l, k))}</td><td>${math(eq(), numP(r.sum), times(), numP(r.sigmaPrime), eq(), num(product))}</td>
-        <td class="num" data-bp2-delta="${r.delta}">${math(eq(), num(r.delta))}</td></tr>
+      <tr class="sumrow"><td>${math(sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"))}</td>
+        <td colspan="2" data-bp2-sum="${P.sum}">${arith(sh, sumEq, "bp2-sum")}</td></tr>
+      ${primeRow(sh, spEq, actName, l, k, P.z, P.sigma_prime)}
+      <tr class="result"><td>${math(sym.delta(l, k))}</td>
+        <td colspan="2" data-bp2-delta="${P.delta}">${arith(sh, deltaEq, "bp2-delta")}</td></tr>
     </table>
-    <p class="note">The last column is the frame's ${math(sym.delta(l, k))} (4 significant digits); the product of the rounded numbers agrees to rounding.</p>
+    ${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}
     ${probeNote(frame)}</div>
     <div class="explain-right">${bp2Matrix(frame, l, k)}</div></div>`;
   return [title, content];
 }
 
-function bp1View(frame, sel) {
-  const { l, j } = sel;
-  const Lr = layer(frame, l);
-  const a = Lr.a[j];
-  const y = frame.probe.y[j];
-  const cancels = sigmaCancels(frame);
+const MAX_ROWS = 64;
+
+/** The batch-mean δ as the mean of per-example rows: an identity that holds. */
+function meanRows(sh, rows, makeRow) {
+  const shown = rows.slice(0, MAX_ROWS);
+  const eqs = shown.map((r, x) => makeRow(r, x));
+  return { shown, eqs };
+}
+
+function bp2MeanView(frame, ex) {
+  const { l, j: k, m } = ex;
+  const actName = frame.activations[l - 2];
+  const sh = new Sheet();
+  const { shown, eqs } = meanRows(sh, ex.batch.rows, (r, x) => {
+    sh.num(`sp${x}`, r.sigma_prime);
+    sh.num(`S${x}`, r.sum);
+    sh.num(`d${x}`, r.delta);
+    return sh.eq([`sp${x}`, "·", `S${x}`], `d${x}`);
+  });
+  sh.num("m", m, { exact: true });
+  sh.num("mean", ex.batch.mean_delta);
+  const all = shown.length === ex.batch.rows.length;
+  const meanEq = all ? sh.eq(["(", ...shown.flatMap((_, x) => (x ? ["+", `d${x}`] : [`d${x}`])), ")", "/", "m"], "mean") : null;
+  const B = ex.batch_means;
+  sh.num("msp", B.sigma_prime);
+  sh.num("mS", B.sum);
+  sh.num("pom", B.product_of_means);
+  const pomEq = sh.eq(["msp", "·", "mS"], "pom");
+  sh.fit();
+  const title = html`Batch mean of BP2 for neuron k = ${k + 1} in layer l = ${l} (${ACT_LABEL[actName] ?? actName}), batch of ${m}`;
+  const rel = ex.batch.mean_delta === 0 ? null : Math.abs(B.product_of_means / ex.batch.mean_delta - 1);
+  const content = html`<div class="explain-cols flow"><div class="explain-left">
+    <p class="eq-head">${math(html`<mover>${sym.delta(l, k)}<mo>‾</mo></mover>`, eq(), mfrac1(m), sum(mi("x")), sym.sigmaPrime(sym.z(l, k)), times(), html`<msub>${paren(sym.wT(l + 1), sym.delta(l + 1))}<mi>k</mi></msub>`)}</p>
+    <p class="note">BP2 holds for each example x of the batch; the batch-mean δ is the mean of those per-example products, row by row:</p>
+    <div class="mean-rows"><table class="terms compact"><tr><th>x</th><th>σ′(z) · Σ w δ = δ</th></tr>${shown.map(
+      (r, x) => html`<tr data-mean-row="${x}"><td>${x + 1}</td><td>${arith(sh, eqs[x], "mean-row")}</td></tr>`,
+    )}</table></div>
+    ${meanEq !== null ? html`<p class="result">mean δ:</p><div class="mean-eq" data-mean-delta="${ex.batch.mean_delta}">${arith(sh, meanEq, "mean-delta")}</div>` : html`<p class="note">The first ${MAX_ROWS} of ${m} rows are shown; their mean over all ${m} is <b data-mean-delta="${ex.batch.mean_delta}">${sh.text("mean")}</b>.</p>`}
+    <p class="note"><b>Not BP2 on the means.</b> The mean of a product is not the product of the means: mean σ′ times the sum over the mean δ of layer ${l + 1} gives ${arith(sh, pomEq, "product-of-means")}, which is not the batch-mean δ${rel === null ? "" : html` (it is off by ${fmt(100 * rel, 2)} %)`}. So the network view's batch-mean colours do not obey BP2 between layers; each example's numbers do.</p>
+    ${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}</div>
+    <div class="explain-right"><p class="note">The matrix form of BP2 holds per example: it is drawn for the probe.</p>${bp2Matrix(frame, l, k)}</div></div>`;
+  return [title, content];
+}
+
+const mfrac1 = (m) => html`<mfrac><mn>1</mn><mn>${m}</mn></mfrac>`;
+
+function bp1Lines(sh, frame, ex, P, prefix) {
+  const cost = frame.cost_name;
+  const act = frame.activations[ex.l - 2];
+  sh.num(`${prefix}a`, P.a);
+  sh.num(`${prefix}y`, P.y, { exact: true });
+  sh.num(`${prefix}g`, P.a_minus_y);
+  sh.num(`${prefix}d`, P.delta);
+  const gEq = sh.eq([`${prefix}a`, "−", `${prefix}y`], `${prefix}g`);
+  if (ex.cancels) return { gEq, spEq: null, dEq: sh.eq([`${prefix}a`, "−", `${prefix}y`], `${prefix}d`) };
+  if (cost !== "quadratic") return { gEq: null, spEq: null, dEq: null };
+  sh.num(`${prefix}sp`, P.sigma_prime);
+  const spEq = primeEq(sh, act, `${prefix}a`, `${prefix}sp`);
+  return { gEq, spEq, dEq: sh.eq([`${prefix}g`, "·", `${prefix}sp`], `${prefix}d`) };
+}
+
+function bp1View(frame, ex) {
+  const { l, j } = ex;
+  const P = ex.probe;
   const act = frame.activations[l - 2];
   const cost = frame.cost_name;
-  const grad = cost === "quadratic" ? a - y : null;
+  const sh = new Sheet();
+  const { gEq, spEq, dEq } = bp1Lines(sh, frame, ex, P, "");
+  sh.fit();
   const title = html`BP1 for output neuron j = ${j + 1} (layer L = ${l}, ${ACT_LABEL[act] ?? act}, ${COST_LABEL[cost] ?? cost} cost)`;
   let lines;
-  if (cancels) {
+  if (ex.cancels) {
     lines = html`<p class="eq-head">${math(sym.delta(l, j), eq(), sym.a(l, j), mo("−"), sym.y(j))}</p>
       <p class="note">With the ${COST_LABEL[cost]} cost and a ${act} output, ${math(sym.sigmaPrime(sym.z(l, j)))} cancels against the cost's derivative (the reason these pairs go together).</p>
-      <table class="terms"><tr><td>${math(sym.a(l, j))}</td><td class="num">${math(eq(), num(a))}</td></tr>
-      <tr><td>${math(sym.y(j))}</td><td class="num">${math(eq(), num(y))}</td></tr>
-      <tr class="result"><td>${math(sym.delta(l, j))}</td><td class="num" data-bp1-delta="${Lr.delta[j]}">${math(eq(), num(Lr.delta[j]))}</td></tr></table>`;
+      <table class="terms"><tr class="result"><td>${math(sym.delta(l, j), eq(), sym.a(l, j), mo("−"), sym.y(j))}</td><td data-bp1-delta="${P.delta}">${arith(sh, dEq, "bp1-delta")}</td></tr></table>`;
+  } else if (dEq === null) {
+    lines = html`<p class="note">Cost ${COST_LABEL[cost] ?? cost}: δ = ${P.delta}.</p>`;
   } else {
     lines = html`<p class="eq-head">${math(sym.delta(l, j), eq(), row(mfracD(sym.a(l, j))), times(), sym.sigmaPrime(sym.z(l, j)))}</p>
-      <p class="note">${cost === "quadratic" ? html`Quadratic cost ${math(mi("C"), eq(), mn("½"), html`<msup><mrow><mo>‖</mo><mi>y</mi><mo>−</mo><msup><mi>a</mi><mi>L</mi></msup><mo>‖</mo></mrow><mn>2</mn></msup>`)}, so ${math(mfracD(sym.a(l, j)), eq(), sym.a(l, j), mo("−"), sym.y(j))}.` : html`Cost ${COST_LABEL[cost] ?? cost}.`}</p>
+      <p class="note">Quadratic cost ${math(mi("C"), eq(), mn("½"), html`<msup><mrow><mo>‖</mo><mi>y</mi><mo>−</mo><msup><mi>a</mi><mi>L</mi></msup><mo>‖</mo></mrow><mn>2</mn></msup>`)}, so ${math(mfracD(sym.a(l, j)), eq(), sym.a(l, j), mo("−"), sym.y(j))}.</p>
       <table class="terms">
-      <tr><td>${math(sym.a(l, j), mo("−"), sym.y(j))}</td><td>${math(eq(), numP(a), mo("−"), numP(y))}</td><td class="num" data-bp1-grad="${grad}">${grad === null ? "" : math(eq(), num(grad))}</td></tr>
-      <tr><td>${math(sym.sigmaPrime(sym.z(l, j)))}</td><td class="dim">${math(sym.z(l, j), eq(), num(Lr.z[j]))}</td><td class="num">${math(eq(), num(Lr.sigma_prime[j]))}</td></tr>
-      <tr class="result"><td>${math(sym.delta(l, j))}</td><td>${grad === null ? "" : math(eq(), numP(grad), times(), numP(Lr.sigma_prime[j]), eq(), num(grad * Lr.sigma_prime[j]))}</td><td class="num" data-bp1-delta="${Lr.delta[j]}">${math(eq(), num(Lr.delta[j]))}</td></tr></table>`;
+      <tr><td>${math(sym.a(l, j), mo("−"), sym.y(j))}</td><td data-bp1-grad="${P.a_minus_y}">${arith(sh, gEq, "bp1-grad")}</td></tr>
+      ${primeRow(sh, spEq, act, l, j, P.z, P.sigma_prime)}
+      <tr class="result"><td>${math(sym.delta(l, j))}</td><td data-bp1-delta="${P.delta}">${arith(sh, dEq, "bp1-delta")}</td></tr></table>`;
   }
-  const content = html`<div class="explain-cols"><div class="explain-left">${lines}
+  const content = html`<div class="explain-cols"><div class="explain-left">${lines}${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}
     <p class="note">${l > 2 ? html`This error is where backpropagation starts: BP2 carries it back to layer ${l - 1}.` : html`With no hidden layer there is no BP2: BP4 turns this δ straight into the gradients of the weights into the output.`}</p>${probeNote(frame)}</div>
     <div class="explain-right">${l > 2 ? bp2Matrix(frame, l - 1, null) : html``}</div></div>`;
   return [title, content];
 }
 
+function bp1MeanView(frame, ex) {
+  const { l, j, m } = ex;
+  const sh = new Sheet();
+  const { shown, eqs } = meanRows(sh, ex.batch.rows, (r, x) => bp1Lines(sh, frame, ex, r, `r${x}`).dEq);
+  sh.num("m", m, { exact: true });
+  sh.num("mean", ex.batch.mean_delta);
+  const all = shown.length === ex.batch.rows.length;
+  const meanEq = all ? sh.eq(["(", ...shown.flatMap((_, x) => (x ? ["+", `r${x}d`] : [`r${x}d`])), ")", "/", "m"], "mean") : null;
+  sh.fit();
+  const title = html`Batch mean of BP1 for output neuron j = ${j + 1} (layer L = ${l}), batch of ${m}`;
+  const content = html`<div class="explain-left">
+    <p class="note">BP1 holds for each example x of the batch; the batch-mean δ is the mean of the per-example δ (not BP1 applied to the mean output):</p>
+    <div class="mean-rows"><table class="terms compact">${shown.map(
+      (r, x) => html`<tr data-mean-row="${x}"><td>${x + 1}</td><td>${eqs[x] === null ? html`δ = ${r.delta}` : arith(sh, eqs[x], "mean-row")}</td></tr>`,
+    )}</table></div>
+    ${meanEq !== null ? html`<p class="result">mean δ:</p><div class="mean-eq" data-mean-delta="${ex.batch.mean_delta}">${arith(sh, meanEq, "mean-delta")}</div>` : html`<p class="note">The first ${MAX_ROWS} of ${m} rows are shown; the mean over all ${m} is <b data-mean-delta="${ex.batch.mean_delta}">${sh.text("mean")}</b>.</p>`}
+    ${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}</div>`;
+  return [title, content];
+}
+
 const mfracD = (s) => html`<mfrac><mrow><mo>∂</mo><mi>C</mi></mrow><mrow><mo>∂</mo>${s}</mrow></mfrac>`;
 
-function edgeView(frame, sel, edit) {
-  const { l, j, k } = sel;
-  const Lr = layer(frame, l);
-  const w = Lr.w[j][k];
-  const aPrev = nodeVector(frame, l - 1, "a")[k];
-  const delta = Lr.delta[j];
-  const P = Lr.edges.probe;
-  const eta = frame.hyper.learning_rate;
-  const g = Lr.grad_w[j][k];
-  const reg = frame.hyper.regulariser !== "none" && frame.hyper.lambda > 0;
+function edgeView(frame, ex, edit) {
+  const { l, j, k, m } = ex;
+  const P = ex.probe;
+  const U = ex.update;
+  const w = ex.w;
+  const sh = new Sheet();
+  sh.num("w", w);
+  sh.num("a", P.a_prev);
+  sh.num("d", P.delta);
+  sh.num("fw", P.forward);
+  sh.num("bw", P.backward);
+  sh.num("g1", P.gradient);
+  const fwEq = sh.eq(["w", "·", "a"], "fw");
+  const bwEq = sh.eq(["w", "·", "d"], "bw");
+  const g1Eq = sh.eq(["a", "·", "d"], "g1");
+  sh.num("bp4", U.bp4_mean);
+  sh.num("grad", U.grad);
+  sh.num("eta", U.learning_rate, { exact: true });
+  sh.num("dw", U.delta_w);
+  sh.num("wn", U.w_next);
+  const reg = U.regulariser !== "none" && U.lambda > 0;
+  let regEq = null;
+  let gradEq = null;
+  if (reg) {
+    sh.num("lam", U.lambda, { exact: true });
+    sh.num("n", U.n, { exact: true });
+    sh.num("r", U.reg_grad);
+    if (U.regulariser === "l2") sh.num("wr", w);
+    else sh.num("wr", Math.sign(w), { exact: true });
+    regEq = sh.eq(["lam", "/", "n", "·", "wr"], "r");
+    gradEq = sh.eq(["bp4", "+", "r"], "grad");
+  }
+  const g = reg ? "grad" : "bp4";
+  let dwEq;
+  if (U.momentum > 0) {
+    sh.num("mu", U.momentum, { exact: true });
+    sh.num("v", U.velocity);
+    dwEq = sh.eq(["mu", "·", "v", "−", "eta", "·", g], "dw");
+  } else {
+    dwEq = sh.eq(["−", "eta", "·", g], "dw");
+  }
+  const wnEq = sh.eq(["w", "+", "dw"], "wn");
+  sh.fit();
   const title = html`Edge ${name.w(l, j, k)}: from neuron k = ${k + 1} (layer ${l - 1}) to neuron j = ${j + 1} (layer ${l})`;
-  const content = html`<div class="explain-cols"><div class="explain-left">
-    <p class="eq-head weight-edit"><label>${math(sym.w(l, j, k), eq())}<input type="text" inputmode="decimal" spellcheck="false" autocomplete="off" size="9"
+  const W = sym.w(l, j, k);
+  const regName = U.regulariser === "l2" ? html`${math(mfrac(mi("λ"), mi("n")), W)} (L2)` : html`${math(mfrac(mi("λ"), mi("n")), html`<mi>sgn</mi>`, paren(W))} (L1)`;
+  const content = html`<div class="explain-cols flow"><div class="explain-left">
+    <p class="eq-head weight-edit"><label>${math(W, eq())}<input type="text" inputmode="decimal" spellcheck="false" autocomplete="off" size="9"
       data-weight-input="${edit.key}" data-shown="${weightText(w)}" value="${weightText(w)}" aria-label="${name.w(l, j, k)}: type a new weight, then Enter"></label>
       <span class="dim">|w| ≤ 100, Enter sets it</span></p>
     <p class="weight-error" data-weight-error role="alert">${edit.error}</p>
     <table class="terms">
-      <tr><td>forward</td><td>${math(sym.w(l, j, k), times(), sym.a(l - 1, k))}</td><td class="num" data-edge-forward="${P.forward[j][k]}">${math(eq(), num(P.forward[j][k]))}</td><td class="dim">its share of ${math(sym.z(l, j))}</td></tr>
-      <tr><td>backward</td><td>${math(sym.w(l, j, k), times(), sym.delta(l, j))}</td><td class="num" data-edge-backward="${P.backward[j][k]}">${math(eq(), num(P.backward[j][k]))}</td><td class="dim">its share of the error sent back to ${math(sym.a(l - 1, k))}</td></tr>
-      <tr><td>gradient</td><td>${math(sym.a(l - 1, k), times(), sym.delta(l, j))}</td><td class="num" data-edge-gradient="${P.gradient[j][k]}">${math(eq(), num(P.gradient[j][k]))}</td><td class="dim">BP4 for the probe</td></tr>
+      <tr><td>forward</td><td>${math(W, times(), sym.a(l - 1, k))}</td><td data-edge-forward="${P.forward}">${arith(sh, fwEq, "edge-forward")}</td></tr>
+      <tr><td>backward</td><td>${math(W, times(), sym.delta(l, j))}</td><td data-edge-backward="${P.backward}">${arith(sh, bwEq, "edge-backward")}</td></tr>
+      <tr><td>gradient</td><td>${math(sym.a(l - 1, k), times(), sym.delta(l, j))}</td><td data-edge-gradient="${P.gradient}">${arith(sh, g1Eq, "edge-gradient")}</td></tr>
     </table>
-    <p class="eq-head"><span class="tag">BP4</span> ${math(sym.dC(sym.w(l, j, k)), eq(), sym.a(l - 1, k), sym.delta(l, j), eq(), numP(aPrev), times(), numP(delta), eq(), num(aPrev * delta))}</p>
+    <p class="note">Forward: this edge's share of ${math(sym.z(l, j))}. Backward: its share of the error sent back to ${math(sym.a(l - 1, k))}. Gradient: BP4 for the probe.</p>
+    ${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}
     ${probeNote(frame)}</div>
     <div class="explain-right">
-    <p class="eq-head">Update (the next SGD step, batch of ${frame.hyper.batch_size})</p>
-    <p>${math(sym.dC(sym.w(l, j, k)), eq(), num(g))} <span class="dim">mean of ${math(sym.a(l - 1, k), sym.delta(l, j))} over the batch${reg ? html` + the ${frame.hyper.regulariser.toUpperCase()} term` : ""}</span></p>
-    <p>${math(mo("Δ"), sym.w(l, j, k), eq(), mo("−"), mi("η"), times(), sym.dC(sym.w(l, j, k)), eq(), mo("−"), num(eta), times(), numP(g), eq(), num(-eta * g))}</p>
-    <p class="note">For the probe alone it would be ${math(mo("−"), mi("η"), sym.a(l - 1, k), sym.delta(l, j), eq(), num(-eta * aPrev * delta))}. The bias learns the same way: ${math(sym.dC(sym.b(l, j)), eq(), sym.delta(l, j))} (BP3), batch mean ${math(num(Lr.grad_b[j]))}.</p>
-    ${frame.hyper.momentum > 0 ? html`<p class="note">Momentum μ = ${fmt(frame.hyper.momentum)} adds a share of the previous step.</p>` : ""}
+    <p class="eq-head">The next SGD step (batch of ${m})</p>
+    <div class="update">
+      <p>${math(sym.dC(W), eq(), html`<mi>mean</mi>`, paren(sym.a(l - 1, k), sym.delta(l, j)), ...(reg ? [mo("+"), U.regulariser === "l2" ? row(mfrac(mi("λ"), mi("n")), W) : row(mfrac(mi("λ"), mi("n")), html`<mi>sgn</mi>`, paren(W))] : []))}</p>
+      <p class="dim">the mean of ${math(sym.a(l - 1, k), sym.delta(l, j))} over the batch (BP4)${reg ? html`, plus the ${regName} term: ${arith(sh, regEq, "edge-reg")}` : ""}</p>
+      <p data-edge-grad="${U.grad}">${reg ? arith(sh, gradEq, "edge-grad") : html`${math(html`<mn data-v="${U.bp4_mean}">${sh.text("bp4")}</mn>`)}`}</p>
+      <p>${U.momentum > 0 ? math(mo("Δ"), W, eq(), mi("μ"), mi("v"), mo("−"), mi("η"), sym.dC(W)) : math(mo("Δ"), W, eq(), mo("−"), mi("η"), sym.dC(W))}</p>
+      <p class="result" data-edge-dw="${U.delta_w}">${arith(sh, dwEq, "edge-dw")}</p>
+      <p class="dim">${U.momentum > 0 ? html`Momentum μ = ${sh.text("mu")}: v = ${sh.text("v")} is this weight's last step; μv keeps a share of it and the gradient step is added (η = ${sh.text("eta")}). The result becomes the next v.` : html`Plain SGD with η = ${sh.text("eta")}.`}</p>
+      <p data-edge-wnext="${U.w_next}">${math(W, html`<mo>→</mo>`)} ${arith(sh, wnEq, "edge-wnext")}</p>
+    </div>
+    <p class="note">The bias learns the same way: ${math(sym.dC(sym.b(l, j)), eq(), sym.delta(l, j))} (BP3), batch mean ${math(num(ex.bias.grad))}.</p>
     </div></div>`;
   return [title, content];
 }
+
+const mfrac = (a, b) => html`<mfrac>${a}${b}</mfrac>`;

@@ -7,9 +7,12 @@ import { banner } from "./banner.js";
 import { BoundaryPlot } from "./boundary_plot.js";
 import { Controls, canonical } from "./controls.js";
 import { ExplainPanel } from "./explain.js";
+import { showHealth } from "./health.js";
 import { loading } from "./loading.js";
 import { LossPlot } from "./loss_plot.js";
 import { NetworkPlot } from "./network_plot.js";
+import { NeuronHover } from "./neuron_hover.js";
+import { selectMessage } from "./quantities.js";
 import { Session } from "./session.js";
 import { KEEP_WEIGHTS, initialSettings, store } from "./state.js";
 import { StepThrough } from "./stepthrough.js";
@@ -24,11 +27,13 @@ const stats = { applied: 0, received: 0, times: [], started: performance.now() }
 
 const network = new NetworkPlot($("#net"), {
   onSelect: (sel) => select(sel),
+  onHover: (h) => hover.set(h),
   onResize: () => store.frame && redraw(),
   setHidden: (hidden) => actions.set({ hidden }),
   inputLabel: (name, k) => FEATURE_LABELS[name] ?? `x${k + 1}`,
 });
 const boundary = new BoundaryPlot($("#boundary"), { onProbe: (i) => actions.probe(i) });
+const hover = new NeuronHover(boundary, () => store.run?.id);
 const loss = new LossPlot($("#loss"));
 const explain = new ExplainPanel($("#explain"), {
   onSelect: (sel) => select(sel),
@@ -110,6 +115,7 @@ const controls = new Controls(actions);
 function select(sel) {
   const same = store.selection && JSON.stringify(store.selection) === JSON.stringify(sel);
   store.selection = same ? null : sel;
+  syncSelection();
   redraw();
 }
 
@@ -137,6 +143,7 @@ function applyFrame(frame, { force = false } = {}) {
   if (frame.probe) store.settings.probe = frame.probe.index;
   syncRunConfig(frame);
   validateSelection(frame);
+  syncSelection();
   if (force) boundary.invalidate();
   const part = timer();
   controls.renderFrame(frame, store);
@@ -145,6 +152,7 @@ function applyFrame(frame, { force = false } = {}) {
   network.update(frame, store);
   part("network");
   boundary.update(frame, store);
+  hover.frame(frame);
   part("output");
   loss.update(frame, { force });
   part("loss");
@@ -182,21 +190,24 @@ function validateSelection(frame) {
   if (!ok) store.selection = null;
 }
 
+/** Divergence and saturated/dead units: banners with advice the server tried on this run. */
 function showStatus(frame) {
-  if (frame.status !== "diverged") {
-    banner.clear("diverged");
-    return;
-  }
-  const eta = frame.hyper.learning_rate;
-  const lower = Math.max(1e-5, Number((eta / 10).toPrecision(1)));
-  banner.show("diverged", {
-    level: "diverged",
-    text: `Training diverged at step ${frame.step}: the weights grew without bound, so the numbers stopped being finite. The learning rate η = ${fmt(eta)} is too large for this network and data.`,
-    actions: [
-      { label: `Lower η to ${fmt(lower)} and reset`, run: () => { actions.set({ learning_rate: lower }); actions.reset(); } },
-      { label: "Reset", run: () => actions.reset() },
-    ],
+  showHealth(frame, {
+    setEta: (eta) => {
+      actions.set({ learning_rate: eta });
+      actions.reset();
+    },
+    reset: () => actions.reset(),
   });
+}
+
+/** The stream sends the selection's full-precision terms (frame.explain) once told what it is. */
+let sentSelection = null;
+function syncSelection() {
+  const msg = JSON.stringify(selectMessage(store.selection));
+  if (msg === sentSelection || !session?.open) return;
+  sentSelection = msg;
+  session.send(JSON.parse(msg));
 }
 
 function onFrame(f) {
@@ -269,6 +280,8 @@ async function boot() {
       controls.renderFrame(store.frame, store);
     },
     connected: () => {
+      sentSelection = null; // a new stream knows no selection yet
+      syncSelection();
       if (store.settings.speed !== store.run.steps_per_frame) session.send({ type: "speed", steps_per_frame: store.settings.speed });
     },
   });

@@ -14,7 +14,8 @@ import { $, fmt, html, maxAbs, niceMax, setHTML } from "./util.js";
 const BOTTOM = 6;
 
 export class NetworkPlot {
-  constructor(root, { onSelect, onResize, setHidden, inputLabel }) {
+  constructor(root, { onSelect, onResize, setHidden, inputLabel, onHover }) {
+    this.onHover = onHover; // the hovered neuron or edge, or null (neuron_hover.js)
     this.root = root;
     this.plotDiv = $(".net-plot", root);
     this.header = $(".net-header", root);
@@ -235,10 +236,12 @@ export class NetworkPlot {
       if (!pt || !pt.customdata) return;
       this.hover = { ...target(pt), x: ev.event?.clientX ?? 0, y: ev.event?.clientY ?? 0 };
       this.showTip();
+      this.onHover?.(this.hover);
     });
     this.plotDiv.on("plotly_unhover", () => {
       this.hover = null;
       this.tip.hidden = true;
+      this.onHover?.(null);
     });
     this.plotDiv.on("plotly_click", (ev) => {
       const pt = ev.points?.[0];

@@ -14,10 +14,10 @@ export function tipContent(f, h, over, inputLabels) {
     const E = L.edges[over];
     body = html`<b>${name.w(h.l, h.j, h.k)} = ${fmt(L.w[h.j][h.k])}</b>
       <div class="dim">edge k=${h.k + 1} (layer ${h.l - 1}) → j=${h.j + 1} (layer ${h.l})</div>
-      <div>w·δ = ${fmt(E.backward[h.j][h.k])} <span class="dim">backward</span></div>
-      <div>w·a = ${fmt(E.forward[h.j][h.k])} <span class="dim">forward</span></div>
-      <div>a·δ = ${fmt(E.gradient[h.j][h.k])} <span class="dim">gradient</span></div>
-      <div>∂C/∂${name.w(h.l, h.j, h.k)} = ${fmt(L.grad_w[h.j][h.k])} <span class="dim">batch</span></div>
+      <div>${over === "mean" ? "w·mean δ" : "w·δ"} = ${fmt(E.backward[h.j][h.k])} <span class="dim">backward</span></div>
+      <div>${over === "mean" ? "w·mean a" : "w·a"} = ${fmt(E.forward[h.j][h.k])} <span class="dim">forward</span></div>
+      <div>${over === "mean" ? "mean of a·δ" : "a·δ"} = ${fmt(E.gradient[h.j][h.k])} <span class="dim">gradient</span></div>
+      <div>∂C/∂${name.w(h.l, h.j, h.k)} = ${fmt(L.grad_w[h.j][h.k])} <span class="dim">batch mean</span></div>
       <div class="dim">${which} · click for BP4</div>`;
   } else if (h.l === 1) {
     const v = nodeVector(f, 1, "a", over);
@@ -26,13 +26,17 @@ export function tipContent(f, h, over, inputLabels) {
   } else {
     const L = layer(f, h.l);
     if (!L || L.delta[h.j] === undefined) return null;
-    const V = over === "mean" ? L.mean : L;
-    body = html`<b>${name.delta(h.l, h.j)} = ${fmt(V.delta[h.j])}</b>
-      <div>${name.a(h.l, h.j)} = ${fmt(V.a[h.j])}</div>
-      <div>${name.z(h.l, h.j)} = ${fmt(V.z[h.j])}</div>
-      <div>σ′(${name.z(h.l, h.j)}) = ${fmt(V.sigma_prime[h.j])}</div>
+    const mean = over === "mean";
+    const V = mean ? L.mean : L;
+    // Batch means are written as means ("mean σ′(z)", not "σ′(z)": the mean of σ′ is not σ′
+    // of anything), and BP2 does not hold between them (explain panel, batch-mean mode).
+    const m = (s) => (mean ? `mean ${s}` : s);
+    body = html`<b>${m(name.delta(h.l, h.j))} = ${fmt(V.delta[h.j])}</b>
+      <div>${m(name.a(h.l, h.j))} = ${fmt(V.a[h.j])}</div>
+      <div>${m(name.z(h.l, h.j))} = ${fmt(V.z[h.j])}</div>
+      <div>${m(`σ′(${name.z(h.l, h.j)})`)} = ${fmt(V.sigma_prime[h.j])}</div>
       <div>${name.b(h.l, h.j)} = ${fmt(L.b[h.j])}</div>
-      <div class="dim">${which} · click for ${h.l === f.sizes.length ? "BP1" : "BP2"}</div>`;
+      <div class="dim">${which}${mean ? ", 4 significant digits (BP2 holds per example, not between means)" : ", 4 significant digits"} · click for ${h.l === f.sizes.length ? "BP1" : "BP2"}</div>`;
   }
   return body;
 }

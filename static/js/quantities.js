@@ -58,3 +58,17 @@ export function sigmaCancels(frame) {
     (frame.cost_name === "log_likelihood" && act === "softmax")
   );
 }
+
+/** The frame's full-precision `explain` object if it is for this selection, else null. */
+export function explainFor(frame, sel) {
+  const e = frame.explain;
+  if (!e || !sel || e.l !== sel.l || e.j !== sel.j) return null;
+  if (sel.type === "edge") return e.type === "edge" && e.k === sel.k ? e : null;
+  return e.type === "neuron" ? e : null;
+}
+
+/** The stream message that asks for a selection's `explain` (docs/frames.md). */
+export function selectMessage(sel) {
+  if (!sel) return { type: "select" };
+  return sel.type === "edge" ? { type: "select", l: sel.l, j: sel.j, k: sel.k } : { type: "select", l: sel.l, j: sel.j };
+}

@@ -25,8 +25,14 @@ DIVERGING: dict[str, Any] = {
 
 
 def client_for(**changes: Any) -> TestClient:
-    """A TestClient (use it as a context manager) of an app with these settings changed."""
-    return TestClient(create_app(replace(Settings(), **changes)))
+    """A TestClient (use it as a context manager) of an app with these settings changed.
+
+    It sends ``Content-Type: application/json`` as a script would (state-changing requests
+    need it: app/api/edge.py).
+    """
+    return TestClient(
+        create_app(replace(Settings(), **changes)), headers={"content-type": "application/json"}
+    )
 
 
 @pytest.fixture

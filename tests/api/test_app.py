@@ -120,3 +120,47 @@ def test_stats_counts_runs_and_playing_streams(client: TestClient) -> None:
     assert after["runs"] == before["runs"] + 1
     client.delete(f"/api/runs/{run_id}")
     assert client.get("/api/stats").json()["runs"] == before["runs"]
+
+
+def test_a_server_reached_on_a_network_address_answers_ip_hosts_only() -> None:
+    """The Docker image: students type the teacher's IP address; a rebinding page's domain
+    name is still refused (app/api/edge.py). The scope's server address is the socket's."""
+    app = create_app(Settings())
+    with TestClient(app, base_url="http://192.168.1.20:8000") as c:
+        assert c.get("/healthz").status_code == 200  # Host: 192.168.1.20:8000
+        assert c.get("/healthz", headers={"Host": "[fe80::1]:8000"}).status_code == 200
+        assert c.get("/healthz", headers={"Host": "localhost:8000"}).status_code == 200
+        r = c.get("/healthz", headers={"Host": "evil.example:8000"})
+        assert r.status_code == 400 and "BPV_ALLOWED_HOSTS" in r.json()["detail"]
+        assert c.get("/healthz", headers={"Host": "bad host"}).status_code == 400
+    with TestClient(app, base_url="http://127.0.0.1:8000") as c:
+        assert c.get("/healthz", headers={"Host": "192.168.1.20:8000"}).status_code == 400
+    with TestClient(create_app(Settings(allowed_hosts=("*",))), base_url="http://127.0.0.1") as c:
+        assert c.get("/healthz", headers={"Host": "anything.example"}).status_code == 200
+
+
+def test_state_changing_requests_need_json_and_their_own_origin() -> None:
+    with TestClient(create_app(Settings()), base_url="http://127.0.0.1:8000") as c:
+        r = c.post("/api/runs")
+        assert r.status_code == 415 and "application/json" in r.json()["detail"]
+        r = c.post("/api/runs", content=b"{}", headers={"Content-Type": "text/plain"})
+        assert r.status_code == 415
+        r = c.post("/api/runs", json={}, headers={"Origin": "http://evil.example"})
+        assert r.status_code == 403 and "Origin" in r.json()["detail"]
+        r = c.post("/api/runs", json={}, headers={"Origin": "http://127.0.0.1:8001"})
+        assert r.status_code == 403  # another port is another site
+        r = c.post("/api/runs", json={}, headers={"Origin": "http://127.0.0.1:8000"})
+        assert r.status_code == 201
+        run_id = r.json()["id"]
+        json_type = {"Content-Type": "application/json; charset=utf-8"}
+        assert c.delete(f"/api/runs/{run_id}", headers=json_type).status_code == 204
+        # A method the path does not take is 405 whatever the content type.
+        r = c.put("/api/runs")
+        assert r.status_code == 405 and "POST" in r.headers["Allow"]
+
+
+def test_the_openapi_document_lists_the_edge_answers(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    post = doc["paths"]["/api/runs"]["post"]["responses"]
+    assert {"400", "403", "415"} <= set(post)
+    assert "415" not in doc["paths"]["/api/options"]["get"]["responses"]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, frame_value, num, open_app
+from tests.browser.test_numbers import check_equation
 
 pytestmark = pytest.mark.browser
 
@@ -15,8 +18,8 @@ def click_neuron(pg, layer: int, j: int) -> None:  # type: ignore[no-untyped-def
     pg.mouse.click(pos["x"], pos["y"])
 
 
-def texts(pg, selector: str) -> list[float]:  # type: ignore[no-untyped-def]
-    return [num(t) for t in pg.locator(selector).all_inner_texts()]
+def arith(pg, eq: str) -> str:  # type: ignore[no-untyped-def]
+    return pg.locator(f"#explain .arith[data-eq='{eq}']").first.text_content() or ""
 
 
 def test_bp2_terms_add_up_to_the_shown_delta(page) -> None:
@@ -30,17 +33,19 @@ def test_bp2_terms_add_up_to_the_shown_delta(page) -> None:
         click_neuron(page, layer, j)
         title = f"neuron k = {j + 1} in layer l = {layer}"
         page.wait_for_selector(f".explain-title:has-text('{title}')")
-        terms = texts(page, "[data-bp2-term]")
-        assert len(terms) == frame_value(page, f"f.sizes[{layer}]")  # a term per neuron of l+1
-        (shown_sum,) = texts(page, "[data-bp2-sum]")
-        (sigma,) = texts(page, "[data-bp2-sigma]")
-        (delta,) = texts(page, "[data-bp2-delta]")
-        scale = sum(abs(t) for t in terms)
-        assert abs(sum(terms) - shown_sum) <= 2e-3 * scale + 1e-12
-        assert abs(shown_sum * sigma - delta) <= 2e-3 * (scale * abs(sigma) + abs(delta)) + 1e-12
-        # The panel shows the frame's δ^l_k, the number behind the network view's colour.
+        page.wait_for_selector("#explain .arith[data-eq='bp2-delta']")
+        terms = page.locator("#explain .arith[data-eq='bp2-term']").count()
+        assert terms == frame_value(page, f"f.sizes[{layer}]")  # a term per neuron of l+1
+        # Every written equation holds to its shown digits, read back from the text.
+        for eq in ("bp2-term", "bp2-sum", "bp2-delta"):
+            for text in page.locator(f"#explain .arith[data-eq='{eq}']").all_text_contents():
+                ok, why = check_equation(text)
+                assert ok, why
+        # The panel's δ is the frame's δ^l_k, the number behind the network view's colour.
+        delta = num(re.split("[=≈]", arith(page, "bp2-delta"))[-1])
         frame_delta = frame_value(page, f"f.layers[{layer - 2}].delta[{j}]")
         assert delta == pytest.approx(frame_delta, rel=1e-3)
+        assert "agree to rounding" not in page.locator("#explain").inner_text()
         if (layer, j) == (2, 1):
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "bp2-explain-1280x720.png"))
@@ -52,13 +57,15 @@ def test_output_neuron_shows_bp1_and_an_edge_shows_bp4(page) -> None:
     open_app(page, "hidden=3")
     click_neuron(page, 3, 0)
     page.wait_for_selector(".explain-title:has-text('BP1')")
-    (delta,) = texts(page, "[data-bp1-delta]")
+    page.wait_for_selector("#explain .arith[data-eq='bp1-delta']")
+    delta = num(re.split("[=≈]", arith(page, "bp1-delta"))[-1])
     assert delta == pytest.approx(frame_value(page, "f.layers[1].delta[0]"), rel=1e-3)
     pos = page.evaluate("window.__bpv.network.clientPos(3, 0, 1)")
     page.wait_for_timeout(350)
     page.mouse.click(pos["x"], pos["y"])
     page.wait_for_selector(".explain-title:has-text('Edge w³₁₂')")
-    (back,) = texts(page, "[data-edge-backward]")
+    page.wait_for_selector("#explain .arith[data-eq='edge-backward']")
+    back = num(re.split("[=≈]", arith(page, "edge-backward"))[-1])
     expected = frame_value(page, "f.layers[1].edges.probe.backward[0][1]")
     assert back == pytest.approx(expected, rel=1e-3)
 

@@ -61,7 +61,11 @@ def test_server_full_is_a_clear_message(browser) -> None:
         assert pg.locator("#banner button", has_text="Try again now").count() == 1
         # A slot frees up: the page gets its run without a reload.
         urllib.request.urlopen(
-            urllib.request.Request(f"{srv.url}/api/runs/{first}", method="DELETE")
+            urllib.request.Request(
+                f"{srv.url}/api/runs/{first}",
+                method="DELETE",
+                headers={"Content-Type": "application/json"},
+            )
         ).close()
         pg.locator("#banner button", has_text="Try again now").click()
         pg.wait_for_function("window.__bpv.stats.applied >= 1", timeout=20_000)

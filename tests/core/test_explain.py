@@ -42,7 +42,7 @@ def close(a: float, b: float, scale: float = 1.0) -> bool:
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_neuron_terms_are_the_reference_pass(case, seed) -> None:  # type: ignore[no-untyped-def]
-    net, cost, x, y, tr = make(case, seed)
+    net, cost, _x, _y, tr = make(case, seed)
     tr.train(7)
     bx, by = (np.array(v) for v in tr.next_batch())
     ref = backprop(net, cost, bx, by)
@@ -98,10 +98,7 @@ def reference_step(net, cost, bx, by, reg, lmbda, n, eta, mu, v):  # type: ignor
         for w, b, name in zip(W, B, acts, strict=True):
             zs.append(w @ a[-1] + b)
             a.append(f[name][0](zs[-1]))
-        if cost == "cross_entropy":
-            d = a[-1] - yv
-        else:
-            d = (a[-1] - yv) * f[acts[-1]][1](zs[-1])
+        d = a[-1] - yv if cost == "cross_entropy" else (a[-1] - yv) * f[acts[-1]][1](zs[-1])
         for i in range(len(W) - 1, -1, -1):
             gW[i] += np.outer(d, a[i])
             if i:
@@ -140,7 +137,7 @@ def test_next_delta_w_is_the_change_one_step_makes(case) -> None:  # type: ignor
                 k,
                 step,
                 velocity=float(tr._v_aug[l - 2][j, k]),
-            )["update"]  # fmt: skip
+            )["update"]
             for l in range(2, net.L + 1)  # noqa: E741
             for j in range(net.sizes[l - 1])
             for k in range(net.sizes[l - 2])
@@ -158,7 +155,7 @@ def test_next_delta_w_is_the_change_one_step_makes(case) -> None:  # type: ignor
 
 
 def test_edge_probe_numbers_and_bp4_mean() -> None:
-    net, cost, x, y, tr = make(CASES[1], 3)
+    net, cost, x, y, _tr = make(CASES[1], 3)
     bx, by = x[:5], y[:5]
     ref = backprop(net, cost, bx, by)
     step = explain.Step(0.3, 0.0, "none", 0.0, len(x))
