@@ -6,7 +6,9 @@ is a header (and is skipped) when any of its cells is not a number. Every :class
 message starts with the 1-based line number: ``"line 7: expected 3 columns, got 2"``.
 
 ``max_cols`` caps the total number of columns, target included; ``max_rows`` caps the data
-rows, header excluded.
+rows, header excluded. Every value must be finite with magnitude at most
+:data:`MAX_MAGNITUDE` (1e12): beyond it sums of squares (scaling, the plot's extent) overflow
+float64 long before 1e308, and such values are a units mistake in a teaching data set.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ Array = NDArray[np.float64]
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NONFINITE = re.compile(r"[+-]?(?:nan|inf|infinity)", re.IGNORECASE)
 MAX_CLASSES = 10
+MAX_MAGNITUDE = 1e12
 
 
 class CSVError(ValueError):
@@ -49,6 +52,11 @@ def _parse_row(cells: list[str], line: int) -> list[float]:
         value = float(cell)
         if not np.isfinite(value):
             raise CSVError(line, f"column {col}: {cell!r} is not a finite number (NaN or inf)")
+        if abs(value) > MAX_MAGNITUDE:
+            shown = cell if len(cell) <= 20 else cell[:20] + "…"
+            raise CSVError(
+                line, f"column {col}: {shown} is beyond ±{MAX_MAGNITUDE:g} (the largest allowed)"
+            )
         row.append(value)
     return row
 

@@ -317,10 +317,11 @@ class Run:
         self.history.clear()
         self._metrics = None
 
-    def set_probe(self, index: int) -> None:
+    def set_probe(self, index: int, name: str = "index") -> None:
+        """``name``: the field the client sent (``index`` of POST /probe, ``probe`` of PATCH)."""
         if index >= self.state.n_train:
             n = self.state.n_train
-            raise ConfigError(("index",), f"the training set has {n} examples (0..{n - 1})")
+            raise ConfigError((name,), f"the training set has {n} examples (0..{n - 1})")
         self.probe = index
 
     def set_weight(self, l: int, j: int, k: int, value: float) -> None:  # noqa: E741
@@ -377,7 +378,7 @@ class Run:
         changed = changed_fields(self.config, new)
         if changed <= KEEP_FIELDS:
             if new.probe >= self.state.n_train:
-                self.set_probe(new.probe)  # raises with the right message
+                self.set_probe(new.probe, "probe")  # raises, naming the field sent
             tr = self.state.trainer
             if changed & HYPER_FIELDS:
                 tr.set_hyper(

@@ -161,5 +161,71 @@ def test_markup_in_user_text_stays_inert(client: TestClient) -> None:
 
 
 def test_wrong_methods_and_paths(client: TestClient, run_id: str) -> None:
-    assert client.put(f"/api/runs/{run_id}", json={}).status_code == 405
+    r = client.put(f"/api/runs/{run_id}", json={})
+    assert r.status_code == 405
+    # The methods this path takes: GET (read), PATCH (change), DELETE (end).
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+    r = client.get(f"/api/runs/{run_id}/step")
+    assert r.status_code == 405 and r.headers["Allow"] == "POST"
     assert client.get("/api/nothing").status_code == 404
+
+
+def test_a_very_long_integer_is_named_as_such(client: TestClient) -> None:
+    status, body = post_raw(client, "/api/runs", b'{"seed": 1' + b"0" * 5000 + b"}")
+    assert status == 422
+    (only,) = body["detail"]  # type: ignore[misc]
+    assert "4300 digits" in only["msg"] and only["type"] == "json_number_too_long"
+
+
+def test_deep_nesting_is_named_as_such(client: TestClient) -> None:
+    status, body = post_raw(client, "/api/runs", b"[" * 20_000 + b"]" * 20_000)
+    assert status == 422
+    (only,) = body["detail"]  # type: ignore[misc]
+    assert "nested too deeply" in only["msg"]
+
+
+def test_bytes_that_are_not_utf8_are_named_as_such(client: TestClient) -> None:
+    status, body = post_raw(client, "/api/runs", b'{"csv": "' + bytes([0xFF, 0xFE]) + b'"}')
+    assert status == 422
+    assert "not UTF-8" in body["detail"][0]["msg"]  # type: ignore[index]
+
+
+def test_error_lists_are_capped(client: TestClient) -> None:
+    """50,000 unknown keys answered a 4.5 MB list of errors."""
+    body = "{" + ",".join(f'"k{i}": 1' for i in range(50_000)) + "}"
+    r = client.post("/api/runs", content=body.encode(), headers=JSON)
+    assert r.status_code == 422 and len(r.content) < 5_000
+    detail = r.json()["detail"]
+    assert len(detail) == 21
+    assert all(d["loc"][1].startswith("k") for d in detail[:20])
+    assert detail[-1]["msg"].startswith("49980 more problems not shown")
+
+
+def test_an_out_of_range_probe_in_patch_names_probe(client: TestClient, run_id: str) -> None:
+    n_train = len(client.get(f"/api/runs/{run_id}/data").json()["train"]["points"])
+    r = client.patch(f"/api/runs/{run_id}", json={"probe": n_train})
+    assert r.status_code == 422
+    (only,) = r.json()["detail"]
+    assert only["loc"] == ["body", "probe"] and f"0..{n_train - 1}" in only["msg"]
+    r = client.post(f"/api/runs/{run_id}/probe", json={"index": n_train})
+    assert r.json()["detail"][0]["loc"] == ["body", "index"]
+
+
+@pytest.mark.parametrize("value", ["1e308", "-1e308", "1.5e12", "-2000000000000"])
+def test_csv_values_beyond_the_magnitude_cap_are_422(client: TestClient, value: str) -> None:
+    """±1e308 gave ``extent: [null, null]``; beyond ±1e12 is refused, naming line and column."""
+    csv = f"x,t\n0.5,1\n{value},0\n1,1\n"
+    r = client.post("/api/runs", json={"dataset": "csv", "csv": csv})
+    assert r.status_code == 422
+    (only,) = r.json()["detail"]
+    assert only["loc"] == ["body", "csv"]
+    assert only["msg"].startswith("line 3: column 1:") and "1e+12" in only["msg"]
+
+
+def test_csv_values_at_the_cap_train_with_a_finite_extent(client: TestClient) -> None:
+    rows = "\n".join(f"{(-1) ** i * 1e12},{i * 5e10},{i % 2}" for i in range(20))
+    r = client.post("/api/runs", json={"dataset": "csv", "csv": f"x,y,t\n{rows}\n"})
+    assert r.status_code == 201
+    data = client.get(f"/api/runs/{r.json()['id']}/data").json()
+    (lo_x, hi_x), (lo_y, hi_y) = data["extent"]  # numbers (null before), around the data
+    assert lo_x <= -1e12 and hi_x >= 1e12 and lo_y <= 0 and hi_y >= 19 * 5e10
