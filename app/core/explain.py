@@ -40,23 +40,44 @@ def _f(v: Any) -> float:
     return float(v)
 
 
-def _bp2_example(net: Network, t: Trace, row: int, l: int, j: int) -> dict[str, Any]:  # noqa: E741
-    """BP2 for neuron j of hidden layer l, example ``row`` of trace ``t``."""
+def _trace(
+    net: Network, cost_name: str, probe: tuple[Array, Array], batch: tuple[Array, Array]
+) -> Trace:
+    """One pass on the probe stacked on the batch: row 0 is the probe, rows 1..m the batch
+    (every per-example number is that example's alone; the means are taken over 1..m)."""
+    x = np.vstack([probe[0][None, :], batch[0]])
+    y = np.vstack([probe[1][None, :], batch[1]])
+    return backprop(net, cost_name, x, y)
+
+
+def _bp2_example(
+    net: Network,
+    t: Trace,
+    row: int,
+    l: int,  # noqa: E741
+    j: int,
+    terms: bool = True,
+) -> dict[str, Any]:
+    """BP2 for neuron j of hidden layer l, example ``row`` of trace ``t`` (with its terms)."""
     i = l - 2
     w_next = net.weights[i + 1][:, j]  # w^{l+1}_ij over i
     d_next = t.delta[i + 1][row]
     products = w_next * d_next
-    return {
+    out: dict[str, Any] = {
         "z": _f(t.z[i][row, j]),
         "a": _f(t.a[i + 1][row, j]),
         "sigma_prime": _f(t.sigma_prime[i][row, j]),
-        "terms": [
-            {"i": n, "w": _f(w), "delta": _f(d), "product": _f(p)}
-            for n, (w, d, p) in enumerate(zip(w_next, d_next, products, strict=True))
-        ],
-        "sum": math.fsum(products.tolist()),  # correctly rounded sum of the products
-        "delta": _f(t.delta[i][row, j]),  # the δ the frame shows (backprop's)
     }
+    if terms:
+        out["terms"] = [
+            {"i": n, "w": w, "delta": d, "product": p}
+            for n, (w, d, p) in enumerate(
+                zip(w_next.tolist(), d_next.tolist(), products.tolist(), strict=True)
+            )
+        ]
+    out["sum"] = math.fsum(products.tolist())  # correctly rounded sum of the products
+    out["delta"] = _f(t.delta[i][row, j])  # the δ the frame shows (backprop's)
+    return out
 
 
 def _bp1_example(t: Trace, row: int, j: int, cancels: bool) -> dict[str, Any]:
@@ -90,22 +111,21 @@ def neuron(
     L = net.L
     if not 2 <= l <= L or not 0 <= j < net.sizes[l - 1]:
         raise ValueError(f"no neuron j = {j} in layer {l}")
-    tp = backprop(net, cost_name, probe[0][None, :], probe[1][None, :])
-    tb = backprop(net, cost_name, batch[0], batch[1])
+    t = _trace(net, cost_name, probe, batch)
     m = len(batch[0])
     out: dict[str, Any] = {"type": "neuron", "l": l, "j": j, "m": m}
     if l == L:
         out["equation"] = "BP1"
         out["cancels"] = cancels
-        out["probe"] = _bp1_example(tp, 0, j, cancels)
-        rows = [_bp1_example(tb, r, j, cancels) for r in range(m)]
+        out["probe"] = _bp1_example(t, 0, j, cancels)
+        rows = [_bp1_example(t, r, j, cancels) for r in range(1, m + 1)]
     else:
         out["equation"] = "BP2"
-        out["probe"] = _bp2_example(net, tp, 0, l, j)
-        rows = [_bp2_example(net, tb, r, l, j) for r in range(m)]
+        out["probe"] = _bp2_example(net, t, 0, l, j)
+        rows = [_bp2_example(net, t, r, l, j, terms=False) for r in range(1, m + 1)]
         i = l - 2
-        mean_sp = _f(tb.sigma_prime[i][:, j].mean())
-        mean_next = tb.delta[i + 1].mean(axis=0)
+        mean_sp = _f(t.sigma_prime[i][1:, j].mean())
+        mean_next = t.delta[i + 1][1:].mean(axis=0)
         w_next = net.weights[i + 1][:, j]
         mean_sum = math.fsum((w_next * mean_next).tolist())
         out["batch_means"] = {
@@ -113,8 +133,6 @@ def neuron(
             "sum": mean_sum,  # Σ_i w_ij · mean δ^{l+1}_i = mean of the rows' sums (linear)
             "product_of_means": mean_sp * mean_sum,
         }
-        for r in rows:
-            del r["terms"]  # per-row terms: only their sums are shown for the batch
     deltas = [r["delta"] for r in rows]
     out["batch"] = {"rows": rows, "mean_delta": math.fsum(deltas) / m}
     return out
@@ -142,10 +160,9 @@ def edge(
         raise ValueError(f"no edge ({j}, {k}) into layer {l}")
     i = l - 2
     w = _f(net.weights[i][j, k])
-    tp = backprop(net, cost_name, probe[0][None, :], probe[1][None, :])
-    tb = backprop(net, cost_name, batch[0], batch[1])
-    a_p, d_p = _f(tp.a[i][0, k]), _f(tp.delta[i][0, j])
-    a_b, d_b = tb.a[i][:, k], tb.delta[i][:, j]
+    t = _trace(net, cost_name, probe, batch)
+    a_p, d_p = _f(t.a[i][0, k]), _f(t.delta[i][0, j])
+    a_b, d_b = t.a[i][1:, k], t.delta[i][1:, j]
     m = len(a_b)
     bp4 = math.fsum((a_b * d_b).tolist()) / m
     coef = step.lmbda / step.n_train if step.regulariser != "none" else 0.0
@@ -185,5 +202,5 @@ def edge(
             "delta_w": delta_w,  # the change the next step makes: μv − ηg
             "w_next": w + delta_w,
         },
-        "bias": {"b": _f(net.biases[i][j]), "grad": _f(tb.grad_b[i][j])},
+        "bias": {"b": _f(net.biases[i][j]), "grad": math.fsum(d_b.tolist()) / m},
     }

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +30,9 @@ Selection = tuple[int, int, int | None]
 
 TRIAL_DIVISORS = (10, 100, 1_000, 10_000)
 TRIAL_MIN_STEPS, TRIAL_EPOCHS, TRIAL_MAX_STEPS = 2_000, 20, 4_000
-TRIAL_BUDGET_S = 0.5  # all the trials of one piece of advice, at most about this long
+# A trial's steps are also capped by work: steps · parameters · batch ≤ TRIAL_WORK (about
+# 0.1 s of NumPy for the largest networks), so advice costs the same on any machine load.
+TRIAL_WORK = 200_000_000
 _ADVICE_CACHE: OrderedDict[str, dict[str, Any]] = OrderedDict()
 _ADVICE_KEEP = 64
 
@@ -51,10 +52,40 @@ def check_selection(sizes: list[int], l: int, j: int, k: int | None) -> Selectio
     return (l, j, k)
 
 
+_EXPLAIN_CACHE: dict[int, tuple[tuple[Any, ...], dict[str, Any] | None]] = {}
+
+
 def explain(
     st: RunState, probe: int, batch: tuple[Array, Array], sel: Selection
 ) -> dict[str, Any] | None:
-    """The ``explain`` object for ``sel`` (None for an input neuron: nothing is computed)."""
+    """The ``explain`` object for ``sel`` (None for an input neuron: nothing is computed);
+    the last one per run state is reused while its inputs are the same (a paused run)."""
+    tr = st.trainer
+    h = tr.hyper
+    key = (
+        sel,
+        probe,
+        tr.theta.tobytes(),
+        tr._velocity.tobytes(),
+        batch[0].tobytes(),
+        batch[1].tobytes(),
+        h,
+        tuple(st.net.activations),
+        st.cost_name,
+    )
+    hit = _EXPLAIN_CACHE.get(id(st))
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    out = _explain(st, probe, batch, sel)
+    if len(_EXPLAIN_CACHE) > 256:
+        _EXPLAIN_CACHE.clear()
+    _EXPLAIN_CACHE[id(st)] = (key, out)
+    return out
+
+
+def _explain(
+    st: RunState, probe: int, batch: tuple[Array, Array], sel: Selection
+) -> dict[str, Any] | None:
     l, j, k = sel  # noqa: E741
     if l < 2 or l > st.net.L or j >= st.net.sizes[l - 1]:
         return None  # the network changed under the selection
@@ -114,6 +145,8 @@ def _trial(config: RunConfig, settings: Settings, eta: float) -> _Trial:
     tr = state.trainer
     per_epoch = -(-state.n_train // tr.hyper.batch_size)
     steps = min(TRIAL_MAX_STEPS, max(TRIAL_MIN_STEPS, TRIAL_EPOCHS * per_epoch))
+    work = state.net.n_params() * tr.hyper.batch_size
+    steps = max(1, min(steps, TRIAL_WORK // work))
     x, y = state.x[: state.n_train], state.y[: state.n_train]
     before = tr.evaluate(x, y)
     tr.train(steps)
@@ -142,10 +175,9 @@ def advice(config: RunConfig, settings: Settings, reason: str) -> dict[str, Any]
     eta = config.learning_rate
     tried: list[_Trial] = []
     chosen = None
-    t0 = time.perf_counter()
     for div in TRIAL_DIVISORS:
         candidate = float(f"{eta / div:.1g}")
-        if candidate < 1e-5 or time.perf_counter() - t0 > TRIAL_BUDGET_S:
+        if candidate < 1e-5:
             break
         t = _trial(config, settings, candidate)
         tried.append(t)
