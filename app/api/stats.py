@@ -26,6 +26,10 @@ class Stats(BaseModel):
     overhead_ms: float = Field(
         description="measured server time per frame outside the runs' own code"
     )
+    cpu_share: float = Field(
+        description="the share of one core the streams are planned to use now: BPV_CPU_SHARE,"
+        " less while their ticks run late (the core is busy with something else)"
+    )
 
 
 @router.get("/api/stats", response_model=Stats)
@@ -39,4 +43,5 @@ async def stats(request: Request, store: StoreDep, settings: SettingsDep) -> Sta
         fps=pacer.fps(),
         training_ms=round(pacer.budget() * 1e3, 3),
         overhead_ms=round(pacer.overhead * 1e3, 3),
+        cpu_share=round(pacer.cpu_share * pacer.scale, 3),
     )

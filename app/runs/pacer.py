@@ -61,7 +61,7 @@ _MIN_COST_S = 1e-6  # a frame never costs nothing
 _LATE = 0.25  # of a stream's interval, on average over a plan: the loop is overloaded
 _ON_TIME = 0.1  # ... under this, it is not
 _SHRINK = 0.85  # per late plan
-_GROW = 0.02  # of cpu_share, per on-time plan
+_GROW = 0.1  # of cpu_share, per on-time plan: back in a second after a burst
 _MIN_SCALE = 0.05
 
 

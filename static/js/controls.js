@@ -88,7 +88,7 @@ export class Controls {
     $("#reset").addEventListener("click", () => a.reset());
     $("#layer-add").addEventListener("click", () => a.layers(+1));
     $("#layer-remove").addEventListener("click", () => a.layers(-1));
-    for (const key of ["color", "over", "fill"]) $(`#${key}`).addEventListener("change", (e) => a.view({ [key]: e.target.value }));
+    for (const key of ["color", "over", "fill", "scale"]) $(`#${key}`).addEventListener("change", (e) => a.view({ [key]: e.target.value }));
     for (const key of ["test", "discretize"]) $(`#${key}`).addEventListener("change", (e) => a.view({ [key]: e.target.checked }));
     $("#csv-file").addEventListener("change", async (e) => {
       const file = e.target.files?.[0];
@@ -150,6 +150,7 @@ export class Controls {
     this.showSlider("batch_size", s.batch_size);
     $("#seed-out").textContent = String(s.seed);
     $$("#features input").forEach((cb) => (cb.checked = s.features.includes(cb.value)));
+    $("#scale").value = s.scale === "log" ? "log" : "linear";
     $("#test").checked = !!s.test;
     $("#discretize").checked = !!s.discretize;
     $("#discretize").disabled = ds?.kind === "regression" || store.locked("discretize");

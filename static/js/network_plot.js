@@ -4,7 +4,7 @@
 // add/remove neuron buttons; beside the pointer, a tooltip naming the quantity in the
 // notation with its value.
 
-import { CLASS_COLORS, featureGrid, thumbImage } from "./colors.js";
+import { CLASS_COLORS, StableScale, featureGrid, renderColorbar, thumbImage } from "./colors.js";
 import { bezierAt, geometry } from "./network_geom.js";
 import { LiveLayer, thumbsSVG } from "./network_svg.js";
 import { tipContent } from "./network_tip.js";
@@ -29,7 +29,7 @@ export class NetworkPlot {
     this.thumbs = [];
     this.gridRef = null;
     this.hover = null;
-    this.scale = { edge: null, node: null };
+    this.scales = { edge: new StableScale(), node: new StableScale(), input: new StableScale() };
     this.traces = null;
     this.ready = false;
     new ResizeObserver(() => {
@@ -64,9 +64,8 @@ export class NetworkPlot {
     const over = hl ? "probe" : s.over;
     const edgeValues = frame.layers.map((_, i) => edgeMatrix(frame, i + 2, colorMode, over));
     const nodeValues = frame.sizes.map((_, li) => nodeVector(frame, li + 1, fillMode, over));
-    const edgeMax = this.scaleFor("edge", `${colorMode}|${over}`, edgeValues.reduce((m, M) => maxAbs(M, m), 0));
-    const nodeMax = this.scaleFor("node", `${fillMode}|${over}`, nodeValues.reduce((m, v) => (v ? maxAbs(v, m) : m), 0));
-    this.live.update({ edgeValues, nodeValues, edgeMax, nodeMax, highlight: hl, selection: store.selection });
+    const sc = this.colourScales(frame, s.scale === "log", edgeValues, nodeValues, `${colorMode}|${over}`, `${fillMode}|${over}`);
+    this.live.update({ edgeValues, nodeValues, scales: sc, highlight: hl, selection: store.selection });
     let changed = structural;
     if (this.thumbsFor !== this.thumbs || this.thumbsHl !== hl || structural) {
       this.thumbsFor = this.thumbs;
@@ -76,8 +75,10 @@ export class NetworkPlot {
     }
     const edgeTitle = `edges: ${EDGE_LABEL[colorMode]}${colorMode === "weight" ? "" : over === "mean" ? " (batch mean)" : " (probe)"}`;
     const nodeTitle = `neurons: ${NODE_LABEL[fillMode]}`;
-    this.colorbar(this.bars[0], edgeMax, edgeTitle);
-    this.colorbar(this.bars[1], nodeMax, nodeTitle);
+    renderColorbar(this.bars[0], sc.edge, edgeTitle);
+    renderColorbar(this.bars[1], sc.node, sc.input ? `${nodeTitle} (hidden, output)` : nodeTitle);
+    this.bars[2].hidden = !sc.input;
+    if (sc.input) renderColorbar(this.bars[2], sc.input, "inputs x");
     if (!this.traces) {
       this.traces = this.targetTraces();
       changed = true;
@@ -105,25 +106,18 @@ export class NetworkPlot {
   }
 
   /**
-   * The colour-bar range: a nice number ≥ the largest |value|. It grows at once and shrinks
-   * only when the values fall below 30 % of it, so the bar (a Plotly redraw) rarely changes.
+   * The colour scales (colors.js StableScale: stable ranges, linear or symmetric log). Edges
+   * share one; neurons another; the inputs (x, up to ±6) get their own when a or z is shown,
+   * so that hidden activations (±1) are not washed out by them.
    */
-  scaleFor(which, mode, max) {
-    const cur = this.scale[which];
-    if (!cur || cur.mode !== mode || max > cur.max || max < 0.3 * cur.max) {
-      this.scale[which] = { mode, max: niceMax(max) };
-    }
-    return this.scale[which].max;
-  }
-
-  /** An HTML colour bar (the legend of edges or neurons): gradient fixed in CSS, ticks live. */
-  colorbar(bar, max, title) {
-    if (bar._max === max && bar._title === title) return;
-    bar._max = max;
-    bar._title = title;
-    bar.querySelector(".cb-title").textContent = title;
-    const ticks = [-max, -max / 2, 0, max / 2, max];
-    bar.querySelectorAll(".cb-ticks span").forEach((el, i) => (el.textContent = fmt(ticks[i])));
+  colourScales(frame, log, edgeValues, nodeValues, edgeKey, nodeKey) {
+    const suffix = log ? "|log" : "|linear";
+    const { edge, node, input } = this.scales;
+    const inputs = nodeValues[0];
+    edge.update(edgeKey + suffix, edgeValues.reduce((m, M) => maxAbs(M, m), 0), frame.step);
+    node.update(nodeKey + suffix, nodeValues.slice(1).reduce((m, v) => (v ? maxAbs(v, m) : m), 0), frame.step);
+    if (inputs) input.update(nodeKey + suffix, maxAbs(inputs), frame.step);
+    return { edge, node, input: inputs ? input : null };
   }
 
   /** Viewport position of neuron j of layer l (disc centre), or of edge (l, j, k) at its middle. */
