@@ -117,3 +117,134 @@ export function thumbImage(grid) {
   const s = m > 1 ? 1 / m : 1;
   return gridImage(grid, (v) => rgbOf(v * s));
 }
+
+// ---- The network's colour scales -------------------------------------------------------
+// A colour bar must say what it covers and must not jump: the range is a "nice" number that
+// grows only when values stay beyond it for GROW frames (at once past twice it) and shrinks
+// only when they stay below SHRINK_BELOW of it for SHRINK frames. Frames are counted by
+// training step, so redraws (hover, selection) never move a scale. Values beyond the range
+// are drawn in the end colour, and the bar's end labels then say "≥". The log option is a
+// symmetric log: |v| from range/10^DECADES up to the range spread over the whole ramp, so
+// 1e−5 and 0 differ; below that it is linear (≈ grey).
+
+const LADDER = [1, 1.5, 2, 3, 5, 7];
+const GROW = 3;
+const SHRINK = 12;
+const SHRINK_BELOW = 0.3;
+export const DECADES = 4;
+
+/** The smallest ladder number (1, 1.5, 2, 3, 5, 7 × 10^k; log: 10^k) at least v. */
+export function niceUp(v, log = false) {
+  if (!(v > 0) || !Number.isFinite(v)) return 1;
+  const k = Math.floor(Math.log10(v));
+  if (log) return v <= 10 ** k * (1 + 1e-9) ? 10 ** k : 10 ** (k + 1);
+  for (const m of LADDER) if (m * 10 ** k >= v * (1 - 1e-9)) return Number((m * 10 ** k).toPrecision(3));
+  return 10 ** (k + 1);
+}
+
+/** One colour scale (edges, neurons or inputs) with hysteresis. */
+export class StableScale {
+  constructor() {
+    this.key = null;
+    this.r = 1;
+    this.over = 0;
+    this.under = 0;
+    this.step = null;
+    this.max = 0;
+  }
+
+  /** key: what is shown (mode|over|log); max: largest |value| now; step: the frame's step. */
+  update(key, max, step) {
+    const log = key.endsWith("|log");
+    this.max = max;
+    if (key !== this.key) {
+      Object.assign(this, { key, r: niceUp(max, log), over: 0, under: 0, step });
+      return this;
+    }
+    if (max > 2 * this.r) {
+      Object.assign(this, { r: niceUp(max, log), over: 0, under: 0, step });
+      return this;
+    }
+    if (step === this.step) return this; // a redraw, not a new frame
+    this.step = step;
+    this.over = max > this.r ? this.over + 1 : 0;
+    this.under = max < SHRINK_BELOW * this.r && max > 0 ? this.under + 1 : 0;
+    if (this.over >= GROW || this.under >= SHRINK) Object.assign(this, { r: niceUp(max, log), over: 0, under: 0 });
+    return this;
+  }
+
+  get log() {
+    return !!this.key?.endsWith("|log");
+  }
+
+  /** Position on the ramp, in [−1, 1] (clamped by the colour map). */
+  t(v) {
+    if (!this.log) return v / this.r;
+    const c = this.r / 10 ** DECADES;
+    return (Math.sign(v) * Math.log10(1 + Math.abs(v) / c)) / Math.log10(1 + this.r / c);
+  }
+
+  /** Are some values beyond the range right now (drawn in the end colour)? */
+  get clipped() {
+    return this.max > this.r * (1 + 1e-9);
+  }
+
+  /** Five ticks at 0, ¼, ½, ¾, 1 of the ramp: {labels, unit} (unit: "×10⁻³" or ""). */
+  ticks() {
+    const r = this.r;
+    if (this.log) {
+      const e = Math.round(Math.log10(r));
+      const p = (k) => `10${supInt(k)}`;
+      const labels = [`−${p(e)}`, `−${p(e - DECADES / 2)}`, "0", p(e - DECADES / 2), p(e)];
+      return { labels, unit: "" };
+    }
+    const e = r >= 0.01 && r < 1000 ? 0 : 3 * Math.floor(Math.log10(r) / 3);
+    const s = 10 ** e;
+    const labels = [-r, -r / 2, 0, r / 2, r].map((v) => tickText(v / s));
+    return { labels, unit: e ? `×10${supInt(e)}` : "" };
+  }
+}
+
+const SUPS = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+const supInt = (k) => String(k).replace(/[-0-9]/g, (c) => SUPS[c]);
+
+/** A tick value with at most 3 significant digits and a real minus sign. */
+function tickText(v) {
+  if (Math.abs(v) < 1e-12) return "0";
+  return String(Number(v.toPrecision(3))).replace("-", "−");
+}
+
+/**
+ * Write a colour bar: its title (with the unit and the log floor), ticks placed at their
+ * ramp positions, end labels marked "≥" when values lie beyond the range, and the inner
+ * labels dropped when the bar is too narrow for all five (they never overlap).
+ */
+export function renderColorbar(bar, scale, title) {
+  const { labels, unit } = scale.ticks();
+  const clipped = scale.clipped;
+  const floor = scale.log ? `; |v| < 10${supInt(Math.round(Math.log10(scale.r)) - DECADES)} ≈ grey` : "";
+  const full = `${title}${unit ? ` (${unit})` : ""}${scale.log ? ", log scale" : ""}`;
+  const key = `${full}|${labels.join()}|${clipped}|${bar.clientWidth}`;
+  if (bar._key === key) return;
+  bar._key = key;
+  bar.dataset.range = String(scale.r);
+  bar.dataset.scale = scale.log ? "log" : "linear";
+  bar.classList.toggle("clipped", clipped);
+  const t = bar.querySelector(".cb-title");
+  t.textContent = full;
+  bar.title = `Colours span ±${tickText(scale.r)}${floor}. Larger values are drawn in the end colours${clipped ? " (some are now)" : ""}; the range changes only when values stay outside it, or well inside it, for several steps.`;
+  const spans = [...bar.querySelectorAll(".cb-ticks span")];
+  spans.forEach((el, i) => {
+    el.textContent = (clipped && i === 0 ? "≤" : clipped && i === 4 ? "≥" : "") + labels[i];
+    el.style.left = `${i * 25}%`;
+    el.className = i === 0 ? "first" : i === 4 ? "last" : i === 2 ? "mid" : "minor";
+  });
+  // Never overlapping: drop the ¼ and ¾ labels (then 0 too) when they would touch.
+  const overlaps = () => {
+    const boxes = spans.filter((s) => !s.hidden).map((s) => s.getBoundingClientRect());
+    return boxes.some((b, i) => i > 0 && b.left < boxes[i - 1].right + 4);
+  };
+  spans.forEach((s) => (s.hidden = false));
+  if (overlaps()) spans.forEach((s, i) => (s.hidden = i === 1 || i === 3));
+  if (overlaps()) spans.forEach((s, i) => (s.hidden = i !== 0 && i !== 4));
+}

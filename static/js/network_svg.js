@@ -55,7 +55,7 @@ export class LiveLayer {
       const g = el("g", {}, this.back);
       const d = pathOf(e.p);
       const under = el("path", { d, fill: "none", stroke: "#1b1b1b", display: "none" }, g);
-      const line = el("path", { d, fill: "none" }, g);
+      const line = el("path", { d, fill: "none", "data-edge": edgeKey(e.l, e.j, e.k) }, g);
       return { e, g, under, line, key: edgeKey(e.l, e.j, e.k), emph: false };
     });
     const nodesG = el("g", {}, svg);
@@ -63,7 +63,7 @@ export class LiveLayer {
     this.nodes = geom.nodes.flatMap((col, li) =>
       col.map((n, j) => {
         const g = el("g", {}, nodesG);
-        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(D / 2) }, g);
+        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(D / 2), "data-node": nodeKey(li + 1, j) }, g);
         if (li === 0 && inputLabels?.[j]) {
           const t = el("text", { x: f1(n.tx - 4), y: f1(n.y + 3.5), "font-size": 10.5, "text-anchor": "end", fill: "#222" }, g);
           t.textContent = inputLabels[j]; // textContent: never markup
@@ -77,7 +77,8 @@ export class LiveLayer {
 
   /**
    * opts: {edgeValues: [matrix per layer l=2..L], nodeValues: [vector|null per layer l=1..L],
-   * edgeMax, nodeMax, highlight: {edges, nodes, context, pending: Set, labels}|null, selection}
+   * scales: {edge, node, input|null} (colors.js StableScale: value → position t on the ramp),
+   * highlight: {edges, nodes, context, pending: Set, labels}|null, selection}
    */
   update(opts) {
     const hl = opts.highlight;
@@ -86,7 +87,7 @@ export class LiveLayer {
     for (const x of this.edges) {
       const { e } = x;
       const v = opts.edgeValues[e.l - 2][e.j][e.k];
-      const t = v / opts.edgeMax;
+      const t = Math.max(-1, Math.min(1, opts.scales.edge.t(v)));
       const width = Math.min(7, 0.6 + 5.4 * Math.abs(t));
       const emph = x.key === selKey || !!(hl && hl.edges && hl.edges.has(x.key));
       const faded = !!(hl && hl.edges && !emph);
@@ -104,7 +105,8 @@ export class LiveLayer {
       const values = opts.nodeValues[n.l - 1];
       const pending = !!(hl && hl.pending && hl.pending.has(n.key));
       const ring = (sel && sel.type === "neuron" && sel.l === n.l && sel.j === n.j) || !!(hl && hl.nodes && hl.nodes.has(n.key));
-      put(n.c, "fill", values && !pending ? colorOf(values[n.j] / opts.nodeMax) : "#ffffff");
+      const scale = n.l === 1 && opts.scales.input ? opts.scales.input : opts.scales.node;
+      put(n.c, "fill", values && !pending ? colorOf(scale.t(values[n.j])) : "#ffffff");
       put(n.c, "stroke", ring ? "#111" : "#6b6b6b");
       put(n.c, "stroke-width", ring ? "2.6" : "1");
       put(n.c, "stroke-dasharray", pending ? "3 2" : "none");
