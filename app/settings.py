@@ -36,7 +36,7 @@ class Settings:
     # estimates at most memory_mb, so that the server's resident memory stays under 512 MB.
     run_memory_mb: float = 32.0
     client_memory_mb: float = 64.0
-    memory_mb: float = 300.0
+    memory_mb: float = 350.0
     # A REST request's training stops after this many seconds (and max_steps_per_request).
     max_request_s: float = 10.0
     # Size caps; every one of them is reported by GET /api/options.

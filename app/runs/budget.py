@@ -32,8 +32,8 @@ from app.settings import Settings
 
 MB = 1_000_000
 BUILDERS_KEPT = 2  # the batch size and an epoch's short last batch (state.RunState.builder)
-HISTORY_BYTES = 600_000  # 2,000 points of six numbers as Python tuples
-FIXED_BYTES = 400_000  # network, trainer, evaluator objects, the last frame's bytes
+HISTORY_BYTES = 500_000  # 2,000 points of six numbers as Python tuples (~240 bytes each)
+FIXED_BYTES = 150_000  # network, trainer, evaluator objects, the last frame's bytes
 SAFETY = 1.25  # allocator slack and small arrays the terms leave out
 
 
@@ -126,7 +126,7 @@ def estimate(config: RunConfig, settings: Settings) -> Estimate:
     grid = 0
     if s.two_d:
         points = GRID * GRID + THUMB * THUMB
-        grid = 4 * points * (n1 + 3 * widest) + 12 * (GRID * GRID + THUMB * THUMB * sum(sizes))
+        grid = 4 * points * (n1 + widest) + 8 * (GRID * GRID + THUMB * THUMB * sum(sizes))
     return Estimate(
         data=math.ceil(SAFETY * data),
         frames=math.ceil(SAFETY * frames),

@@ -36,7 +36,8 @@ class WorkersBusy(RuntimeError):
 
 class Workers:
     def __init__(self, threads: int = THREADS, max_waiting: int = MAX_WAITING) -> None:
-        self._pool = ThreadPoolExecutor(threads, thread_name_prefix="bpv-work")
+        self.threads = threads
+        self._pool: ThreadPoolExecutor | None = None  # made on first use, after a shutdown too
         self.max_waiting = max_waiting
         self.waiting = 0  # submitted and not finished
 
@@ -47,10 +48,15 @@ class Workers:
             raise WorkersBusy(retry_after=1)
         self.waiting += 1
         try:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="bpv-work")
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
         finally:
             self.waiting -= 1
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """At the server's end (its lifespan): queued work is dropped."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None

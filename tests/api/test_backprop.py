@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -148,6 +149,57 @@ def test_caps(client: TestClient) -> None:
     assert issue["loc"] == ["body", "sizes", 1] and "max_width" in issue["msg"]
     assert "max_layers" in _bad(client, sizes=[2, 1, 1, 1, 1, 1, 1, 1, 1])["msg"]
     assert "max_batch" in _bad(client, x=[[1.0, 0.5]] * 513, y=[[1.0]] * 513)["msg"]
+
+
+def _largest(m: int) -> dict[str, Any]:
+    """The widest network the default caps allow (64 inputs, 6 x 8 hidden, 16 outputs)."""
+    rng = np.random.default_rng(0)
+    sizes = [64, 8, 8, 8, 8, 8, 8, 16]
+    return {
+        "sizes": sizes,
+        "weights": [rng.normal(size=(b, a)).tolist() for a, b in itertools.pairwise(sizes)],
+        "biases": [rng.normal(size=b).tolist() for b in sizes[1:]],
+        "activations": ["sigmoid"] * 7,
+        "cost": "quadratic",
+        "x": rng.normal(size=(m, 64)).tolist(),
+        "y": rng.uniform(size=(m, 16)).tolist(),
+        "learning_rate": 0.1,
+    }
+
+
+def test_the_answer_is_capped_relative_to_max_response_values(client: TestClient) -> None:
+    """Reported: a 155 KB request answered with 14 MB. Now every answer holds at most
+    max_response_values numbers, each at most 26 bytes of JSON."""
+    cap = 200_000
+    sizes = _largest(1)["sizes"]
+    weights = sum(a * b for a, b in itertools.pairwise(sizes))  # 960
+    params = weights + sum(sizes[1:])  # gradients, and the parameters after the step
+    per_example = weights + 4 * sum(sizes[1:]) + 1  # contributions, z, a, δ, σ', C_x
+    fits = (cap - 2 * params) // per_example
+    r = client.post("/api/backprop", json=_largest(fits))
+    assert r.status_code == 200
+    body = r.json()
+    counted = sum(np.size(v) for v in (body["cost_x"],))
+    for layer in body["layers"]:
+        counted += sum(np.size(layer[k]) for k in layer if k != "l")
+    counted += sum(np.size(w) for w in body["updated"]["weights"])
+    counted += sum(np.size(b) for b in body["updated"]["biases"])
+    assert counted <= cap
+    assert len(r.content) <= 26 * cap
+    r = client.post("/api/backprop", json=_largest(fits + 1))
+    assert r.status_code == 422
+    issue = r.json()["detail"][0]
+    assert issue["loc"] == ["body", "x"]
+    assert f"at most {cap} (max_response_values)" in issue["msg"]
+
+
+def test_bad_json_and_bad_fields_are_422s_naming_the_field(client: TestClient) -> None:
+    r = client.post("/api/backprop", content=b'{"sizes": [2, 2, 1], NaN}')
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body"]
+    r = client.post("/api/backprop", json={**HAND, "sizes": [2, 0, 1]})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "sizes", 1]
+    r = client.post("/api/backprop", json={**HAND, "surprise": 1})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "surprise"]
 
 
 def test_overflow_is_a_422_not_nan(client: TestClient) -> None:
