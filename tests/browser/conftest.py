@@ -139,7 +139,9 @@ def page_probe() -> PageProbe:
 
 @pytest.fixture
 def page(browser, server, page_probe):  # type: ignore[no-untyped-def]
-    context = browser.new_context(viewport=VIEWPORT)
+    # The page's CSP (script-src 'self') forbids eval, which Playwright's string predicates
+    # (wait_for_function, evaluate) use; the page itself never evals.
+    context = browser.new_context(viewport=VIEWPORT, bypass_csp=True)
 
     def route(r):  # type: ignore[no-untyped-def]
         url = r.request.url
