@@ -27,6 +27,13 @@ SWAGGER_INIT = """window.ui = SwaggerUIBundle({
   showExtensions: true,
   showCommonExtensions: true,
   presets: [SwaggerUIBundle.presets.apis, SwaggerUIBundle.SwaggerUIStandalonePreset],
+  // "Try it out": the server wants this type on every state-changing request, body or not.
+  requestInterceptor: (req) => {
+    if (req.method !== "GET" && !req.headers["Content-Type"]) {
+      req.headers["Content-Type"] = "application/json";
+    }
+    return req;
+  },
 });
 """
 
