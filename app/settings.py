@@ -102,7 +102,11 @@ class Between:
     @property
     def text(self) -> str:
         kind = "an integer" if self.integer else "a number"
-        return f"{kind} from {self.lo:g} to {self.hi:g}"
+        return f"{kind} from {_number(self.lo)} to {_number(self.hi)}"
+
+
+def _number(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 @dataclass(frozen=True)

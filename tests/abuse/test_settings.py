@@ -108,3 +108,11 @@ def test_good_values_are_read() -> None:
     assert (s.max_runs, s.idle_timeout_s) == (40, 90.5)
     assert s.allowed_hosts == ("class.example", "10.0.0.5", "[::1]")
     assert s.allowed_origins == ("https://lesson.example",)
+
+
+def test_the_readme_lists_every_range() -> None:
+    """README "Classroom safety" has a row per setting with the range the server checks."""
+    readme = (ROOT / "README.md").read_text()
+    for f in fields(Settings):
+        row = f"| `BPV_{f.name.upper()}` | {RANGES[f.name].text} |"
+        assert row in readme, f"README is missing or out of date: {row}"
