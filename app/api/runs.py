@@ -45,9 +45,9 @@ from app.api.responses import OrjsonResponse, errors, json_bytes
 from app.runs import driver, insight
 from app.runs.config import ConfigError, merge
 from app.runs.frames import encode
-from app.runs.run import Job, RunBusy, check_steps
+from app.runs.run import RunBusy, RunGone, check_steps
 from app.runs.state import RunState, build_ready
-from app.runs.store import RunNotFound, StoreFull
+from app.runs.store import StoreFull
 from app.runs.work import WorkersBusy
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -141,28 +141,14 @@ async def read_run(run: RunDep) -> OrjsonResponse:
     responses=errors(404, 409, 413, 422, 429),
 )
 async def change_run(
-    run: RunDep,
-    settings: SettingsDep,
-    workers: WorkersDep,
-    changes: Annotated[RunConfig, Body()],
+    run: RunDep, workers: WorkersDep, changes: Annotated[RunConfig, Body()]
 ) -> OrjsonResponse:
     """Change part of the config. Only `learning_rate`, `lambda`, `regulariser`,
     `batch_size`, `momentum` (and `probe`) keep the weights; anything else rebuilds the run
     (new data is drawn or parsed in a worker thread)."""
     async with run.claim():
         run.touch()
-        plan = run.plan(changes.model_dump(exclude_unset=True, by_alias=True))
-        if not plan.rebuild:
-            run.keep(plan)
-        else:
-            run.job = Job("rebuilding the run (new data or network)")
-            try:
-                state = await workers.run(build_ready, plan.config, settings, run.state)
-            finally:
-                run.job = None
-            if run.closed is not None:
-                raise RunNotFound(run.id)
-            run.install(plan, state)
+        await run.change(changes.model_dump(exclude_unset=True, by_alias=True), workers)
     return OrjsonResponse(run.info())
 
 
@@ -237,20 +223,11 @@ async def _cancelled_on_disconnect(http: Request) -> AsyncIterator[asyncio.Event
     response_class=OrjsonResponse,
     responses={**FRAME, **errors(404, 409, 422)},
 )
-async def reset_run(
-    run: RunDep, settings: SettingsDep, workers: WorkersDep, grid: GridQuery = True
-) -> OrjsonResponse:
+async def reset_run(run: RunDep, workers: WorkersDep, grid: GridQuery = True) -> OrjsonResponse:
     """Back to step 0: same config and seed, so the same data and initial weights."""
     async with run.claim():
         run.touch()
-        run.job = Job("resetting the run")
-        try:
-            state = await workers.run(build_ready, run.config, settings, run.state)
-        finally:
-            run.job = None
-        if run.closed is not None:
-            raise RunNotFound(run.id)
-        run.reset(state)
+        await run.reset_off_loop(workers)
         return json_bytes(run.frame(grid=grid, history=True))
 
 
@@ -359,6 +336,10 @@ def _busy(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=409)
 
 
+def _gone(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=404)
+
+
 def _refused(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StoreFull | WorkersBusy)
     status = 503 if isinstance(exc, WorkersBusy) else 429
@@ -371,5 +352,6 @@ def install(app: FastAPI) -> None:
     """Error answers for busy runs (409), budgets and caps (429) and a full work queue (503),
     each with a message saying what is going on; registered after :mod:`app.api.errors`."""
     app.add_exception_handler(RunBusy, _busy)
+    app.add_exception_handler(RunGone, _gone)
     app.add_exception_handler(StoreFull, _refused)
     app.add_exception_handler(WorkersBusy, _refused)

@@ -31,7 +31,8 @@ from app.runs.config import (
 )
 from app.runs.frames import encode
 from app.runs.metrics import Metrics
-from app.runs.state import RunState, build, data_key
+from app.runs.state import RunState, build, build_ready, data_key
+from app.runs.work import Workers
 from app.settings import Settings
 
 HISTORY_POINTS = 2_000
@@ -54,6 +55,10 @@ class RunDiverged(RuntimeError):
 
 class RunBusy(RuntimeError):
     """The run is held by long work (:class:`Job`) for longer than :data:`BUSY_WAIT_S`."""
+
+
+class RunGone(RuntimeError):
+    """The run was deleted or evicted while it was being rebuilt."""
 
 
 @dataclass
@@ -371,6 +376,30 @@ class Run:
             return True
         self.keep(plan)
         return False
+
+    async def change(self, changes: dict[str, Any], workers: Workers) -> bool:
+        """:meth:`update`, a rebuild made in a worker thread (hold the lock meanwhile)."""
+        plan = self.plan(changes)
+        if not plan.rebuild:
+            self.keep(plan)
+            return False
+        job = "rebuilding the run (new data or network)"
+        self.install(plan, await self._built(workers, job, plan.config))
+        return True
+
+    async def reset_off_loop(self, workers: Workers) -> None:
+        """:meth:`reset`, the new state made in a worker thread (hold the lock meanwhile)."""
+        self.reset(await self._built(workers, "resetting the run", self.config))
+
+    async def _built(self, workers: Workers, what: str, config: RunConfig) -> RunState:
+        self.job = Job(what)
+        try:
+            state = await workers.run(build_ready, config, self.settings, self.state)
+        finally:
+            self.job = None
+        if self.closed is not None:
+            raise RunGone(f"{self.closed} while it was being rebuilt")
+        return state
 
     def keep(self, plan: Plan) -> None:
         """Apply ``plan`` without a rebuild: hyperparameters and the probe only."""

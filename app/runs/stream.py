@@ -31,6 +31,8 @@ from app.runs import driver, insight
 from app.runs.config import ConfigError
 from app.runs.pacer import Pacer
 from app.runs.run import Run, RunDiverged, check_steps
+from app.runs.store import StoreFull
+from app.runs.work import Workers, WorkersBusy
 from app.settings import Settings
 
 MESSAGE_ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientMessage)
@@ -295,6 +297,8 @@ class Session:
             except RunDiverged as e:
                 self.error(str(e))
                 self.post_frame()
+            except (StoreFull, WorkersBusy) as e:  # over a memory budget; builds queued
+                self.error(str(e))
             self.wake.set()
 
     def _take_token(self) -> bool:
@@ -310,6 +314,10 @@ class Session:
 
     def error(self, detail: str) -> None:
         self.sender.post_control({"type": "error", "detail": detail[:300]})
+
+    def _workers(self) -> Workers:
+        workers: Workers = self.ws.app.state.workers
+        return workers
 
     async def _apply(self, msg: Any) -> None:
         run, kind = self.run, msg.type
@@ -329,7 +337,7 @@ class Session:
             cap = self.settings.max_steps_per_request
             self.pending_steps = min(cap, self.pending_steps + steps)
         elif kind == "reset":
-            run.reset()
+            await run.reset_off_loop(self._workers())
             self.post_frame(grid=True, history=True)
         elif kind == "speed":
             run.steps_per_frame = msg.steps_per_frame
@@ -345,7 +353,7 @@ class Session:
         elif kind == "set":
             changes = msg.model_dump(exclude_unset=True, by_alias=True)
             changes.pop("type", None)
-            run.update(changes)
+            await run.change(changes, self._workers())  # new data: built in a worker thread
             self.post_frame(grid=True)  # after a rebuild: `rebuilt`, then a frame with history
         elif kind == "set_weight":
             run.set_weight(msg.l, msg.j, msg.k, msg.value)

@@ -278,3 +278,25 @@ def test_parameter_cap() -> None:
     with client_for(max_params=20) as c:
         r = c.post("/api/runs", json={"hidden": [4, 2]})
         assert r.status_code == 422 and "max_params" in r.json()["detail"][0]["msg"]
+
+
+def test_a_stream_change_over_a_budget_is_an_error_message_and_the_stream_goes_on() -> None:
+    with client_for(client_memory_mb=4, max_runs_per_client=100) as c:
+        rid = c.post("/api/runs", json={}).json()["id"]
+        with c.websocket_connect(f"/api/runs/{rid}/stream") as ws:
+            assert ws.receive_json()["type"] == "frame"
+            ws.send_json({"type": "set", "hidden": [8] * 6, "batch_size": 400})
+            msg = ws.receive_json()
+            while msg["type"] != "error":
+                msg = ws.receive_json()
+            assert "client_memory_mb = 4" in msg["detail"]
+            ws.send_json({"type": "set", "hidden": [3]})  # within the budget: rebuilt
+            msg = ws.receive_json()
+            while msg["type"] != "rebuilt":
+                msg = ws.receive_json()
+            assert msg["run"]["config"]["hidden"] == [3]
+            ws.send_json({"type": "reset"})
+            msg = ws.receive_json()
+            while msg["type"] != "frame" or msg["history"] is None:
+                msg = ws.receive_json()
+            assert msg["step"] == 0 and msg["sizes"][1:-1] == [3]
