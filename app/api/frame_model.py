@@ -188,6 +188,7 @@ class Advice(BaseModel):
 
 
 class Health(BaseModel):
+    reason: Literal["saturated", "dead"] = Field(description="what the alarm is about")
     layers: list[LayerHealth] = Field(description="layers 2..L (the output unless σ' cancels)")
     saturated_share: float = Field(description="share of hidden units saturated")
     dead_share: float = Field(description="share of hidden ReLU units dead")

@@ -4,7 +4,9 @@
   largest value (tanh: 1, sigmoid: ¼) for at least ``MOST`` of the training examples: it
   passes almost no error back (BP2 multiplies by σ') and its incoming weights almost stop
   learning (BP4). Output units count too, unless σ' cancels in BP1 (cross-entropy +
-  sigmoid): a saturated output multiplies every δ by a tiny σ', so nothing learns.
+  sigmoid), when they are also *wrong* (|a − y| over half the activation's range) on at
+  least ``WRONG`` of the examples: a saturated output multiplies every δ by a tiny σ', so a
+  wrong answer can no longer be corrected (a saturated output that is right is a good fit).
 - A ReLU unit is **dead** when ``z ≤ 0`` for every training example: σ' = 0 everywhere, so
   it never learns again.
 Leaky ReLU (σ' ≥ 0.01) and linear units never count.
@@ -25,7 +27,9 @@ SATURATED = 0.01  # σ'(z) / max σ' below this: saturated at that example
 MOST = 0.5  # ... for at least this share of the training examples
 ALARM = 0.5  # the page warns when more than this share of the hidden units is affected,
 # or when every output unit is saturated
+WRONG = 0.25  # an output is stuck when saturated and wrong on at least this share
 PRIME_MAX = {"tanh": 1.0, "sigmoid": 0.25}
+HALF_RANGE = {"tanh": 1.0, "sigmoid": 0.5}
 
 
 @dataclass(frozen=True)
@@ -37,9 +41,10 @@ class LayerHealth:
     output: bool = False
 
 
-def layer_health(net: Network, x: Array, cancels: bool = False) -> list[LayerHealth]:
+def layer_health(net: Network, x: Array, y: Array, cancels: bool = False) -> list[LayerHealth]:
     """Per layer ``l = 2..L`` (the output layer only when σ' does not ``cancels`` in BP1):
-    how many units are saturated or dead over ``x`` ``(N, n_1)`` (the training set)."""
+    how many units are saturated or dead over ``x`` ``(N, n_1)``, ``y`` ``(N, n_L)`` (the
+    training set)."""
     fwd = feedforward(net, x)
     out = []
     last = net.L - 2
@@ -52,7 +57,11 @@ def layer_health(net: Network, x: Array, cancels: bool = False) -> list[LayerHea
         if act.name in PRIME_MAX:
             with np.errstate(all="ignore"):
                 low = act.prime_from_a(a) / PRIME_MAX[act.name] < SATURATED
-            saturated = int(np.count_nonzero(low.mean(axis=0) >= MOST))
+            stuck = low.mean(axis=0) >= MOST
+            if i == last:  # the output: saturated *and* wrong
+                wrong = np.abs(a - y) > HALF_RANGE[act.name]
+                stuck &= wrong.mean(axis=0) >= WRONG
+            saturated = int(np.count_nonzero(stuck))
         elif act.name == "relu":
             dead = int(np.count_nonzero((z <= 0).all(axis=0)))
         out.append(LayerHealth(i + 2, n, saturated, dead, output=i == last))

@@ -105,9 +105,11 @@ def _explain(
 
 def health(st: RunState) -> dict[str, Any]:
     """Saturated and dead shares per hidden layer, over the training set."""
-    layers = saturation.layer_health(st.net, st.x[: st.n_train], st.cost.sigma_prime_cancels)
+    n = st.n_train
+    layers = saturation.layer_health(st.net, st.x[:n], st.y[:n], st.cost.sigma_prime_cancels)
     s, d = saturation.share(layers)
     return {
+        "reason": reason(layers),
         "layers": [{"l": h.l, "n": h.n, "saturated": h.saturated, "dead": h.dead} for h in layers],
         "saturated_share": s,
         "dead_share": d,
@@ -115,6 +117,12 @@ def health(st: RunState) -> dict[str, Any]:
         "alarm": saturation.alarming(layers),
         "advice": None,
     }
+
+
+def reason(layers: list[saturation.LayerHealth]) -> str:
+    """Why the alarm is on: "dead" (mostly dead ReLUs) or "saturated" (hidden or output)."""
+    s, d = saturation.share(layers)
+    return "dead" if s + d > saturation.ALARM and d >= s else "saturated"
 
 
 @dataclass
@@ -153,10 +161,9 @@ def _trial(config: RunConfig, settings: Settings, eta: float) -> _Trial:
     if tr.status != "ok":
         return _Trial(eta, steps, "diverged", _finite(before), None)
     after = tr.evaluate(x, y)
-    layers = saturation.layer_health(state.net, x, state.cost.sigma_prime_cancels)
-    s, d = saturation.share(layers)
+    layers = saturation.layer_health(state.net, x, y, state.cost.sigma_prime_cancels)
     if saturation.alarming(layers):
-        outcome = "dead" if d >= s else "saturated"
+        outcome = reason(layers)
     elif not (math.isfinite(after) and after < before):
         outcome = "no progress"
     else:

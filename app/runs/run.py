@@ -271,8 +271,7 @@ class Run:
         if self.status == "diverged":
             h["advice"] = insight.advice(self.config, self.settings, "diverged")
         elif h["alarm"]:
-            reason = "dead" if h["dead_share"] >= h["saturated_share"] else "saturated"
-            h["advice"] = insight.advice(self.config, self.settings, reason)
+            h["advice"] = insight.advice(self.config, self.settings, h["reason"])
         return h
 
     def _measure(self, penalty: float) -> tuple[Metrics, int]:

@@ -175,7 +175,7 @@ def test_saturated_and_dead_units_are_counted() -> None:
     w = np.array([[40.0, 40.0], [0.1, 0.0], [-40.0, 30.0]])
     b = np.array([0.0, 0.0, 0.0])
     tanh = Network([2, 3, 1], [w, np.ones((1, 3))], [b, np.zeros(1)], ["tanh", "linear"])
-    h, out = saturation.layer_health(tanh, x)
+    h, out = saturation.layer_health(tanh, x, np.zeros((50, 1)))
     # |z| ≥ 40·|x1 + x2| is large except near the line x1 = −x2: saturated nearly everywhere
     z = x @ w.T
     sat = ((1 - np.tanh(z) ** 2) < 0.01).mean(axis=0) >= 0.5
@@ -185,17 +185,20 @@ def test_saturated_and_dead_units_are_counted() -> None:
     w_dead = np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]])
     b_dead = np.array([0.0, -1.0, 0.0])  # neuron 2: z = −1 for every x
     relu = Network([2, 3, 1], [w_dead, np.ones((1, 3))], [b_dead, np.zeros(1)], ["relu", "linear"])
-    h, out = saturation.layer_health(relu, x)
+    h, out = saturation.layer_health(relu, x, np.zeros((50, 1)))
     assert (h.dead, h.saturated) == (1, 0)
     assert saturation.share([h, out]) == (0.0, 1 / 3) and not saturation.alarming([h, out])
     # A saturated tanh output stops all learning (δ^L = (a − y)·σ′ ≈ 0): alarming on its own.
     hot = Network(
         [2, 3, 1], [w_dead, 50 * np.ones((1, 3))], [b_dead, np.zeros(1)], ["relu", "tanh"]
     )
-    layers = saturation.layer_health(hot, np.abs(x) + 1)
+    layers = saturation.layer_health(hot, np.abs(x) + 1, -np.ones((50, 1)))
     assert saturation.output_saturated(layers) and saturation.alarming(layers)
+    # ... when it is wrong: saturated at the right answer is a good fit, not a stall.
+    right = saturation.layer_health(hot, np.abs(x) + 1, np.ones((50, 1)))
+    assert not saturation.output_saturated(right) and not saturation.alarming(right)
     # With cross-entropy σ' cancels: the output layer is not judged.
     sig = Network(
         [2, 3, 1], [w_dead, 50 * np.ones((1, 3))], [b_dead, np.zeros(1)], ["relu", "sigmoid"]
     )
-    assert [h.l for h in saturation.layer_health(sig, x, cancels=True)] == [2]
+    assert [h.l for h in saturation.layer_health(sig, x, np.zeros((50, 1)), cancels=True)] == [2]
