@@ -8,6 +8,20 @@ import { $, fmt, html, setHTML } from "./util.js";
 const REDRAW_MS = 300;
 const SHOWN = 400; // points per curve on screen (the history keeps 2,000)
 const CAP = 2000;
+/** Each curve's line, used by the plot and by the legend's swatches alike. */
+const STYLE = {
+  "train cost": { color: "#222222", width: 2 },
+  "test cost": { color: "#888888", width: 1.6, dash: "dash" },
+  "train accuracy": { color: "#2166ac", width: 1.2 },
+  "test accuracy": { color: "#67a9cf", width: 1.2, dash: "dot" },
+};
+const DASH = { dash: "5 3", dot: "1.5 2" };
+
+/** A short sample of a curve's line, as the legend shows it. */
+function swatch(style) {
+  const d = style.dash ? DASH[style.dash] : "none";
+  return html`<svg class="swatch" width="20" height="8" aria-hidden="true"><line x1="1" y1="4" x2="19" y2="4" stroke="${style.color}" stroke-width="${Math.max(1.5, style.width)}" stroke-dasharray="${d}"/></svg>`;
+}
 
 export class LossPlot {
   constructor(root) {
@@ -45,12 +59,14 @@ export class LossPlot {
     if (force || frame.status !== "running" || now - this.lastDraw >= REDRAW_MS) this.draw();
   }
 
+  /** The numbers, and the legend: each name carries the swatch of its curve. */
   renderStats(f) {
-    const acc = (a) => (a === null || a === undefined ? "" : ` · accuracy ${(a * 100).toFixed(1)} %`);
+    const acc = (a, which) =>
+      a === null || a === undefined ? "" : html` · <span class="nowrap">${swatch(STYLE[`${which} accuracy`])}<span data-legend="${which} accuracy">accuracy</span> ${(a * 100).toFixed(1)} %</span>`;
     setHTML(
       this.stats,
-      html`<span class="train-line">train cost <b data-train-cost="${f.train.cost}">${fmt(f.train.cost)}</b>${acc(f.train.accuracy)}</span>
-        <span class="test-line">test cost <b>${fmt(f.test.cost)}</b>${acc(f.test.accuracy)}</span>`,
+      html`<span class="train-line"><span class="nowrap">${swatch(STYLE["train cost"])}<span data-legend="train cost">train cost</span> <b data-train-cost="${f.train.cost}">${fmt(f.train.cost)}</b></span>${acc(f.train.accuracy, "train")}</span>
+        <span class="test-line"><span class="nowrap">${swatch(STYLE["test cost"])}<span data-legend="test cost">test cost</span> <b>${fmt(f.test.cost)}</b></span>${acc(f.test.accuracy, "test")}</span>`,
     );
   }
 
@@ -62,13 +78,13 @@ export class LossPlot {
     const hasAcc = h.train_accuracy.some((a) => a !== null && a !== undefined);
     const log = !!this.logBox?.checked;
     const traces = [
-      { type: "scatter", mode: "lines", name: "train cost", x: h.step, y: h.train_cost, line: { color: "#222", width: 2 }, hovertemplate: "step %{x}<br>train cost %{y:.4g}<extra></extra>" },
-      { type: "scatter", mode: "lines", name: "test cost", x: h.step, y: h.test_cost, line: { color: "#888", width: 1.6, dash: "dash" }, hovertemplate: "step %{x}<br>test cost %{y:.4g}<extra></extra>" },
+      { type: "scatter", mode: "lines", name: "train cost", x: h.step, y: h.train_cost, line: STYLE["train cost"], hovertemplate: "step %{x}<br>train cost %{y:.4g}<extra></extra>" },
+      { type: "scatter", mode: "lines", name: "test cost", x: h.step, y: h.test_cost, line: STYLE["test cost"], hovertemplate: "step %{x}<br>test cost %{y:.4g}<extra></extra>" },
     ];
     if (hasAcc) {
       traces.push(
-        { type: "scatter", mode: "lines", name: "train accuracy", x: h.step, y: h.train_accuracy, yaxis: "y2", line: { color: "#2166ac", width: 1.2 }, hovertemplate: "step %{x}<br>train accuracy %{y:.1%}<extra></extra>" },
-        { type: "scatter", mode: "lines", name: "test accuracy", x: h.step, y: h.test_accuracy, yaxis: "y2", line: { color: "#67a9cf", width: 1.2, dash: "dot" }, hovertemplate: "step %{x}<br>test accuracy %{y:.1%}<extra></extra>" },
+        { type: "scatter", mode: "lines", name: "train accuracy", x: h.step, y: h.train_accuracy, yaxis: "y2", line: STYLE["train accuracy"], hovertemplate: "step %{x}<br>train accuracy %{y:.1%}<extra></extra>" },
+        { type: "scatter", mode: "lines", name: "test accuracy", x: h.step, y: h.test_accuracy, yaxis: "y2", line: STYLE["test accuracy"], hovertemplate: "step %{x}<br>test accuracy %{y:.1%}<extra></extra>" },
       );
     }
     Plotly.react(
@@ -77,10 +93,10 @@ export class LossPlot {
       {
         width: this.div.clientWidth,
         height: this.div.clientHeight,
-        margin: { l: 40, r: hasAcc ? 36 : 8, t: 4, b: 26 },
+        margin: { l: 40, r: hasAcc ? 44 : 8, t: 4, b: 26 },
         xaxis: { title: { text: "step", standoff: 0, font: { size: 10 } }, tickfont: { size: 10 }, zeroline: false, rangemode: "tozero" },
         yaxis: { type: log ? "log" : "linear", tickfont: { size: 10 }, rangemode: log ? "normal" : "tozero", exponentformat: "power", title: { text: "cost", font: { size: 10 }, standoff: 2 } },
-        yaxis2: { overlaying: "y", side: "right", range: [0, 1.02], tickmode: "auto", nticks: 5, tickformat: ".0%", tickfont: { size: 9, color: "#2166ac" }, showgrid: false, visible: hasAcc, fixedrange: true },
+        yaxis2: { overlaying: "y", side: "right", range: [0, 1.02], tickmode: "auto", nticks: 5, tickformat: ".0%", tickfont: { size: 9, color: "#2166ac" }, title: { text: "accuracy", font: { size: 10, color: "#2166ac" }, standoff: 2 }, showgrid: false, visible: hasAcc, fixedrange: true },
         showlegend: false,
         hovermode: "x unified",
         datarevision: ++this.rev,

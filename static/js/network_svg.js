@@ -134,9 +134,12 @@ export class LiveLayer {
       } else if (lab.node) {
         const n = this.geom.nodes[lab.node[0] - 1]?.[lab.node[1]];
         if (!n) continue;
-        x = n.x + D / 2 + 4;
+        // Right of the disc, except in the output layer: there the text ends at the disc's
+        // right edge (above it), so that it is never cut by the panel's edge.
+        const last = lab.node[0] === this.geom.nodes.length;
+        x = last ? n.x + D / 2 : n.x + D / 2 + 4;
         y = n.y - D / 2 - 2;
-        anchor = "start";
+        anchor = last ? "end" : "start";
       } else continue;
       const t = el("text", { x: f1(x), y: f1(y), "text-anchor": anchor }, this.labels);
       t.textContent = lab.text;

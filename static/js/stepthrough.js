@@ -2,7 +2,7 @@
 // layer (z, then a), backward (BP1 at the output, then BP2 layer by layer), the update
 // (BP3/BP4 with the batch gradients), then one real SGD step for the next batch.
 
-import { eq, math, mi, mo, num, numP, odot, paren, sum, sym, times } from "./mathml.js";
+import { eq, math, mi, mn, mo, msub, num, numP, odot, paren, sum, sym, times } from "./mathml.js";
 import { edgeKey, nodeKey } from "./network_geom.js";
 import { ACT_LABEL, layer, nodeVector, sigmaCancels } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
@@ -119,10 +119,10 @@ export class StepThrough {
       const rows = Lr.z.map((z, j) =>
         st.kind === "z"
           ? html`<tr><td>${math(sym.z(l, j))}</td><td>${math(eq(), sum(mi("k")), sym.w(l, j, "k"), sym.a(l - 1, "k"), mo("+"), sym.b(l, j), eq(), numP(Lr.w[j].reduce((s, w, k) => s + w * aPrev[k], 0)), mo("+"), numP(Lr.b[j]))}</td><td class="num">${math(eq(), num(z))}</td></tr>`
-          : html`<tr><td>${math(sym.a(l, j))}</td><td>${math(eq(), mi(act === "linear" ? "id" : "σ"), paren(num(z)))}</td><td class="num">${math(eq(), num(Lr.a[j]))}</td></tr>`,
+          : html`<tr><td>${math(sym.a(l, j))}</td><td>${math(eq(), applied(f.activations[l - 2], num(z), j))}</td><td class="num">${math(eq(), num(Lr.a[j]))}</td></tr>`,
       );
       return {
-        title: st.kind === "z" ? html`Forward, layer ${l}: weighted inputs ${math(sym.z(l), eq(), sym.w(l), sym.a(l - 1), mo("+"), sym.b(l))}` : html`Forward, layer ${l}: activations ${math(sym.a(l), eq(), mi("σ"), paren(sym.z(l)))} (${act})`,
+        title: st.kind === "z" ? html`Forward, layer ${l}: weighted inputs ${math(sym.z(l), eq(), sym.w(l), sym.a(l - 1), mo("+"), sym.b(l))}` : html`Forward, layer ${l}: activations ${math(sym.a(l), eq(), applied(f.activations[l - 2], sym.z(l)))} (${act}: the σ of BP1 and BP2 stands for it)`,
         highlight: { edges: st.kind === "z" ? edgesInto(l) : new Set(), nodes: all(l), context: upTo(l), pending: pend, color: "forward", fill: st.kind, labels: labels(l, st.kind, st.kind === "z" ? name.z : name.a) },
         body: html`<table class="terms compact">${rows}</table><p class="note">Values for the probe example #${f.probe.index}; edge colours are the forward contributions ${math(sym.w(l, "j", "k"), sym.a(l - 1, "k"))}.</p>`,
       };
@@ -176,3 +176,13 @@ export class StepThrough {
 
 const row2 = (cancels) => (cancels ? html`<msup><mi>a</mi><mi>L</mi></msup><mo>−</mo><mi>y</mi>` : html`<msub><mo>∇</mo><mi>a</mi></msub><mi>C</mi><mo>⊙</mo><msup><mi>σ</mi><mo>′</mo></msup><mo>(</mo><msup><mi>z</mi><mi>L</mi></msup><mo>)</mo>`);
 const mfracText = (v) => html`<mfrac><mrow><mo>∂</mo><mi>C</mi></mrow><mrow><mo>∂</mo><mi>${v}</mi></mrow></mfrac>`;
+
+/** The layer's own activation function written out: tanh(2.825), σ(z), ReLU(z), softmax(z)ⱼ. */
+const FN = { sigmoid: "σ", tanh: "tanh", relu: "ReLU", leaky_relu: "leaky ReLU", linear: "id", softmax: "softmax" };
+function applied(activation, arg, j = null) {
+  const f = paren(arg);
+  const name = mi(FN[activation] ?? activation);
+  // softmax is not applied neuron by neuron: a_j = softmax(z)_j, of the whole layer.
+  if (activation === "softmax") return j === null ? html`${name}${f}` : msub(html`<mrow>${name}${paren(mi("z"))}</mrow>`, mn(j + 1));
+  return html`${name}${f}`;
+}
