@@ -68,14 +68,14 @@ export function showHealth(frame, { setEta, reset }) {
   const sat = health.saturated_share;
   const dead = health.dead_share;
   let what;
-  if (dead > 0.5 || (dead >= sat && dead > 0)) {
+  if (health.reason === "dead") {
     const { k, n } = units(frame, "dead");
     what = `${k} of ${n} hidden ReLU units are dead: their weighted input z is ≤ 0 for every training example, so σ′ = 0 and BP4 gives their weights a zero gradient: they will never learn again.`;
   } else if (sat + dead > 0.5) {
     const { k, n } = units(frame, "saturated");
     what = `${k} of ${n} hidden units are saturated: σ′(z) is below 1 % of its largest value for most training examples, so BP2 passes almost no error back through them and their weights barely move.`;
   } else {
-    what = `The output is saturated: σ′(z) of the output layer is below 1 % of its largest value for most training examples, so δ = (a − y)·σ′(z) is almost 0 for every example and nothing learns.`;
+    what = `The output is saturated at wrong answers: σ′(z) of the output layer is below 1 % of its largest value for most training examples, so δ = (a − y)·σ′(z) is almost 0 even where a is far from y, and nothing learns.`;
   }
   const a = adviceParts(advice, { setEta });
   banner.show("health", {
