@@ -30,9 +30,12 @@ The plan, recomputed at most every ``_PLAN_EVERY_S`` and when a stream joins or 
    class keeps its rate.
 4. **Measured, not assumed, capacity.** The core may be shared with other processes, and
    the costs are estimates. When the streams' ticks run late on average by more than
-   ``_LATE`` of their interval, the core the plan shares out shrinks (by
-   ``_SHRINK``); when they are on time it grows back to ``cpu_share``
-   (``_GROW`` per plan). Cuts come first from the largest shares, the most expensive runs.
+   ``_LATE`` of their interval, the core the plan shares out shrinks (by ``_SHRINK`` per
+   plan), but never below the CPU time the event loop actually got and used in that time:
+   late ticks on a loop that was mostly waiting are the machine's scheduling, not too
+   much work, and cutting the plan would not make them punctual. When ticks are on time
+   the share grows back to ``cpu_share`` (``_GROW`` per plan). Cuts come first from the
+   largest shares, the most expensive runs.
 Each stream's kept rate moves ``_RATE_SMOOTHING`` of the way to its plan (costs are noisy;
 the display should not be), all the way when a stream joins or leaves, and never above what
 its frames fit in.
@@ -63,6 +66,7 @@ _ON_TIME = 0.1  # ... under this, it is not
 _SHRINK = 0.85  # per late plan
 _GROW = 0.1  # of cpu_share, per on-time plan: back in a second after a burst
 _MIN_SCALE = 0.05
+_JUDGE_S = 0.05  # the shortest window lateness is judged over
 
 
 @dataclass
@@ -91,8 +95,9 @@ class Pacer:
         self._joined = False  # a stream joined or left since the last plan
         self._frames = 0
         self._busy = 0.0
-        self._late = 0.0  # sum of lateness / interval since the last plan
+        self._late = 0.0  # sum of lateness / interval since the capacity was last judged
         self._ticks = 0
+        self._judged_at = (time.monotonic(), time.thread_time())  # (wall, loop CPU)
         self._since_cpu = time.thread_time()
         self._since = time.monotonic()
 
@@ -151,15 +156,26 @@ class Pacer:
             self._joined = True
             self._plan(time.monotonic())
 
-    def _plan(self, now: float) -> None:
-        self._planned_at = now
+    def _judge_capacity(self, now: float) -> None:
+        """Step 4 of the plan, over at least ``_JUDGE_S`` of ticks."""
+        wall0, cpu0 = self._judged_at
+        if now - wall0 < _JUDGE_S:
+            return
+        cpu = time.thread_time()
         if self._ticks:
             late = self._late / self._ticks
             if late > _LATE:
-                self.scale = max(_MIN_SCALE, self.scale * _SHRINK)
+                used = (cpu - cpu0) / (now - wall0) / self.cpu_share  # of cpu_share
+                shrunk = max(self.scale * _SHRINK, used)
+                self.scale = max(_MIN_SCALE, min(self.scale, shrunk))
             elif late < _ON_TIME:
                 self.scale = min(1.0, self.scale + _GROW)
         self._late, self._ticks = 0.0, 0
+        self._judged_at = (now, cpu)
+
+    def _plan(self, now: float) -> None:
+        self._planned_at = now
+        self._judge_capacity(now)
         streams = list(self._streams.values())
         if not streams:
             return

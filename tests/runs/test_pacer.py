@@ -172,6 +172,23 @@ def test_late_ticks_shrink_the_plan_and_on_time_ticks_restore_it(clock: Clock) -
     assert p.fps(0) * (p.budget(0) + 0.0003) == pytest.approx(full, rel=1e-3)
 
 
+def test_late_ticks_on_a_mostly_waiting_loop_do_not_cut_the_class(clock: Clock) -> None:
+    """Another process preempts the server: its ticks run late although the loop uses only
+    what ten light students need (0.45 ms x 30 frames/s each, 13.5 % of the core). Cutting
+    the plan would not make them punctual; it is never cut below what the loop used."""
+    p = _pacer()
+    for key in range(10):
+        p.report(key, 0.0, 0.0002, 0.00015)
+    for _ in range(30):  # three seconds, every tick half an interval late
+        clock.wall += 0.1
+        for _ in range(3):
+            for key in range(10):
+                clock.cpu += 0.00045  # frame, overhead and training: what it costs
+                p.report(key, 0.00015, 0.0002, 0.00015, late_s=0.5 / 30)
+    for key in range(10):
+        assert p.fps(key) == 30 and p.budget(key) == pytest.approx(0.00015)
+
+
 def test_pacer_measures_the_overhead_outside_the_streams(clock: Clock) -> None:
     p = Pacer(max_fps=30, min_fps=2, cpu_share=0.9, steady_fps=10)
     for _ in range(20):  # one second: 1000 frames, 0.3 ms each in the streams, 0.5 ms in all
