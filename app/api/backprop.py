@@ -126,7 +126,7 @@ _BODY = {
     "/api/backprop",
     response_model=BackpropResponse,
     response_class=OrjsonResponse,
-    responses=errors(413, 422),
+    responses=errors(413, 422, 503),
     openapi_extra=_BODY,
 )
 async def run_backprop(

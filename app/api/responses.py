@@ -33,6 +33,7 @@ _DESCRIPTIONS = {
     422: "Invalid input: the field and, for a cap, its limit are named",
     429: "Too many live runs, too many for this client, or the memory budget is in use; "
     "see Retry-After",
+    503: "Too many slow requests (run builds, backprop) are waiting already; see Retry-After",
 }
 
 
@@ -41,10 +42,10 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     for code in codes:
         model = ValidationDetail if code == 422 else Detail
         entry: dict[str, Any] = {"model": model, "description": _DESCRIPTIONS[code]}
-        if code == 429:
+        if code in (429, 503):
             entry["headers"] = {
                 "Retry-After": {
-                    "description": "seconds until a run slot is likely free",
+                    "description": "seconds until a run slot (or the work queue) is likely free",
                     "schema": {"type": "integer"},
                 }
             }

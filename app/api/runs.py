@@ -98,7 +98,7 @@ SourcePath = Annotated[
     status_code=201,
     response_model=RunInfo,
     response_class=OrjsonResponse,
-    responses=errors(413, 422, 429),
+    responses=errors(413, 422, 429, 503),
 )
 async def create_run(
     http: Request,
@@ -138,7 +138,7 @@ async def read_run(run: RunDep) -> OrjsonResponse:
     "/{run_id}",
     response_model=RunInfo,
     response_class=OrjsonResponse,
-    responses=errors(404, 409, 413, 422, 429),
+    responses=errors(404, 409, 413, 422, 429, 503),
 )
 async def change_run(
     run: RunDep, workers: WorkersDep, changes: Annotated[RunConfig, Body()]
@@ -221,7 +221,7 @@ async def _cancelled_on_disconnect(http: Request) -> AsyncIterator[asyncio.Event
 @router.post(
     "/{run_id}/reset",
     response_class=OrjsonResponse,
-    responses={**FRAME, **errors(404, 409, 422)},
+    responses={**FRAME, **errors(404, 409, 422, 503)},
 )
 async def reset_run(run: RunDep, workers: WorkersDep, grid: GridQuery = True) -> OrjsonResponse:
     """Back to step 0: same config and seed, so the same data and initial weights."""

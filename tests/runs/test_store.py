@@ -228,3 +228,35 @@ def test_reset_reuses_the_data_and_gives_the_same_run() -> None:
     assert (fresh.state.x == run.state.x).all()
     run.update({"noise": 0.2})  # new data: drawn again
     assert run.state.dataset is not before.dataset
+
+
+def test_slow_work_queues_up_to_a_bound_then_is_refused() -> None:
+    import threading
+
+    from app.runs.work import Workers, WorkersBusy
+
+    async def scenario() -> tuple[list[int], float]:
+        workers = Workers(threads=1, max_waiting=2)
+        gate = threading.Event()
+
+        def slow(n: int) -> int:
+            gate.wait(5)
+            return n
+
+        first = asyncio.create_task(workers.run(slow, 1))
+        second = asyncio.create_task(workers.run(slow, 2))
+        await asyncio.sleep(0.05)
+        t0 = time.monotonic()
+        with pytest.raises(WorkersBusy) as busy:
+            await workers.run(slow, 3)
+        refused_in = time.monotonic() - t0
+        assert busy.value.retry_after >= 1
+        gate.set()
+        done = [await first, await second, await workers.run(slow, 4)]
+        workers.shutdown()
+        assert await workers.run(slow, 5) == 5  # made again after a shutdown
+        workers.shutdown()
+        return done, refused_in
+
+    done, refused_in = asyncio.run(scenario())
+    assert done == [1, 2, 4] and refused_in < 0.05
