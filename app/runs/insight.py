@@ -77,10 +77,22 @@ def explain(
     if hit is not None and hit[0] == key:
         return hit[1]
     out = _explain(st, probe, batch, sel)
+    if out is not None and not _finite_tree(out):
+        out = None  # overflowed (a diverging run): no NaN or Infinity leaves the server
     if len(_EXPLAIN_CACHE) > 256:
         _EXPLAIN_CACHE.clear()
     _EXPLAIN_CACHE[id(st)] = (key, out)
     return out
+
+
+def _finite_tree(v: Any) -> bool:
+    if isinstance(v, float):
+        return math.isfinite(v)
+    if isinstance(v, dict):
+        return all(_finite_tree(x) for x in v.values())
+    if isinstance(v, list):
+        return all(_finite_tree(x) for x in v)
+    return True
 
 
 def _explain(

@@ -143,7 +143,7 @@ const DIGITS_NOTE = html`<p class="note digits-note">The server sends these numb
 
 function waiting(sel) {
   const what = sel.type === "edge" ? `edge ${name.w(sel.l, sel.j, sel.k)}` : `neuron ${sel.j + 1} of layer ${sel.l}`;
-  return [html`Asking the server for the ${what}…`, html`<p class="note">The exact numbers of the selection arrive with the next frame.</p>`];
+  return [html`Asking the server for the ${what}…`, html`<p class="note">The exact numbers of the selection arrive with the next frame (none while they are not finite: a diverging run).</p>`];
 }
 
 const OPS = new Set(["+", "−", "·", "/", "(", ")"]);

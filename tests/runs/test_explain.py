@@ -129,3 +129,13 @@ def test_neuron_grid_for_hover(client: TestClient) -> None:
     assert x1["values"][5][7] == pytest.approx(x1["x1"][7], rel=1e-3)  # input 1 is x1
     r = client.get(f"/api/runs/{rid}/grid/2/3")
     assert r.status_code == 422 and "j must be 0..2" in r.json()["detail"][0]["msg"]
+
+
+def test_explain_of_an_overflowing_network_is_null_not_nan(client: TestClient) -> None:
+    rid = create(client, hidden=[3], hidden_activation="linear", learning_rate=0.03)
+    run = client.app.state.store.get(rid)  # type: ignore[attr-defined]
+    run.state.net.weights[0][:] = 1e308  # z = 1e308·(x1 + x2) overflows to ±inf
+    r = client.get(f"/api/runs/{rid}/frame?explain=2,1")
+    assert r.status_code == 200
+    assert "NaN" not in r.text and "Infinity" not in r.text
+    assert r.json()["explain"] is None
