@@ -159,7 +159,13 @@ async def phase(base: str, pid: int, n: int, seconds: float) -> dict[str, Any]:
 
 async def main_async(counts: list[int], seconds: float) -> list[dict[str, Any]]:
     port = free_port()
-    env = {"BPV_MAX_RUNS": str(max(counts) + 20), "BPV_LIMIT_CONCURRENCY": "2000"}
+    env = {
+        "BPV_MAX_RUNS": str(max(counts) + 20),
+        "BPV_LIMIT_CONCURRENCY": "2000",
+        # One address plays the whole class here: lift the per-client caps.
+        "BPV_MAX_RUNS_PER_CLIENT": str(max(counts) + 20),
+        "BPV_CLIENT_MEMORY_MB": "100000",
+    }
     proc = start_server(port, env)
     base = f"http://127.0.0.1:{port}"
     try:
