@@ -128,8 +128,10 @@ def test_the_page_runs_under_its_csp_in_chromium(server: Server) -> None:
         )
         try:
             ctx, page, outside, errors, _ = _open(browser, server, "/", "body")
+            # A function, not a string: Playwright evaluates strings with eval, which this
+            # CSP (rightly) forbids.
             page.wait_for_function(
-                "window.__bpv && window.__bpv.stats.applied >= 1", timeout=20_000
+                "() => window.__bpv && window.__bpv.stats.applied >= 1", timeout=30_000
             )
             assert page.locator(".js-plotly-plot").count() >= 1  # Plotly drew under the CSP
             page.wait_for_timeout(500)
