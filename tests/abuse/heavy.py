@@ -4,10 +4,10 @@ Each of ``k`` mischievous students (each from its own loopback address, ``127.2.
 so a per-client run cap does not refuse them and it is the pacer that has to keep the class
 fair) creates the largest network ``/api/options`` allows (``max_layers`` hidden layers of
 ``max_width``; or any other ``body``), opens its stream, sets the speed to the top of the
-``steps_per_frame`` range ("max") and plays. It reads every byte the server sends, as fast
-as it can, but over a plain socket without parsing: the abuse costs the server everything
-and this process almost nothing (an honest student measured beside it in the same process
-is not slowed by the abuser's own client).
+``steps_per_frame`` range ("max") and plays. It reads every frame the server sends, as fast
+as it can, and answers the server's pings, but over a plain socket, reading frame headers
+only: the abuse costs the server everything and this process little (an honest student
+measured beside it in the same process is not slowed by the abuser's own client).
 
 On leaving the ``async with`` the sockets close and the runs are deleted. The result says
 how many runs were refused (status counts) and how many bytes each stream received.
@@ -41,14 +41,28 @@ def abuser_address(k: int) -> str:
     return f"127.2.{k // 250}.{k % 250 + 1}"
 
 
-def masked_text(text: str) -> bytes:
-    """A client-to-server WebSocket text frame (clients must mask, RFC 6455 5.3)."""
-    payload = text.encode()
+def masked(opcode: int, payload: bytes) -> bytes:
+    """A client-to-server WebSocket frame (clients must mask, RFC 6455 5.3)."""
     mask = os.urandom(4)
     body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    n = len(payload)
-    head = struct.pack("!BB", 0x81, 0x80 | n) if n < 126 else struct.pack("!BBH", 0x81, 0xFE, n)
+    n, first = len(payload), 0x80 | opcode
+    head = struct.pack("!BB", first, 0x80 | n) if n < 126 else struct.pack("!BBH", first, 0xFE, n)
     return head + mask + body
+
+
+def masked_text(text: str) -> bytes:
+    return masked(0x1, text.encode())
+
+
+async def read_frame(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """One server-to-client frame (never masked): its opcode and payload."""
+    first, second = await reader.readexactly(2)
+    n = second & 0x7F
+    if n == 126:
+        (n,) = struct.unpack("!H", await reader.readexactly(2))
+    elif n == 127:
+        (n,) = struct.unpack("!Q", await reader.readexactly(8))
+    return first & 0x0F, await reader.readexactly(n)
 
 
 async def largest_body(http: httpx.AsyncClient) -> dict[str, Any]:
@@ -76,8 +90,13 @@ async def _stream(port: int, address: str, run_id: str, speed: int, got: list[in
         writer.write(masked_text(f'{{"type": "speed", "steps_per_frame": {speed}}}'))
         writer.write(masked_text('{"type": "play"}'))
         await writer.drain()
-        while chunk := await reader.read(1 << 20):
-            got[i] += len(chunk)
+        while True:  # every frame read whole; pings answered, as any WebSocket client does
+            opcode, payload = await read_frame(reader)
+            got[i] += len(payload)
+            if opcode == 0x9:
+                writer.write(masked(0xA, payload))
+            elif opcode == 0x8:
+                return
     finally:
         writer.close()
         with contextlib.suppress(OSError):
