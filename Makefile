@@ -51,6 +51,7 @@ bench-quick: $(VENV)/.installed-test chromium
 	$(BIN)/python bench/bench_core.py
 	$(BIN)/python bench/bench_stream.py
 	$(BIN)/python bench/bench_load.py
+	$(BIN)/python bench/bench_abuse.py
 	$(BIN)/python bench/bench_page.py
 
 soak: $(VENV)/.installed-test
