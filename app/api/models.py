@@ -207,9 +207,18 @@ class Limits(BaseModel):
     steps_per_frame: list[int]
 
 
+class KindOutputs(BaseModel):
+    """For one kind of problem: the output activations it allows, and its (output, cost)
+    when both are null ("auto"). A cost's own outputs are in ``Options.costs``."""
+
+    outputs: list[str]
+    default: list[str]
+
+
 class Options(BaseModel):
     activations: ActivationOptions
     costs: dict[str, list[str]]
+    kinds: dict[str, KindOutputs]
     inits: list[str]
     regularisers: list[str]
     datasets: list[DatasetOption]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
 from app.api.deps import DefaultConfigDep, SettingsDep
 from app.api.models import Options
+from app.api.presets import MAX_LINK, grammar_json, parse_link
 from app.api.responses import OrjsonResponse
 from app.core.costs import COSTS
-from app.core.datasets import DATASETS, FEATURE_LABELS, FEATURES
+from app.core.datasets import DATASETS, FEATURE_LABELS, FEATURES, KINDS, default_output, output_size
 from app.core.init import INITS
 from app.core.regularisers import REGULARISERS
 from app.runs.pacer import MAX_STEPS_PER_FRAME
@@ -20,6 +21,25 @@ router = APIRouter(tags=["options"])
 
 HIDDEN_ACTIVATIONS = ["tanh", "sigmoid", "relu", "leaky_relu", "linear"]
 OUTPUT_ACTIVATIONS = ["tanh", "sigmoid", "linear", "relu", "leaky_relu", "softmax"]
+
+
+def kinds() -> dict[str, Any]:
+    """Per kind of problem, the output activations the core accepts and the auto pair."""
+
+    def allowed(kind: str, act: str) -> bool:
+        try:
+            output_size(kind, 3, act)
+        except ValueError:
+            return False
+        return True
+
+    return {
+        k: {
+            "outputs": [a for a in OUTPUT_ACTIVATIONS if allowed(k, a)],
+            "default": list(default_output(k)),
+        }
+        for k in KINDS
+    }
 
 
 def limits(s: Settings) -> dict[str, Any]:
@@ -48,12 +68,14 @@ def limits(s: Settings) -> dict[str, Any]:
 
 @router.get("/api/options", response_model=Options, response_class=OrjsonResponse)
 async def options(settings: SettingsDep, default_config: DefaultConfigDep) -> OrjsonResponse:
-    """Activations (hidden / output), costs with the outputs they pair with, inits,
+    """Activations (hidden / output), costs with the outputs they pair with, per kind of
+    problem the outputs it allows and its automatic (output, cost), inits,
     regularisers, datasets, input features, every limit, and the default experiment."""
     return OrjsonResponse(
         {
             "activations": {"hidden": HIDDEN_ACTIVATIONS, "output": OUTPUT_ACTIVATIONS},
             "costs": {name: list(cost.outputs) for name, cost in COSTS.items()},
+            "kinds": kinds(),
             "inits": list(INITS),
             "regularisers": list(REGULARISERS),
             "datasets": [
@@ -69,5 +91,23 @@ async def options(settings: SettingsDep, default_config: DefaultConfigDep) -> Or
             "features": [{"name": f, "label": FEATURE_LABELS[f]} for f in FEATURES],
             "limits": limits(settings),
             "default_config": default_config.model_dump(by_alias=True),
+        }
+    )
+
+
+@router.get("/api/preset", response_class=OrjsonResponse)
+async def preset(
+    settings: SettingsDep,
+    default_config: DefaultConfigDep,
+    hash: str = Query(default="", max_length=MAX_LINK, description="the page's URL hash"),
+) -> OrjsonResponse:
+    """The link grammar's one parser (app/api/presets.py), for the page: what the teacher's
+    preset and this ``hash`` set (``config``, ``view``) and what they could not (``ignored``,
+    each with its reason), plus the grammar the page writes its links with."""
+    return OrjsonResponse(
+        {
+            "preset": parse_link(settings.preset, settings).as_json(),
+            "hash": parse_link(hash, settings, default_config).as_json(),
+            "grammar": grammar_json(),
         }
     )

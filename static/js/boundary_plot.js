@@ -97,7 +97,7 @@ export class BoundaryPlot {
       };
       this.extent = [[x1[0], x1[x1.length - 1]], [x2[0], x2[x2.length - 1]]];
     }
-    const p = frame.probe.point;
+    const p = twoD ? frame.probe.point : null; // no ring on a plot that is not drawn
     const key = `${pk}|${this.image?.source.length}|${this.gridRef === grid}|${p?.[0]}|${p?.[1]}|${this.div.clientWidth}x${this.div.clientHeight}|${this.overlay?.key ?? ""}`;
     if (key === this.lastKey && !this.imageChanged(grid)) return;
     this.lastKey = key;
@@ -107,12 +107,13 @@ export class BoundaryPlot {
       name: "probe",
       x: p ? [p[0]] : [],
       y: p ? [p[1]] : [],
-      hovertext: [`probe: train #${frame.probe.index}`],
+      hovertext: p ? [`probe: train #${frame.probe.index}`] : [],
       hoverinfo: "text",
       marker: { size: 15, symbol: "circle-open", color: "#111", line: { width: 2.6, color: "#111" } },
     };
     const ext = this.extent ?? data.extent;
-    const size = Math.min(this.div.clientWidth, this.div.clientHeight);
+    const nIn = data.train.points[0]?.length ?? 0;
+    const axis = { fixedrange: true, zeroline: false, tickfont: { size: 10 }, showgrid: false, constrain: "domain", visible: twoD };
     Plotly.react(
       this.div,
       [...this.pointTraces, probe],
@@ -120,14 +121,16 @@ export class BoundaryPlot {
         width: this.div.clientWidth,
         height: this.div.clientHeight,
         margin: { l: 30, r: 8, t: 6, b: 26 },
-        xaxis: { range: ext[0], title: { text: "x₁", standoff: 2, font: { size: 11 } }, fixedrange: true, zeroline: false, tickfont: { size: 10 }, showgrid: false, constrain: "domain" },
-        yaxis: { range: ext[1], title: { text: "x₂", standoff: 2, font: { size: 11 } }, fixedrange: true, zeroline: false, tickfont: { size: 10 }, showgrid: false, scaleanchor: "x", scaleratio: 1, constrain: "domain" },
+        xaxis: { ...axis, range: ext[0], title: { text: "x₁", standoff: 2, font: { size: 11 } } },
+        yaxis: { ...axis, range: ext[1], title: { text: "x₂", standoff: 2, font: { size: 11 } }, scaleanchor: "x", scaleratio: 1 },
         images: twoD && (this.overlay?.image ?? this.image) ? [this.overlay?.image ?? this.image] : [],
-        annotations: twoD ? [] : [{ text: esc("The output plane needs exactly two inputs."), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
+        annotations: twoD ? [] : [{ text: esc(`No 2-D plot for ${nIn} inputs: the output over the input plane needs data with exactly 2 input columns.`).replace(": ", ":<br>"), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: 12, color: "#555" } }],
         showlegend: false,
         hovermode: "closest",
         dragmode: false,
-        datarevision: size,
+        // No datarevision: Plotly.react then compares the traces' arrays by identity, so new
+        // data (another data set, a moved probe) is always drawn. A constant datarevision made
+        // it skip the data and keep the first data set's markers (issue 9, items 1 and 2).
         paper_bgcolor: "rgba(0,0,0,0)",
       },
       { displayModeBar: false, doubleClick: false },

@@ -4,7 +4,7 @@
 
 import { drawDatasetIcon } from "./dataset_icons.js";
 import { ACT_LABEL } from "./quantities.js";
-import { $, $$, esc, html, setHTML } from "./util.js";
+import { $, $$, esc, fmt, html, setHTML } from "./util.js";
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const LAMBDAS = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -22,7 +22,7 @@ export const ALIASES = {
   train: "train_share", batch: "batch_size", batchSize: "batch_size", seed: "regenerate",
   showTestData: "test", discretize: "discretize", layers: "layers", networkShape: "layers",
 };
-export const canonical = (name) => ALIASES[name] ?? name;
+export const canonical = (name) => (Object.hasOwn(ALIASES, name) ? ALIASES[name] : name);
 
 function options(select, items, label = (v) => String(v)) {
   setHTML(select, html`${items.map((v) => html`<option value="${v ?? ""}">${label(v)}</option>`)}`);
@@ -56,8 +56,7 @@ export class Controls {
     const maxSpeed = opts.limits.steps_per_frame?.[1] ?? 1000;
     options($("#speed"), [...SPEEDS.filter((v) => v < maxSpeed), maxSpeed], (v) => (v === maxSpeed ? "max" : String(v)));
     options($("#hidden_activation"), opts.activations.hidden, (v) => ACT_LABEL[v] ?? v);
-    options($("#output_activation"), [null, ...opts.activations.output], (v) => (v ? ACT_LABEL[v] ?? v : "auto (by problem)"));
-    options($("#cost"), [null, ...Object.keys(opts.costs)], (v) => (v ? COST_LABEL[v] ?? v : "auto (by problem)"));
+    this.showCsvHelp(opts.limits);
     options($("#init"), opts.inits, (v) => INIT_LABEL[v] ?? v);
     options($("#regulariser"), opts.regularisers, (v) => ({ none: "None", l1: "L1", l2: "L2" })[v] ?? v);
     const kinds = [...new Set(opts.datasets.filter((d) => d.name !== "csv").map((d) => d.kind))];
@@ -69,7 +68,16 @@ export class Controls {
     num("#momentum", "momentum");
     $("#speed").addEventListener("change", (e) => a.speed(Number(e.target.value)));
     for (const key of ["hidden_activation", "init", "regulariser"]) $(`#${key}`).addEventListener("change", (e) => a.set({ [key]: e.target.value }));
-    for (const key of ["output_activation", "cost"]) $(`#${key}`).addEventListener("change", (e) => a.set({ [key]: e.target.value || null }));
+    // Only compatible (output, cost) pairs are offered (issue 9, item 10): the cost list
+    // follows the output; an output the chosen cost cannot pair with sets the cost to auto.
+    $("#output_activation").addEventListener("change", (e) => {
+      const out = e.target.value || null;
+      const cost = this.store?.settings.cost;
+      const patch = { output_activation: out };
+      if (out && cost && !opts.costs[cost]?.includes(out)) patch.cost = null;
+      a.set(patch);
+    });
+    $("#cost").addEventListener("change", (e) => a.set({ cost: e.target.value || null }));
     $("#problem").addEventListener("change", (e) => {
       const first = opts.datasets.find((d) => d.kind === e.target.value);
       if (first) a.set({ dataset: first.name, output_activation: null, cost: null });
@@ -125,21 +133,86 @@ export class Controls {
     else out.textContent = `${Math.round(v * 100)} %`;
   }
 
+  /** The kind of problem on screen: the data set's, or for a CSV the run's (its labels decide). */
+  kindOf(store) {
+    const s = store.settings;
+    if (s.dataset === "csv") return store.frame?.kind ?? store.run?.kind ?? "classification";
+    return this.opts.datasets.find((d) => d.name === s.dataset)?.kind ?? "classification";
+  }
+
+  /** The output and cost choices that pair (GET /api/options: kinds, costs). */
+  renderModel(store) {
+    const s = store.settings;
+    const kind = this.kindOf(store);
+    const kinds = this.opts.kinds?.[kind] ?? { outputs: this.opts.activations.output, default: [null, null] };
+    const f = store.frame;
+    const usedOut = f ? f.activations[f.activations.length - 1] : kinds.default[0];
+    const usedCost = f?.cost_name ?? kinds.default[1];
+    const outs = [null, ...kinds.outputs];
+    const costs = [null, ...Object.keys(this.opts.costs).filter((c) => !s.output_activation || this.opts.costs[c].includes(s.output_activation))];
+    const outLabel = (v) => (v ? ACT_LABEL[v] ?? v : `auto (${ACT_LABEL[usedOut] ?? usedOut})`);
+    const costLabel = (v) => (v ? COST_LABEL[v] ?? v : `auto (${(COST_LABEL[usedCost] ?? usedCost ?? "").split(" ")[0]})`);
+    const key = `${outs.map(outLabel).join()}|${costs.map(costLabel).join()}`;
+    if (key !== this.modelKey) {
+      this.modelKey = key;
+      options($("#output_activation"), outs, outLabel);
+      options($("#cost"), costs, costLabel);
+    }
+    ensureOption($("#output_activation"), s.output_activation ?? "");
+    ensureOption($("#cost"), s.cost ?? "");
+  }
+
+  /** What a CSV must look like, with this server's limits, next to the CSV control. */
+  showCsvHelp(limits) {
+    const box = $("#csv-help");
+    if (!box) return;
+    const mb = limits.max_body_bytes >= 1e6 ? `${+(limits.max_body_bytes / 1e6).toPrecision(3)} MB` : `${Math.round(limits.max_body_bytes / 1e3)} kB`;
+    setHTML(box, html`<summary>What a CSV must look like</summary>
+      <ul>
+        <li>Numbers separated by commas, one example per line.</li>
+        <li>The input columns first, the label in the <b>last</b> column.</li>
+        <li>An optional first line of column names (a header).</li>
+        <li>Labels −1/1 or 0/1: classification. Whole numbers 0, 1, 2, … (up to 9): that many classes. Any other numbers: regression.</li>
+        <li>Exactly 2 input columns give the picture of the output over the input plane; other counts are fed to the network as they are, with no plot.</li>
+        <li>At most ${limits.max_rows} rows, ${limits.max_inputs} input columns and ${mb}.</li>
+      </ul>
+      <pre class="csv-example">x1,x2,label
+0.5,-1.2,1
+-2.0,0.3,0</pre>`);
+  }
+
+  /** λ's convention, said on the page: Nielsen's λ/n, and Playground's rate r = λ/n. */
+  showLambdaNote(store) {
+    const el = $("#lambda-note");
+    if (!el) return;
+    const n = store.run?.n_train;
+    const s = store.settings;
+    const r = n ? s.lambda / n : null;
+    el.textContent = n
+      ? `λ as in Nielsen: the cost adds (λ/2n)·Σw² (L2) or (λ/n)·Σ|w| (L1), n = ${n} training examples. Playground's "regularization rate" is λ/n${s.lambda ? ` (here ${fmt(r)})` : ""}; its links are converted.`
+      : "λ as in Nielsen: the cost adds (λ/2n)·Σw² (L2) or (λ/n)·Σ|w| (L1), n = the training examples.";
+  }
+
   /** Put the store's settings and the run's state into the controls. */
   render(store) {
+    this.store = store;
     const s = store.settings;
     ensureOption($("#learning_rate"), s.learning_rate);
     ensureOption($("#lambda"), s.lambda);
     ensureOption($("#momentum"), s.momentum);
     ensureOption($("#speed"), s.speed);
-    for (const key of ["hidden_activation", "init", "regulariser", "output_activation", "cost", "color", "over", "fill"]) {
+    this.renderModel(store);
+    this.showLambdaNote(store);
+    for (const key of ["hidden_activation", "init", "regulariser", "color", "over", "fill"]) {
       ensureOption($(`#${key}`), s[key] ?? "");
     }
     $("#lambda").disabled = s.regulariser === "none" || store.locked("lambda");
     const ds = this.opts.datasets.find((d) => d.name === s.dataset);
-    if (ds && ds.name !== "csv") $("#problem").value = ds.kind;
+    // A CSV's kind comes from its labels (the run's kind), not from a built-in data set.
+    const kind = this.kindOf(store);
+    $("#problem").value = kind;
     $$(".ds").forEach((b) => b.classList.toggle("selected", b.dataset.dataset === s.dataset));
-    $$(".ds").forEach((b) => (b.hidden = ds && ds.name !== "csv" ? b.dataset.kind !== ds.kind : false));
+    $$(".ds").forEach((b) => (b.hidden = b.dataset.kind !== kind));
     $("#train_share").value = Math.round(s.train_share * 100);
     $("#noise").value = Math.round(s.noise * 100);
     const bs = $("#batch_size");
@@ -153,7 +226,7 @@ export class Controls {
     $("#scale").value = s.scale === "log" ? "log" : "linear";
     $("#test").checked = !!s.test;
     $("#discretize").checked = !!s.discretize;
-    $("#discretize").disabled = ds?.kind === "regression" || store.locked("discretize");
+    $("#discretize").disabled = kind === "regression" || store.locked("discretize");
     const maxLayers = Math.min(6, this.opts.limits.max_layers);
     $("#n-hidden").textContent = String(s.hidden.length);
     $("#n-hidden-label").textContent = s.hidden.length === 1 ? "hidden layer" : "hidden layers";
@@ -173,6 +246,12 @@ export class Controls {
     $("#epoch").textContent = frame.epoch.toLocaleString("en-US");
     $("#stepno").textContent = frame.step.toLocaleString("en-US");
     $("#output-kind").textContent = `(${KIND_LABEL[frame.kind] ?? esc(frame.kind)}, ${frame.cost_name.replace("_", "-")} cost)`;
+    const used = `${frame.kind}|${frame.activations[frame.activations.length - 1]}|${frame.cost_name}`;
+    if (used !== this.usedKey) {
+      this.usedKey = used;
+      if (store.settings.dataset === "csv") this.render(store);
+      else this.renderModel(store);
+    }
   }
 
   applyFlags(store) {
@@ -190,4 +269,19 @@ export class Controls {
   setBusy(busy) {
     for (const id of ["#play", "#step", "#reset"]) $(id).disabled = busy;
   }
+}
+
+/** A server refusal in plain words (still user-visible text: callers escape it). */
+export function plainWords(text) {
+  const t = String(text ?? "");
+  const pair = /cost '(\w+)' cannot be paired with an? '(\w+)' output layer; it needs one of \[([^\]]*)\]/.exec(t);
+  if (pair) {
+    const [, cost, out, needs] = pair;
+    const want = needs.split(",").map((x) => x.trim().replace(/'/g, "")).map((x) => ACT_LABEL[x] ?? x).join(" or ");
+    return `The ${COST_LABEL[cost] ?? cost} cost works only with a ${want} output layer, not ${ACT_LABEL[out] ?? out}. Choose ${want} as the output activation, or set the cost to auto.`;
+  }
+  if (/softmax/.test(t) && /regression/.test(t)) {
+    return "Softmax shares one probability among several outputs, but a regression problem has a single output: choose another output activation (auto picks linear).";
+  }
+  return t.replace(/^([\w.]+): /, "$1 — ");
 }

@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { banner } from "./banner.js";
 import { BoundaryPlot } from "./boundary_plot.js";
-import { Controls, canonical } from "./controls.js";
+import { Controls, canonical, plainWords } from "./controls.js";
 import { ExplainPanel } from "./explain.js";
 import { showHealth } from "./health.js";
 import { loading } from "./loading.js";
@@ -14,7 +14,7 @@ import { NetworkPlot } from "./network_plot.js";
 import { NeuronHover } from "./neuron_hover.js";
 import { selectMessage } from "./quantities.js";
 import { Session } from "./session.js";
-import { KEEP_WEIGHTS, initialSettings, store } from "./state.js";
+import { KEEP_WEIGHTS, initialSettings, readLink, store } from "./state.js";
 import { StepThrough } from "./stepthrough.js";
 import { $, fmt } from "./util.js";
 import { Walkthrough } from "./walkthrough.js";
@@ -95,7 +95,8 @@ const actions = {
   /** CSV text can exceed a stream message (max_ws_message_bytes): it goes by PATCH. */
   async csv(text, filename) {
     try {
-      const run = await api.patchRun(store.run.id, { dataset: "csv", csv: text });
+      // A CSV's labels decide its kind of problem, so its output and cost start on auto.
+      const run = await api.patchRun(store.run.id, { dataset: "csv", csv: text, output_activation: null, cost: null });
       store.csvText = text;
       $("#csv-name").textContent = filename; // textContent: the file name is user text
       banner.clear("server");
@@ -106,7 +107,7 @@ const actions = {
       await session.reloadData();
       session.send({ type: "reset" }); // the stream sends the rebuilt run's first frame
     } catch (err) {
-      banner.show("server", { level: "error", dismiss: true, text: `The server refused ${filename}: ${err.text ?? err.message}` });
+      banner.show("server", { level: "error", dismiss: true, text: `The server refused ${filename}: ${plainWords(err.text ?? err.message)}` });
     }
   },
 };
@@ -247,6 +248,15 @@ function adoptRun(run) {
   controls.render(store);
 }
 
+/** What the link (and the teacher's preset) asked for that the page could not use, and why. */
+function showIgnored(link) {
+  const say = (items) => items.map((i) => `${i.key}=${i.value} (${i.reason})`).join("; ");
+  const parts = [];
+  if (link.hash.ignored.length) parts.push(`Ignored from the link: ${say(link.hash.ignored)}`);
+  if (link.preset.ignored.length) parts.push(`Ignored from the teacher's preset: ${say(link.preset.ignored)}`);
+  if (parts.length) banner.show("hash", { level: "info", dismiss: true, text: parts.join(". ") });
+}
+
 async function boot() {
   loading.phase("Connecting to the server…");
   let opts;
@@ -258,11 +268,15 @@ async function boot() {
   }
   store.options = opts;
   for (const f of opts.features) FEATURE_LABELS[f.name] = f.label;
-  const { preset, fromHash } = initialSettings(store, opts, document.body.dataset.preset || "", location.hash, canonical);
-  const rejected = [...preset.rejected, ...fromHash.rejected];
-  if (rejected.length) {
-    banner.show("hash", { level: "info", dismiss: true, text: `Ignored from the link: ${rejected.map(([k, v]) => `${k}=${v}`).join(", ")}` });
+  let link;
+  try {
+    link = await readLink(location.hash);
+  } catch (err) {
+    banner.show("boot", { level: "error", text: `Cannot read this page's link: ${err.message}`, actions: [{ label: "Reload", run: () => location.reload() }] });
+    return;
   }
+  initialSettings(store, opts, link, canonical);
+  showIgnored(link);
   controls.build(opts);
   controls.render(store);
   store.writeHash();
@@ -271,7 +285,7 @@ async function boot() {
     rebuilt: adoptRun,
     serverError: (detail) => {
       if (explain.weightError(detail)) return; // shown by the weight's edit box
-      banner.show("server", { level: "error", dismiss: true, text: `The server said: ${detail}` });
+      banner.show("server", { level: "error", dismiss: true, text: `The server refused this: ${plainWords(detail)}` });
       if (store.run) adoptRun(store.run);
     },
     closed: () => {
@@ -287,7 +301,7 @@ async function boot() {
   });
   loading.phase("Building the network…");
   try {
-    await session.start({ hashGiven: Object.keys(fromHash.values).length > 0 });
+    await session.start({ hashGiven: Object.keys(link.hash.config).length > 0 });
   } catch (err) {
     banner.show("boot", { level: "error", text: `Cannot start a run: ${err.text ?? err.message}`, actions: [{ label: "Reload", run: () => location.reload() }] });
     return;

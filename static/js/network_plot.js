@@ -53,10 +53,21 @@ export class NetworkPlot {
       this.geom = geometry(frame.sizes, W, H, labelW);
       this.sizesKey = sizesKey;
       this.traces = null;
-      this.renderHeader(frame, store);
       this.live.build(this.geom, this.inputLabels);
     }
+    // The header names each layer's activation as the frame says it is in use: redrawn when
+    // the activations change too, not only the shape (issue 9, item 3).
+    const headerKey = `${sizesKey}|${frame.activations.join(",")}|${W}x${H}|${store.hidden("layers")}|${store.locked("layers")}`;
+    if (structural || headerKey !== this.headerKey) {
+      this.headerKey = headerKey;
+      this.renderHeader(frame, store);
+    }
     if (frame.grid && (frame.grid !== this.gridRef || structural)) this.makeThumbs(frame, store);
+    // Data with other than 2 inputs has no input plane: no thumbnails (old ones would lie).
+    if (!frame.grid && (store.data?.train?.points?.[0]?.length ?? 2) !== 2 && this.thumbs.length) {
+      this.thumbs = [];
+      this.gridRef = null;
+    }
 
     const hl = store.highlight;
     const colorMode = hl?.color ?? s.color;

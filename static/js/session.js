@@ -1,6 +1,7 @@
 // The run's life cycle: find or create the run (its id survives a reload in sessionStorage),
 // wait politely when the server is full (429 + Retry-After), stream its frames, reconnect
-// after a dropped connection (a run that expired is replaced by a new one).
+// after a dropped connection. A run the server evicted while idle is never replaced
+// silently: the page says so and offers to recreate it with the same settings.
 
 import { ApiError, api, openStream } from "./api.js";
 import { banner } from "./banner.js";
@@ -27,12 +28,14 @@ export class Session {
 
   async start({ hashGiven }) {
     let run = null;
+    let expired = false;
     const id = sessionStorage.getItem(RUN_KEY);
     if (id) {
       try {
         run = await api.getRun(id);
       } catch (err) {
         if (!(err instanceof ApiError) || (err.status !== 404 && err.status !== 422)) throw err;
+        expired = true;
       }
     }
     // CSV text never travels in the link: only a reload of the tab that uploaded it keeps it.
@@ -53,9 +56,49 @@ export class Session {
       }
     } else {
       run = await this.create();
+      if (expired) {
+        banner.show("expired", {
+          level: "info",
+          dismiss: true,
+          text: `The server no longer had this tab's previous run (${this.idleText()}), so this is a new run with the settings from the link, starting at step 0.`,
+        });
+      }
     }
     await this.adopt(run);
     this.connect();
+  }
+
+  idleText() {
+    const s = this.store.options?.limits?.idle_timeout_s;
+    const t = !s ? "" : s >= 120 ? ` for ${Math.round(s / 60)} minutes` : ` for ${Math.round(s)} s`;
+    return `runs nobody is connected to are closed after being idle${t}`;
+  }
+
+  /**
+   * The server evicted this run while nobody was connected (laptop asleep, network gone).
+   * Keep what is on screen, say what happened and what was lost, and offer to recreate the
+   * experiment with the same settings (a new run starts at step 0: training is not kept).
+   */
+  evicted() {
+    this.hooks.closed?.();
+    const step = this.store.frame?.step;
+    const at = step ? ` It had trained for ${step.toLocaleString("en-US")} steps; that training is lost.` : "";
+    const recreate = async () => {
+      banner.show("expired", { level: "info", text: "Recreating the experiment with the same settings…" });
+      try {
+        await this.adopt(await this.create());
+      } catch (err) {
+        banner.show("expired", { level: "error", text: `Could not recreate it: ${err.text ?? err.message}`, actions: [{ label: "Try again", run: recreate }] });
+        return;
+      }
+      banner.clear("expired");
+      this.connect();
+    };
+    banner.show("expired", {
+      level: "warn",
+      text: `The server closed this experiment (${this.idleText()}).${at} The picture below is its last state; its settings are kept in this page.`,
+      actions: [{ label: "Recreate it with the same settings", run: recreate }],
+    });
   }
 
   async create() {
@@ -147,10 +190,9 @@ export class Session {
     this.stream = null;
     this.hooks.closed?.(); // the server pauses a run whose stream closed
     if (ev?.code === 4404) {
-      // The server no longer knows this run (evicted after being idle): start a new one.
-      banner.show("conn", { level: "info", text: "The previous run expired; starting a new one with the same settings." });
-      await this.adopt(await this.create());
-      this.connect();
+      // The server no longer knows this run (evicted after being idle): say so, offer it back.
+      banner.clear("conn");
+      this.evicted();
       return;
     }
     if (ev?.code === 4000) {
@@ -179,8 +221,9 @@ export class Session {
       this.store.run = run;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
-        banner.show("conn", { level: "info", text: "The previous run expired; starting a new one with the same settings." });
-        await this.adopt(await this.create());
+        banner.clear("conn");
+        this.evicted();
+        return;
       } else {
         return this.onClose(ev);
       }

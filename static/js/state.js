@@ -1,134 +1,59 @@
-// Application state and the URL hash. One property table drives parsing, validation and
-// serialisation (as Playground's state.ts does), so every setting round-trips through the hash.
-// Hash keys are the API's RunConfig names (the teacher's BPV_PRESET uses the same format),
-// plus view settings and the hide= / lock= flags.
+// Application state and the URL hash. The link grammar and its one parser live on the
+// server (app/api/presets.py, also used for the teacher's BPV_PRESET): the page asks
+// GET /api/preset?hash=… what a link sets, and writes its own links with the grammar that
+// request returns, so the page and the server cannot read a link differently.
 
-/** kind: str | num | int | bool | list (comma list of names) | ints (comma list of ints). */
-export const PROPS = [
-  // RunConfig: sent to the server.
-  { key: "dataset", kind: "str", config: true },
-  { key: "noise", kind: "num", config: true, range: [0, 0.5] },
-  { key: "train_share", kind: "num", config: true, range: [0.1, 0.9] },
-  { key: "seed", kind: "int", config: true, range: [0, 2 ** 32 - 1] },
-  { key: "features", kind: "list", config: true },
-  { key: "hidden", kind: "ints", config: true, range: [1, 8] },
-  { key: "hidden_activation", kind: "str", config: true },
-  { key: "output_activation", kind: "str", config: true, nullable: true },
-  { key: "cost", kind: "str", config: true, nullable: true },
-  { key: "init", kind: "str", config: true },
-  { key: "learning_rate", kind: "num", config: true, range: [1e-5, 10] },
-  { key: "batch_size", kind: "int", config: true, range: [1, 512] },
-  { key: "regulariser", kind: "str", config: true },
-  { key: "lambda", kind: "num", config: true, range: [0, 10] },
-  { key: "momentum", kind: "num", config: true, range: [0, 0.99] },
-  { key: "probe", kind: "int", config: true, range: [0, 1e6] },
-  // View: this page only (speed is sent as a stream message, not as config).
-  { key: "speed", kind: "int", def: 10, range: [1, 100000] },
-  { key: "color", kind: "str", def: "backward", choices: ["backward", "weight", "gradient", "forward"] },
-  { key: "over", kind: "str", def: "probe", choices: ["probe", "mean"] },
-  { key: "fill", kind: "str", def: "delta", choices: ["delta", "a", "z"] },
-  { key: "test", kind: "bool", def: false },
-  { key: "discretize", kind: "bool", def: false },
-  { key: "hide", kind: "list", def: [] },
-  { key: "lock", kind: "list", def: [] },
-];
-const BY_KEY = Object.fromEntries(PROPS.map((p) => [p.key, p]));
-export const CONFIG_KEYS = PROPS.filter((p) => p.config).map((p) => p.key);
+/** The grammar's keys in order: {key, kind, target: "config"|"view", nullable, default}. */
+export let GRAMMAR = [];
+/** RunConfig keys the page keeps in its settings (CSV text stays out of links). */
+export let CONFIG_KEYS = [];
 /** Changing only these keeps the network's weights (docs/api.md). */
 export const KEEP_WEIGHTS = ["learning_rate", "lambda", "regulariser", "batch_size", "momentum"];
 
-function parseValue(prop, text, choices) {
-  const t = text.trim();
-  if (prop.nullable && (t === "" || t === "auto" || t === "null")) return { ok: true, value: null };
-  let value;
-  switch (prop.kind) {
-    case "num":
-    case "int": {
-      if (!/^[-+]?(\d+\.?\d*|\.\d+)(e[-+]?\d+)?$/i.test(t)) return { ok: false };
-      value = Number(t);
-      if (prop.kind === "int" && !Number.isInteger(value)) return { ok: false };
-      const [lo, hi] = prop.range;
-      if (value < lo || value > hi) return { ok: false };
-      return { ok: true, value };
-    }
-    case "bool":
-      if (["true", "1", "yes"].includes(t)) return { ok: true, value: true };
-      if (["false", "0", "no"].includes(t)) return { ok: true, value: false };
-      return { ok: false };
-    case "ints": {
-      if (t === "") return { ok: true, value: [] };
-      const parts = t.split(",");
-      if (!parts.every((x) => /^\d+$/.test(x.trim()))) return { ok: false };
-      value = parts.map(Number);
-      if (value.some((n) => n < prop.range[0] || n > prop.range[1])) return { ok: false };
-      return { ok: true, value };
-    }
-    case "list": {
-      value = t === "" ? [] : t.split(",").map((x) => x.trim()).filter(Boolean);
-      if (choices && !value.every((v) => choices.includes(v))) return { ok: false };
-      return { ok: true, value };
-    }
-    default:
-      if (choices && !choices.includes(t)) return { ok: false };
-      return { ok: true, value: t };
-  }
-}
-
 /**
- * Parse a hash ("#dataset=xor&hidden=4,4") into settings. choices: key → allowed values
- * (from GET /api/options). Returns {values, rejected: [[key, text], ...]}; rejected items are
- * user text and must be escaped wherever they are shown.
+ * What the teacher's preset and this hash set, from the server's parser:
+ * {preset: {config, view, ignored}, hash: {config, view, ignored}, grammar}. Never throws:
+ * a link the server refuses outright (too long) is read as empty, with the reason.
  */
-export function parseHash(hash, choices = {}) {
-  const values = {};
-  const rejected = [];
+export async function readLink(hash) {
+  const ask = async (h) => {
+    const res = await fetch(`/api/preset?hash=${encodeURIComponent(h)}`);
+    const body = await res.json().catch(() => null);
+    return { ok: res.ok, body };
+  };
   const text = String(hash || "").replace(/^#/, "");
-  if (!text) return { values, rejected };
-  for (const part of text.split("&")) {
-    if (!part) continue;
-    const eq = part.indexOf("=");
-    let key;
-    let val;
-    try {
-      key = decodeURIComponent(eq < 0 ? part : part.slice(0, eq));
-      val = eq < 0 ? "true" : decodeURIComponent(part.slice(eq + 1).replace(/\+/g, " "));
-    } catch {
-      rejected.push([part, ""]);
-      continue;
-    }
-    const prop = BY_KEY[key];
-    if (!prop) {
-      rejected.push([key, val]);
-      continue;
-    }
-    const r = parseValue(prop, val, choices[key] || prop.choices);
-    if (r.ok) values[key] = r.value;
-    else rejected.push([key, val]);
-  }
-  return { values, rejected };
+  const r = await ask(text);
+  if (r.ok) return r.body;
+  const retry = await ask("");
+  if (!retry.ok) throw new Error(`GET /api/preset: ${JSON.stringify(r.body?.detail ?? r.body)}`);
+  const why = Array.isArray(r.body?.detail) ? r.body.detail.map((d) => d.msg).join("; ") : String(r.body?.detail ?? "refused");
+  retry.body.hash.ignored.push({ key: "(link)", value: `${text.slice(0, 40)}…`, reason: why, kind: "invalid" });
+  return retry.body;
 }
 
-function show(prop, v) {
-  if (v === null || v === undefined) return prop.nullable ? "null" : ""; // as BPV_PRESET reads it
+function setGrammar(grammar) {
+  GRAMMAR = grammar;
+  CONFIG_KEYS = grammar.filter((g) => g.target === "config" && g.key !== "csv").map((g) => g.key);
+}
+
+function show(g, v) {
+  if (v === null || v === undefined) return g.nullable ? "null" : "";
   if (Array.isArray(v)) return v.join(",");
   return String(v);
 }
 
-/** Serialise every setting (config and view) in the table's order. */
+/** Serialise every setting (config and view) in the grammar's order. */
 export function toHash(settings) {
   const parts = [];
-  for (const prop of PROPS) {
-    const v = settings[prop.key];
-    if ((prop.key === "hide" || prop.key === "lock") && (!v || v.length === 0)) continue;
+  for (const g of GRAMMAR) {
+    if (g.key === "csv") continue;
+    const v = settings[g.key];
+    if ((g.key === "hide" || g.key === "lock") && (!v || v.length === 0)) continue;
     if (v === undefined) continue;
-    const enc = encodeURIComponent(show(prop, v)).replace(/%2C/g, ",").replace(/%5E/g, "^");
-    parts.push(`${prop.key}=${enc}`);
+    const enc = encodeURIComponent(show(g, v)).replace(/%2C/g, ",").replace(/%5E/g, "^");
+    parts.push(`${g.key}=${enc}`);
   }
   return parts.join("&");
-}
-
-export function viewDefaults() {
-  return Object.fromEntries(PROPS.filter((p) => !p.config).map((p) => [p.key, structuredClone(p.def)]));
 }
 
 export function configOf(settings) {
@@ -143,36 +68,26 @@ export function diffKeys(a, b) {
 }
 
 /**
- * The settings a page opens with: the server's default experiment (the teacher's preset
- * if set), then the preset string's page-only keys (hide=, lock=, view), then the URL hash.
- * Returns both parses; their `rejected` items are user text.
+ * The settings a page opens with: the grammar's view defaults, the server's default
+ * experiment (the teacher's preset if set), the preset's page-only keys (hide=, lock=, view),
+ * then the URL hash; `link` is readLink()'s answer. Only keys of the grammar are copied.
  */
-export function initialSettings(store, opts, presetText, hash, canonical) {
-  const def = { ...opts.default_config };
-  if (def.lambda_ !== undefined) def.lambda = def.lambda_;
-  delete def.lambda_;
-  delete def.csv;
-  const choices = {
-    dataset: [...new Set([...opts.datasets.map((d) => d.name), "csv"])],
-    features: opts.features.map((f) => f.name),
-    hidden_activation: opts.activations.hidden,
-    output_activation: opts.activations.output,
-    cost: Object.keys(opts.costs),
-    init: opts.inits,
-    regulariser: opts.regularisers,
-  };
-  const preset = parseHash(presetText, choices);
-  const fromHash = parseHash(hash, choices);
-  Object.assign(store.settings, def, preset.values, fromHash.values);
-  store.settings.hide = store.settings.hide.map(canonical);
-  store.settings.lock = store.settings.lock.map(canonical);
-  return { preset, fromHash };
+export function initialSettings(store, opts, link, canonical) {
+  setGrammar(link.grammar);
+  const s = store.settings;
+  for (const g of GRAMMAR) if (g.target === "view") s[g.key] = structuredClone(g.default);
+  for (const k of CONFIG_KEYS) if (Object.hasOwn(opts.default_config, k)) s[k] = opts.default_config[k];
+  for (const part of [link.preset.view, link.hash.config, link.hash.view]) {
+    for (const g of GRAMMAR) if (g.key !== "csv" && Object.hasOwn(part, g.key)) s[g.key] = part[g.key];
+  }
+  s.hide = s.hide.map(canonical).filter((x) => typeof x === "string");
+  s.lock = s.lock.map(canonical).filter((x) => typeof x === "string");
 }
 
 /** The page's state: one object, one change channel. */
 class Store {
   constructor() {
-    this.settings = viewDefaults();
+    this.settings = { hide: [], lock: [] }; // filled by initialSettings()
     this.options = null;
     this.run = null; // RunInfo
     this.data = null; // GET /data

@@ -126,8 +126,19 @@ export class Walkthrough {
         title: html`6 · All of layer ${l} at once: BP2`,
         highlight: { edges: new Set(js.flatMap((j) => cur.delta.map((_, kk) => edgeKey(l + 1, j, kk)))), nodes: new Set(cur.delta.map((_, kk) => nodeKey(l, kk))), color: "backward", fill: "delta", labels: [] },
         body: html`<p class="eq-head">${math(sym.delta(l), eq(), paren(sym.wT(l + 1), sym.delta(l + 1)), odot(), sym.sigmaPrime(sym.z(l)))}</p>
-          <p>Every edge colour in the network (backward w·δ) is one term of these sums. Repeating this for l = ${l - 1}, …, 2 carries the output error back through the whole network; with the δs, BP3 and BP4 give every gradient. Click any neuron later to see its own BP2.</p>`,
+          <p>Every edge colour in the network (backward w·δ) is one term of these sums. ${hiddenRange(frame.sizes.length)} With the δs, BP3 and BP4 give every gradient. Click any neuron later to see its own BP2.</p>`,
       },
     ];
   }
+}
+
+/**
+ * Where BP2 applies in a network of L layers: the hidden layers l = L−1, …, 2 (layer 1 is
+ * the input and has no δ; layer L gets its δ from BP1). L ≥ 3 here.
+ */
+export function hiddenRange(L) {
+  if (L === 3) return "Layer 2 is the only hidden layer, so this one BP2 step carries the output error all the way back: layer 1 is the input and needs no δ.";
+  const ls = Array.from({ length: L - 2 }, (_, i) => L - 1 - i); // L−1 down to 2
+  const layers = `l = ${ls.length <= 4 ? ls.join(", ") : `${ls[0]}, ${ls[1]}, …, 2`}`;
+  return `Applying BP2 to each hidden layer in turn, ${layers}, carries the output error back through the whole network (layer 1 is the input and needs no δ).`;
 }

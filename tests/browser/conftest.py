@@ -87,7 +87,9 @@ def server() -> Iterator[str]:
     if os.environ.get("BPV_BROWSER_URL"):
         yield os.environ["BPV_BROWSER_URL"].rstrip("/")
         return
-    srv = Server()
+    # Every test page is the same client (127.0.0.1) and its runs outlive the page until
+    # evicted: lift the per-client cap, or the sixth test's page would wait for a slot.
+    srv = Server({"BPV_MAX_RUNS_PER_CLIENT": "1000"})
     try:
         yield srv.url
     finally:

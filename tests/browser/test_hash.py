@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
 
-from tests.browser.conftest import open_app
+from tests.browser.conftest import ARTIFACTS, open_app
 
 pytestmark = pytest.mark.browser
 
@@ -91,3 +94,43 @@ def test_user_text_in_the_hash_cannot_inject_markup(page, page_probe) -> None:
     assert evil in banner.inner_text()
     # The run uses the defaults instead.
     assert page.evaluate("window.__bpv.store.run.config.dataset") == "circle"
+
+
+# The same table of links as the server's parser tests (tests/api/test_presets.py).
+CASES = json.loads((Path(__file__).resolve().parents[1] / "hash_cases.json").read_text())["cases"]
+BROWSER_CASES = [c for c in CASES if c.get("browser")]
+
+
+@pytest.mark.parametrize("case", BROWSER_CASES, ids=[c["name"] for c in BROWSER_CASES])
+def test_the_page_opens_the_shared_link_cases(page, case: dict[str, Any]) -> None:
+    open_app(page, case["hash"].removeprefix("#"))
+    config = page.evaluate("window.__bpv.store.run.config")
+    settings = page.evaluate("window.__bpv.store.settings")
+    for key, value in case["config"].items():
+        assert config[key] == value, key  # the run the server made
+        assert settings[key] == value, key  # and what the page's controls hold
+    for key, value in case["view"].items():
+        assert settings[key] == value, key
+    banner = page.locator("#banner [data-banner=hash]")
+    if case["ignored"]:
+        text = banner.inner_text()
+        assert all(f"{k}=" in text for k in case["ignored"]), text
+    else:
+        assert banner.count() == 0
+    # The page's own link reads back to the same run settings.
+    link = page.evaluate("location.hash.slice(1)")
+    back = page.request.get(f"{page.base}/api/preset", params={"hash": link}).json()["hash"]
+    assert back["ignored"] == []
+    assert all(back["config"][k] == v for k, v in case["config"].items())
+
+
+def test_lambda_convention_is_said_and_playground_rates_are_converted(page) -> None:
+    # Playground's rate 0.01 on the circle (250 training examples) is Nielsen's λ = 2.5.
+    open_app(page, "regularization=L2&regularizationRate=0.01")
+    assert page.evaluate("window.__bpv.store.run.config.lambda") == 2.5
+    assert page.locator("#lambda").input_value() == "2.5"
+    note = page.locator("#lambda-note").inner_text()
+    assert "Nielsen" in note and "(λ/2n)" in note and "n = 250" in note
+    assert "0.01" in note  # the same experiment's Playground rate, λ/n
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "lambda-note-1280x720.png"))
