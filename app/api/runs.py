@@ -172,7 +172,8 @@ async def step_run(
     explain: ExplainQuery = None,
 ) -> JSONResponse:
     """Train `steps` steps or `epochs` epochs (an epoch is ⌈n_train / batch_size⌉ steps);
-    no body is one step. Answers the frame after them. Training stops early after
+    no body is one step. Answers the frame after them. The training is paced like a playing
+    stream at "max" speed (a fair share of the core, not all of it); it stops early after
     `max_request_s` seconds, when the client disconnects, or when the run is deleted: the
     headers `X-Steps-Done` (steps trained) and `X-Stopped-By` (`steps`, `time_cap`,
     `diverged`) say how it ended."""
@@ -183,7 +184,8 @@ async def step_run(
         sel = _selection(run, explain)
         deadline = time.monotonic() + settings.max_request_s
         async with _cancelled_on_disconnect(http) as gone:
-            done = await driver.train(run, steps, deadline=deadline, cancel=gone)
+            pacer = http.app.state.pacer
+            done = await driver.train_paced(run, steps, pacer, deadline=deadline, cancel=gone)
         run.touch()
         if done.stopped_by == "deleted":
             return JSONResponse(

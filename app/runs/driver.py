@@ -10,6 +10,10 @@ Between chunks, training also stops when the run is deleted or evicted (``run.cl
 when ``cancel`` is set (a REST client disconnected), or at ``deadline`` (a REST request's
 time cap, ``max_request_s``); :attr:`Trained.stopped_by` says which. While it trains, the
 run's :class:`~app.runs.run.Job` says how far it got (a busy run's 409 quotes it).
+
+A REST request's training (:func:`train_paced`) is paced like a stream at "max" speed: it
+trains for the budget the pacer gives it, then waits for its next slot, so it gets a fair
+share of the core by its cost, as every playing stream does, and not all of it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import math
 import time
 from dataclasses import dataclass
 
+from app.runs.pacer import Pacer
 from app.runs.run import Job, Run
 
 CHUNK_BUDGET_S = 0.005
@@ -49,7 +54,7 @@ async def train(
     if run.job is None:
         job = run.job = Job(f"training {steps} steps", total=steps)
     try:
-        await _train(run, steps, budget_s, deadline, cancel, out, run.job)
+        await _train(run, steps, budget_s, deadline, cancel, out, job)
     finally:
         if job is not None and run.job is job:
             run.job = None
@@ -63,7 +68,7 @@ async def _train(
     deadline: float,
     cancel: asyncio.Event | None,
     out: Trained,
-    job: Job,
+    job: Job | None,  # this call's own job, to keep up to date (None: the caller's)
 ) -> None:
     per_step = run.seconds_per_step  # the last measurement, 0.0 before the first
     chunk = _chunk(per_step, budget_s) if per_step > 0.0 else _FIRST_CHUNK
@@ -83,7 +88,8 @@ async def _train(
         elapsed = time.perf_counter() - t0
         out.steps += k
         out.seconds += elapsed
-        job.done = out.steps
+        if job is not None:
+            job.done = out.steps
         if k < n or run.state.trainer.status != "ok":
             out.stopped_by = "diverged"
             return
@@ -99,3 +105,42 @@ async def _train(
 def _chunk(per_step: float, budget_s: float) -> int:
     """Steps of the next chunk: about ``CHUNK_BUDGET_S``, and no more than the budget left."""
     return max(1, int(min(CHUNK_BUDGET_S, budget_s) / per_step + 0.5))
+
+
+async def train_paced(
+    run: Run,
+    steps: int,
+    pacer: Pacer,
+    *,
+    deadline: float = math.inf,
+    cancel: asyncio.Event | None = None,
+) -> Trained:
+    """:func:`train` in slots the pacer gives, like a playing stream without frames."""
+    out = Trained()
+    key = id(out)
+    job = run.job = Job(f"training {steps} steps", total=steps)
+    interval = 0.0
+    next_at = time.monotonic()
+    try:
+        while out.steps < steps:
+            if interval:
+                next_at = max(next_at + interval, time.monotonic() - interval)
+                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            t0 = time.thread_time()
+            part = await train(
+                run, steps - out.steps, pacer.budget(key), deadline=deadline, cancel=cancel
+            )
+            out.steps += part.steps
+            out.seconds += part.seconds
+            job.done = out.steps
+            request = (steps - out.steps) * run.seconds_per_step
+            pacer.report(key, time.thread_time() - t0, 0.0, request)
+            if part.stopped_by != "steps":
+                out.stopped_by = part.stopped_by
+                break
+            interval = 1.0 / pacer.fps(key)
+    finally:
+        pacer.leave(key)
+        if run.job is job:
+            run.job = None
+    return out
