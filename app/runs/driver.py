@@ -125,7 +125,7 @@ async def train_paced(
         while out.steps < steps:
             if interval:
                 next_at = max(next_at + interval, time.monotonic() - interval)
-                await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+                await _wait_until(min(next_at, deadline), run, cancel)
             t0 = time.thread_time()
             part = await train(
                 run, steps - out.steps, pacer.budget(key), deadline=deadline, cancel=cancel
@@ -144,3 +144,12 @@ async def train_paced(
         if run.job is job:
             run.job = None
     return out
+
+
+async def _wait_until(when: float, run: Run, cancel: asyncio.Event | None) -> None:
+    """Sleep until ``when`` (``time.monotonic()``), waking early, within 0.1 s, if the run
+    is closed or ``cancel`` is set (the next :func:`train` call then stops at once)."""
+    while (left := when - time.monotonic()) > 0.0:
+        if run.closed is not None or (cancel is not None and cancel.is_set()):
+            return
+        await asyncio.sleep(min(left, 0.1))

@@ -280,3 +280,43 @@ def test_rest_training_takes_a_fair_share_beside_playing_streams() -> None:
     assert done.stopped_by == "time_cap" and 1.0 <= took < 1.5
     assert done.seconds < 0.5 * took  # trained in its share, not the whole second
     assert playing == 20  # it left the pacer
+
+
+def test_a_paced_rest_step_stops_within_a_second_even_between_slots() -> None:
+    class SlowSlots:
+        """A pacer that gives one slot every 2 s (its lowest rate)."""
+
+        def budget(self, key: int) -> float:
+            return 0.001
+
+        def fps(self, key: int) -> float:
+            return 0.5
+
+        def report(self, *args: Any) -> None:
+            pass
+
+        def leave(self, key: int) -> None:
+            pass
+
+    async def scenario(how: str) -> tuple[driver.Trained, float]:
+        store = RunStore(Settings())
+        run = store.create(RunConfig(hidden=[8] * 6))
+        gone = asyncio.Event()
+        start = time.monotonic()
+        deadline = start + (0.5 if how == "time" else 60)
+        pacer: Any = SlowSlots()
+        task = asyncio.create_task(
+            driver.train_paced(run, 10_000_000, pacer, deadline=deadline, cancel=gone)
+        )
+        await asyncio.sleep(0.3)  # the first slot is over: waiting for the next one
+        if how == "cancel":
+            gone.set()
+        elif how == "delete":
+            store.delete(run.id)
+        done = await task
+        return done, time.monotonic() - start
+
+    for how, why in (("cancel", "cancelled"), ("delete", "deleted"), ("time", "time_cap")):
+        done, took = asyncio.run(scenario(how))
+        assert done.stopped_by == why and 0 < done.steps < 10_000_000
+        assert took < 0.9, f"{how}: {took:.2f} s"
