@@ -22,7 +22,7 @@ export const loading = {
     if (!el || el.hidden) return;
     el.hidden = true;
     document.body.classList.remove("booting");
-    for (const part of $$("[inert]")) part.inert = false;
+    for (const part of $$("header.topbar, main.layout")) part.inert = false;
     // A control locked by the link (lock=…) stays disabled: controls.js marks it .locked.
     // (▶ is enabled by every frame's controls.renderFrame, from the run's status.)
     for (const b of $$("[data-boot-disabled]")) {
