@@ -3,7 +3,7 @@
 // carries a grid); the points are static traces; clicking a training point makes it the probe.
 
 import { CLASS_COLORS, colorOf, gridImage, outputMap } from "./colors.js";
-import { fmt, esc, maxAbs } from "./util.js";
+import { fmt, maxAbs } from "./util.js";
 
 export class BoundaryPlot {
   constructor(div, { onProbe }) {
@@ -124,7 +124,7 @@ export class BoundaryPlot {
         xaxis: { ...axis, range: ext[0], title: { text: "x₁", standoff: 2, font: { size: 11 } } },
         yaxis: { ...axis, range: ext[1], title: { text: "x₂", standoff: 2, font: { size: 11 } }, scaleanchor: "x", scaleratio: 1 },
         images: twoD && (this.overlay?.image ?? this.image) ? [this.overlay?.image ?? this.image] : [],
-        annotations: twoD ? [] : [{ text: esc(`No 2-D plot for ${nIn} inputs: the output over the input plane needs data with exactly 2 input columns.`).replace(": ", ":<br>"), showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: 12, color: "#555" } }],
+        annotations: twoD ? [] : [{ text: `<b>No 2-D plot for ${nIn} inputs</b><br>The output over the input plane<br>needs data with exactly 2 input columns.`, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: 12, color: "#555" } }],
         showlegend: false,
         hovermode: "closest",
         dragmode: false,

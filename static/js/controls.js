@@ -189,8 +189,8 @@ export class Controls {
     const s = store.settings;
     const r = n ? s.lambda / n : null;
     el.textContent = n
-      ? `λ as in Nielsen: the cost adds (λ/2n)·Σw² (L2) or (λ/n)·Σ|w| (L1), n = ${n} training examples. Playground's "regularization rate" is λ/n${s.lambda ? ` (here ${fmt(r)})` : ""}; its links are converted.`
-      : "λ as in Nielsen: the cost adds (λ/2n)·Σw² (L2) or (λ/n)·Σ|w| (L1), n = the training examples.";
+      ? `λ as in Nielsen: C = C₀ + (λ/2n)·Σw² (L2) or + (λ/n)·Σ|w| (L1), n = ${n} training examples. Playground's rate is λ/n${s.lambda ? ` (here ${fmt(r)})` : ""}.`
+      : "λ as in Nielsen: C = C₀ + (λ/2n)·Σw² (L2) or + (λ/n)·Σ|w| (L1), n = the training examples.";
   }
 
   /** Put the store's settings and the run's state into the controls. */

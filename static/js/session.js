@@ -71,7 +71,7 @@ export class Session {
   idleText() {
     const s = this.store.options?.limits?.idle_timeout_s;
     const t = !s ? "" : s >= 120 ? ` for ${Math.round(s / 60)} minutes` : ` for ${Math.round(s)} s`;
-    return `runs nobody is connected to are closed after being idle${t}`;
+    return `it closes runs nobody has been connected to${t}`;
   }
 
   /**
@@ -96,7 +96,7 @@ export class Session {
     };
     banner.show("expired", {
       level: "warn",
-      text: `The server closed this experiment (${this.idleText()}).${at} The picture below is its last state; its settings are kept in this page.`,
+      text: `The server no longer has this experiment (${this.idleText()}).${at} The picture below is its last state; its settings are kept in this page.`,
       actions: [{ label: "Recreate it with the same settings", run: recreate }],
     });
   }

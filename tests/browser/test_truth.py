@@ -388,10 +388,17 @@ def test_screenshots_after_switching_and_selecting(page, size: tuple[int, int]) 
     page.mouse.click(pos["x"], pos["y"])
     page.wait_for_selector(".explain-title:has-text('layer l = 2')")
     page.wait_for_timeout(350)
-    pos = page.evaluate("window.__bpv.boundary.clientPos(7)")
+    pts = api(page, "GET", f"/api/runs/{run_id(page)}/data")["train"]["points"]
+    i = max(  # a point with no other point near it, so the click is on it alone
+        range(len(pts)),
+        key=lambda i: min(
+            (pts[i][0] - q[0]) ** 2 + (pts[i][1] - q[1]) ** 2 for j, q in enumerate(pts) if j != i
+        ),
+    )
+    pos = page.evaluate(f"window.__bpv.boundary.clientPos({i})")
     page.mouse.click(pos["x"], pos["y"])
-    page.wait_for_function("window.__bpv.store.frame.probe.index === 7", timeout=10_000)
-    assert_markers_are_the_runs_data(page, f"probe #7 at {w}x{h}")
+    page.wait_for_function(f"window.__bpv.store.frame.probe.index === {i}", timeout=10_000)
+    assert_markers_are_the_runs_data(page, f"probe #{i} at {w}x{h}")
     page.mouse.move(2, h - 2)
     page.screenshot(path=str(ARTIFACTS / f"truth-spiral-selected-{w}x{h}.png"))
     page.select_option("#problem", "regression")
