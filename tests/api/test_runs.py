@@ -275,8 +275,8 @@ def test_output_and_cost_defaults_pair_up(client: TestClient) -> None:
 
 
 def test_parameter_cap() -> None:
-    with client_for(max_params=20) as c:
-        r = c.post("/api/runs", json={"hidden": [4, 2]})
+    with client_for(max_params=30) as c:  # the default experiment (25 parameters) fits
+        r = c.post("/api/runs", json={"hidden": [8, 8]})  # 105 parameters
         assert r.status_code == 422 and "max_params" in r.json()["detail"][0]["msg"]
 
 
