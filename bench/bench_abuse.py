@@ -85,7 +85,9 @@ class Outcome:
 
 def _client(base: str, address: str, **kw: Any) -> httpx.AsyncClient:
     transport = httpx.AsyncHTTPTransport(local_address=address)
-    headers = {"origin": base, **kw.pop("headers", {})}
+    # The page's own origin and the JSON type every state-changing request needs (415
+    # without it, even a DELETE); a scenario may override either.
+    headers = {"origin": base, "content-type": "application/json", **kw.pop("headers", {})}
     return httpx.AsyncClient(
         base_url=base, transport=transport, headers=headers, timeout=kw.pop("timeout", 30), **kw
     )

@@ -141,7 +141,8 @@ async def heavy_streams(
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        async with httpx.AsyncClient(base_url=base, headers={"origin": base}, timeout=10) as http:
+        headers = {"origin": base, "content-type": "application/json"}  # DELETE needs the type
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as http:
             for _, run_id in runs:
                 with contextlib.suppress(httpx.HTTPError):
                     await http.delete(f"/api/runs/{run_id}")
