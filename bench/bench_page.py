@@ -69,7 +69,6 @@ def pct(xs: list[float], q: float) -> float:
 
 
 def bench_net(browser, base: str, hidden: str, seconds: float) -> dict:  # type: ignore[no-untyped-def]
-    # bypass_csp: Playwright evaluates string predicates with eval, which the page's CSP forbids
     # bypass_csp: the page's CSP forbids eval, which wait_for_function's string predicates use.
     ctx = browser.new_context(viewport={"width": 1280, "height": 720}, bypass_csp=True)
     pg = ctx.new_page()

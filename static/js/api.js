@@ -19,10 +19,10 @@ export class ApiError extends Error {
 
 async function call(method, path, body) {
   const init = { method, headers: {} };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
+  // The server refuses a state-changing request without this type, body or not (415):
+  // a cross-site form or no-cors fetch cannot send it.
+  if (method !== "GET") init.headers["Content-Type"] = "application/json";
+  if (body !== undefined) init.body = JSON.stringify(body);
   let res;
   try {
     res = await fetch(path, init);
