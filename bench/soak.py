@@ -253,7 +253,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         print("replaying the Dockerfile ...", file=sys.stderr)
         image = replay.replay(ROOT / "Dockerfile", ROOT, Path(tmp) / "image")
-        env = {**image.env, "BPV_IDLE_TIMEOUT_S": str(args.idle_timeout)}
+        # One address plays the whole class: lift the per-client run and memory caps for it.
+        env = {
+            **image.env,
+            "BPV_IDLE_TIMEOUT_S": str(args.idle_timeout),
+            "BPV_MAX_RUNS_PER_CLIENT": "1000",
+            "BPV_CLIENT_MEMORY_MB": "100000",
+        }
         spec = {
             "cmd": image.cmd,
             "cwd": str(image.workdir),
