@@ -88,8 +88,9 @@ def server() -> Iterator[str]:
         yield os.environ["BPV_BROWSER_URL"].rstrip("/")
         return
     # Every test page is the same client (127.0.0.1) and its runs outlive the page until
-    # evicted: lift the per-client cap, or the sixth test's page would wait for a slot.
-    srv = Server({"BPV_MAX_RUNS_PER_CLIENT": "1000"})
+    # evicted: lift the per-client caps, or the sixth test's page would wait for a slot (and
+    # the ~60th for memory: a default run is estimated at about 1 MB of the client's 64).
+    srv = Server({"BPV_MAX_RUNS_PER_CLIENT": "1000", "BPV_CLIENT_MEMORY_MB": "100000"})
     try:
         yield srv.url
     finally:
