@@ -16,7 +16,7 @@ import { selectMessage } from "./quantities.js";
 import { Session } from "./session.js";
 import { KEEP_WEIGHTS, initialSettings, readLink, store } from "./state.js";
 import { StepThrough } from "./stepthrough.js";
-import { $, fmt } from "./util.js";
+import { $, fmt, sub } from "./util.js";
 import { Walkthrough } from "./walkthrough.js";
 
 const FEATURE_LABELS = {};
@@ -30,7 +30,7 @@ const network = new NetworkPlot($("#net"), {
   onHover: (h) => hover.set(h),
   onResize: () => store.frame && redraw(),
   setHidden: (hidden) => actions.set({ hidden }),
-  inputLabel: (name, k) => FEATURE_LABELS[name] ?? `x${k + 1}`,
+  inputLabel: (name, k) => FEATURE_LABELS[name] ?? `x${sub(k + 1)}`, // CSV columns beyond x₁, x₂
 });
 const boundary = new BoundaryPlot($("#boundary"), { onProbe: (i) => actions.probe(i) });
 const hover = new NeuronHover(boundary, () => store.run?.id);
