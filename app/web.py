@@ -19,13 +19,9 @@ from fastapi.templating import Jinja2Templates
 from app.settings import Settings
 from app.static_assets import AssetStore, choose_encoding, default_cache_dir, not_modified
 
-# The page draws scatter traces and layout images only: Plotly's "basic" bundle (npm
-# plotly.js-basic-dist-min, same version as the plotly package's full bundle, MIT) has them in
-# 1.2 MB instead of 4.8 MB, which a browser parses about 4x faster (bench/bench_page.py).
-# Without the vendored file (an installed wheel), the full bundle from the plotly package.
-PLOTLY_FULL = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
-PLOTLY_BASIC = Path(__file__).resolve().parent.parent / "static" / "vendor" / "plotly-basic.min.js"
-PLOTLY_JS = PLOTLY_BASIC if PLOTLY_BASIC.is_file() else PLOTLY_FULL
+# Plotly.js comes from the installed plotly package (the project's fixed rule: never a CDN,
+# never a copy of our own), compressed once by app/static_assets.py.
+PLOTLY_JS = Path(plotly.__file__).resolve().parent / "package_data" / "plotly.min.js"
 # Our modules change with a deploy under the same names: revalidate (a 304 is a few bytes).
 # Plotly.js changes only with the plotly package: a day without asking.
 CACHE_STATIC = "no-cache"

@@ -188,21 +188,3 @@ def real_server() -> Iterator[str]:
         yield srv.url
     finally:
         srv.stop()
-
-
-def test_the_page_gets_a_plotly_with_what_it_draws() -> None:
-    """The vendored basic bundle is the plotly package's version, and has every trace type
-    the page's modules ask for (the basic bundle has scatter, bar and pie only)."""
-    import re
-
-    from app.web import PLOTLY_FULL
-
-    version = re.compile(rb"plotly\.js(?: \([^)]*\))? v(\d+\.\d+\.\d+)")
-    got = version.search(PLOTLY_JS.read_bytes()[:300])
-    want = version.search(PLOTLY_FULL.read_bytes()[:300])
-    assert got and want and got.group(1) == want.group(1)
-    used = set()
-    for js in (ROOT / "static/js").glob("*.js"):
-        used |= set(re.findall(r'type: "(scatter\w*|heatmap\w*|bar|pie|contour\w*|surface)"',
-                               js.read_text()))  # fmt: skip
-    assert used and used <= {"scatter", "bar", "pie"}, used
