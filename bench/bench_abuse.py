@@ -6,7 +6,11 @@ honest students (``tests/abuse/students.py``: each from its own loopback address
 default experiment at the default speed) are measured for ``--seconds`` (default 4) three
 times: **before** the abuse, **under** it (the abuser started 1 s earlier and keeps going),
 and **after** it stopped (its sockets closed, its runs deleted where it could). The server's
-resident memory is sampled every 50 ms throughout; the table gives its peak.
+resident memory is sampled every 50 ms throughout; the table gives its peak. *Under /
+without* is the honest median under the abuse over the mean of before and after. *CPU
+pressure* is Linux's PSI ``some avg10`` at the scenario's end: how much of the time tasks
+waited for a core (on a machine shared with other work, the server did not have all of
+core 0).
 
 The abuser does what a student could, from loopback, and the table says how the server
 answered (counts by status: a refused abuse shows as 4xx):
@@ -74,6 +78,7 @@ class Outcome:
 
     statuses: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)  # the abuse is in full swing
 
     def count(self, what: int | str) -> None:
         self.statuses[str(what)] += 1
@@ -138,6 +143,7 @@ Abuser = Callable[[str, asyncio.Event, Outcome], Coroutine[Any, Any, None]]
 async def batch_cycling(base: str, stop: asyncio.Event, out: Outcome) -> None:
     async with _client(base, "127.3.0.1") as http:
         run_id = await _big_csv_run(http, out)
+        out.ready.set()
         if run_id is None:
             return
         k = 0
@@ -150,6 +156,7 @@ async def batch_cycling(base: str, stop: asyncio.Event, out: Outcome) -> None:
 async def csv_rebuilds(base: str, stop: asyncio.Event, out: Outcome) -> None:
     async with _client(base, "127.3.0.1") as http:
         run_id = await _big_csv_run(http, out)
+        out.ready.set()
         if run_id is None:
             return
         hidden = [[8] * 6, [8] * 5]
@@ -188,6 +195,7 @@ async def idle_connections(base: str, stop: asyncio.Event, out: Outcome) -> None
         readers.append(r)
         writers.append(w)
     out.notes.append(f"{len(writers)} opened")
+    out.ready.set()
     await probing
 
     async def closed(r: asyncio.StreamReader) -> bool:
@@ -207,15 +215,18 @@ async def idle_connections(base: str, stop: asyncio.Event, out: Outcome) -> None
 
 
 async def abandoned_steps(base: str, stop: asyncio.Event, out: Outcome) -> None:
-    async def one(i: int) -> None:
+    made: list[tuple[str, str]] = []
+    for i in range(8):
         address = f"127.3.1.{i + 1}"
         async with _client(base, address, timeout=10) as http:
             limits = (await http.get("/api/options")).json()["limits"]
             body = {"hidden": [limits["max_width"]] * limits["max_layers"]}
             r = await _request(out, http.post("/api/runs", json=body))
-            if r is None or r.status_code != 201:
-                return
-            run_id = r.json()["id"]
+            if r is not None and r.status_code == 201:
+                made.append((address, r.json()["id"]))
+    out.ready.set()
+
+    async def one(address: str, run_id: str) -> None:
         while not stop.is_set():
             async with _client(base, address, timeout=0.3) as http:
                 step = http.post(f"/api/runs/{run_id}/step", json={"steps": 100_000})
@@ -223,7 +234,7 @@ async def abandoned_steps(base: str, stop: asyncio.Event, out: Outcome) -> None:
         async with _client(base, address, timeout=10) as http:
             await http.delete(f"/api/runs/{run_id}")
 
-    await asyncio.gather(*(one(i) for i in range(8)))
+    await asyncio.gather(*(one(a, run_id) for a, run_id in made))
 
 
 def _backprop_body(m: int = 200) -> bytes:
@@ -257,6 +268,7 @@ async def backprop_flood(base: str, stop: asyncio.Event, out: Outcome) -> None:
                 break
             m //= 2
     out.notes.append(f"{m} examples, {len(body) // 1000} KB each")
+    out.ready.set()
     received = 0
 
     async def one() -> None:
@@ -271,6 +283,7 @@ async def backprop_flood(base: str, stop: asyncio.Event, out: Outcome) -> None:
 
 
 async def one_client_runs(base: str, stop: asyncio.Event, out: Outcome) -> None:
+    out.ready.set()
     ids: list[str] = []
     async with _client(base, "127.3.0.1") as http:
         last_touch = time.monotonic()
@@ -290,6 +303,7 @@ async def one_client_runs(base: str, stop: asyncio.Event, out: Outcome) -> None:
 
 
 async def no_cors_posts(base: str, stop: asyncio.Event, out: Outcome) -> None:
+    out.ready.set()
     made: list[str] = []
     headers = {"origin": "http://evil.example", "content-type": "text/plain;charset=UTF-8"}
 
@@ -307,6 +321,7 @@ async def no_cors_posts(base: str, stop: asyncio.Event, out: Outcome) -> None:
 
 
 async def huge_header(base: str, stop: asyncio.Event, out: Outcome) -> None:
+    out.ready.set()
     port = int(base.rsplit(":", 1)[1])
     chunk = b"a" * 65_536
     for _ in range(3):
@@ -339,6 +354,7 @@ async def huge_header(base: str, stop: asyncio.Event, out: Outcome) -> None:
 
 async def heavy(base: str, stop: asyncio.Event, out: Outcome) -> None:
     async with heavy_streams(base, 20) as got:
+        out.ready.set()
         await stop.wait()
     out.statuses["201"] = got.made
     for status, n in got.refused.items():
@@ -346,6 +362,8 @@ async def heavy(base: str, stop: asyncio.Event, out: Outcome) -> None:
     mb = sorted(b / 1e6 for b in got.received)
     if mb:
         out.notes.append(f"each read {mb[0]:.1f}-{mb[-1]:.1f} MB of frames")
+    if got.ended:
+        out.notes.append(f"{len(got.ended)} streams ended early ({got.ended[0]})")
 
 
 SCENARIOS: dict[str, tuple[str, Abuser]] = {
@@ -389,6 +407,10 @@ async def _abusing(abuser: Abuser, base: str, out: Outcome) -> AsyncIterator[Non
     stop = asyncio.Event()
     task = asyncio.create_task(abuser(base, stop, out))
     try:
+        try:  # its runs made, its connections open: then the honest students are measured
+            await asyncio.wait_for(out.ready.wait(), 30)
+        except TimeoutError:
+            out.notes.append("not ready after 30 s")
         yield
     finally:
         stop.set()
@@ -405,7 +427,7 @@ async def scenario(name: str, seconds: float) -> dict[str, Any]:
     base, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
     out = Outcome()
     try:
-        await measure(ws, HONEST, 1.0)  # settle: first runs, first frames, caches
+        await measure(ws, HONEST, 2.0)  # settle: first runs, first frames, caches, the pacer
         with PeakRss(proc.pid) as rss:
             before = await measure(ws, HONEST, seconds)
             async with _abusing(abuser, base, out):
@@ -427,8 +449,10 @@ async def scenario(name: str, seconds: float) -> dict[str, Any]:
         "after": _rates(after),
         "peak_rss_mb": rss.peak,
         "server_alive": alive,
+        "cpu_pressure": cpu_pressure(),
     }
-    ratio = under.median / before.median if before.median else float("nan")
+    without = (before.median + after.median) / 2
+    ratio = under.median / without if without else float("nan")
     print(
         f"{title}: {out} | before {before} | under {under} ({ratio:.0%}) | after {after} "
         f"| peak RSS {rss.peak:.0f} MB",
@@ -436,6 +460,17 @@ async def scenario(name: str, seconds: float) -> dict[str, Any]:
         flush=True,
     )
     return result
+
+
+def cpu_pressure() -> str:
+    """The machine's CPU pressure (Linux PSI, ``some avg10``): the share of the last 10 s in
+    which runnable tasks waited for a core. On a shared machine it says how much of core 0
+    the server really had."""
+    try:
+        first = Path("/proc/pressure/cpu").read_text().split("\n")[0]
+        return first.split()[1].split("=")[1] + " %"
+    except (OSError, IndexError):
+        return "-"
 
 
 def _rates(r: Rates) -> dict[str, Any]:
@@ -450,15 +485,16 @@ def _cell(r: dict[str, Any]) -> str:
 def table(results: list[dict[str, Any]]) -> str:
     lines = [
         "| abuse | how the server answered the abuser | honest frames/s before | under"
-        " | after | under / before | peak RSS |",
-        "|---|---|---|---|---|---|---|",
+        " | after | under / without | peak RSS | CPU pressure |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        b, u = r["before"]["median"], r["under"]["median"]
-        ratio = f"{u / b:.0%}" if b else "-"
+        without = (r["before"]["median"] + r["after"]["median"]) / 2
+        ratio = f"{r['under']['median'] / without:.0%}" if without else "-"
         lines.append(
             f"| {r['scenario']} | {r['abuse']} | {_cell(r['before'])} | {_cell(r['under'])} "
-            f"| {_cell(r['after'])} | {ratio} | {r['peak_rss_mb']:.0f} MB |"
+            f"| {_cell(r['after'])} | {ratio} | {r['peak_rss_mb']:.0f} MB "
+            f"| {r['cpu_pressure']} |"
         )
     return "\n".join(lines)
 

@@ -35,6 +35,7 @@ class Heavy:
     made: int = 0
     refused: dict[int, int] = field(default_factory=dict)
     received: list[int] = field(default_factory=list)
+    ended: list[str] = field(default_factory=list)  # streams that ended early, and why
 
 
 def abuser_address(k: int) -> str:
@@ -70,7 +71,9 @@ async def largest_body(http: httpx.AsyncClient) -> dict[str, Any]:
     return {"hidden": [limits["max_width"]] * limits["max_layers"]}
 
 
-async def _stream(port: int, address: str, run_id: str, speed: int, got: list[int], i: int) -> None:
+async def _stream(
+    port: int, address: str, run_id: str, speed: int, got: list[int], i: int, ended: list[str]
+) -> None:
     reader, writer = await asyncio.open_connection(
         "127.0.0.1", port, local_addr=(address, 0), limit=1 << 20
     )
@@ -86,6 +89,7 @@ async def _stream(port: int, address: str, run_id: str, speed: int, got: list[in
         )
         head = await reader.readuntil(b"\r\n\r\n")  # the 101, before any message
         if not head.startswith(b"HTTP/1.1 101"):
+            ended.append(head.split(b"\r\n")[0].decode(errors="replace"))
             return
         writer.write(masked_text(f'{{"type": "speed", "steps_per_frame": {speed}}}'))
         writer.write(masked_text('{"type": "play"}'))
@@ -96,7 +100,10 @@ async def _stream(port: int, address: str, run_id: str, speed: int, got: list[in
             if opcode == 0x9:
                 writer.write(masked(0xA, payload))
             elif opcode == 0x8:
+                ended.append(f"closed by the server: {payload[:2].hex()} {payload[2:60]!r}")
                 return
+    except (OSError, asyncio.IncompleteReadError) as e:
+        ended.append(f"dropped: {type(e).__name__}")
     finally:
         writer.close()
         with contextlib.suppress(OSError):
@@ -132,7 +139,7 @@ async def heavy_streams(
             out.refused[r.status_code] = out.refused.get(r.status_code, 0) + 1
     out.made = len(runs)
     tasks = [
-        asyncio.create_task(_stream(port, a, run_id, speed, out.received, i))
+        asyncio.create_task(_stream(port, a, run_id, speed, out.received, i, out.ended))
         for i, (a, run_id) in enumerate(runs)
     ]
     try:
