@@ -165,6 +165,7 @@ async def main_async(counts: list[int], seconds: float) -> list[dict[str, Any]]:
         # One address plays the whole class here: lift the per-client caps.
         "BPV_MAX_RUNS_PER_CLIENT": str(max(counts) + 20),
         "BPV_CLIENT_MEMORY_MB": "100000",
+        "BPV_MAX_WAITING_PER_CLIENT": str(2 * max(counts) + 20),  # N handshakes at once
     }
     proc = start_server(port, env)
     base = f"http://127.0.0.1:{port}"
