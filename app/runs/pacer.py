@@ -31,11 +31,11 @@ The plan, recomputed at most every ``_PLAN_EVERY_S`` and when a stream joins or 
 4. **Measured, not assumed, capacity.** The core may be shared with other processes, and
    the costs are estimates. When the streams' ticks run late on average by more than
    ``_LATE`` of their interval, the core the plan shares out shrinks (by ``_SHRINK`` per
-   plan), but never below the CPU time the event loop actually got and used in that time:
-   late ticks on a loop that was mostly waiting are the machine's scheduling, not too
-   much work, and cutting the plan would not make them punctual. When ticks are on time
-   the share grows back to ``cpu_share`` (``_GROW`` per plan). Cuts come first from the
-   largest shares, the most expensive runs.
+   plan), but never below ``_HEADROOM`` times the CPU time the event loop actually got and
+   used in that time: late ticks on a loop that was mostly waiting are the machine's
+   scheduling, not too much work, and cutting the plan would not make them punctual.
+   When ticks are on time the share grows back to ``cpu_share`` (``_GROW`` per plan).
+   Cuts come first from the largest shares, the most expensive runs.
 Each stream's kept rate moves ``_RATE_SMOOTHING`` of the way to its plan (costs are noisy;
 the display should not be), all the way when a stream joins or leaves, and never above what
 its frames fit in.
@@ -67,6 +67,7 @@ _SHRINK = 0.85  # per late plan
 _GROW = 0.1  # of cpu_share, per on-time plan: back in a second after a burst
 _MIN_SCALE = 0.05
 _JUDGE_S = 0.05  # the shortest window lateness is judged over
+_HEADROOM = 1.25  # over the CPU the loop used: noisy costs never cut what streams use
 
 
 @dataclass
@@ -166,7 +167,7 @@ class Pacer:
             late = self._late / self._ticks
             if late > _LATE:
                 used = (cpu - cpu0) / (now - wall0) / self.cpu_share  # of cpu_share
-                shrunk = max(self.scale * _SHRINK, used)
+                shrunk = max(self.scale * _SHRINK, _HEADROOM * used)
                 self.scale = max(_MIN_SCALE, min(self.scale, shrunk))
             elif late < _ON_TIME:
                 self.scale = min(1.0, self.scale + _GROW)
