@@ -72,7 +72,8 @@ class Settings:
     header_timeout_s: float = 10.0
     max_header_bytes: int = 32_768  # request line and headers; more is 414 / 431 (nginx: 32 KiB)
     # Connections waiting for a request, per client address: beyond it, its oldest is closed.
-    max_waiting_per_client: int = 32
+    # A class behind one NAT address opens ~200 pages at once: their handshakes wait briefly.
+    max_waiting_per_client: int = 256
     # A teacher's preset: a URL-hash string (``dataset=xor&hidden=4,4``) that becomes the
     # default experiment of ``POST /api/runs {}`` and of the page.
     preset: str = ""
