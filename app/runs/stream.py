@@ -71,15 +71,24 @@ class LatestFrameSender:
         self.sending_since: float | None = None
         self.sent = 0
         self.spent = 0.0  # CPU seconds of sends not yet charged to the stream (take_spent)
+        # What the waiting (unsent) frame carries: a frame that replaces it must carry it too,
+        # or the first frame's grid and history are lost to the reply to `select` or `speed`.
+        self.frame_grid = False
+        self.frame_history = False
 
-    def post_frame(self, data: bytes, *, keep: bool = False) -> None:
+    def post_frame(
+        self, data: bytes, *, keep: bool = False, grid: bool = False, history: bool = False
+    ) -> None:
         """The newest frame; ``keep``: it must reach the client (it follows a rebuild), so it
-        is queued like a control message and the older pending frame is dropped."""
+        is queued like a control message and the older pending frame is dropped. ``grid`` and
+        ``history``: what ``data`` carries (see :attr:`frame_grid`)."""
         if keep:
             self.frame = None
             self.controls.append(data)
         else:
             self.frame = data
+        self.frame_grid = grid and not keep
+        self.frame_history = history and not keep
         self.wake.set()
 
     def post_control(self, message: dict[str, Any]) -> None:
@@ -99,6 +108,7 @@ class LatestFrameSender:
                 await self._send(self.controls.popleft())
             if self.frame is not None:
                 data, self.frame = self.frame, None
+                self.frame_grid = self.frame_history = False
                 await self._send(data)
                 self.sent += 1
 
@@ -195,7 +205,9 @@ class Session:
             self.generation = run.generation
             self.sender.post_control({"type": "rebuilt", "run": run.info()})
             grid = history = changed = True
-        grid = grid or self.want_grid
+        # This frame replaces the unsent one: it keeps what that one carried.
+        grid = grid or self.want_grid or self.sender.frame_grid
+        history = history or self.sender.frame_history
         self.want_grid = False
         if grid:
             self.frames_since_grid = 0
@@ -208,7 +220,7 @@ class Session:
             explain=self.selection,
         )
         self.run.touch()
-        self.sender.post_frame(data, keep=changed)
+        self.sender.post_frame(data, keep=changed, grid=grid, history=history)
 
     async def _tick(self) -> None:
         """Steps asked for by ``step`` messages, and the frames of a playing run."""

@@ -217,18 +217,34 @@ function onFrame(f) {
   if (pending) {
     f.grid = f.grid ?? pending.grid;
     f.history = f.history ?? pending.history;
+    // Data already reloaded for the pending frame need not be reloaded again (unless f says so).
+    if (!f.data_changed && pending.data_changed) f.data_loaded = pending.data_loaded;
     f.data_changed = f.data_changed || pending.data_changed;
   }
   pending = f;
   if (!rafId) rafId = requestAnimationFrame(flush);
 }
 
+/**
+ * Show the pending frame. While its data reloads, newer frames keep merging into `pending`
+ * (and no other flush runs), so the frame shown is the newest, with every grid, history and
+ * data_changed of the frames it replaced; data that changed again meanwhile is reloaded again.
+ */
+let flushing = false;
 async function flush() {
   rafId = 0;
+  if (flushing || !pending) return;
+  flushing = true;
+  try {
+    while (pending.data_changed && pending.data_loaded !== true) {
+      pending.data_loaded = true; // a frame merged in later with data_changed clears it
+      await session.reloadData();
+    }
+  } finally {
+    flushing = false;
+  }
   const f = pending;
   pending = null;
-  if (!f) return;
-  if (f.data_changed) await session.reloadData();
   applyFrame(f);
   stats.applied += 1; // streamed frames actually shown (bench_page.py: displayed frames/s)
 }
