@@ -195,6 +195,9 @@ class Health(BaseModel):
     output_saturated: bool
     alarm: bool
     advice: Advice | None
+    advice_pending: bool = Field(
+        description="advice is being tried on this run in the background; a later frame has it"
+    )
 
 
 class Frame(BaseModel):

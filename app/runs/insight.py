@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,12 @@ TRIAL_MIN_STEPS, TRIAL_EPOCHS, TRIAL_MAX_STEPS = 2_000, 20, 4_000
 # 0.1 s of NumPy for the largest networks), so advice costs the same on any machine load.
 TRIAL_WORK = 200_000_000
 _ADVICE_CACHE: OrderedDict[str, dict[str, Any]] = OrderedDict()
+# Trials take up to about a second (several rebuilds and thousands of steps): they run in one
+# background thread, never on the event loop; at most _PENDING_MAX configs wait their turn.
+_ADVISOR = ThreadPoolExecutor(1, thread_name_prefix="bpv-advice")
+_PENDING: set[str] = set()
+_PENDING_MAX = 8
+_LOCK = threading.Lock()
 _ADVICE_KEEP = 64
 
 
@@ -128,6 +136,7 @@ def health(st: RunState) -> dict[str, Any]:
         "output_saturated": saturation.output_saturated(layers),
         "alarm": saturation.alarming(layers),
         "advice": None,
+        "advice_pending": False,
     }
 
 
@@ -183,14 +192,37 @@ def _trial(config: RunConfig, settings: Settings, eta: float) -> _Trial:
     return _Trial(eta, steps, outcome, _finite(before), _finite(after))
 
 
-def advice(config: RunConfig, settings: Settings, reason: str) -> dict[str, Any]:
-    """Try smaller learning rates on this run (from step 0, same seed) and advise the largest
-    that works; cached per config. ``reason``: "diverged" | "saturated" | "dead"."""
+def advice(config: RunConfig, settings: Settings, reason: str) -> dict[str, Any] | None:
+    """The advice for this config (see :func:`try_smaller_rates`), or None while it is being
+    tried in the background thread: a later frame carries it. Cached per config."""
     key = hashlib.sha256(f"{reason}|{config.model_dump_json()}".encode()).hexdigest()
-    hit = _ADVICE_CACHE.get(key)
-    if hit is not None:
-        _ADVICE_CACHE.move_to_end(key)
-        return hit
+    with _LOCK:
+        hit = _ADVICE_CACHE.get(key)
+        if hit is not None:
+            _ADVICE_CACHE.move_to_end(key)
+            return hit
+        if key in _PENDING or len(_PENDING) >= _PENDING_MAX:
+            return None
+        _PENDING.add(key)
+    _ADVISOR.submit(_advise, key, config, settings, reason)
+    return None
+
+
+def _advise(key: str, config: RunConfig, settings: Settings, reason: str) -> None:
+    try:
+        out = try_smaller_rates(config, settings, reason)
+        with _LOCK:
+            _ADVICE_CACHE[key] = out
+            while len(_ADVICE_CACHE) > _ADVICE_KEEP:
+                _ADVICE_CACHE.popitem(last=False)
+    finally:
+        with _LOCK:
+            _PENDING.discard(key)
+
+
+def try_smaller_rates(config: RunConfig, settings: Settings, reason: str) -> dict[str, Any]:
+    """Try smaller learning rates on this run (from step 0, same seed) and advise the largest
+    that works. ``reason``: "diverged" | "saturated" | "dead"."""
     eta = config.learning_rate
     tried: list[_Trial] = []
     chosen = None
@@ -203,12 +235,8 @@ def advice(config: RunConfig, settings: Settings, reason: str) -> dict[str, Any]
         if t.outcome == "ok":
             chosen = t
             break
-    out = {
+    return {
         "reason": reason,
         "learning_rate": chosen.learning_rate if chosen else None,
         "tried": [t.as_dict() for t in tried],
     }
-    _ADVICE_CACHE[key] = out
-    while len(_ADVICE_CACHE) > _ADVICE_KEEP:
-        _ADVICE_CACHE.popitem(last=False)
-    return out

@@ -122,6 +122,7 @@ class Run:
         self.generation = 0  # counts rebuilds (new data or network), by any client
         self._metrics: tuple[Metrics, int] | None = None  # the last measured, and its step
         self._health: tuple[RunState, dict[str, Any]] | None = None  # kept like _metrics
+        self.advice_pending = False  # the last frame said advice is being tried
 
     # -- reading ----------------------------------------------------------------------
     def touch(self) -> None:
@@ -272,7 +273,18 @@ class Run:
             h["advice"] = insight.advice(self.config, self.settings, "diverged")
         elif h["alarm"]:
             h["advice"] = insight.advice(self.config, self.settings, h["reason"])
+        # Advice is tried in a background thread: until it is ready, frames say so.
+        h["advice_pending"] = (self.status == "diverged" or h["alarm"]) and h["advice"] is None
+        self.advice_pending = h["advice_pending"]
         return h
+
+    def advice_arrived(self) -> bool:
+        """True once the advice that the last frame said was pending is ready: the next frame
+        carries it (a paused stream then sends one)."""
+        if not self.advice_pending or self._health is None:
+            return False
+        reason = "diverged" if self.status == "diverged" else self._health[1]["reason"]
+        return insight.advice(self.config, self.settings, reason) is not None
 
     def _measure(self, penalty: float) -> tuple[Metrics, int]:
         """Train and test metrics now and the step they were measured at; the history gets

@@ -41,6 +41,8 @@ CLOSE_TIMEOUT_S = 1.0
 # While playing, train/test metrics (a pass over every point) are measured every 3rd frame:
 # 10 loss-curve points per second at 30 frames/s, and a third of their cost.
 METRICS_EVERY = 3
+# A paused stream whose last frame said advice was pending looks for it this often.
+ADVICE_POLL_S = 0.25
 
 
 _MAX_SEND_S = 0.005  # CPU charged for one send at most (the largest frames take ~1 ms)
@@ -237,7 +239,15 @@ class Session:
                 continue
             if not (run.playing and run.status == "running"):
                 self.pacer.leave(key)
-                await self.wake.wait()
+                if run.advice_pending:
+                    try:
+                        await asyncio.wait_for(self.wake.wait(), ADVICE_POLL_S)
+                    except TimeoutError:
+                        if run.advice_arrived():
+                            self.post_frame(metrics=False)
+                        continue
+                else:
+                    await self.wake.wait()
                 self.wake.clear()
                 next_at = time.monotonic()
                 continue

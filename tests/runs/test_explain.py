@@ -3,6 +3,7 @@ stream message, the exact next Δw, and saturation / divergence advice that work
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -79,8 +80,15 @@ def test_select_message_puts_explain_in_every_frame(client: TestClient) -> None:
 
 
 def health_after(client: TestClient, config: dict[str, Any], steps: int) -> dict[str, Any]:
+    """The run's health after ``steps`` steps; when advice is being tried (in a background
+    thread), the frames that follow until it arrives."""
     rid = create(client, **config)
     f = client.post(f"/api/runs/{rid}/step?grid=false", json={"steps": steps}).json()
+    deadline = time.monotonic() + 30
+    while f["health"]["advice_pending"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+        f = client.get(f"/api/runs/{rid}/frame").json()
+    assert not f["health"]["advice_pending"]
     return {"status": f["status"], **f["health"]}
 
 
