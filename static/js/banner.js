@@ -6,11 +6,29 @@ import { $, html, setHTML } from "./util.js";
 const messages = new Map();
 const ORDER = { error: 0, diverged: 1, warn: 2, info: 3 };
 
+/** What the banner's elements depend on: all but the messages' text (a step count changes
+ * 10 times a second while playing; rebuilding the buttons then would swallow their clicks). */
+function shapeOf(items) {
+  return JSON.stringify(items.map(([key, m]) => [key, m.level, (m.actions ?? []).map((a) => a.label), !!m.dismiss]));
+}
+
+let shape = null;
+
 function render() {
   const el = $("#banner");
   if (!el) return;
   const items = [...messages.entries()].sort((a, b) => (ORDER[a[1].level] ?? 9) - (ORDER[b[1].level] ?? 9));
   el.hidden = items.length === 0;
+  const s = shapeOf(items);
+  if (s === shape) {
+    // Same messages and buttons: only a text changed; update it in place (textContent escapes).
+    for (const [key, m] of items) {
+      const span = el.querySelector(`[data-banner="${CSS.escape(key)}"] > span`);
+      if (span && span.textContent !== m.text) span.textContent = m.text;
+    }
+    return;
+  }
+  shape = s;
   setHTML(
     el,
     html`${items.map(
