@@ -157,13 +157,13 @@ function arith(sheet, e, label) {
     if (OPS.has(t)) parts.push(mo(t));
     else {
       const text = sheet.text(t);
-      const cell = html`<mn data-v="${sheet.nums.get(t).v}">${text}</mn>`;
+      const cell = html`<mn data-term="${t}" data-v="${sheet.nums.get(t).v}">${text}</mn>`; // data-term: which quantity (tests read w here)
       parts.push(text.startsWith("−") && prev !== null && prev !== "(" ? paren(cell) : cell);
     }
     prev = t;
   }
   const rhs = sheet.text(E.rhs);
-  return html`<math display="inline" class="arith" data-eq="${label}"${E.approx ? html` data-approx="1"` : ""}>${parts}${mo(E.approx ? "≈" : "=")}<mn data-v="${sheet.nums.get(E.rhs).v}">${rhs}</mn></math>`;
+  return html`<math display="inline" class="arith" data-eq="${label}"${E.approx ? html` data-approx="1"` : ""}>${parts}${mo(E.approx ? "≈" : "=")}<mn data-term="${E.rhs}" data-result data-v="${sheet.nums.get(E.rhs).v}">${rhs}</mn></math>`;
 }
 
 /** Why an equation could only be written with ≈ (nothing when all hold). */

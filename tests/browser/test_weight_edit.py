@@ -27,9 +27,14 @@ def test_click_an_edge_and_type_its_weight(page) -> None:
         "document.querySelector('[data-weight-input]').value === '0.75'", timeout=5_000
     )
     assert frame_value(page, "f.step") == step  # an edit is not a training step
-    # The panel's numbers come from the answering frame: w_jk a_k with the new weight.
-    (forward,) = [num(t) for t in page.locator("[data-edge-forward]").all_inner_texts()]
+    # The panel's numbers come from the answering frame: w_jk a_k with the new weight, read
+    # term by term from the equation the learner sees ("0.7500 · 0.58068 = 0.4355").
+    fw = page.locator("[data-eq=edge-forward]")
+    assert num(fw.locator("[data-term=w]").text_content() or "") == 0.75
+    a_shown = num(fw.locator("[data-term=a]").text_content() or "")
     a_k = frame_value(page, "f.layers[0].a[1]")  # a²₂, the source neuron
+    assert a_shown == pytest.approx(a_k, rel=1e-4, abs=1e-9)
+    forward = num(fw.locator("[data-result]").text_content() or "")
     assert forward == pytest.approx(0.75 * a_k, rel=2e-3, abs=1e-6)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "weight-edit-1280x720.png"))
