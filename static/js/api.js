@@ -52,6 +52,8 @@ export const api = {
   patchRun: (id, patch) => call("PATCH", runPath(id), patch),
   data: (id) => call("GET", `${runPath(id)}/data`),
   frame: (id, grid = true) => call("GET", `${runPath(id)}/frame?grid=${grid}`),
+  /** A frame without grid whose `explain` is the selection "l,j" or "l,j,k" (0-based j, k). */
+  explain: (id, sel) => call("GET", `${runPath(id)}/frame?grid=false&explain=${encodeURIComponent(sel)}`),
   step: (id, body = { steps: 1 }) => call("POST", `${runPath(id)}/step`, body),
   history: (id) => call("GET", `${runPath(id)}/history`),
   deleteRun: (id) => call("DELETE", runPath(id)),

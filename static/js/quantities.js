@@ -1,5 +1,12 @@
 // Read the numbers of a frame (docs/frames.md) by the notation's names. layers[i] is layer
 // l = i + 2; layer 1 is the input. j, k are 0-based here and shown 1-based on screen.
+// Also the guides' exact numbers: `explain` objects fetched per neuron or edge over REST, and
+// a digits.js equation written as MathML that reads back as plain arithmetic.
+
+import { api } from "./api.js";
+import { show } from "./digits.js";
+import { mi, mo, paren } from "./mathml.js";
+import { html } from "./util.js";
 
 export const layer = (frame, l) => frame.layers[l - 2];
 
@@ -71,4 +78,111 @@ export function explainFor(frame, sel) {
 export function selectMessage(sel) {
   if (!sel) return { type: "select" };
   return sel.type === "edge" ? { type: "select", l: sel.l, j: sel.j, k: sel.k } : { type: "select", l: sel.l, j: sel.j };
+}
+
+const OPS = new Set(["+", "−", "·", "/", "(", ")"]);
+
+/** Equation e of a digits.js Sheet as `.arith` MathML (tests parse its text as arithmetic). */
+export function arith(sheet, e, label, attrs = "") {
+  const E = sheet.eqs[e];
+  const parts = [];
+  let prev = null;
+  for (const t of E.lhs) {
+    if (OPS.has(t)) parts.push(mo(t));
+    else {
+      const text = sheet.text(t);
+      const cell = html`<mn data-v="${sheet.nums.get(t).v}">${text}</mn>`;
+      parts.push(text.startsWith("−") && prev !== null && prev !== "(" ? paren(cell) : cell);
+    }
+    prev = t;
+  }
+  const rhs = html`<mn data-v="${sheet.nums.get(E.rhs).v}">${sheet.text(E.rhs)}</mn>`;
+  return html`<math display="inline" class="arith" data-eq="${label}"${E.approx ? html` data-approx="1"` : ""} ${attrs}>${parts}${mo(E.approx ? "≈" : "=")}${rhs}</math>`;
+}
+
+/** A sheet number alone (no equation), as the sheet shows it. */
+export const shownNum = (sheet, id) => html`<mn data-v="${sheet.nums.get(id).v}">${sheet.text(id)}</mn>`;
+
+/** Why a guide wrote "≈" (nothing when every equation holds). */
+export function approxNote(sheet) {
+  if (!sheet.eqs.some((e) => e.approx)) return "";
+  return html`<p class="note approx-note">≈: the terms cancel to far below their own size, past the 16–17 significant digits a float64 carries, so the rounded terms cannot reproduce the result to its digits.</p>`;
+}
+
+const LEAKY_SLOPE = 0.01; // app/core/activations.py
+const ACT_FN = {
+  tanh: Math.tanh,
+  sigmoid: (z) => 1 / (1 + Math.exp(-z)),
+  relu: (z) => (z > 0 ? z : 0),
+  leaky_relu: (z) => (z > 0 ? z : LEAKY_SLOPE * z),
+  linear: (z) => z,
+};
+const FN_NAME = { sigmoid: "σ", tanh: "tanh", relu: "ReLU", leaky_relu: "leaky ReLU", linear: "id" };
+
+/**
+ * a = σ(z) written with digits that make it hold: a to 4 significant digits (more if it sits
+ * on a rounding edge), z to as many as σ of the shown z needs to round to the shown a.
+ * null for softmax (not neuron by neuron) and unknown activations.
+ */
+export function activationEq(act, z, a) {
+  const fn = ACT_FN[act];
+  if (!fn) return null;
+  for (let da = 4; da <= 10; da += 1) {
+    const aText = show(a, da);
+    const aShown = Number(aText.replace(/−/g, "-"));
+    const half = a === 0 ? 0 : 0.5 * 10 ** (Math.floor(Math.log10(Math.abs(aShown || a))) - da + 1);
+    for (let dz = 4; dz <= 17; dz += 1) {
+      const zText = show(z, dz);
+      const got = fn(Number(zText.replace(/−/g, "-")));
+      if (a === 0 ? got === 0 : Math.abs(got - aShown) <= 0.9 * half) {
+        return html`<math display="inline" class="fn-eq" data-fn="${act}">${mi(FN_NAME[act])}${paren(html`<mn data-v="${z}">${zText}</mn>`)}${mo("=")}<mn data-v="${a}">${aText}</mn></math>`;
+      }
+    }
+  }
+  return null;
+}
+
+/** A frame's state: the same key means the same θ, probe, batch and hyper-parameters. */
+const stateKey = (f) => JSON.stringify([f.run_id, f.step, f.probe?.index, f.sizes, f.hyper, f.layers.map((L) => [L.w, L.b])]);
+
+/**
+ * The `explain` objects a guide needs for one frame, fetched over REST (`?explain=l,j[,k]`),
+ * kept while the frame's state stays the same. onReady() runs when one arrives.
+ */
+export class ExplainCache {
+  constructor(runId, onReady) {
+    this.runId = runId;
+    this.onReady = onReady;
+    this.key = null;
+    this.map = new Map();
+  }
+
+  /** The explain for sel ("l,j" or "l,j,k", 0-based) at this frame; undefined while asked; null if refused. */
+  get(frame, sel) {
+    const key = stateKey(frame);
+    if (key !== this.key) {
+      this.key = key;
+      this.map = new Map();
+    }
+    if (this.map.has(sel)) return this.map.get(sel).value;
+    const entry = { value: undefined };
+    this.map.set(sel, entry);
+    const id = this.runId();
+    if (!id) return undefined;
+    api.explain(id, sel).then(
+      (fr) => {
+        if (this.key !== key || this.map.get(sel) !== entry) return;
+        // The server moved on (a step, an edit): the stream's next frame brings the new state.
+        if (stateKey(fr) !== key) return this.map.delete(sel);
+        entry.value = fr.explain;
+        this.onReady();
+      },
+      () => {
+        if (this.map.get(sel) !== entry) return;
+        entry.value = null;
+        this.onReady();
+      },
+    );
+    return undefined;
+  }
 }

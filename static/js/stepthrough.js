@@ -1,19 +1,31 @@
 // Step-through mode: training paused, one frame's numbers replayed in order: forward layer by
 // layer (z, then a), backward (BP1 at the output, then BP2 layer by layer), the update
 // (BP3/BP4 with the batch gradients), then one real SGD step for the next batch.
+// Every number in an equation is the server's unrounded `explain` for that neuron or edge
+// (fetched over REST, a layer at a time) with the digits its "=" needs (digits.js); the
+// update is the one the next step makes, momentum and regularisation included.
 
-import { eq, math, mi, mn, mo, msub, num, numP, odot, paren, sum, sym, times } from "./mathml.js";
+import { Sheet, show } from "./digits.js";
+import { eq, math, mi, mn, mo, msub, num, odot, paren, sum, sym, times } from "./mathml.js";
 import { edgeKey, nodeKey } from "./network_geom.js";
-import { ACT_LABEL, layer, nodeVector, sigmaCancels } from "./quantities.js";
+import { ACT_LABEL, ExplainCache, activationEq, approxNote, arith, layer, shownNum, sigmaCancels } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
 export class StepThrough {
-  constructor(root, { store, onHighlight, onExit, step }) {
+  constructor(root, { store, onHighlight, onExit, step, runId = () => store.run?.id }) {
     this.root = root;
     this.store = store;
     this.onHighlight = onHighlight;
     this.onExit = onExit;
     this.stepServer = step;
+    // Exact numbers per neuron/edge over REST; one redraw per animation frame as they arrive.
+    this.cache = new ExplainCache(runId, () => {
+      if (this.raf || this.store.mode !== "stepthrough") return;
+      this.raf = requestAnimationFrame(() => {
+        this.raf = 0;
+        if (this.store.mode === "stepthrough") this.render();
+      });
+    });
     this.i = 0;
     this.frame = null;
     this.waiting = false;
@@ -86,6 +98,8 @@ export class StepThrough {
     if (!f) return;
     const stages = this.stages();
     const st = stages[Math.min(this.i, stages.length - 1)];
+    this.pending = false;
+    this.refused = false;
     const { title, body, highlight } = this.describe(st, f);
     this.store.highlight = highlight;
     const id = st.l ? `${st.kind}-${st.l}` : st.kind;
@@ -99,8 +113,16 @@ export class StepThrough {
         <button data-st="prev" ${this.i === 0 || this.waiting ? "disabled" : ""}>◀ Back</button>
         <button data-st="next" class="primary" ${this.waiting ? "disabled" : ""}>${st.kind === "next" ? "Train this batch ▶" : "Next ▶"}</button>
         <button data-st="close" class="x" aria-label="close">×</button></div>
-        <h3>${title}</h3><div class="guide-body">${this.waiting ? html`<p>Training one step…</p>` : body}</div>`,
+        <h3>${title}</h3><div class="guide-body"${this.pending ? html` data-pending="1"` : ""}>${this.waiting ? html`<p>Training one step…</p>` : body}${this.refused ? html`<p class="note">The server could not send some of these numbers (a diverged run has none that are finite).</p>` : ""}</div>`,
     );
+  }
+
+  /** The exact numbers of sel ("l,j" or "l,j,k") for this frame; undefined while asked. */
+  exact(f, sel) {
+    const e = this.cache.get(f, sel);
+    if (e === undefined) this.pending = true;
+    else if (e === null) this.refused = true;
+    return e ?? null;
   }
 
   describe(st, f) {
@@ -110,60 +132,146 @@ export class StepThrough {
     const upTo = (l) => new Set(Array.from({ length: l }, (_, i) => [...all(i + 1)]).flat());
     const after = (l) => new Set(Array.from({ length: L - l }, (_, i) => [...all(l + i + 1)]).flat());
     const labels = (l, key, nm) => layer(f, l)[key].map((v, j) => ({ node: [l, j], text: `${nm(l, j)} = ${fmt(v)}` }));
+    const sh = new Sheet();
+    const js = (l) => Array.from({ length: f.sizes[l - 1] }, (_, j) => j);
+    const wait = html`<span class="dim">asking the server…</span>`;
     if (st.kind === "z" || st.kind === "a") {
       const { l } = st;
-      const Lr = layer(f, l);
-      const aPrev = nodeVector(f, l - 1, "a");
       const pend = after(st.kind === "z" ? l - 1 : l);
-      const act = ACT_LABEL[f.activations[l - 2]] ?? f.activations[l - 2];
-      const rows = Lr.z.map((z, j) =>
-        st.kind === "z"
-          ? html`<tr><td>${math(sym.z(l, j))}</td><td>${math(eq(), sum(mi("k")), sym.w(l, j, "k"), sym.a(l - 1, "k"), mo("+"), sym.b(l, j), eq(), numP(Lr.w[j].reduce((s, w, k) => s + w * aPrev[k], 0)), mo("+"), numP(Lr.b[j]))}</td><td class="num">${math(eq(), num(z))}</td></tr>`
-          : html`<tr><td>${math(sym.a(l, j))}</td><td>${math(eq(), applied(f.activations[l - 2], num(z), j))}</td><td class="num">${math(eq(), num(Lr.a[j]))}</td></tr>`,
-      );
+      const actName = f.activations[l - 2];
+      const act = ACT_LABEL[actName] ?? actName;
+      // z: the neuron's z and the bias b (both unrounded); Σ w·a is z − b.
+      const ex = js(l).map((j) => ({ n: this.exact(f, `${l},${j}`), e: st.kind === "z" ? this.exact(f, `${l},${j},0`) : null }));
+      const eqs = ex.map(({ n, e }, j) => {
+        if (!n || (st.kind === "z" && !e)) return null;
+        if (st.kind === "a") return null;
+        sh.num(`S${j}`, n.probe.z - e.bias.b);
+        sh.num(`b${j}`, e.bias.b);
+        sh.num(`z${j}`, n.probe.z);
+        return sh.eq([`S${j}`, "+", `b${j}`], `z${j}`);
+      });
+      sh.fit();
+      const rows = ex.map(({ n }, j) => {
+        if (st.kind === "z") return html`<tr><td>${math(sym.z(l, j))}</td><td>${math(eq(), sum(mi("k")), sym.w(l, j, "k"), sym.a(l - 1, "k"), mo("+"), sym.b(l, j), eq())}</td><td class="num">${eqs[j] === null ? wait : arith(sh, eqs[j], "z")}</td></tr>`;
+        const fn = n ? activationEq(actName, n.probe.z, n.probe.a) : null;
+        const aText = n ? html`${math(applied(actName, mi("z"), j), eq(), html`<mn data-v="${n.probe.a}">${show(n.probe.a, 4)}</mn>`)}` : wait;
+        return html`<tr><td>${math(sym.a(l, j))}</td><td>${math(eq(), applied(actName, sym.z(l, j), j))}</td><td class="num">${fn ?? aText}</td></tr>`;
+      });
       return {
-        title: st.kind === "z" ? html`Forward, layer ${l}: weighted inputs ${math(sym.z(l), eq(), sym.w(l), sym.a(l - 1), mo("+"), sym.b(l))}` : html`Forward, layer ${l}: activations ${math(sym.a(l), eq(), applied(f.activations[l - 2], sym.z(l)))} (${act}: the σ of BP1 and BP2 stands for it)`,
+        title: st.kind === "z" ? html`Forward, layer ${l}: weighted inputs ${math(sym.z(l), eq(), sym.w(l), sym.a(l - 1), mo("+"), sym.b(l))}` : html`Forward, layer ${l}: activations ${math(sym.a(l), eq(), applied(actName, sym.z(l)))} (${act}: the σ of BP1 and BP2 stands for it)`,
         highlight: { edges: st.kind === "z" ? edgesInto(l) : new Set(), nodes: all(l), context: upTo(l), pending: pend, color: "forward", fill: st.kind, labels: labels(l, st.kind, st.kind === "z" ? name.z : name.a) },
-        body: html`<table class="terms compact">${rows}</table><p class="note">Values for the probe example #${f.probe.index}; edge colours are the forward contributions ${math(sym.w(l, "j", "k"), sym.a(l - 1, "k"))}.</p>`,
+        body: html`<table class="terms compact">${rows}</table>${approxNote(sh)}<p class="note">Values for the probe example #${f.probe.index}, unrounded from the server and shown with the digits each “=” needs${st.kind === "z" ? html` (the sum ${math(sum(mi("k")), sym.w(l, "j", "k"), sym.a(l - 1, "k"))} is written as ${math(mi("z"), mo("−"), mi("b"))})` : ""}; edge colours are the forward contributions ${math(sym.w(l, "j", "k"), sym.a(l - 1, "k"))}.</p>`,
       };
     }
     if (st.kind === "bp1") {
-      const Lr = layer(f, L);
       const cancels = sigmaCancels(f);
-      const rows = Lr.delta.map((d, j) => html`<tr><td>${math(sym.delta(L, j))}</td><td>${cancels ? math(eq(), sym.a(L, j), mo("−"), sym.y(j), eq(), numP(Lr.a[j]), mo("−"), numP(f.probe.y[j])) : math(eq(), paren(sym.a(L, j), mo("−"), sym.y(j)), times(), sym.sigmaPrime(sym.z(L, j)), eq(), paren(num(Lr.a[j] - f.probe.y[j])), times(), numP(Lr.sigma_prime[j]))}</td><td class="num">${math(eq(), num(d))}</td></tr>`);
+      const quad = f.cost_name === "quadratic";
+      const rows = js(L).map((j) => {
+        const n = this.exact(f, `${L},${j}`);
+        if (!n) return html`<tr><td>${math(sym.delta(L, j))}</td><td class="num">${wait}</td></tr>`;
+        const P = n.probe;
+        sh.num(`a${j}`, P.a);
+        sh.num(`y${j}`, P.y, { exact: true });
+        sh.num(`g${j}`, P.a_minus_y);
+        sh.num(`sp${j}`, P.sigma_prime);
+        sh.num(`d${j}`, P.delta);
+        if (cancels) return { j, d: sh.eq([`a${j}`, "−", `y${j}`], `d${j}`) };
+        if (!quad) return { j };
+        return { j, g: sh.eq([`a${j}`, "−", `y${j}`], `g${j}`), d: sh.eq([`g${j}`, "·", `sp${j}`], `d${j}`) };
+      });
+      sh.fit();
+      const out = rows.map((r) => {
+        if (!r || r.j === undefined) return r;
+        const { j } = r;
+        if (cancels) return html`<tr><td>${math(sym.delta(L, j))}</td><td>${math(eq(), sym.a(L, j), mo("−"), sym.y(j), eq())}</td><td class="num">${arith(sh, r.d, "bp1-delta")}</td></tr>`;
+        if (r.d === undefined) return html`<tr><td>${math(sym.delta(L, j))}</td><td></td><td class="num">${math(eq(), shownNum(sh, `d${j}`))}</td></tr>`;
+        return html`<tr><td>${math(sym.a(L, j), mo("−"), sym.y(j))}</td><td></td><td class="num">${arith(sh, r.g, "bp1-grad")}</td></tr>
+          <tr><td>${math(sym.delta(L, j))}</td><td>${math(eq(), paren(sym.a(L, j), mo("−"), sym.y(j)), times(), sym.sigmaPrime(sym.z(L, j)), eq())}</td><td class="num">${arith(sh, r.d, "bp1-delta")}</td></tr>`;
+      });
       return {
         title: html`Backward, BP1 at the output (layer ${L}): ${math(sym.delta(L), eq(), row2(cancels))}`,
         highlight: { edges: new Set(), nodes: all(L), context: upTo(L), pending: new Set([...upTo(L - 1)].filter((k) => !k.startsWith("1,"))), color: "backward", fill: "delta", labels: labels(L, "delta", name.delta) },
-        body: html`<table class="terms compact">${rows}</table><p class="note">${f.cost_name === "quadratic" ? "Quadratic cost: ∂C/∂a = a − y." : cancels ? "σ′ cancels against this cost's derivative." : ""} Backpropagation starts here.</p>`,
+        body: html`<table class="terms compact">${out}</table>${approxNote(sh)}<p class="note">${quad ? "Quadratic cost: ∂C/∂a = a − y." : cancels ? "σ′ cancels against this cost's derivative." : ""} Backpropagation starts here.</p>`,
       };
     }
     if (st.kind === "bp2") {
       const { l } = st;
-      const cur = layer(f, l);
-      const back = layer(f, l + 1).edges.probe.backward;
-      const rows = cur.delta.map((d, k) => {
-        const s = back.reduce((acc, row) => acc + row[k], 0);
-        return html`<tr><td>${math(sym.delta(l, k))}</td><td>${math(eq(), sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"), times(), sym.sigmaPrime(sym.z(l, k)), eq(), numP(s), times(), numP(cur.sigma_prime[k]))}</td><td class="num">${math(eq(), num(d))}</td></tr>`;
+      const rows = js(l).map((k) => {
+        const n = this.exact(f, `${l},${k}`);
+        if (!n) return null;
+        sh.num(`S${k}`, n.probe.sum);
+        sh.num(`sp${k}`, n.probe.sigma_prime);
+        sh.num(`d${k}`, n.probe.delta);
+        return sh.eq([`S${k}`, "·", `sp${k}`], `d${k}`);
       });
+      sh.fit();
+      const out = rows.map((e, k) => html`<tr><td>${math(sym.delta(l, k))}</td><td>${math(eq(), sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"), times(), sym.sigmaPrime(sym.z(l, k)), eq())}</td><td class="num">${e === null ? wait : arith(sh, e, "bp2-delta")}</td></tr>`);
       return {
         title: html`Backward, BP2 into layer ${l}: ${math(sym.delta(l), eq(), paren(sym.wT(l + 1), sym.delta(l + 1)), odot(), sym.sigmaPrime(sym.z(l)))}`,
         highlight: { edges: edgesInto(l + 1), nodes: all(l), context: new Set([...all(l + 1), ...after(l)]), pending: new Set([...upTo(l - 1)].filter((k) => !k.startsWith("1,"))), color: "backward", fill: "delta", labels: labels(l, "delta", name.delta) },
-        body: html`<table class="terms compact">${rows}</table><p class="note">Edge colours: backward contributions ${math(sym.w(l + 1, "j", "k"), sym.delta(l + 1, "j"))}; each neuron k adds those on its outgoing edges, then multiplies by its own σ′.</p>`,
+        body: html`<table class="terms compact">${out}</table>${approxNote(sh)}<p class="note">Edge colours: backward contributions ${math(sym.w(l + 1, "j", "k"), sym.delta(l + 1, "j"))}; each neuron k adds those on its outgoing edges, then multiplies by its own σ′.</p>`,
       };
     }
     if (st.kind === "update") {
-      const eta = f.hyper.learning_rate;
-      const rows = f.layers.map((Lr) => {
+      const h = f.hyper;
+      const mom = h.momentum > 0;
+      const reg = h.regulariser !== "none" && h.lambda > 0;
+      const picks = f.layers.map((Lr) => {
         let best = [0, 0];
-        Lr.grad_w.forEach((row, j) => row.forEach((g, k) => { if (Math.abs(g) > Math.abs(Lr.grad_w[best[0]][best[1]])) best = [j, k]; }));
+        Lr.grad_w.forEach((r, j) => r.forEach((g, k) => { if (Math.abs(g) > Math.abs(Lr.grad_w[best[0]][best[1]])) best = [j, k]; }));
         const [j, k] = best;
-        const g = Lr.grad_w[j][k];
-        return html`<tr><td>layer ${Lr.l}</td><td>${math(mo("‖"), mfracText("w"), mo("‖"), eq(), num(Lr.norms.grad_w))}</td><td>largest: ${math(mo("Δ"), sym.w(Lr.l, j, k), eq(), mo("−"), num(eta), times(), numP(g), eq(), num(-eta * g))}</td></tr>`;
+        const e = this.exact(f, `${Lr.l},${j},${k}`);
+        if (!e) return { Lr, j, k, e };
+        const U = e.update;
+        const p = `${Lr.l}_`;
+        sh.num(`${p}w`, e.w);
+        sh.num(`${p}bp4`, U.bp4_mean);
+        sh.num("eta", U.learning_rate, { exact: true });
+        sh.num(`${p}dw`, U.delta_w);
+        sh.num(`${p}wn`, U.w_next);
+        const out = { Lr, j, k, e };
+        const r = U.regulariser !== "none" && U.lambda > 0;
+        if (r) {
+          sh.num("lam", U.lambda, { exact: true });
+          sh.num("n", U.n, { exact: true });
+          sh.num(`${p}r`, U.reg_grad);
+          if (U.regulariser === "l2") sh.num(`${p}wr`, e.w);
+          else sh.num(`${p}wr`, Math.sign(e.w), { exact: true });
+          sh.num(`${p}g`, U.grad);
+          out.reg = sh.eq(["lam", "/", "n", "·", `${p}wr`], `${p}r`);
+          out.grad = sh.eq([`${p}bp4`, "+", `${p}r`], `${p}g`);
+        }
+        const g = r ? `${p}g` : `${p}bp4`;
+        if (U.momentum > 0) {
+          sh.num("mu", U.momentum, { exact: true });
+          sh.num(`${p}v`, U.velocity);
+          out.dw = sh.eq(["mu", "·", `${p}v`, "−", "eta", "·", g], `${p}dw`);
+        } else out.dw = sh.eq(["−", "eta", "·", g], `${p}dw`);
+        out.wn = sh.eq([`${p}w`, "+", `${p}dw`], `${p}wn`);
+        return out;
       });
+      sh.fit();
+      const rows = picks.map(({ Lr, j, k, e, reg: regEq, grad, dw, wn }) => {
+        const W = sym.w(Lr.l, j, k);
+        const head = html`<tr class="sumrow"><td colspan="2"><b>layer ${Lr.l}</b>: ${math(mo("‖"), mfracText("w"), mo("‖"), eq(), num(Lr.norms.grad_w))}; its largest gradient is that of ${math(W)}</td></tr>`;
+        if (!e) return html`${head}<tr><td></td><td>${wait}</td></tr>`;
+        const p = `${Lr.l}_`;
+        const gradRow = regEq !== undefined
+          ? html`<tr><td>${math(sym.dC(W), eq())}</td><td>${arith(sh, grad, "update-grad")} <span class="dim">(BP4 batch mean + ${arith(sh, regEq, "update-reg")})</span></td></tr>`
+          : html`<tr><td>${math(sym.dC(W), eq())}</td><td>${math(shownNum(sh, `${p}bp4`))} <span class="dim">(BP4, batch mean)</span></td></tr>`;
+        const dwRule = e.update.momentum > 0 ? [mi("μ"), mi("v"), mo("−")] : [mo("−")];
+        return html`${head}${gradRow}
+          <tr data-update-edge="${Lr.l},${j},${k}"><td>${math(mo("Δ"), W, eq(), ...dwRule, mi("η"), sym.dC(W), eq())}</td><td data-update-dw="${e.update.delta_w}">${arith(sh, dw, "update-dw")}</td></tr>
+          <tr><td>${math(W, mo("→"))}</td><td>${arith(sh, wn, "update-wnext")}</td></tr>`;
+      });
+      const rule = mom
+        ? html`${math(mi("v"), mo("←"), mi("μ"), mi("v"), mo("−"), mi("η"), mfracText("w"))}, ${math(mi("w"), mo("←"), mi("w"), mo("+"), mi("v"))}`
+        : math(mi("w"), mo("←"), mi("w"), mo("−"), mi("η"), mfracText("w"));
+      const regWords = reg ? html` plus the ${h.regulariser === "l2" ? "L2" : "L1"} term ${h.regulariser === "l2" ? math(mfrac(mi("λ"), mi("n")), mi("w")) : math(mfrac(mi("λ"), mi("n")), mi("sgn"), paren(mi("w")))}` : "";
       return {
-        title: html`Update: BP3 ${math(mfracText("b"), eq(), sym.delta("l", "j"))}, BP4 ${math(mfracText("w"), eq(), sym.a("l-1", "k"), sym.delta("l", "j"))}, then ${math(mi("w"), mo("←"), mi("w"), mo("−"), mi("η"), mfracText("w"))}`,
+        title: html`Update: BP3 ${math(mfracText("b"), eq(), sym.delta("l", "j"))}, BP4 ${math(mfracText("w"), eq(), sym.a("l-1", "k"), sym.delta("l", "j"))}, then ${rule}`,
         highlight: { edges: new Set(f.layers.flatMap((Lr) => [...edgesInto(Lr.l)])), nodes: new Set(), context: upTo(L), color: "gradient", fill: "delta", labels: [] },
-        body: html`<table class="terms compact">${rows}</table><p class="note">The step uses the <b>batch mean</b> of these gradients over the ${f.hyper.batch_size} examples of this batch (the probe is one example; its own a·δ colours the edges). η = ${fmt(eta)}.</p>`,
+        body: html`<table class="terms compact">${rows}</table>${approxNote(sh)}<p class="note">${math(mfracText("w"))} is the <b>batch mean</b> of ${math(sym.a("l-1", "k"), sym.delta("l", "j"))} over the ${f.hyper.batch_size} examples of this batch${regWords} (the probe is one example; its own a·δ colours the edges). η = ${sh.nums.has("eta") ? sh.text("eta") : fmt(h.learning_rate)}${mom ? html`; momentum μ = ${h.momentum}: v is each weight's last step, and μv keeps a share of it` : ""}. Each Δw shown is the change “Train this batch” makes.</p>`,
       };
     }
     return {
@@ -174,6 +282,7 @@ export class StepThrough {
   }
 }
 
+const mfrac = (a, b) => html`<mfrac>${a}${b}</mfrac>`;
 const row2 = (cancels) => (cancels ? html`<msup><mi>a</mi><mi>L</mi></msup><mo>−</mo><mi>y</mi>` : html`<msub><mo>∇</mo><mi>a</mi></msub><mi>C</mi><mo>⊙</mo><msup><mi>σ</mi><mo>′</mo></msup><mo>(</mo><msup><mi>z</mi><mi>L</mi></msup><mo>)</mo>`);
 const mfracText = (v) => html`<mfrac><mrow><mo>∂</mo><mi>C</mi></mrow><mrow><mo>∂</mo><mi>${v}</mi></mrow></mfrac>`;
 

@@ -1,11 +1,15 @@
 // "Why the transpose?": a short guided walk through BP2 on the learner's own network and
 // numbers (the question in shared/seed/). Each step highlights the edges and neurons it
 // talks about and labels them with the live values of the probe example.
+// The neuron it follows is the page's selection, so the stream sends that neuron's unrounded
+// terms (frame.explain) as it does for the explain panel; every "=" holds to the digits shown
+// (digits.js).
 
 import { bp2Matrix } from "./bp2_matrix.js";
-import { eq, math, mi, mo, num, numP, odot, paren, sum, sym, times } from "./mathml.js";
+import { Sheet } from "./digits.js";
+import { eq, math, mi, mo, num, odot, paren, sum, sym, times } from "./mathml.js";
 import { edgeKey, nodeKey } from "./network_geom.js";
-import { bp2, layer, nodeVector } from "./quantities.js";
+import { approxNote, arith, explainFor, layer, nodeVector, shownNum } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
 export class Walkthrough {
@@ -32,7 +36,17 @@ export class Walkthrough {
     if (sel && sel.type === "neuron" && sel.l > 1 && sel.l < L) [this.l, this.k] = [sel.l, sel.j];
     else [this.l, this.k] = [L - 1, 0];
     this.i = 0;
+    this.select();
     this.update(frame);
+  }
+
+  /** The neuron followed, as the page's selection: the stream then sends its exact terms. */
+  get sel() {
+    return { type: "neuron", l: this.l, j: this.k };
+  }
+
+  select() {
+    this.store.selection = this.sel;
   }
 
   stop() {
@@ -56,7 +70,15 @@ export class Walkthrough {
       return;
     }
     if (this.l >= L || this.k >= frame.sizes[this.l - 1]) [this.l, this.k] = [L - 1, 0];
-    this.steps = this.buildSteps(frame);
+    // A hidden neuron clicked meanwhile becomes the one followed; anything else: ours again
+    // (the page sends the selection on its next draw).
+    const s0 = this.store.selection;
+    if (s0 && s0.type === "neuron" && s0.l > 1 && s0.l < L) [this.l, this.k] = [s0.l, s0.j];
+    else {
+      this.select();
+      queueMicrotask(() => this.store.mode === "walkthrough" && this.onHighlight());
+    }
+    this.steps = this.buildSteps(frame, explainFor(frame, this.sel));
     const s = this.steps[this.i];
     this.store.highlight = s.highlight;
     setHTML(
@@ -67,11 +89,11 @@ export class Walkthrough {
         <button data-wt="prev" ${this.i === 0 ? "disabled" : ""}>◀ Back</button>
         <button data-wt="next" class="primary" ${this.i === this.steps.length - 1 ? "disabled" : ""}>Next ▶</button>
         <button data-wt="close" class="x" aria-label="close">×</button></div>
-        <h3>${s.title}</h3><div class="guide-body">${s.body}</div>`,
+        <h3>${s.title}</h3><div class="guide-body"${this.pending ? html` data-pending="1"` : ""}>${s.body}</div>`,
     );
   }
 
-  buildSteps(frame) {
+  buildSteps(frame, ex) {
     const { l, k } = this;
     const next = layer(frame, l + 1);
     const cur = layer(frame, l);
@@ -83,17 +105,40 @@ export class Walkthrough {
     const jNodes = new Set(js.map((j) => nodeKey(l + 1, j)));
     const fw = next.edges.probe.forward;
     const bw = next.edges.probe.backward;
-    const r = bp2(frame, l, k);
     const jStar = js.reduce((b, j) => (Math.abs(next.delta[j]) > Math.abs(next.delta[b]) ? j : b), 0);
     const into = new Set(Array.from({ length: a.length }, (_, kk) => edgeKey(l + 1, jStar, kk)));
     const ctx = new Set([kNode, ...jNodes]);
     const list = (f) => html`<table class="terms compact">${js.map((j) => html`<tr>${f(j)}</tr>`)}</table>`;
+    // One sheet for the whole walk, so a number reads the same in every step.
+    this.pending = !ex;
+    const sh = new Sheet();
+    const E = {};
+    if (ex) {
+      const P = ex.probe;
+      sh.num("a", P.a);
+      for (const t of P.terms) {
+        sh.num(`w${t.i}`, t.w);
+        sh.num(`d${t.i}`, t.delta);
+        sh.num(`f${t.i}`, t.w * P.a); // w·a in float64, as the forward pass multiplies
+        sh.num(`p${t.i}`, t.product);
+      }
+      E.fw = P.terms.map((t) => sh.eq([`w${t.i}`, "·", "a"], `f${t.i}`));
+      E.bw = P.terms.map((t) => sh.eq([`w${t.i}`, "·", `d${t.i}`], `p${t.i}`));
+      sh.num("S", P.sum);
+      E.sum = sh.eq(P.terms.flatMap((t, n) => (n ? ["+", `p${t.i}`] : [`p${t.i}`])), "S");
+      sh.num("sp", P.sigma_prime);
+      sh.num("delta", P.delta);
+      E.delta = sh.eq(["S", "·", "sp"], "delta");
+      sh.fit();
+    }
+    const wait = html`<p class="dim">Asking the server for this neuron's unrounded numbers…</p>`;
+    const aShown = ex ? shownNum(sh, "a") : num(a[k]);
     return [
       {
         title: html`1 · Forward: edge k → j carries ${math(sym.a(l, k))} into ${math(sym.z(l + 1, "j"))}, weighted by ${math(sym.w(l + 1, "j", k))}`,
-        highlight: { edges: out, nodes: new Set([kNode]), context: ctx, color: "forward", fill: "a", labels: js.map((j) => ({ edge: [l + 1, j, k], t: 0.62, text: `${name.w(l + 1, j, k)}·${name.a(l, k)} = ${fmt(fw[j][k])}` })) },
-        body: html`<p>Neuron k = ${k + 1} of layer ${l} has ${math(sym.a(l, k), eq(), num(a[k]))}. It feeds every neuron j of layer ${l + 1}; each edge multiplies it by its own weight and adds it into ${math(sym.z(l + 1, "j"), eq(), sum(mi("k")), sym.w(l + 1, "j", "k"), sym.a(l, "k"), mo("+"), sym.b(l + 1, "j"))}.</p>
-          ${list((j) => html`<td>${math(sym.w(l + 1, j, k), times(), sym.a(l, k))}</td><td>${math(eq(), numP(next.w[j][k]), times(), numP(a[k]), eq(), num(fw[j][k]))}</td>`)}`,
+        highlight: { edges: out, nodes: new Set([kNode]), context: ctx, color: "forward", fill: "a", labels: js.map((j) => ({ edge: [l + 1, j, k], t: 0.62, text: `${name.w(l + 1, j, k)}·${name.a(l, k)} = ${ex ? sh.text(`f${j}`) : fmt(fw[j][k])}` })) },
+        body: html`<p>Neuron k = ${k + 1} of layer ${l} has ${math(sym.a(l, k), eq(), aShown)}. It feeds every neuron j of layer ${l + 1}; each edge multiplies it by its own weight and adds it into ${math(sym.z(l + 1, "j"), eq(), sum(mi("k")), sym.w(l + 1, "j", "k"), sym.a(l, "k"), mo("+"), sym.b(l + 1, "j"))}.</p>
+          ${ex ? list((j) => html`<td>${math(sym.w(l + 1, j, k), times(), sym.a(l, k), eq())}</td><td>${arith(sh, E.fw[j], "wt-forward")}</td>`) : wait}${approxNote(sh)}`,
       },
       {
         title: html`2 · Forward, all neurons: ${math(sym.z(l + 1), eq(), sym.w(l + 1), sym.a(l), mo("+"), sym.b(l + 1))}`,
@@ -103,23 +148,24 @@ export class Walkthrough {
       },
       {
         title: html`3 · Backward: the same edge carries ${math(sym.delta(l + 1, "j"))} back to k, weighted by the same ${math(sym.w(l + 1, "j", k))}`,
-        highlight: { edges: out, nodes: new Set([kNode, ...jNodes]), color: "backward", fill: "delta", labels: js.map((j) => ({ edge: [l + 1, j, k], t: 0.62, text: `${name.w(l + 1, j, k)}·${name.delta(l + 1, j)} = ${fmt(bw[j][k])}` })) },
+        highlight: { edges: out, nodes: new Set([kNode, ...jNodes]), color: "backward", fill: "delta", labels: js.map((j) => ({ edge: [l + 1, j, k], t: 0.62, text: `${name.w(l + 1, j, k)}·${name.delta(l + 1, j)} = ${ex ? sh.text(`p${j}`) : fmt(bw[j][k])}` })) },
         body: html`<p>${math(sym.delta(l + 1, "j"))} is how fast the cost changes with ${math(sym.z(l + 1, "j"))}. Nudging ${math(sym.a(l, k))} by a small amount ε moves each ${math(sym.z(l + 1, "j"))} by ${math(sym.w(l + 1, "j", k), mi("ε"))}: the <b>same weight</b>. So the cost moves by ${math(sym.w(l + 1, "j", k), sym.delta(l + 1, "j"), mi("ε"))} through neuron j (the chain rule).</p>
-          ${list((j) => html`<td>${math(sym.w(l + 1, j, k), times(), sym.delta(l + 1, j))}</td><td>${math(eq(), numP(next.w[j][k]), times(), numP(next.delta[j]), eq(), num(bw[j][k]))}</td>`)}
+          ${ex ? list((j) => html`<td>${math(sym.w(l + 1, j, k), times(), sym.delta(l + 1, j), eq())}</td><td>${arith(sh, E.bw[j], "wt-backward")}</td>`) : wait}${approxNote(sh)}
           <p class="note">Nothing is divided or undone: the weight multiplies again, now on the way back.</p>`,
       },
       {
         title: html`4 · Add over j: column k of ${math(sym.w(l + 1))} is row k of ${math(sym.wT(l + 1))}`,
-        highlight: { edges: out, nodes: new Set([kNode]), context: ctx, color: "backward", fill: "delta", labels: [{ node: [l, k], text: `Σ = ${fmt(r.sum)}` }] },
-        body: html`<div class="explain-cols"><div class="explain-left"><p>Neuron k collects the errors of all neurons it feeds: ${math(sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"), eq(), num(r.sum))}.</p>
+        highlight: { edges: out, nodes: new Set([kNode]), context: ctx, color: "backward", fill: "delta", labels: [{ node: [l, k], text: `Σ = ${ex ? sh.text("S") : "…"}` }] },
+        body: html`<div class="explain-cols"><div class="explain-left"><p>Neuron k collects the errors of all neurons it feeds: ${math(sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"), eq())} ${ex ? arith(sh, E.sum, "wt-sum") : wait}${approxNote(sh)}</p>
           <p>The weights ${math(sym.w(l + 1, "j", k))} for fixed k are <b>column k</b> of ${math(sym.w(l + 1))}. A matrix product reads rows, so to use column k as a row we transpose: the sum is entry k of ${math(sym.wT(l + 1), sym.delta(l + 1))}. That is all the transpose does: it makes each neuron use the weights leaving it, not the ones entering it.</p></div>
           <div class="explain-right">${bp2Matrix(frame, l, k)}</div></div>`,
       },
       {
         title: html`5 · Through the activation: ${math(odot(), sym.sigmaPrime(sym.z(l)))}`,
-        highlight: { edges: new Set(), nodes: new Set([kNode]), context: ctx, color: "backward", fill: "delta", labels: [{ node: [l, k], text: `${name.delta(l, k)} = ${fmt(r.delta)}` }] },
-        body: html`<p>The sum is the error in ${math(sym.a(l, k))}. To get the error in ${math(sym.z(l, k))} we go back through ${math(sym.a(l, k), eq(), mi("σ"), paren(sym.z(l, k)))}, which scales changes by its slope ${math(sym.sigmaPrime(sym.z(l, k)), eq(), num(r.sigmaPrime))}:</p>
-          <p class="eq-head">${math(sym.delta(l, k), eq(), numP(r.sum), times(), numP(r.sigmaPrime), eq(), num(r.sum * r.sigmaPrime))} <span class="dim">(frame: ${math(num(r.delta))})</span></p>
+        highlight: { edges: new Set(), nodes: new Set([kNode]), context: ctx, color: "backward", fill: "delta", labels: [{ node: [l, k], text: `${name.delta(l, k)} = ${ex ? sh.text("delta") : fmt(cur.delta[k])}` }] },
+        body: html`<p>The sum is the error in ${math(sym.a(l, k))}. To get the error in ${math(sym.z(l, k))} we go back through ${math(sym.a(l, k), eq(), mi("σ"), paren(sym.z(l, k)))}, which scales changes by its slope ${math(sym.sigmaPrime(sym.z(l, k)), eq(), ex ? shownNum(sh, "sp") : mi("…"))}:</p>
+          <p class="eq-head">${math(sym.delta(l, k), eq(), sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"), times(), sym.sigmaPrime(sym.z(l, k)), eq())} ${ex ? arith(sh, E.delta, "wt-delta") : wait}</p>${approxNote(sh)}
+          <p class="note">This δ is the one backpropagation computed (the frame's δ), not a recomputation: the numbers are the server's, unrounded, each shown with the digits its “=” needs.</p>
           <p>Each neuron uses only its own slope (its activation depends only on its own ${math(sym.z(l, k))}), so for the whole layer it is an element-wise product ⊙, not a matrix product.</p>`,
       },
       {

@@ -91,6 +91,7 @@ def test_step_through_names_the_activation(open_at, activation: str, fn) -> None
     pg.locator("#stepthrough-btn").click()
     st_next(pg)  # z of layer 2 → a of layer 2
     pg.wait_for_selector("[data-stage='a-2']")
+    pg.wait_for_selector("#guide .guide-body:not([data-pending])")  # the exact numbers came
     body = pg.locator("#guide .guide-body").inner_text()
     name = {"tanh": "tanh", "relu": "ReLU"}[activation]
     assert f"{name}(" in body.replace("\n", "")
