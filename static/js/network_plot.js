@@ -131,16 +131,28 @@ export class NetworkPlot {
     return { edge, node, input: inputs ? input : null };
   }
 
-  /** Viewport position of neuron j of layer l (disc centre), or of edge (l, j, k) at its middle. */
+  /**
+   * Viewport position of neuron j of layer l (disc centre), or of a point where a click selects
+   * edge (l, j, k): of the edge's own click targets (targetTraces), the one farthest from every
+   * other target. (Its middle will not do: in a symmetric layout k=1→j=0 crosses k=0→j=1 there.)
+   */
   clientPos(l, j, k = null) {
     const r = this.plotDiv.getBoundingClientRect();
     if (k === null) {
       const n = this.geom.nodes[l - 1][j];
       return { x: r.left + n.x, y: r.top + n.y };
     }
-    const e = this.geom.edges.find((q) => q.l === l && q.j === j && q.k === k);
-    const [x, y] = bezierAt(e.p, 0.5);
-    return { x: r.left + x, y: r.top + y };
+    const [edges, nodes] = this.targetTraces();
+    const own = [];
+    const others = [];
+    edges.customdata.forEach(([el, ej, ek], i) => (el === l && ej === j && ek === k ? own : others).push([edges.x[i], edges.y[i], 0]));
+    nodes.x.forEach((x, i) => others.push([x, nodes.y[i], nodes.marker.size / 2]));
+    let best = null;
+    for (const [x, y] of own) {
+      const margin = Math.min(...others.map(([ox, oy, rad]) => Math.hypot(x - ox, y - oy) - rad));
+      if (!best || margin > best.margin) best = { x, y, margin };
+    }
+    return { x: r.left + best.x, y: r.top + best.y };
   }
 
   targetTraces() {
