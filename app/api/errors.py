@@ -82,7 +82,7 @@ async def _on_not_found(request: Request, exc: Exception) -> JSONResponse:
 async def _on_full(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StoreFull)
     return JSONResponse(
-        {"detail": "the server is full: too many live runs; try again later"},
+        {"detail": str(exc), "reason": exc.reason},
         status_code=429,
         headers={"Retry-After": str(exc.retry_after)},
     )

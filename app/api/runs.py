@@ -345,9 +345,10 @@ def _gone(request: Request, exc: Exception) -> JSONResponse:
 def _refused(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StoreFull | WorkersBusy)
     status = 503 if isinstance(exc, WorkersBusy) else 429
-    return JSONResponse(
-        {"detail": str(exc)}, status_code=status, headers={"Retry-After": str(exc.retry_after)}
-    )
+    body = {"detail": str(exc)}
+    if isinstance(exc, StoreFull):
+        body["reason"] = exc.reason  # which limit: the page's advice depends on it
+    return JSONResponse(body, status_code=status, headers={"Retry-After": str(exc.retry_after)})
 
 
 def install(app: FastAPI) -> None:

@@ -40,17 +40,28 @@ class RunNotFound(KeyError):
 
 
 class StoreFull(RuntimeError):
-    def __init__(self, retry_after: int, message: str = "") -> None:
+    """The server holds ``max_runs`` runs. ``reason`` names the limit for the page (the 429's
+    ``reason``): server_full, client_runs, client_memory or server_memory."""
+
+    reason = "server_full"
+
+    def __init__(self, retry_after: int, message: str = "", reason: str | None = None) -> None:
         super().__init__(message or "the server is full: too many live runs; try again later")
         self.retry_after = retry_after
+        if reason is not None:
+            self.reason = reason
 
 
 class ClientFull(StoreFull):
-    """This client holds ``max_runs_per_client`` runs already."""
+    """This client holds ``max_runs_per_client`` runs (or ``client_memory_mb``) already."""
+
+    reason = "client_runs"
 
 
 class MemoryFull(StoreFull):
     """The live runs' memory estimates would go over ``memory_mb``."""
+
+    reason = "server_memory"
 
 
 class RunStore:
@@ -116,6 +127,7 @@ class RunStore:
                 f"your runs would need about {(used + extra) / budget.MB:.0f} MB, more than one "
                 f"client may use (client_memory_mb = {limit:g}): delete a run, or ask for a "
                 "smaller one",
+                reason="client_memory",
             )
 
     def admit_change(self, run: Run, config: RunConfig) -> int:

@@ -38,7 +38,9 @@ async function call(method, path, body) {
   }
   if (!res.ok) {
     const retry = Number(res.headers.get("Retry-After"));
-    throw new ApiError(res.status, payload?.detail ?? res.statusText, Number.isFinite(retry) ? retry : null);
+    const err = new ApiError(res.status, payload?.detail ?? res.statusText, Number.isFinite(retry) ? retry : null);
+    err.reason = payload?.reason ?? null; // a 429's limit: server_full, client_runs, client_memory, server_memory
+    throw err;
   }
   return payload;
 }

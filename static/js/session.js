@@ -68,10 +68,14 @@ export class Session {
     this.connect();
   }
 
-  idleText() {
+  /** " for 10 minutes": how long a run nobody is connected to lives on ("" if unknown). */
+  idleFor() {
     const s = this.store.options?.limits?.idle_timeout_s;
-    const t = !s ? "" : s >= 120 ? ` for ${Math.round(s / 60)} minutes` : ` for ${Math.round(s)} s`;
-    return `it closes runs nobody has been connected to${t}`;
+    return !s ? "" : s >= 120 ? ` for ${Math.round(s / 60)} minutes` : ` for ${Math.round(s)} s`;
+  }
+
+  idleText() {
+    return `it closes runs nobody has been connected to${this.idleFor()}`;
   }
 
   /**
@@ -110,7 +114,7 @@ export class Session {
         return run;
       } catch (err) {
         if (err instanceof ApiError && err.status === 429) {
-          await this.waitFull(err.retryAfter ?? 10);
+          await this.waitFull(err);
           continue;
         }
         if (err instanceof ApiError && err.status === 422 && refused < 5) {
@@ -128,25 +132,48 @@ export class Session {
     }
   }
 
-  waitFull(seconds) {
+  /**
+   * A 429: say which limit the server named (in its own words) and a next step that helps.
+   * Retry-After is when the stalest idle run that would make room is evicted: a countdown to
+   * it is shown for the server-wide limits, and for this client's limits only when one of its
+   * runs is idle already (else Retry-After is just the idle timeout: waiting alone brings
+   * nothing while its other tabs stay open).
+   */
+  waitFull(err) {
+    const said = `The server said: “${err.text}”.`;
+    const idle = this.store.options?.limits?.idle_timeout_s ?? Infinity;
+    const retry = Math.max(1, Math.round(err.retryAfter ?? 10));
+    let why;
+    let countdown = true;
+    if (err.reason === "client_runs" || err.reason === "client_memory") {
+      const what = err.reason === "client_runs" ? "too many live runs" : "runs that need too much memory";
+      const raise = err.reason === "client_runs" ? "BPV_MAX_RUNS_PER_CLIENT" : "BPV_CLIENT_MEMORY_MB";
+      why = `This page cannot start a run: this computer (its network address) already has ${what} on the server. ${said} Each open tab of this page holds a run, and a closed tab's run is freed once nobody has watched it ${this.idleFor().trim() || "for a while"}. Close other tabs of this page, or ask the teacher to raise ${raise}.`;
+      countdown = retry < idle;
+      if (countdown) why += " One of your runs is idle and will be freed soon:";
+    } else {
+      why = `${err.reason === "server_memory" ? "The server's memory for runs is in use right now." : "The server is full: every training slot is in use right now."} ${said}`;
+    }
     return new Promise((resolve) => {
-      let left = Math.max(1, Math.round(seconds));
-      const tick = () => {
-        banner.show("full", {
-          level: "warn",
-          text: `The server is full: every training slot is in use right now. This page will try again in ${left} s.`,
-          actions: [{ label: "Try again now", run: go }],
-        });
-      };
-      const timer = setInterval(() => {
-        left -= 1;
-        if (left <= 0) go();
-        else tick();
-      }, 1000);
-      function go() {
+      let timer = 0;
+      let left = retry;
+      const go = () => {
         clearInterval(timer);
         banner.show("full", { level: "warn", text: "Asking the server for a training slot…" });
         resolve();
+      };
+      const tick = () =>
+        banner.show("full", {
+          level: "warn",
+          text: countdown ? `${why} This page will try again in ${left} s.` : why,
+          actions: [{ label: countdown ? "Try again now" : "Try again", run: go }],
+        });
+      if (countdown) {
+        timer = setInterval(() => {
+          left -= 1;
+          if (left <= 0) go();
+          else tick();
+        }, 1000);
       }
       tick();
     });
