@@ -233,10 +233,40 @@ export class Controls {
     $("#layer-add").disabled = s.hidden.length >= maxLayers || store.locked("layers");
     $("#layer-remove").disabled = s.hidden.length === 0 || store.locked("layers");
     this.applyFlags(store);
+    this.dataShape(store);
+  }
+
+  /**
+   * What the data allows: CSV data gets no generated noise, and the features (x₁², sin x₁, …)
+   * are made from exactly 2 input columns: a CSV with d ≠ 2 columns feeds them in directly.
+   * Disabled with the reason shown (and the slider/boxes kept in place, so nothing jumps).
+   */
+  dataShape(store) {
+    const csv = store.settings.dataset === "csv";
+    const d = csv ? (store.data?.train?.points?.[0]?.length ?? 2) : 2;
+    const key = `${csv}|${d}|${store.locked("noise")}|${store.locked("features")}`;
+    if (key === this.shapeKey) return;
+    this.shapeKey = key;
+    const noise = $("#noise");
+    noise.disabled = csv || store.locked("noise");
+    noise.closest("label").title = csv ? "Noise is added only to the built-in data sets, not to your own CSV data." : "";
+    $("#regenerate").title = csv ? "A new seed: for CSV data it reshuffles the train/test split, the initial weights and the batch order." : "";
+    let note = $("#features-note");
+    if (!note) {
+      note = document.createElement("p");
+      note.id = "features-note";
+      note.className = "dim small";
+      $("#features").after(note);
+    }
+    const noPlane = csv && d !== 2;
+    note.hidden = !noPlane;
+    note.textContent = noPlane ? `Features such as x₁² or sin(x₁) are made from exactly 2 input columns; this CSV has ${d}, which go into the network directly.` : "";
+    for (const cb of $$("#features input")) cb.disabled = noPlane || store.locked("features");
   }
 
   /** Running state and counters from a frame. */
   renderFrame(frame, store) {
+    this.dataShape(store);
     const running = frame.status === "running";
     const play = $("#play");
     play.textContent = running ? "❚❚" : "▶";

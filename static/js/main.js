@@ -53,7 +53,10 @@ const actions = {
   set(patch) {
     const rebuilds = Object.keys(patch).some((k) => !KEEP_WEIGHTS.includes(k));
     Object.assign(store.settings, patch);
-    if (patch.dataset && patch.dataset !== "csv") store.csvText = null;
+    if (patch.dataset && patch.dataset !== "csv") {
+      store.csvText = null;
+      $("#csv-name").textContent = ""; // the CSV it named is no longer the data
+    }
     store.writeHash();
     controls.render(store);
     if (rebuilds) {
