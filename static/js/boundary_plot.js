@@ -15,6 +15,10 @@ export class BoundaryPlot {
     this.pointsKey = null;
     this.lastKey = null;
     this.bound = false;
+    this.caption = document.createElement("div");
+    this.caption.className = "neuron-caption";
+    this.caption.setAttribute("aria-live", "polite");
+    div.after(this.caption);
     new ResizeObserver(() => {
       this.lastKey = null;
       if (this.frame) this.update(this.frame, this.store);
@@ -170,18 +174,9 @@ export class BoundaryPlot {
       this.overlay = { key: `${g.l},${g.j},${image.source.length}`, image, l: g.l, j: g.j, max: M };
     }
     this.div.dataset.showing = this.overlay ? `neuron ${g.l},${g.j}` : "output";
-    let cap = this.div.parentElement?.querySelector(".neuron-caption");
-    if (!cap && this.div.parentElement) {
-      cap = document.createElement("div");
-      cap.className = "neuron-caption";
-      cap.style.cssText = "position:absolute;left:50%;bottom:44px;transform:translateX(-50%);max-width:90%;background:rgba(255,255,255,.88);padding:1px 6px;border-radius:4px;font-size:11.5px;pointer-events:none;z-index:5;white-space:nowrap;overflow:hidden;text-overflow:ellipsis";
-      if (getComputedStyle(this.div.parentElement).position === "static") this.div.parentElement.style.position = "relative";
-      this.div.parentElement.appendChild(cap);
-    }
-    if (cap) {
-      cap.hidden = !this.overlay;
-      cap.textContent = this.overlay ? `Hovered: neuron ${g.j + 1} of layer ${g.l} over the plane (±${fmt(this.overlay.max, 2)})` : "";
-    }
+    // Under the plot, in its own line (kept when empty, so the plot never jumps): not over
+    // the axis title, and wrapped rather than cut where the panel is narrow.
+    this.caption.textContent = this.overlay ? `Hovered: neuron ${g.j + 1} of layer ${g.l} over the plane (±${fmt(this.overlay.max, 2)})` : "";
     this.lastKey = null;
     if (this.frame) this.update(this.frame, this.store);
   }
