@@ -21,8 +21,12 @@ function tried(advice) {
 }
 
 /** What the server's trial found, in words, and the actions it supports. */
-function adviceParts(advice, { setEta }) {
-  if (!advice) return { text: "", actions: [] };
+function adviceParts(advice, { setEta }, pending = false) {
+  if (!advice) {
+    // The server tries smaller learning rates on this run in the background; a later frame has it.
+    const text = pending ? " Trying smaller learning rates on this run from step 0…" : "";
+    return { text, actions: [] };
+  }
   const ok = advice.tried.find((t) => t.outcome === "ok");
   if (ok) {
     const cost = ok.cost_before !== null && ok.cost_after !== null ? ` (training cost ${fmt(ok.cost_before)} → ${fmt(ok.cost_after)})` : "";
@@ -49,7 +53,7 @@ export function showHealth(frame, { setEta, reset }) {
   const health = frame.health;
   const advice = health?.advice ?? null;
   if (frame.status === "diverged") {
-    const a = adviceParts(advice, { setEta });
+    const a = adviceParts(advice, { setEta }, Boolean(health?.advice_pending));
     banner.show("diverged", {
       level: "diverged",
       text: `Training diverged at step ${frame.step}: the weights grew without bound, so the numbers stopped being finite. The learning rate η = ${fmt(frame.hyper.learning_rate)} is too large for this network and data.${a.text}`,
@@ -77,7 +81,7 @@ export function showHealth(frame, { setEta, reset }) {
   } else {
     what = `The output is saturated at wrong answers: σ′(z) of the output layer is below 1 % of its largest value for most training examples, so δ = (a − y)·σ′(z) is almost 0 even where a is far from y, and nothing learns.`;
   }
-  const a = adviceParts(advice, { setEta });
+  const a = adviceParts(advice, { setEta }, Boolean(health?.advice_pending));
   banner.show("health", {
     level: "warn",
     text: `Training has stalled at step ${frame.step} with η = ${fmt(frame.hyper.learning_rate)}. ${what}${a.text}`,
