@@ -15,8 +15,8 @@ import pytest
 
 from app.core.network import Network
 from app.core.training import Hyper, Trainer
+from tests.core.test_training import N, problem  # the same random problems as the paths' test
 
-N = 47  # prime: every batch size leaves a short last batch
 SLOPE = 0.01  # leaky ReLU's slope for z < 0 (Playground's, and the API's documented value)
 
 
@@ -133,19 +133,6 @@ def engine_params(net: Network) -> list[np.ndarray]:
     ]
 
 
-def problem(acts: list[str], sizes: list[int], seed: int) -> tuple[Network, np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    net = Network.create(sizes, acts, "xavier", rng)
-    x = rng.normal(size=(N, sizes[0]))
-    if acts[-1] == "softmax":
-        y = np.eye(sizes[-1])[rng.integers(0, sizes[-1], size=N)]
-    elif acts[-1] == "sigmoid":
-        y = rng.integers(0, 2, size=(N, sizes[-1])).astype(np.float64)
-    else:
-        y = rng.uniform(-1, 1, size=(N, sizes[-1]))
-    return net, x, y
-
-
 # Stable settings: where training is chaotic (e.g. η = 0.3, μ = 0.9 here), any two correct
 # implementations drift apart from their last-bit differences, 1e-16 growing to 1e-9 by step
 # 120, so agreement to 1e-12 is only a fair demand where small differences do not explode.
@@ -181,7 +168,7 @@ def assert_close(engine: list[np.ndarray], reference: list[np.ndarray]) -> None:
 def test_engine_matches_an_independent_training_loop(
     acts: list[str], cost: str, plan: list[tuple[Hyper, int]], path: str
 ) -> None:
-    net, x, y = problem(acts, [3, 5, 4, 3], seed=7)
+    net, x, y = problem(acts, sizes=[3, 5, 4, 3], seed=7)
     reference = reference_run(net, cost, x, y, plan, seed=11)
     trainer = Trainer(net, cost, x, y, plan[0][0], np.random.default_rng(11))
     for hyper, steps in plan:
@@ -204,7 +191,7 @@ def test_engine_matches_an_independent_training_loop(
 def test_the_reference_catches_a_wrong_momentum() -> None:
     """The check can fail: the same loop with μ² in the velocity update is far off."""
     acts, cost = ["sigmoid", "sigmoid", "sigmoid"], "quadratic"
-    net, x, y = problem(acts, [3, 5, 4, 3], seed=7)
+    net, x, y = problem(acts, sizes=[3, 5, 4, 3], seed=7)
     right = reference_run(net, cost, x, y, [(Hyper(0.5, 10, momentum=0.9), 100)], seed=11)
     wrong = reference_run(net, cost, x, y, [(Hyper(0.5, 10, momentum=0.81), 100)], seed=11)
     with pytest.raises(AssertionError):
