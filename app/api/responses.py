@@ -32,7 +32,8 @@ _DESCRIPTIONS = {
     413: "Request body over max_body_bytes",
     422: "Invalid input: the field and, for a cap, its limit are named",
     429: "Too many live runs, too many for this client, or the memory budget is in use; "
-    "see Retry-After",
+    "see Retry-After. Its `reason` names the limit: server_full, client_runs, client_memory "
+    "or server_memory",
     503: "Too many slow requests (run builds, backprop) are waiting already; see Retry-After",
 }
 

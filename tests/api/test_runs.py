@@ -163,7 +163,7 @@ def test_run_cap_is_429_with_retry_after() -> None:
         r = c.post("/api/runs", json={})
         assert r.status_code == 429
         assert 1 <= int(r.headers["retry-after"]) <= 120
-        assert "full" in r.json()["detail"]
+        assert "full" in r.json()["detail"] and r.json()["reason"] == "server_full"
 
 
 def test_idle_runs_are_evicted() -> None:
@@ -201,6 +201,7 @@ def test_runs_per_client_are_capped() -> None:
         assert c.post("/api/runs", json={}).status_code == 201
         r = c.post("/api/runs", json={})
         assert r.status_code == 429 and "max_runs_per_client = 2" in r.json()["detail"]
+        assert r.json()["reason"] == "client_runs"  # the page's advice depends on which limit
         assert 1 <= int(r.headers["retry-after"]) <= 120
         assert c.delete(f"/api/runs/{first}").status_code == 204
         assert c.post("/api/runs", json={}).status_code == 201
@@ -221,6 +222,7 @@ def test_memory_budgets_refuse_with_the_field_and_the_limit() -> None:
         while (r := c.post("/api/runs", json={"hidden": [8] * 6})).status_code == 201:
             pass
         assert r.status_code == 429 and "memory_mb" in r.json()["detail"]
+        assert r.json()["reason"] == "server_memory"
         assert int(r.headers["retry-after"]) >= 1
 
 
