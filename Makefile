@@ -34,7 +34,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy app
 
 test: $(VENV)/.installed-test chromium lint
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" --durations=25
 
 test-slow: $(VENV)/.installed-test chromium
 	$(BIN)/pytest -m slow

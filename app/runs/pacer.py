@@ -68,6 +68,7 @@ _GROW = 0.1  # of cpu_share, per on-time plan: back in a second after a burst
 _MIN_SCALE = 0.05
 _JUDGE_S = 0.05  # the shortest window lateness is judged over
 _HEADROOM = 1.25  # over the CPU the loop used: noisy costs never cut what streams use
+_SERVED_HEADROOM = 3.0  # see Pacer.training_budget
 
 
 @dataclass
@@ -79,6 +80,7 @@ class _Stream:
     fps: float = 0.0  # kept rate (0: not planned yet)
     budget: float = 0.0  # training seconds per frame
     share: float = 0.0  # seconds of CPU per second
+    served: bool = False  # its share covers all it asks for
 
 
 class Pacer:
@@ -192,12 +194,14 @@ class Pacer:
         # rates only part of the way.
         smoothing = 1.0 if self._joined else _RATE_SMOOTHING
         self._joined = False
-        for s, a, cost, f in zip(streams, shares, c, target, strict=True):
+        wanted = self.max_fps * (c + req)
+        for s, a, want, cost, f in zip(streams, shares, wanted, c, target, strict=True):
             kept = f if s.fps == 0.0 else s.fps + smoothing * (f - s.fps)
             fits = max(_LOWEST_FPS, a / cost)  # its frames alone must fit in its share
             s.fps = float(min(self.max_fps, fits, max(kept, min(self.min_fps, fits))))
             s.share = float(a)
             s.budget = float(max(0.0, a / s.fps - cost))
+            s.served = bool(a >= want * (1.0 - 1e-9))
 
     def fps(self, key: int | None = None) -> float:
         """The frame rate stream ``key`` should keep now; without a key, the median rate of
@@ -218,6 +222,15 @@ class Pacer:
         if budgets:
             return float(np.median(budgets))
         return max(0.0, self.cpu_share * self.scale / self.max_fps - self.overhead)
+
+    def training_budget(self, key: int) -> float:
+        """The training time stream ``key`` may spend now: its :meth:`budget`, with
+        ``_SERVED_HEADROOM`` when its share covers everything it asks for (its steps' time
+        is an estimate, and noise must not cut steps a student asked for and can have)."""
+        s = self._streams.get(key)
+        if s is not None and s.served:
+            return self.budget(key) * _SERVED_HEADROOM
+        return self.budget(key)
 
 
 def max_min_shares(demand: NDArray[np.float64], total: float) -> NDArray[np.float64]:

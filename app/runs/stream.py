@@ -260,7 +260,7 @@ class Session:
             built: float | None = None
             async with run.lock:
                 if run.playing and run.status == "running":
-                    budget = self.pacer.budget(key)
+                    budget = self.pacer.training_budget(key)
                     with contextlib.suppress(RunDiverged):
                         # CPU time, not wall time: the pacer shares the core's time, and a
                         # busy machine's preemptions are not this run's cost.
