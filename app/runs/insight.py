@@ -195,7 +195,8 @@ def _trial(config: RunConfig, settings: Settings, eta: float) -> _Trial:
 def advice(config: RunConfig, settings: Settings, reason: str) -> dict[str, Any] | None:
     """The advice for this config (see :func:`try_smaller_rates`), or None while it is being
     tried in the background thread: a later frame carries it. Cached per config."""
-    key = hashlib.sha256(f"{reason}|{config.model_dump_json()}".encode()).hexdigest()
+    trained = config.model_copy(update={"probe": 0})  # the probe changes no trial
+    key = hashlib.sha256(f"{reason}|{trained.model_dump_json()}".encode()).hexdigest()
     with _LOCK:
         hit = _ADVICE_CACHE.get(key)
         if hit is not None:

@@ -339,6 +339,7 @@ class Run:
             n = self.state.n_train
             raise ConfigError((name,), f"the training set has {n} examples (0..{n - 1})")
         self.probe = index
+        self.config = self.config.model_copy(update={"probe": index})  # GET /runs/{id} says so
 
     def set_weight(self, l: int, j: int, k: int, value: float) -> None:  # noqa: E741
         """``w^l_jk = value`` (j, k 0-based), every other parameter kept; the momentum

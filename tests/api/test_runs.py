@@ -135,6 +135,7 @@ def test_probe(client: TestClient, run_id: str) -> None:
     r = client.post(f"/api/runs/{run_id}/probe", json={"index": 250})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "index"]
     assert client.get(f"/api/runs/{run_id}/frame").json()["probe"]["index"] == 17
+    assert client.get(f"/api/runs/{run_id}").json()["config"]["probe"] == 17  # the run says so
 
 
 def test_data_and_history(client: TestClient, run_id: str) -> None:
