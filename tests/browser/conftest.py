@@ -195,3 +195,29 @@ def frame_value(pg, expr: str):  # type: ignore[no-untyped-def]
 def num(text: str) -> float:
     """Parse a number as the page prints it (real minus sign, 1.2e−5)."""
     return float(text.replace("−", "-").replace("=", "").strip())
+
+
+# Pages at a viewport size, each run deleted afterwards (the layout tests).
+DELETE_RUN = """(r => r && fetch(`/api/runs/${r.id}`,
+  {method: 'DELETE', headers: {'Content-Type': 'application/json'}}))(window.__bpv?.store.run)"""
+
+
+@pytest.fixture
+def open_at(browser, server) -> Iterator:  # type: ignore[no-untyped-def]
+    contexts = []
+
+    def go(w: int, h: int, hash_: str = "hidden=4,2"):  # type: ignore[no-untyped-def]
+        ctx = browser.new_context(viewport={"width": w, "height": h}, bypass_csp=True)
+        contexts.append(ctx)
+        pg = ctx.new_page()
+        pg.errors = []  # type: ignore[attr-defined]
+        pg.on("pageerror", lambda e: pg.errors.append(str(e)))  # type: ignore[attr-defined]
+        pg.goto(f"{server}/#{hash_}", timeout=90_000)
+        pg.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=90_000)
+        return pg
+
+    yield go
+    for c in contexts:
+        for pg in c.pages:
+            pg.evaluate(DELETE_RUN)
+        c.close()

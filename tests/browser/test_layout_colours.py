@@ -7,15 +7,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
 
 import pytest
 
 pytestmark = pytest.mark.browser
 
 GREY = (232, 232, 232)  # the ramp's zero colour (#e8e8e8)
-DELETE_RUN = """(r => r && fetch(`/api/runs/${r.id}`,
-  {method: 'DELETE', headers: {'Content-Type': 'application/json'}}))(window.__bpv?.store.run)"""
 SUP = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
 
 BARS = """() => [...document.querySelectorAll('#net .colorbar')].filter(b => !b.hidden).map(b => ({
@@ -25,27 +22,6 @@ BARS = """() => [...document.querySelectorAll('#net .colorbar')].filter(b => !b.
     .map(s => ({text: s.textContent, box: s.getBoundingClientRect().toJSON()})),
   ramp: b.querySelector('.cb-ramp').getBoundingClientRect().toJSON(),
 }))"""
-
-
-@pytest.fixture
-def open_at(browser, server) -> Iterator:  # type: ignore[no-untyped-def]
-    contexts = []
-
-    def go(w: int, h: int, hash_: str = "hidden=4,2"):  # type: ignore[no-untyped-def]
-        ctx = browser.new_context(viewport={"width": w, "height": h}, bypass_csp=True)
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        pg.errors = []  # type: ignore[attr-defined]
-        pg.on("pageerror", lambda e: pg.errors.append(str(e)))  # type: ignore[attr-defined]
-        pg.goto(f"{server}/#{hash_}", timeout=90_000)
-        pg.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=90_000)
-        return pg
-
-    yield go
-    for c in contexts:
-        for pg in c.pages:
-            pg.evaluate(DELETE_RUN)
-        c.close()
 
 
 def rgb(css: str) -> tuple[int, int, int]:

@@ -5,35 +5,10 @@ its numbers agree with it; the numbers written beside the network stay inside it
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 
 pytestmark = pytest.mark.browser
-
-DELETE_RUN = """(r => r && fetch(`/api/runs/${r.id}`,
-  {method: 'DELETE', headers: {'Content-Type': 'application/json'}}))(window.__bpv?.store.run)"""
-
-
-@pytest.fixture
-def open_at(browser, server) -> Iterator:  # type: ignore[no-untyped-def]
-    contexts = []
-
-    def go(w: int, h: int, hash_: str):  # type: ignore[no-untyped-def]
-        ctx = browser.new_context(viewport={"width": w, "height": h}, bypass_csp=True)
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        pg.errors = []  # type: ignore[attr-defined]
-        pg.on("pageerror", lambda e: pg.errors.append(str(e)))  # type: ignore[attr-defined]
-        pg.goto(f"{server}/#{hash_}", timeout=90_000)
-        pg.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=90_000)
-        return pg
-
-    yield go
-    for c in contexts:
-        for pg in c.pages:
-            pg.evaluate(DELETE_RUN)
-        c.close()
 
 
 def test_loss_legend_matches_the_curves(open_at) -> None:  # type: ignore[no-untyped-def]
