@@ -13,11 +13,13 @@ source neuron in layer l-1.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.runs.experiment import Experiment
 from app.runs.pacer import MAX_STEPS_PER_FRAME
+from app.runs.run import MAX_WEIGHT
 
 HARD_WIDTH = 4096
 HARD_LAYERS = 64
@@ -46,35 +48,44 @@ class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
 
 
-class RunConfig(Strict):
-    """One experiment. In a request every field is optional: missing fields take the
-    server's default experiment (TensorFlow Playground's, or the teacher's preset)."""
+_D: Any = Experiment()  # the domain's defaults (app/runs/experiment.py)
 
-    dataset: DatasetName = "circle"
-    noise: float = Field(default=0.0, ge=0.0, le=0.5, description="Playground's 0-50 % as 0-0.5")
-    train_share: float = Field(default=0.5, ge=0.1, le=0.9)
-    seed: int = Field(default=1, ge=0, le=MAX_SEED)
+
+class RunConfig(Strict):
+    """One experiment, as the wire spells it (:class:`app.runs.experiment.Experiment` in the
+    domain; :mod:`app.api.mapping` maps one onto the other). In a request every field is
+    optional: missing fields take the server's default experiment (TensorFlow Playground's,
+    or the teacher's preset)."""
+
+    dataset: DatasetName = Field(default=_D.dataset)
+    noise: float = Field(
+        default=_D.noise, ge=0.0, le=0.5, description="Playground's 0-50 % as 0-0.5"
+    )
+    train_share: float = Field(default=_D.train_share, ge=0.1, le=0.9)
+    seed: int = Field(default=_D.seed, ge=0, le=MAX_SEED)
     csv: str | None = Field(
-        default=None,
+        default=_D.csv,
         max_length=10_000_000,
         description="CSV text used when dataset == 'csv': numeric columns, the target last",
     )
-    features: list[FeatureName] = Field(default=["x1", "x2"], min_length=1, max_length=7)
+    features: list[FeatureName] = Field(default=list(_D.features), min_length=1, max_length=7)
     hidden: list[Width] = Field(
-        default=[4, 2], max_length=HARD_LAYERS, description="neurons per hidden layer"
+        default=list(_D.hidden), max_length=HARD_LAYERS, description="neurons per hidden layer"
     )
-    hidden_activation: HiddenActivation = "tanh"
+    hidden_activation: HiddenActivation = Field(default=_D.hidden_activation)
     output_activation: ActivationName | None = Field(
-        default=None, description="null: the dataset kind's default"
+        default=_D.output_activation, description="null: the dataset kind's default"
     )
-    cost: CostName | None = Field(default=None, description="null: the dataset kind's default")
-    init: InitName = "playground"
-    learning_rate: float = Field(default=0.03, ge=1e-5, le=10.0, description="η")
-    batch_size: int = Field(default=10, ge=1, le=HARD_ROWS)
-    regulariser: RegulariserName = "none"
-    lambda_: float = Field(default=0.0, alias="lambda", ge=0.0, le=10.0, description="λ")
-    momentum: float = Field(default=0.0, ge=0.0, le=0.99, description="μ")
-    probe: int = Field(default=0, ge=0, le=HARD_ROWS, description="index into the training set")
+    cost: CostName | None = Field(default=_D.cost, description="null: the dataset kind's default")
+    init: InitName = Field(default=_D.init)
+    learning_rate: float = Field(default=_D.learning_rate, ge=1e-5, le=10.0, description="η")
+    batch_size: int = Field(default=_D.batch_size, ge=1, le=HARD_ROWS)
+    regulariser: RegulariserName = Field(default=_D.regulariser)
+    lambda_: float = Field(default=_D.lmbda, alias="lambda", ge=0.0, le=10.0, description="λ")
+    momentum: float = Field(default=_D.momentum, ge=0.0, le=0.99, description="μ")
+    probe: int = Field(
+        default=_D.probe, ge=0, le=HARD_ROWS, description="index into the training set"
+    )
 
 
 class RunInfo(Strict):
@@ -105,9 +116,6 @@ class StepRequest(Strict):
 
 class ProbeRequest(Strict):
     index: int = Field(ge=0, le=HARD_ROWS, description="index into the training set")
-
-
-MAX_WEIGHT = 100.0  # |w^l_jk| a learner may type in
 
 
 class WeightRequest(Strict):

@@ -35,6 +35,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ValidationError
 
+from app.api.mapping import experiment_of
 from app.api.models import RunConfig
 from app.core.datasets import DATASETS, split
 from app.runs.config import ConfigError, check_caps
@@ -207,7 +208,7 @@ def _check(k: Key, value: Any, settings: Settings) -> Any:
     try:
         config = RunConfig.model_validate({k.key: value})
         if k.key != "dataset":  # dataset=csv needs CSV text, which the page keeps
-            check_caps(config, settings)
+            check_caps(experiment_of(config), settings)
     except ValidationError as e:
         raise _Bad(e.errors()[0]["msg"]) from None
     except ConfigError as e:
@@ -396,8 +397,8 @@ def parse_preset(text: str, settings: Settings) -> RunConfig:
         log.warning("BPV_PRESET: ignored %s", [f"{i['key']}: {i['reason']}" for i in link.ignored])
     try:
         config = RunConfig.model_validate(link.config)
-        check_caps(config, settings)
-        build(config, settings)  # the same checks as POST /api/runs
+        check_caps(experiment_of(config), settings)
+        build(experiment_of(config), settings)  # the same checks as POST /api/runs
     except ValidationError as e:
         first_err = e.errors()[0]
         loc = ".".join(str(p) for p in first_err["loc"])

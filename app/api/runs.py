@@ -30,6 +30,7 @@ from app.api.deps import (
 )
 from app.api.errors import config_error
 from app.api.frame_model import Frame
+from app.api.mapping import changes_of, experiment_of, run_info
 from app.api.models import (
     HARD_LAYERS,
     HARD_WIDTH,
@@ -43,7 +44,8 @@ from app.api.models import (
 )
 from app.api.responses import OrjsonResponse, errors, json_bytes
 from app.runs import driver, insight
-from app.runs.config import ConfigError, merge
+from app.runs.config import ConfigError
+from app.runs.experiment import Experiment
 from app.runs.frames import encode
 from app.runs.run import RunBusy, RunGone, check_steps
 from app.runs.state import RunState, build_ready
@@ -112,15 +114,13 @@ async def create_run(
     Refused (429, `Retry-After`) when the server holds `max_runs` runs, this client
     `max_runs_per_client`, or the runs' memory estimates would pass `memory_mb`; a run whose
     own estimate is over `run_memory_mb` is a 422 naming the field that makes it big."""
-    changes = config.model_dump(exclude_unset=True, by_alias=True) if config else {}
+    experiment = experiment_of(default_config).changed(**(changes_of(config) if config else {}))
 
-    async def build_off_loop(c: RunConfig) -> RunState:
+    async def build_off_loop(c: Experiment) -> RunState:
         return await workers.run(build_ready, c, settings)
 
-    run = await store.create_async(
-        merge(default_config, changes), client_address(http), build_off_loop
-    )
-    return OrjsonResponse(run.info(), status_code=201)
+    run = await store.create_async(experiment, client_address(http), build_off_loop)
+    return OrjsonResponse(run_info(run), status_code=201)
 
 
 @router.get(
@@ -131,7 +131,7 @@ async def create_run(
 )
 async def read_run(run: RunDep) -> OrjsonResponse:
     """The run's config, status (`paused`, `running`, `diverged`), step and shape."""
-    return OrjsonResponse(run.info())
+    return OrjsonResponse(run_info(run))
 
 
 @router.patch(
@@ -148,8 +148,8 @@ async def change_run(
     (new data is drawn or parsed in a worker thread)."""
     async with run.claim():
         run.touch()
-        await run.change(changes.model_dump(exclude_unset=True, by_alias=True), workers)
-    return OrjsonResponse(run.info())
+        await run.change(changes_of(changes), workers)
+    return OrjsonResponse(run_info(run))
 
 
 @router.delete("/{run_id}", status_code=204, response_class=Response, responses=errors(404, 422))

@@ -8,6 +8,11 @@ A batch of m examples is a matrix with one example per row, so per-layer tensors
 ``(m, n_l)``: ``z^l = a^{l-1} (w^l)^T + b^l`` is the row-wise form of ``z^l = w^l a^{l-1} + b^l``.
 Nothing is thrown away: :class:`Trace` keeps ``z``, ``a`` and ``δ`` of every layer for every
 example, because showing them is the product.
+
+This module is the readable reference, written for people to check against the book. The
+numbers on screen come from the engine, laid out for speed: :mod:`app.core.fast_step`
+(training) and :mod:`app.core.forward` (metrics and the decision-boundary grid); the tests
+hold the engine to :func:`feedforward` and :func:`backprop` here (1e-12 in float64).
 """
 
 from __future__ import annotations

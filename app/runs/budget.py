@@ -24,9 +24,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from app.api.models import RunConfig
 from app.core.csvdata import MAX_CLASSES
 from app.core.datasets import DATASETS
+from app.runs.experiment import Experiment
 from app.runs.grid import GRID, THUMB
 from app.settings import Settings
 
@@ -79,7 +79,7 @@ def csv_shape(text: str, max_rows: int) -> tuple[int, int]:
     return min(rows, max_rows), first.count(",") + 1
 
 
-def shape_of(config: RunConfig, settings: Settings) -> Shape:
+def shape_of(config: Experiment, settings: Settings) -> Shape:
     if config.dataset == "csv":
         rows, cols = csv_shape(config.csv or "", settings.max_rows)
         d = max(1, min(cols, settings.max_inputs + 1) - 1)
@@ -92,7 +92,7 @@ def shape_of(config: RunConfig, settings: Settings) -> Shape:
     return Shape(n, 2, len(config.features), max(2, classes), True)
 
 
-def estimate(config: RunConfig, settings: Settings) -> Estimate:
+def estimate(config: Experiment, settings: Settings) -> Estimate:
     """An upper bound on the bytes the run ``config`` holds once built and used."""
     s = shape_of(config, settings)
     n, n1, nl_out = s.n, s.n_in, s.n_out
@@ -135,7 +135,7 @@ def estimate(config: RunConfig, settings: Settings) -> Estimate:
     )
 
 
-def culprit(config: RunConfig, est: Estimate) -> tuple[str, str]:
+def culprit(config: Experiment, est: Estimate) -> tuple[str, str]:
     """(field, why): the config field that makes ``est`` big, and a short reason."""
     part = est.biggest()
     if part == "frames":

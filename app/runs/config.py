@@ -1,4 +1,5 @@
-"""Checking a :class:`RunConfig` against the server's caps, and resolving its defaults.
+"""Checking an :class:`~app.runs.experiment.Experiment` against the server's caps, and
+resolving its defaults.
 
 Every problem is a :class:`ConfigError` naming the field (``loc``) and, for a cap, the
 cap's value and setting name, e.g. ``("hidden", 0)``: "at most 8 neurons per hidden layer
@@ -7,15 +8,10 @@ cap's value and setting name, e.g. ``("hidden", 0)``: "at most 8 neurons per hid
 
 from __future__ import annotations
 
-from typing import Any
-
-from app.api.models import RunConfig
 from app.core.costs import get_cost
 from app.core.datasets import default_output
+from app.runs.experiment import Experiment
 from app.settings import Settings
-
-HYPER_FIELDS = frozenset({"learning_rate", "lambda", "regulariser", "batch_size", "momentum"})
-KEEP_FIELDS = HYPER_FIELDS | {"probe"}
 
 
 class ConfigError(ValueError):
@@ -25,7 +21,7 @@ class ConfigError(ValueError):
         self.msg = msg
 
 
-def check_caps(config: RunConfig, settings: Settings) -> None:
+def check_caps(config: Experiment, settings: Settings) -> None:
     """The caps that need no data: depth, width, batch size, a CSV when asked for one."""
     s = settings
     if len(config.hidden) > s.max_layers:
@@ -65,15 +61,3 @@ def resolve_output(kind: str, output: str | None, cost: str | None) -> tuple[str
     except ValueError as e:
         raise ConfigError(("cost",), str(e)) from None
     return output, cost
-
-
-def merge(config: RunConfig, changes: dict[str, Any]) -> RunConfig:
-    """``config`` with ``changes`` (field aliases as keys) applied, validated again."""
-    merged = config.model_dump(by_alias=True)
-    merged.update(changes)
-    return RunConfig.model_validate(merged)
-
-
-def changed_fields(old: RunConfig, new: RunConfig) -> set[str]:
-    a, b = old.model_dump(by_alias=True), new.model_dump(by_alias=True)
-    return {k for k in a if a[k] != b[k]}

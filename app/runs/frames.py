@@ -24,7 +24,6 @@ from numpy.typing import NDArray
 
 from app.core.costs import Cost
 from app.core.network import Network
-from app.runs.metrics import per_example
 from app.runs.rounding import CLIP, Array, make_finite, round4, round_sig
 
 OPTS = orjson.OPT_SERIALIZE_NUMPY
@@ -348,7 +347,7 @@ class FrameBuilder:
                 np.add.reduce(sq, axis=1, out=c)
                 np.multiply(c, _HALF, out=c)
         else:
-            c = per_example(self.cost, self.z_L, a_L, self.y)
+            c = self.cost.per_example(self.z_L, a_L, self.y)
         if not self.cancels:
             if not self._same_prime:
                 self.s_L[...] = self.acts[-1].prime_from_a(a_L)

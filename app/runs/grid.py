@@ -10,6 +10,7 @@ import numpy as np
 import orjson
 from numpy.typing import NDArray
 
+from app.core.forward import Feedforward
 from app.core.network import Network
 from app.runs.frames import encode
 from app.runs.rounding import Array, rounded32
@@ -22,8 +23,9 @@ class GridBuilder:
     """Network output over a 64x64 grid and each hidden neuron's output over 16x16.
 
     ``to_inputs`` maps raw points (P, 2) to network inputs (the selected features).
-    ``extent`` is ``[[x1min, x1max], [x2min, x2max]]``. The result comes pre-encoded
-    (an :class:`orjson.Fragment`) and is reused while the parameters are unchanged.
+    ``extent`` is ``[[x1min, x1max], [x2min, x2max]]``. The outputs come from the core's
+    :class:`app.core.forward.Feedforward` (its dtype). The result comes pre-encoded (an
+    :class:`orjson.Fragment`) and is reused while the parameters are unchanged.
     """
 
     def __init__(
@@ -35,11 +37,12 @@ class GridBuilder:
         (a1, b1), (a2, b2) = extent
         self.x1, self.x2 = np.linspace(a1, b1, GRID), np.linspace(a2, b2, GRID)
         self.t1, self.t2 = np.linspace(a1, b1, THUMB), np.linspace(a2, b2, THUMB)
-        # One float32 pass over the 64x64 grid and the 16x16 thumbnail grid stacked.
+        # One pass over the 64x64 grid and the 16x16 thumbnail grid stacked.
         grid, thumbs = to_inputs(_mesh(self.x1, self.x2)), to_inputs(_mesh(self.t1, self.t2))
-        self.inputs = np.concatenate([grid, thumbs]).astype(np.float32)
+        self.inputs = np.concatenate([grid, thumbs])
         self.argmax = n_out > 1
         self.axes = [rounded32(v) for v in (self.x1, self.x2, self.t1, self.t2)]
+        self._forward: Feedforward | None = None
         self._key: tuple[bytes, ...] | None = None
         self._encoded = orjson.Fragment(b"null")
 
@@ -52,24 +55,27 @@ class GridBuilder:
             self._key = key
         return self._encoded
 
+    def _run(self, net: Network, layers: int | None = None) -> Feedforward:
+        """The core's forward pass over every grid and thumbnail point, with ``net``'s
+        parameters (the pass is made once per network shape)."""
+        fwd = self._forward
+        if fwd is None or fwd.sizes != net.sizes or [a.name for a in fwd.acts] != net.activations:
+            fwd = self._forward = Feedforward(net.sizes, net.activations, self.inputs)
+        fwd.set_network(net)
+        fwd.run(layers)
+        return fwd
+
     def compute(self, net: Network) -> dict[str, Any]:
-        n_grid = GRID * GRID
-        last = len(net.weights) - 1
-        a: Any = self.inputs
-        hidden = []
-        for i, (w, b, act) in enumerate(
-            zip(net.weights, net.biases, net.layer_activations, strict=True)
-        ):
-            z = a @ w.T.astype(np.float32)
-            z += b.astype(np.float32)
-            a = act.fn(z)
-            if i < last:
-                hidden.append(a[n_grid:].T.reshape(-1))  # neuron by neuron, 16x16 each
+        n_grid, L = GRID * GRID, net.L
+        fwd = self._run(net)
+        a_L = fwd.a(L)  # (n_L, N), one column per point
+        # Hidden neurons on the thumbnail points, neuron by neuron, 16x16 each.
+        hidden = [fwd.a(layer)[:, n_grid:].reshape(-1) for layer in range(2, L)]
         n_hidden = sum(net.sizes[1:-1])
-        values = [*hidden] if self.argmax else [a[:n_grid, 0], *hidden]
+        values = [*hidden] if self.argmax else [a_L[0, :n_grid], *hidden]
         flat = rounded32(np.concatenate(values)) if values else np.zeros(0, np.float32)
         if self.argmax:
-            output: NDArray[Any] = np.argmax(a[:n_grid], axis=1).astype(np.int32)
+            output: NDArray[Any] = np.argmax(a_L[:, :n_grid], axis=0).astype(np.int32)
             neurons = flat
         else:
             output, neurons = flat[:n_grid], flat[n_grid:]
@@ -86,12 +92,8 @@ class GridBuilder:
         """One neuron's output ``a^l_j`` over the full G x G grid (l = 1: the input
         feature); ``values[r][c]`` at ``(x1[c], x2[r])``. Hovering a neuron shows it in the
         big output plot, as TensorFlow Playground does."""
-        a: Any = self.inputs[: GRID * GRID]
-        for w, b, act in zip(net.weights[: l - 1], net.biases, net.layer_activations, strict=False):
-            z = a @ w.T.astype(np.float32)
-            z += b.astype(np.float32)
-            a = act.fn(z)
-        values = rounded32(np.ascontiguousarray(a[:, j]))
+        a = self._run(net, l - 1).a(l)
+        values = rounded32(a[j, : GRID * GRID])
         return {
             "l": l,
             "j": j,

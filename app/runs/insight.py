@@ -19,10 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from app.api.models import RunConfig
 from app.core import explain as core_explain
 from app.core import saturation
 from app.runs.config import ConfigError
+from app.runs.experiment import Experiment
 from app.runs.rounding import Array
 from app.runs.state import RunState, build
 from app.settings import Settings
@@ -168,9 +168,9 @@ def _finite(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _trial(config: RunConfig, settings: Settings, eta: float) -> _Trial:
+def _trial(config: Experiment, settings: Settings, eta: float) -> _Trial:
     """Rebuild the run at learning rate η (same seed), train, and judge the units and cost."""
-    state = build(config.model_copy(update={"learning_rate": eta}), settings)
+    state = build(config.changed(learning_rate=eta), settings)
     tr = state.trainer
     per_epoch = -(-state.n_train // tr.hyper.batch_size)
     steps = min(TRIAL_MAX_STEPS, max(TRIAL_MIN_STEPS, TRIAL_EPOCHS * per_epoch))
@@ -192,11 +192,11 @@ def _trial(config: RunConfig, settings: Settings, eta: float) -> _Trial:
     return _Trial(eta, steps, outcome, _finite(before), _finite(after))
 
 
-def advice(config: RunConfig, settings: Settings, reason: str) -> dict[str, Any] | None:
+def advice(config: Experiment, settings: Settings, reason: str) -> dict[str, Any] | None:
     """The advice for this config (see :func:`try_smaller_rates`), or None while it is being
     tried in the background thread: a later frame carries it. Cached per config."""
-    trained = config.model_copy(update={"probe": 0})  # the probe changes no trial
-    key = hashlib.sha256(f"{reason}|{trained.model_dump_json()}".encode()).hexdigest()
+    trained = config.changed(probe=0)  # the probe changes no trial
+    key = hashlib.sha256(f"{reason}|{trained!r}".encode()).hexdigest()
     with _LOCK:
         hit = _ADVICE_CACHE.get(key)
         if hit is not None:
@@ -209,7 +209,7 @@ def advice(config: RunConfig, settings: Settings, reason: str) -> dict[str, Any]
     return None
 
 
-def _advise(key: str, config: RunConfig, settings: Settings, reason: str) -> None:
+def _advise(key: str, config: Experiment, settings: Settings, reason: str) -> None:
     try:
         out = try_smaller_rates(config, settings, reason)
         with _LOCK:
@@ -221,7 +221,7 @@ def _advise(key: str, config: RunConfig, settings: Settings, reason: str) -> Non
             _PENDING.discard(key)
 
 
-def try_smaller_rates(config: RunConfig, settings: Settings, reason: str) -> dict[str, Any]:
+def try_smaller_rates(config: Experiment, settings: Settings, reason: str) -> dict[str, Any]:
     """Try smaller learning rates on this run (from step 0, same seed) and advise the largest
     that works. ``reason``: "diverged" | "saturated" | "dead"."""
     eta = config.learning_rate

@@ -19,16 +19,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from app.api.models import MAX_WEIGHT, RunConfig
 from app.runs import insight
-from app.runs.config import (
-    HYPER_FIELDS,
-    KEEP_FIELDS,
-    ConfigError,
-    changed_fields,
-    check_caps,
-    merge,
-)
+from app.runs.config import ConfigError, check_caps
+from app.runs.experiment import HYPER_FIELDS, KEEP_FIELDS, Experiment
 from app.runs.frames import encode
 from app.runs.metrics import Metrics
 from app.runs.state import RunState, build, build_ready, data_key
@@ -39,6 +32,7 @@ HISTORY_POINTS = 2_000
 DEFAULT_STEPS_PER_FRAME = 10
 # A request waits this long for a run another request or its stream holds, then gets a 409.
 BUSY_WAIT_S = 0.25
+MAX_WEIGHT = 100.0  # |w^l_jk| a learner may type in
 
 HistoryPoint = tuple[int, int, float | None, float | None, float | None, float | None]
 
@@ -79,12 +73,12 @@ class Job:
 class Plan:
     """A checked config change: the new config, whether it rebuilds, its memory estimate."""
 
-    config: RunConfig
+    config: Experiment
     rebuild: bool
     bytes: int
 
 
-def _admit_anything(run: Run, config: RunConfig) -> int:
+def _admit_anything(run: Run, config: Experiment) -> int:
     """The default admission of a changed config: no budget (a run outside a store)."""
     return 0
 
@@ -93,7 +87,7 @@ class Run:
     def __init__(
         self,
         run_id: str,
-        config: RunConfig,
+        config: Experiment,
         settings: Settings,
         state: RunState | None = None,
         owner: str = "",
@@ -109,7 +103,7 @@ class Run:
         self.bytes = 0  # its memory estimate, kept by the store (app/runs/budget.py)
         # Checks a changed config against the memory budgets (set by the store): raises, or
         # returns the new config's estimate.
-        self.admit: Callable[[Run, RunConfig], int] = _admit_anything
+        self.admit: Callable[[Run, Experiment], int] = _admit_anything
         self.steps_per_frame = DEFAULT_STEPS_PER_FRAME
         self.seconds_per_step = 0.0  # the fast path's last measured speed (see driver)
         self.playing = False
@@ -168,21 +162,6 @@ class Run:
     @property
     def step(self) -> int:
         return self.state.trainer.step
-
-    def info(self) -> dict[str, Any]:
-        st = self.state
-        return {
-            "id": self.id,
-            "config": self.config.model_dump(by_alias=True),
-            "status": self.status,
-            "step": st.trainer.step,
-            "epoch": st.trainer.epoch,
-            "kind": st.kind,
-            "sizes": list(st.net.sizes),
-            "n_train": st.n_train,
-            "n_test": len(st.x) - st.n_train,
-            "steps_per_frame": self.steps_per_frame,
-        }
 
     def frame(
         self,
@@ -339,7 +318,7 @@ class Run:
             n = self.state.n_train
             raise ConfigError((name,), f"the training set has {n} examples (0..{n - 1})")
         self.probe = index
-        self.config = self.config.model_copy(update={"probe": index})  # GET /runs/{id} says so
+        self.config = self.config.changed(probe=index)  # GET /runs/{id} says so
 
     def set_weight(self, l: int, j: int, k: int, value: float) -> None:  # noqa: E741
         """``w^l_jk = value`` (j, k 0-based), every other parameter kept; the momentum
@@ -362,12 +341,12 @@ class Run:
 
     def plan(self, changes: dict[str, Any]) -> Plan:
         """The config after ``changes``, checked against the caps and the memory budgets."""
-        new = merge(self.config, changes)
+        new = self.config.changed(**changes)
         check_caps(new, self.settings)
         size = self.admit(self, new)
-        return Plan(new, not changed_fields(self.config, new) <= KEEP_FIELDS, size)
+        return Plan(new, not self.config.differs(new) <= KEEP_FIELDS, size)
 
-    def slow_rebuild(self, new: RunConfig) -> bool:
+    def slow_rebuild(self, new: Experiment) -> bool:
         """Rebuilding for ``new`` draws or parses new data (worth a worker thread)."""
         return data_key(new) != self.state.data_key
 
@@ -380,8 +359,9 @@ class Run:
         self.generation += 1
 
     def update(self, changes: dict[str, Any]) -> bool:
-        """Apply a partial config (aliases as keys). Hyperparameters and the probe keep the
-        weights; anything else rebuilds the run. Returns True if it rebuilt."""
+        """Apply a partial config (the experiment's field names as keys). Hyperparameters
+        and the probe keep the weights; anything else rebuilds the run. Returns True if it
+        rebuilt."""
         plan = self.plan(changes)
         if plan.rebuild:
             self.install(plan, build(plan.config, self.settings, reuse=self.state))
@@ -403,7 +383,7 @@ class Run:
         """:meth:`reset`, the new state made in a worker thread (hold the lock meanwhile)."""
         self.reset(await self._built(workers, "resetting the run", self.config))
 
-    async def _built(self, workers: Workers, what: str, config: RunConfig) -> RunState:
+    async def _built(self, workers: Workers, what: str, config: Experiment) -> RunState:
         self.job = Job(what)
         try:
             state = await workers.run(build_ready, config, self.settings, self.state)
@@ -416,7 +396,7 @@ class Run:
     def keep(self, plan: Plan) -> None:
         """Apply ``plan`` without a rebuild: hyperparameters and the probe only."""
         new = plan.config
-        changed = changed_fields(self.config, new)
+        changed = self.config.differs(new)
         if changed <= KEEP_FIELDS:
             if new.probe >= self.state.n_train:
                 self.set_probe(new.probe, "probe")  # raises, naming the field sent
@@ -426,7 +406,7 @@ class Run:
                     learning_rate=new.learning_rate,
                     batch_size=new.batch_size,
                     regulariser=new.regulariser,
-                    lmbda=new.lambda_,
+                    lmbda=new.lmbda,
                     momentum=new.momentum,
                 )
             if "learning_rate" in changed and tr.status != "ok":

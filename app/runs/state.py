@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from app.api.models import RunConfig
 from app.core import regularisers
 from app.core.costs import Cost, get_cost
 from app.core.csvdata import CSVError, csv_to_dataset
@@ -27,6 +26,7 @@ from app.core.network import Network, n_params
 from app.core.training import Hyper, Trainer
 from app.runs.budget import BUILDERS_KEPT
 from app.runs.config import ConfigError, check_caps, resolve_output
+from app.runs.experiment import Experiment
 from app.runs.frames import FrameBuilder
 from app.runs.grid import GridBuilder
 from app.runs.metrics import Evaluator
@@ -34,12 +34,12 @@ from app.runs.rounding import Array
 from app.settings import Settings
 
 
-def hyper_of(config: RunConfig) -> Hyper:
+def hyper_of(config: Experiment) -> Hyper:
     return Hyper(
         learning_rate=config.learning_rate,
         batch_size=config.batch_size,
         regulariser=config.regulariser,
-        lmbda=config.lambda_,
+        lmbda=config.lmbda,
         momentum=config.momentum,
     )
 
@@ -85,7 +85,7 @@ class RunState:
         return regularisers.penalty(h.regulariser, h.lmbda, self.n_train, self.net.weights)
 
 
-def _dataset(config: RunConfig, settings: Settings, rng: np.random.Generator) -> Dataset:
+def _dataset(config: Experiment, settings: Settings, rng: np.random.Generator) -> Dataset:
     if config.dataset == "csv":
         assert config.csv is not None
         try:
@@ -101,12 +101,12 @@ def _extent(points: Array) -> list[list[float]]:
     return [[float(a), float(b)] for a, b in zip(lo - pad, hi + pad, strict=True)]
 
 
-def data_key(config: RunConfig) -> tuple[Any, ...]:
+def data_key(config: Experiment) -> tuple[Any, ...]:
     """The fields the data (points, labels, train/test split) depend on."""
     return (config.dataset, config.noise, config.seed, config.csv, config.train_share)
 
 
-def build(config: RunConfig, settings: Settings, reuse: RunState | None = None) -> RunState:
+def build(config: Experiment, settings: Settings, reuse: RunState | None = None) -> RunState:
     """Build a run's state; raises :class:`ConfigError` for anything the caps refuse.
 
     ``reuse``: a state whose data this one may share if the data's fields are the same.
@@ -177,7 +177,7 @@ def build(config: RunConfig, settings: Settings, reuse: RunState | None = None) 
     )
 
 
-def build_ready(config: RunConfig, settings: Settings, reuse: RunState | None = None) -> RunState:
+def build_ready(config: Experiment, settings: Settings, reuse: RunState | None = None) -> RunState:
     """:func:`build`, and what the first frame needs made as well (its frame builder, and the
     grid of 2-D data): every slow part of a new state, for a worker thread."""
     st = build(config, settings, reuse)

@@ -25,9 +25,9 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 
-from app.api.models import RunConfig
 from app.runs import budget
 from app.runs.config import ConfigError
+from app.runs.experiment import Experiment
 from app.runs.run import Run
 from app.runs.state import RunState, build
 from app.settings import Settings
@@ -84,7 +84,7 @@ class RunStore:
         """The live runs' memory estimates, and those of runs being built."""
         return sum(r.bytes for r in self._runs.values()) + self._reserved_bytes
 
-    def estimate(self, config: RunConfig) -> int:
+    def estimate(self, config: Experiment) -> int:
         """``config``'s memory estimate; a ConfigError naming the field if it is over the
         per-run budget."""
         est = budget.estimate(config, self.settings)
@@ -130,7 +130,7 @@ class RunStore:
                 reason="client_memory",
             )
 
-    def admit_change(self, run: Run, config: RunConfig) -> int:
+    def admit_change(self, run: Run, config: Experiment) -> int:
         """A run's config change: its new estimate, or ConfigError / ClientFull /
         MemoryFull."""
         size = self.estimate(config)
@@ -140,7 +140,7 @@ class RunStore:
         return size
 
     # -- creating ---------------------------------------------------------------------
-    def _admit(self, config: RunConfig, client: str) -> int:
+    def _admit(self, config: Experiment, client: str) -> int:
         s = self.settings
         size = self.estimate(config)
         if len(self._runs) + self._reserved_runs.total() >= s.max_runs:
@@ -166,7 +166,7 @@ class RunStore:
         held = sum(1 for r in self._runs.values() if r.owner == client)
         return held + self._reserved_runs[client]
 
-    def create(self, config: RunConfig, client: str = "") -> Run:
+    def create(self, config: Experiment, client: str = "") -> Run:
         """Build (on this thread) and register a run; raises ConfigError (bad config),
         StoreFull, ClientFull or MemoryFull."""
         size = self._admit(config, client)
@@ -174,9 +174,9 @@ class RunStore:
 
     async def create_async(
         self,
-        config: RunConfig,
+        config: Experiment,
         client: str,
-        build_off_loop: Callable[[RunConfig], Awaitable[RunState]],
+        build_off_loop: Callable[[Experiment], Awaitable[RunState]],
     ) -> Run:
         """As :meth:`create`, the build awaited from ``build_off_loop`` (a worker thread);
         the run's place and memory are reserved meanwhile."""
@@ -192,7 +192,7 @@ class RunStore:
             self._reserved_by[client] -= size
         return self._add(config, state, client, size)
 
-    def _add(self, config: RunConfig, state: RunState, client: str, size: int) -> Run:
+    def _add(self, config: Experiment, state: RunState, client: str, size: int) -> Run:
         run_id = secrets.token_urlsafe(12)
         run = Run(run_id, config, self.settings, state=state, owner=client)
         run.bytes = size

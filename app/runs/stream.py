@@ -26,6 +26,7 @@ import orjson
 from pydantic import TypeAdapter, ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from app.api.mapping import changes_of, run_info
 from app.api.models import ClientMessage
 from app.runs import driver, insight
 from app.runs.config import ConfigError
@@ -205,7 +206,7 @@ class Session:
         run = self.run
         if run.generation != self.generation:  # rebuilt by this stream's `set`, or by PATCH
             self.generation = run.generation
-            self.sender.post_control({"type": "rebuilt", "run": run.info()})
+            self.sender.post_control({"type": "rebuilt", "run": run_info(run)})
             grid = history = changed = True
         # This frame replaces the unsent one: it keeps what that one carried.
         grid = grid or self.want_grid or self.sender.frame_grid
@@ -373,9 +374,7 @@ class Session:
             if not run.playing:
                 self.post_frame()
         elif kind == "set":
-            changes = msg.model_dump(exclude_unset=True, by_alias=True)
-            changes.pop("type", None)
-            await run.change(changes, self._workers())  # new data: built in a worker thread
+            await run.change(changes_of(msg), self._workers())  # new data: built in a worker thread
             self.post_frame(grid=True)  # after a rebuild: `rebuilt`, then a frame with history
         elif kind == "set_weight":
             run.set_weight(msg.l, msg.j, msg.k, msg.value)

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from app.api.mapping import experiment_of
 from app.api.models import RunConfig
 from app.runs.budget import estimate
 from app.settings import Settings
@@ -64,8 +65,8 @@ def test_filling_the_memory_budget_keeps_rss_under_512_mb(serve: Callable[..., S
     csv_run = {"dataset": "csv", "csv": csv_text(600, 64, 10), "hidden": [8] * 6}
     csv_run["batch_size"] = 256
     big_2d = {"hidden": [8] * 6, "features": F7, "batch_size": 512}
-    est_csv = estimate(RunConfig.model_validate(csv_run), settings).total / 1e6
-    est_2d = estimate(RunConfig.model_validate(big_2d), settings).total / 1e6
+    est_csv = estimate(experiment_of(RunConfig.model_validate(csv_run)), settings).total / 1e6
+    est_2d = estimate(experiment_of(RunConfig.model_validate(big_2d)), settings).total / 1e6
     clients = [client(server, f"127.3.0.{k}") for k in range(1, 40)]
     made: list[tuple[httpx.Client, str]] = []
     try:

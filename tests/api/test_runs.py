@@ -42,6 +42,47 @@ def test_empty_body_is_the_playground_default(client: TestClient) -> None:
     assert RunConfig().model_dump(by_alias=True) == PLAYGROUND
 
 
+def test_every_config_field_reads_back_as_sent(client: TestClient) -> None:
+    """The wire's names (``lambda``) and values, every field away from its default, come
+    back from POST and GET in the same order as the defaults; a PATCH of ``lambda`` alone
+    changes λ alone, and the frame's hyper says so."""
+    sent = {
+        "dataset": "xor",
+        "noise": 0.25,
+        "train_share": 0.7,
+        "seed": 9,
+        "csv": None,
+        "features": ["x1", "x2", "x1x2"],
+        "hidden": [3, 5, 2],
+        "hidden_activation": "relu",
+        "output_activation": "sigmoid",
+        "cost": "cross_entropy",
+        "init": "xavier",
+        "learning_rate": 0.3,
+        "batch_size": 7,
+        "regulariser": "l1",
+        "lambda": 0.004,
+        "momentum": 0.5,
+        "probe": 11,
+    }
+    assert all(sent[k] != v for k, v in PLAYGROUND.items() if k != "csv")
+    created = client.post("/api/runs", json=sent)
+    assert created.status_code == 201
+    rid = created.json()["id"]
+    for info in (created.json(), client.get(f"/api/runs/{rid}").json()):
+        assert list(info["config"]) == list(PLAYGROUND)
+        assert info["config"] == sent
+    info = client.patch(f"/api/runs/{rid}", json={"lambda": 0.25}).json()
+    assert info["config"] == {**sent, "lambda": 0.25}
+    assert client.get(f"/api/runs/{rid}/frame").json()["hyper"] == {
+        "learning_rate": 0.3,
+        "batch_size": 7,
+        "regulariser": "l1",
+        "lambda": 0.25,
+        "momentum": 0.5,
+    }
+
+
 def test_read_and_frame(client: TestClient, run_id: str) -> None:
     assert client.get(f"/api/runs/{run_id}").json()["id"] == run_id
     frame = client.get(f"/api/runs/{run_id}/frame").json()

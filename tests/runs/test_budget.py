@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.api.models import RunConfig
 from app.runs import budget
 from app.runs.budget import BUILDERS_KEPT, csv_shape, estimate
 from app.runs.config import ConfigError
+from app.runs.experiment import Experiment
 from app.runs.run import Run
 from app.runs.store import ClientFull, MemoryFull, RunStore
 from app.settings import Settings
@@ -38,7 +38,7 @@ def _use(run: Run, batch_sizes: list[int]) -> None:
         run.frame(grid=True)
 
 
-def _measured(config: RunConfig, batch_sizes: list[int]) -> tuple[int, int]:
+def _measured(config: Experiment, batch_sizes: list[int]) -> tuple[int, int]:
     """(bytes held after use, peak bytes) of building and using a run (tracemalloc)."""
     tracemalloc.start()
     try:
@@ -54,8 +54,8 @@ def _measured(config: RunConfig, batch_sizes: list[int]) -> tuple[int, int]:
 @pytest.fixture(scope="module", autouse=True)
 def _warm() -> None:
     """Module-level caches (imports, compiled patterns) are not a run's memory."""
-    _measured(RunConfig.model_validate({"dataset": "csv", "csv": csv_text(20, 2, 2)}), [10])
-    _measured(RunConfig(), [10])
+    _measured(Experiment(**{"dataset": "csv", "csv": csv_text(20, 2, 2)}), [10])
+    _measured(Experiment(), [10])
 
 
 CASES: list[tuple[str, dict[str, Any], list[int]]] = [
@@ -73,12 +73,10 @@ def test_the_estimate_is_not_below_what_a_run_takes(
 ) -> None:
     if "csv" in changes:
         changes = {"dataset": "csv", **changes}
-    config = RunConfig.model_validate(changes)
+    config = Experiment(**changes)
     held, peak = _measured(config, batches)
     # every change is estimated again (Run.plan): the largest estimate along the way
-    est = max(
-        estimate(config.model_copy(update={"batch_size": bs}), Settings()).total for bs in batches
-    )
+    est = max(estimate(config.changed(batch_size=bs), Settings()).total for bs in batches)
     assert peak <= est, f"{name}: peak {peak / 1e6:.2f} MB over the estimate {est / 1e6:.2f} MB"
     # and not so far above that the server-wide budget turns students away for nothing
     assert est <= 4 * peak + 1_000_000, f"{name}: {est / 1e6:.2f} MB for {peak / 1e6:.2f} MB"
@@ -87,8 +85,8 @@ def test_the_estimate_is_not_below_what_a_run_takes(
 
 def test_cycling_the_batch_size_keeps_two_builders_and_no_memory() -> None:
     """The reported attack: 183 batch sizes added 1.38 GB. Now the caches hold two."""
-    config = RunConfig.model_validate(
-        {"dataset": "csv", "csv": csv_text(700, 64, 10), "hidden": [8] * 6, "batch_size": 340}
+    config = Experiment(
+        **{"dataset": "csv", "csv": csv_text(700, 64, 10), "hidden": [8] * 6, "batch_size": 340}
     )
     run = Run("c", config, Settings())
     _use(run, [340])
@@ -113,15 +111,15 @@ def test_csv_shape_counts_rows_and_columns_without_parsing() -> None:
 def test_a_run_over_the_per_run_budget_is_a_422_naming_the_field() -> None:
     settings = replace(Settings(), run_memory_mb=8)
     store = RunStore(settings)
-    big_batch = RunConfig.model_validate(
-        {"dataset": "csv", "csv": csv_text(1200, 64, 10), "hidden": [8] * 6, "batch_size": 512}
+    big_batch = Experiment(
+        **{"dataset": "csv", "csv": csv_text(1200, 64, 10), "hidden": [8] * 6, "batch_size": 512}
     )
     with pytest.raises(ConfigError) as e:
         store.create(big_batch, "a")
     assert e.value.loc == ("batch_size",)
     assert "8 MB per run (run_memory_mb)" in e.value.msg
-    big_data = RunConfig.model_validate(
-        {"dataset": "csv", "csv": csv_text(5000, 64, 2), "hidden": [], "batch_size": 1}
+    big_data = Experiment(
+        **{"dataset": "csv", "csv": csv_text(5000, 64, 2), "hidden": [], "batch_size": 1}
     )
     with pytest.raises(ConfigError) as e:
         store.create(big_data, "a")
@@ -131,7 +129,7 @@ def test_a_run_over_the_per_run_budget_is_a_422_naming_the_field() -> None:
 
 def test_a_change_over_the_per_run_budget_is_refused_and_the_run_kept() -> None:
     store = RunStore(replace(Settings(), run_memory_mb=8))
-    run = store.create(RunConfig.model_validate({"hidden": [8] * 6}), "a")
+    run = store.create(Experiment(**{"hidden": [8] * 6}), "a")
     with pytest.raises(ConfigError) as e:
         run.update({"dataset": "csv", "csv": csv_text(5000, 64, 2)})
     assert e.value.loc == ("csv",)
@@ -141,7 +139,7 @@ def test_a_change_over_the_per_run_budget_is_refused_and_the_run_kept() -> None:
 def test_the_server_budget_refuses_new_runs_with_a_retry_after() -> None:
     settings = replace(Settings(), memory_mb=30, idle_timeout_s=100)
     store = RunStore(settings)
-    config = RunConfig.model_validate({"hidden": [8] * 6, "batch_size": 512})
+    config = Experiment(**{"hidden": [8] * 6, "batch_size": 512})
     size = estimate(config, settings).total
     fits = int(30 * budget.MB // size)
     assert fits >= 2
@@ -152,17 +150,17 @@ def test_the_server_budget_refuses_new_runs_with_a_retry_after() -> None:
         store.create(config, "late")
     assert 1 <= full.value.retry_after <= 100
     assert "memory_mb" in str(full.value)
-    small = store.create(RunConfig(), "late")  # a small run still fits
+    small = store.create(Experiment(), "late")  # a small run still fits
     # a change that would grow a run past the budget is refused too
     with pytest.raises(MemoryFull):
         small.update({"hidden": [8] * 6, "batch_size": 512})
-    assert small.config.batch_size == RunConfig().batch_size
+    assert small.config.batch_size == Experiment().batch_size
 
 
 def test_one_client_may_not_take_the_server_budget() -> None:
     settings = replace(Settings(), client_memory_mb=20, memory_mb=1000, idle_timeout_s=100)
     store = RunStore(settings)
-    config = RunConfig.model_validate({"hidden": [8] * 6, "batch_size": 512})
+    config = Experiment(**{"hidden": [8] * 6, "batch_size": 512})
     size = estimate(config, settings).total
     mine = [store.create(config, "greedy") for _ in range(int(20 * budget.MB // size))]
     with pytest.raises(ClientFull) as full:
@@ -175,12 +173,12 @@ def test_one_client_may_not_take_the_server_budget() -> None:
 
 def test_runs_per_client_are_capped() -> None:
     store = RunStore(replace(Settings(), max_runs_per_client=2, idle_timeout_s=100))
-    a = store.create(RunConfig(), "10.0.0.1")
-    store.create(RunConfig(), "10.0.0.1")
+    a = store.create(Experiment(), "10.0.0.1")
+    store.create(Experiment(), "10.0.0.1")
     with pytest.raises(ClientFull) as full:
-        store.create(RunConfig(), "10.0.0.1")
+        store.create(Experiment(), "10.0.0.1")
     assert "max_runs_per_client = 2" in str(full.value)
     assert 1 <= full.value.retry_after <= 100
-    store.create(RunConfig(), "10.0.0.2")  # another client is not affected
+    store.create(Experiment(), "10.0.0.2")  # another client is not affected
     store.delete(a.id)
-    store.create(RunConfig(), "10.0.0.1")  # room again after a delete
+    store.create(Experiment(), "10.0.0.1")  # room again after a delete

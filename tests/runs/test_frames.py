@@ -9,10 +9,10 @@ import numpy as np
 import orjson
 import pytest
 
-from app.api.models import RunConfig
 from app.core import edges as core_edges
 from app.core.datasets import accuracy
 from app.core.network import backprop
+from app.runs.experiment import Experiment
 from app.runs.rounding import round4, round_sig, rounded32
 from app.runs.run import Run
 from app.settings import Settings
@@ -32,14 +32,14 @@ CASES = [
     {},
     {"hidden": [8, 8]},
     {"hidden": [], "dataset": "xor", "features": ["x1", "x2", "x1x2"]},
-    {"hidden": [5, 3], "hidden_activation": "relu", "regulariser": "l2", "lambda": 0.5},
+    {"hidden": [5, 3], "hidden_activation": "relu", "regulariser": "l2", "lmbda": 0.5},
     {
         "hidden": [3],
         "hidden_activation": "sigmoid",
         "output_activation": "sigmoid",
         "cost": "cross_entropy",
         "regulariser": "l1",
-        "lambda": 1.0,
+        "lmbda": 1.0,
     },
     {"dataset": "blobs3", "hidden": [6, 4], "hidden_activation": "leaky_relu"},
     {"dataset": "plane", "hidden": [4], "hidden_activation": "linear", "batch_size": 7},
@@ -54,7 +54,7 @@ CASES = [
 
 @pytest.mark.parametrize("changes", CASES, ids=[str(i) for i in range(len(CASES))])
 def test_frame_matches_core_backprop(changes: dict[str, Any]) -> None:
-    run = Run("r", RunConfig.model_validate({"seed": 3, **changes}), Settings())
+    run = Run("r", Experiment(**{"seed": 3, **changes}), Settings())
     run.train(37)
     run.set_probe(5)
     frame = orjson.loads(run.frame(grid=True))
@@ -115,7 +115,7 @@ def test_frame_matches_core_backprop(changes: dict[str, Any]) -> None:
 
 def test_bp2_holds_between_the_numbers_of_one_frame() -> None:
     """Σ_j backward contribution of edge k→j, times σ'(z_k), is δ_k (to rounding)."""
-    run = Run("r", RunConfig.model_validate({"hidden": [8, 8]}), Settings())
+    run = Run("r", Experiment(**{"hidden": [8, 8]}), Settings())
     run.train(50)
     frame = orjson.loads(run.frame())
     layers = frame["layers"]
@@ -125,7 +125,7 @@ def test_bp2_holds_between_the_numbers_of_one_frame() -> None:
 
 
 def test_grid_is_the_network_output_on_the_grid() -> None:
-    run = Run("r", RunConfig(), Settings())
+    run = Run("r", Experiment(), Settings())
     frame = orjson.loads(run.frame(grid=True))
     grid = frame["grid"]
     from app.core.datasets import features
@@ -141,7 +141,7 @@ def test_grid_is_the_network_output_on_the_grid() -> None:
 
 
 def test_multiclass_grid_is_the_argmax_class() -> None:
-    run = Run("r", RunConfig(dataset="blobs3"), Settings())
+    run = Run("r", Experiment(dataset="blobs3"), Settings())
     grid = orjson.loads(run.frame(grid=True))["grid"]
     assert set(np.unique(grid["output"])) <= {0, 1, 2}
 
@@ -159,7 +159,7 @@ def test_rounding_to_four_significant_digits() -> None:
 
 
 def test_a_frame_never_carries_nan_or_infinity() -> None:
-    run = Run("r", RunConfig(hidden=[4], hidden_activation="linear", dataset="plane"), Settings())
+    run = Run("r", Experiment(hidden=[4], hidden_activation="linear", dataset="plane"), Settings())
     tr = run.state.trainer
     tr.theta[:] = 1e200  # finite but absurd: every z overflows
     data = run.frame(grid=True)
@@ -178,13 +178,13 @@ def _frame_body(run: Run) -> dict[str, Any]:
 def test_a_repeated_frame_is_reused_until_something_changes() -> None:
     """Frames (and the grid) of an unchanged run are reused; every change shows, and the
     frame after it is the one a fresh run brought to the same state sends."""
-    config = RunConfig.model_validate({"hidden": [4, 3], "seed": 5})
+    config = Experiment(**{"hidden": [4, 3], "seed": 5})
     changes: list[Any] = [
         lambda r: r.train(3),
         lambda r: r.set_probe(7),
         lambda r: r.state.trainer.set_weight(3, 1, 2, -0.5),
-        lambda r: r.update({"regulariser": "l2", "lambda": 0.5}),
-        lambda r: r.update({"lambda": 0.25}),
+        lambda r: r.update({"regulariser": "l2", "lmbda": 0.5}),
+        lambda r: r.update({"lmbda": 0.25}),
         lambda r: r.update({"batch_size": 4}),
         lambda r: r.state.trainer.set_weight(2, 0, 1, 0.75),
         lambda r: r.train(1),
@@ -213,7 +213,7 @@ def test_a_repeated_frame_is_reused_until_something_changes() -> None:
 def test_a_frame_without_fresh_metrics_repeats_the_last_measured_ones() -> None:
     """A playing stream measures train/test every few frames: the frames in between say
     when theirs were measured, and the loss history gets one point per measurement."""
-    run = Run("r", RunConfig.model_validate({"hidden": [4], "seed": 3}), Settings())
+    run = Run("r", Experiment(**{"hidden": [4], "seed": 3}), Settings())
     first = orjson.loads(run.frame(metrics=False))  # nothing measured yet: measures
     assert first["metrics_step"] == 0 == first["step"]
     run.train(50)

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from app.api.models import RunConfig
 from app.runs import driver
+from app.runs.experiment import Experiment
 from app.runs.pacer import Pacer
 from app.runs.run import Run, RunDiverged
 from app.runs.store import RunNotFound, RunStore, StoreFull
@@ -20,10 +20,10 @@ from app.settings import Settings
 
 def test_store_caps_evicts_and_says_when_to_retry() -> None:
     store = RunStore(replace(Settings(), max_runs=2, idle_timeout_s=100))
-    a = store.create(RunConfig())
-    b = store.create(RunConfig())
+    a = store.create(Experiment())
+    b = store.create(Experiment())
     with pytest.raises(StoreFull) as full:
-        store.create(RunConfig())
+        store.create(Experiment())
     assert 1 <= full.value.retry_after <= 100
     now = time.monotonic()
     a.last_used = now - 150
@@ -34,13 +34,13 @@ def test_store_caps_evicts_and_says_when_to_retry() -> None:
     with pytest.raises(RunNotFound):
         store.get(a.id)
     assert store.get(b.id) is b and len(store) == 1
-    store.create(RunConfig())  # room again
+    store.create(Experiment())  # room again
     with pytest.raises(RunNotFound):
         store.delete("nope")
 
 
 def test_training_stops_at_its_time_budget() -> None:
-    run = Run("a", RunConfig(), Settings())
+    run = Run("a", Experiment(), Settings())
     asyncio.run(driver.train(run, 200))  # measures the speed
     per_step = run.seconds_per_step
     assert per_step > 0
@@ -50,8 +50,8 @@ def test_training_stops_at_its_time_budget() -> None:
 
 
 def test_chunked_training_gives_the_same_result_as_one_call() -> None:
-    a = Run("a", RunConfig(), Settings())
-    b = Run("b", RunConfig(), Settings())
+    a = Run("a", Experiment(), Settings())
+    b = Run("b", Experiment(), Settings())
     assert asyncio.run(driver.train(a, 5_000)).steps == 5_000
     b.train(5_000)
     assert (a.state.trainer.theta == b.state.trainer.theta).all()
@@ -60,7 +60,7 @@ def test_chunked_training_gives_the_same_result_as_one_call() -> None:
 def test_training_a_diverged_run_is_refused() -> None:
     run = Run(
         "a",
-        RunConfig(
+        Experiment(
             dataset="plane",
             hidden_activation="linear",
             learning_rate=10.0,
@@ -135,7 +135,7 @@ def test_controls_go_before_the_latest_frame() -> None:
 
 
 def test_training_stops_at_the_deadline_a_cancel_or_a_delete() -> None:
-    big = RunConfig(hidden=[8] * 6, batch_size=64)
+    big = Experiment(hidden=[8] * 6, batch_size=64)
 
     async def deadline() -> tuple[driver.Trained, float]:
         run = Run("a", big, Settings())
@@ -174,7 +174,7 @@ def test_a_busy_run_refuses_within_the_wait_and_says_what_it_is_doing() -> None:
     from app.runs.run import BUSY_WAIT_S, RunBusy
 
     async def scenario() -> tuple[str, float]:
-        run = Run("a", RunConfig(hidden=[8] * 6, batch_size=64), Settings())
+        run = Run("a", Experiment(hidden=[8] * 6, batch_size=64), Settings())
 
         async def long_step() -> None:
             async with run.claim():
@@ -200,7 +200,7 @@ def test_a_busy_run_refuses_within_the_wait_and_says_what_it_is_doing() -> None:
 
 def test_reads_do_not_keep_a_run_alive_and_busy_runs_are_not_evicted() -> None:
     store = RunStore(replace(Settings(), idle_timeout_s=100))
-    a, b = store.create(RunConfig()), store.create(RunConfig())
+    a, b = store.create(Experiment()), store.create(Experiment())
     now = time.monotonic()
     a.last_used = b.last_used = now - 150
     store.get(a.id)  # a read: no touch
@@ -217,14 +217,14 @@ def test_reads_do_not_keep_a_run_alive_and_busy_runs_are_not_evicted() -> None:
 
 
 def test_reset_reuses_the_data_and_gives_the_same_run() -> None:
-    run = Run("a", RunConfig(dataset="spiral", hidden=[4]), Settings())
+    run = Run("a", Experiment(dataset="spiral", hidden=[4]), Settings())
     before = run.state
     theta0 = run.state.trainer.theta.copy()
     run.train(100)
     run.reset()
     assert run.state is not before and run.state.dataset is before.dataset
     assert (run.state.trainer.theta == theta0).all() and run.step == 0
-    fresh = Run("b", RunConfig(dataset="spiral", hidden=[4], seed=1), Settings())
+    fresh = Run("b", Experiment(dataset="spiral", hidden=[4], seed=1), Settings())
     run.update({"hidden": [4]})  # nothing changed: no rebuild
     assert (fresh.state.x == run.state.x).all()
     run.update({"noise": 0.2})  # new data: drawn again
@@ -269,7 +269,7 @@ def test_rest_training_takes_a_fair_share_beside_playing_streams() -> None:
     pacer = Pacer(max_fps=30, min_fps=2, cpu_share=0.9, steady_fps=10)
 
     async def scenario() -> tuple[driver.Trained, float, int]:
-        run = Run("a", RunConfig(hidden=[8] * 6, batch_size=64), Settings())
+        run = Run("a", Experiment(hidden=[8] * 6, batch_size=64), Settings())
         for key in range(20):  # twenty students playing at "max" speed
             pacer.report(key, 0.0, 0.002, 100.0)
         t0 = time.monotonic()
@@ -300,7 +300,7 @@ def test_a_paced_rest_step_stops_within_a_second_even_between_slots() -> None:
 
     async def scenario(how: str) -> tuple[driver.Trained, float]:
         store = RunStore(Settings())
-        run = store.create(RunConfig(hidden=[8] * 6))
+        run = store.create(Experiment(hidden=[8] * 6))
         gone = asyncio.Event()
         start = time.monotonic()
         deadline = start + (0.5 if how == "time" else 60)
