@@ -1,12 +1,18 @@
-"""Cost functions and BP1, the output error ``δ^L``.
+"""The cost registry, and BP1, the output error ``δ^L``.
 
 Every cost is the mean over the batch of a per-example cost ``C_x``. Arrays are batches,
-row = example: ``z_L``, ``a_L`` and ``y`` have shape ``(m, n_L)``.
+row = example: ``z_L``, ``a_L`` and ``y`` have shape ``(m, n_L)``. Each :class:`Cost` knows
+``C_x``, its gradient ``∇_a C_x``, the output activations it pairs with and the one (if any)
+on which σ' cancels in BP1, leaving ``δ^L = a^L − y``:
 
-- quadratic ``C_x = ½‖y − a^L‖²``: ``∇_a C = a^L − y``, ``δ^L = (a^L − y) ⊙ σ'(z^L)``
-- cross-entropy (sigmoid output) ``C_x = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)]``:
-  ``δ^L = a^L − y`` (σ' cancels)
-- log-likelihood (softmax output) ``C_x = −Σ_j y_j ln a_j``: ``δ^L = a^L − y``
+- quadratic ``C_x = ½‖y − a^L‖²``: ``∇_a C = a^L − y``, ``δ^L = (a^L − y) ⊙ σ'(z^L)``; any
+  elementwise output
+- cross-entropy ``C_x = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)]``:
+  ``∇_a C = (a − y) / (a(1 − a))``; with a sigmoid output σ' = a(1 − a) cancels
+- log-likelihood ``C_x = −Σ_j y_j ln a_j``: ``∇_a C = −y / a``; with a softmax output (and
+  one-hot y) the Jacobian of softmax turns it into ``a − y``
+
+The API's enums, ``/api/options`` and the link grammar are derived from :data:`COSTS`.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from app.core.activations import ACTIVATIONS
 
 Array = NDArray[np.float64]
 
@@ -31,9 +39,18 @@ def _quadratic(z_L: Array, a_L: Array, y: Array) -> Array:
     return out
 
 
+def _quadratic_grad(a_L: Array, y: Array) -> Array:
+    return a_L - y
+
+
 def _cross_entropy(z_L: Array, a_L: Array, y: Array) -> Array:
     # ln a = −softplus(−z), ln(1 − a) = −softplus(z): finite even when a rounds to 0 or 1.
     out: Array = np.sum(y * _softplus(-z_L) + (1.0 - y) * _softplus(z_L), axis=1)
+    return out
+
+
+def _cross_entropy_grad(a_L: Array, y: Array) -> Array:
+    out: Array = (a_L - y) / (a_L * (1.0 - a_L))
     return out
 
 
@@ -44,35 +61,68 @@ def _log_likelihood(z_L: Array, a_L: Array, y: Array) -> Array:
     return out
 
 
+def _log_likelihood_grad(a_L: Array, y: Array) -> Array:
+    out: Array = -y / a_L
+    return out
+
+
 @dataclass(frozen=True)
 class Cost:
-    """A cost ``C_x`` (per example, shape ``(m,)``) and the output activations it pairs with."""
+    """A cost ``C_x`` (per example, shape ``(m,)``) and the output activations it pairs with.
+
+    ``cancels_on``: the output activation on which σ' cancels in BP1 (then it is the only
+    one in ``outputs``), or None.
+    """
 
     name: str
-    per_example: Callable[[Array, Array, Array], Array]
+    label: str
+    per_example: Callable[[Array, Array, Array], Array]  # (z_L, a_L, y) -> C_x, (m,)
+    grad: Callable[[Array, Array], Array]  # (a_L, y) -> ∇_a C_x, (m, n_L)
     outputs: tuple[str, ...]
-    sigma_prime_cancels: bool
+    cancels_on: str | None = None
+
+    @property
+    def sigma_prime_cancels(self) -> bool:
+        """σ' cancels in BP1 on the output this cost pairs with: ``δ^L = a^L − y``."""
+        return self.cancels_on is not None
 
     def grad_a(self, a_L: Array, y: Array) -> Array:
-        """``∇_a C_x`` for the quadratic cost; the other costs are given straight as δ^L."""
-        return a_L - y
+        """``∇_a C_x``, shape ``(m, n_L)``."""
+        return self.grad(a_L, y)
 
     def delta_L(self, a_L: Array, y: Array, sigma_prime_L: Array) -> Array:
         """BP1: ``δ^L = ∇_a C ⊙ σ'_L(z^L)``, shape ``(m, n_L)``; ``a^L − y`` where σ' cancels."""
         if self.sigma_prime_cancels:
             return a_L - y
-        return self.grad_a(a_L, y) * sigma_prime_L
+        return self.grad(a_L, y) * sigma_prime_L
 
 
-_ELEMENTWISE = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
+_ELEMENTWISE = tuple(n for n, a in ACTIVATIONS.items() if a.elementwise and a.output_ok)
+_SIGMOID, _SOFTMAX = ("sigmoid",), ("softmax",)
 
 COSTS: dict[str, Cost] = {
-    "quadratic": Cost("quadratic", _quadratic, _ELEMENTWISE, sigma_prime_cancels=False),
-    "cross_entropy": Cost("cross_entropy", _cross_entropy, ("sigmoid",), sigma_prime_cancels=True),
-    "log_likelihood": Cost(
-        "log_likelihood", _log_likelihood, ("softmax",), sigma_prime_cancels=True
-    ),
+    c.name: c
+    for c in (
+        Cost("quadratic", "quadratic", _quadratic, _quadratic_grad, _ELEMENTWISE),
+        Cost(
+            "cross_entropy",
+            "cross-entropy",
+            _cross_entropy,
+            _cross_entropy_grad,
+            _SIGMOID,
+            *_SIGMOID,
+        ),
+        Cost(
+            "log_likelihood",
+            "log-likelihood",
+            _log_likelihood,
+            _log_likelihood_grad,
+            _SOFTMAX,
+            *_SOFTMAX,
+        ),
+    )
 }
+NAMES: tuple[str, ...] = tuple(COSTS)
 
 
 def get_cost(name: str, output_activation: str) -> Cost:

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from app.core.activations import ACTIVATIONS, OUTPUT, Activation, get_activation
+
 Array = NDArray[np.float64]
 Gen = Callable[[int, float, np.random.Generator], tuple[Array, Array]]
 
@@ -259,24 +261,28 @@ def features(points: Array, names: Sequence[str]) -> Array:
     return np.column_stack([FEATURES[nm](pts) for nm in names]).astype(np.float64)
 
 
-_OUTPUTS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear", "softmax")
-
-
-def _check(kind: str, output_activation: str) -> None:
+def _check_kind(kind: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"kind: unknown kind {kind!r}; choose one of {list(KINDS)}")
-    if output_activation not in _OUTPUTS:
-        raise ValueError(f"output_activation: unknown {output_activation!r}; one of {_OUTPUTS}")
-    if kind == "regression" and output_activation == "softmax":
+
+
+def _check(kind: str, output_activation: str) -> Activation:
+    """The output activation (from :mod:`app.core.activations`), if ``kind`` can use it."""
+    _check_kind(kind)
+    act = ACTIVATIONS.get(output_activation)
+    if act is None or not act.output_ok:
+        raise ValueError(f"output_activation: unknown {output_activation!r}; one of {OUTPUT}")
+    if kind == "regression" and not act.elementwise:
         raise ValueError(
-            "output_activation: softmax over a single output is always 1; "
-            "regression needs linear (or tanh/sigmoid/relu) output"
+            f"output_activation: {act.label} over a single output is always 1; "
+            "regression needs an elementwise output (e.g. linear)"
         )
+    return act
 
 
 def default_output(kind: str) -> tuple[str, str]:
     """Playground-like (output activation, cost) for a dataset kind."""
-    _check(kind, "linear")
+    _check_kind(kind)
     return {
         "classification": ("tanh", "quadratic"),
         "regression": ("linear", "quadratic"),
@@ -286,13 +292,14 @@ def default_output(kind: str) -> tuple[str, str]:
 
 def output_size(kind: str, n_classes: int, output_activation: str | None = None) -> int:
     """n_L: 1 for regression and ±1 classification (2 with softmax), K for multiclass."""
-    _check(kind, output_activation or "linear")
+    _check_kind(kind)
+    act = None if output_activation is None else _check(kind, output_activation)
     if kind == "multiclass":
         if n_classes < 2:
             raise ValueError(f"n_classes must be at least 2 for multiclass, got {n_classes}")
         return n_classes
-    if kind == "classification" and output_activation == "softmax":
-        return 2
+    if kind == "classification" and act is not None and not act.elementwise:
+        return 2  # one output per class (softmax)
     return 1
 
 
@@ -312,9 +319,11 @@ def targets(labels: Array, kind: str, output_activation: str, n_classes: int) ->
         if not np.all(np.abs(lab) == 1.0):
             raise ValueError("labels: classification labels must all be −1 or +1")
         pos = (lab > 0).astype(np.float64)
-        if output_activation == "softmax":
+        act = get_activation(output_activation)
+        if not act.elementwise:  # softmax: one output per class
             return np.column_stack([1.0 - pos, pos])
-        return pos[:, None] if output_activation == "sigmoid" else lab[:, None].copy()
+        neg_t, pos_t = act.classes
+        return np.where(pos > 0, pos_t, neg_t)[:, None]
     cls = lab.astype(np.intp)
     if np.any(cls != lab) or np.any(cls < 0) or np.any(cls >= n_out):
         raise ValueError(f"labels: multiclass labels must be integers 0..{n_out - 1}")
@@ -328,7 +337,7 @@ def accuracy(a_L: Array, y: Array, kind: str, output_activation: str) -> float |
     accepted too). One output: the class is positive where ``a > 0.5`` for sigmoid, ``a > 0``
     otherwise. Several outputs: the class is the argmax. None also for zero examples.
     """
-    _check(kind, output_activation)
+    act = _check(kind, output_activation)
     if kind == "regression":
         return None
     a = np.asarray(a_L, dtype=np.float64)
@@ -339,7 +348,7 @@ def accuracy(a_L: Array, y: Array, kind: str, output_activation: str) -> float |
     if a.shape[0] == 0:
         return None
     if a.shape[1] == 1:
-        cut = 0.5 if output_activation == "sigmoid" else 0.0
+        cut = act.cut
         return float(np.mean((a[:, 0] > cut) == (t.reshape(-1) > cut)))
     if t.ndim == 2 and t.shape[1] == a.shape[1]:
         truth = np.argmax(t, axis=1)

@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.core.network import Network, Trace, backprop
+from app.core.regularisers import get_regulariser
 
 Array = NDArray[np.float64]
 
@@ -165,13 +166,8 @@ def edge(
     a_b, d_b = t.a[i][1:, k], t.delta[i][1:, j]
     m = len(a_b)
     bp4 = math.fsum((a_b * d_b).tolist()) / m
-    coef = step.lmbda / step.n_train if step.regulariser != "none" else 0.0
-    if step.regulariser == "l2":
-        reg = coef * w
-    elif step.regulariser == "l1":
-        reg = coef * float(np.sign(w))
-    else:
-        reg = 0.0
+    # λ/n·r'(w): λ/n·w (L2), λ/n·sgn(w) (L1) or 0
+    reg = step.lmbda / step.n_train * float(get_regulariser(step.regulariser).grad(np.array(w)))
     grad = bp4 + reg
     eta, mu = step.learning_rate, step.momentum
     delta_w = mu * velocity - eta * grad if mu else -eta * grad

@@ -192,11 +192,11 @@ def backprop(
     fwd = feedforward(net, x)
     z, a = fwd.z, fwd.a
 
-    # σ'(z^l) per layer, from a^l = σ(z^l) (cheaper than from z^l).
-    sigma_prime = [act.prime_from_a(a_l) for act, a_l in zip(acts[:-1], a[1:-1], strict=True)]
+    # σ'(z^l) per layer, given z^l and a^l = σ(z^l) (each activation reads what it needs).
+    sigma_prime = [act.prime(z[i], a[i + 1]) for i, act in enumerate(acts[:-1])]
     # BP1: δ^L = ∇_a C ⊙ σ'_L(z^L); for the matched costs σ' cancels and δ^L = a^L − y.
     cancels = cost.sigma_prime_cancels
-    sigma_prime.append(np.ones_like(z[-1]) if cancels else acts[-1].prime_from_a(a[-1]))
+    sigma_prime.append(np.ones_like(z[-1]) if cancels else acts[-1].prime(z[-1], a[-1]))
     delta = [cost.delta_L(a[-1], y, sigma_prime[-1])]
     # BP2: δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ σ'_l(z^l); row-wise (δ^{l+1} w^{l+1}) ⊙ σ'(z^l)
     for i in range(len(z) - 2, -1, -1):

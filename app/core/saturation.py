@@ -1,15 +1,19 @@
 """Saturated and dead hidden units: when most of them are, gradients vanish and the loss stalls.
 
-- A tanh or sigmoid unit is **saturated** when ``σ'(z)`` is below ``SATURATED`` of its
-  largest value (tanh: 1, sigmoid: ¼) for at least ``MOST`` of the training examples: it
-  passes almost no error back (BP2 multiplies by σ') and its incoming weights almost stop
-  learning (BP4). Output units count too, unless σ' cancels in BP1 (cross-entropy +
-  sigmoid), when they are also *wrong* (|a − y| over half the activation's range) on at
-  least ``WRONG`` of the examples: a saturated output multiplies every δ by a tiny σ', so a
-  wrong answer can no longer be corrected (a saturated output that is right is a good fit).
-- A ReLU unit is **dead** when ``z ≤ 0`` for every training example: σ' = 0 everywhere, so
-  it never learns again.
-Leaky ReLU (σ' ≥ 0.01) and linear units never count.
+Which units can saturate or die is the activation registry's to say
+(:mod:`app.core.activations`: ``prime_max``, ``bounds``, ``dies``).
+
+- A unit of a saturating activation (tanh, sigmoid) is **saturated** when ``σ'(z)`` is
+  below ``SATURATED`` of its largest value ``prime_max`` (tanh: 1, sigmoid: ¼) for at least
+  ``MOST`` of the training examples: it passes almost no error back (BP2 multiplies by σ')
+  and its incoming weights almost stop learning (BP4). Output units count too, unless σ'
+  cancels in BP1 (cross-entropy + sigmoid), when they are also *wrong* (|a − y| over half
+  the activation's range) on at least ``WRONG`` of the examples: a saturated output
+  multiplies every δ by a tiny σ', so a wrong answer can no longer be corrected (a
+  saturated output that is right is a good fit).
+- A unit of an activation that ``dies`` (ReLU) is **dead** when ``z ≤ 0`` for every
+  training example: σ' = 0 everywhere, so it never learns again.
+Other units (leaky ReLU, swish, GELU, linear) never count.
 """
 
 from __future__ import annotations
@@ -28,8 +32,6 @@ MOST = 0.5  # ... for at least this share of the training examples
 ALARM = 0.5  # the page warns when more than this share of the hidden units is affected,
 # or when every output unit is saturated
 WRONG = 0.25  # an output is stuck when saturated and wrong on at least this share
-PRIME_MAX = {"tanh": 1.0, "sigmoid": 0.25}
-HALF_RANGE = {"tanh": 1.0, "sigmoid": 0.5}
 
 
 @dataclass(frozen=True)
@@ -54,15 +56,15 @@ def layer_health(net: Network, x: Array, y: Array, cancels: bool = False) -> lis
         z, a = fwd.z[i], fwd.a[i + 1]
         n = z.shape[1]
         saturated = dead = 0
-        if act.name in PRIME_MAX:
+        if act.prime_max is not None:
             with np.errstate(all="ignore"):
-                low = act.prime_from_a(a) / PRIME_MAX[act.name] < SATURATED
+                low = act.prime(z, a) / act.prime_max < SATURATED
             stuck = low.mean(axis=0) >= MOST
-            if i == last:  # the output: saturated *and* wrong
-                wrong = np.abs(a - y) > HALF_RANGE[act.name]
+            if i == last and act.bounds is not None:  # the output: saturated *and* wrong
+                wrong = np.abs(a - y) > 0.5 * (act.bounds[1] - act.bounds[0])
                 stuck &= wrong.mean(axis=0) >= WRONG
             saturated = int(np.count_nonzero(stuck))
-        elif act.name == "relu":
+        elif act.dies:
             dead = int(np.count_nonzero((z <= 0).all(axis=0)))
         out.append(LayerHealth(i + 2, n, saturated, dead, output=i == last))
     return out

@@ -258,15 +258,13 @@ class Trainer:
         h = self.hyper
         theta, grad, v, tmp = self.theta, self._grad, self._velocity, self._scratch
         ops: list[Op] = []
-        if with_penalty and h.regulariser != "none" and h.lmbda:
-            # add η times the penalty's gradient: η·λ/n·w (L2) or η·λ/n·sgn(w) (L1), weights only
+        reg = regularisers.get_regulariser(h.regulariser)
+        if with_penalty and reg.active and h.lmbda:
+            # add η times the penalty's gradient η·λ/n·r'(w) (L2: w, L1: sgn(w)), weights only
             coef = self._penalty_coef
             np.multiply(self._weight_mask, h.learning_rate * h.lmbda / len(self.x), out=coef)
-            if h.regulariser == "l1":
-                ops += [(np.sign, (theta, tmp)), (np.multiply, (tmp, coef, tmp))]
-            else:
-                ops.append((np.multiply, (theta, coef, tmp)))
-            ops.append((np.add, (grad, tmp, grad)))
+            r_ops, r_prime = reg.grad_ops(theta, tmp)
+            ops += [*r_ops, (np.multiply, (r_prime, coef, tmp)), (np.add, (grad, tmp, grad))]
         if h.momentum:  # v ← μv − η∇C, θ ← θ + v
             self._momentum[()] = h.momentum
             mu = self._momentum

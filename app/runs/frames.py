@@ -141,9 +141,10 @@ class FrameBuilder:
         for i, act in enumerate(self.acts):
             n = nL if i == last else P
             self._forward.append((A[i], W[i].T, Z[i], Z[i, :, :n], A[i + 1, :, :n], act))
-        # σ'(z^l) from a^l for the layers that share the hidden activation.
+        # σ'(z^l) for the layers that share the hidden activation, from z^l and a^l.
         n_s = last + 1 if self._same_prime else last
-        self._prime = (A[1 : n_s + 1], S[:n_s]) if n_s else None
+        prime_ops = self.acts[0].prime_ops
+        self._prime_ops = prime_ops(Z[:n_s], A[1 : n_s + 1], S[:n_s]) if n_s and prime_ops else []
         self.z_L, self.a_L, self.delta_L, self.s_L = (
             Z[last, :, :nL],
             A[last + 1, :, :nL],
@@ -321,19 +322,14 @@ class FrameBuilder:
         # Forward: z^l = [a^{l-1} | 1] [w^l | b^l]^T, a^l = σ(z^l).
         for a_in, w_T, z, z_n, a_n, act in self._forward:
             np.dot(a_in, w_T, out=z)  # the same BLAS product as matmul, called more cheaply
-            if act.name == "tanh":
-                np.tanh(z_n, out=a_n)
+            if act.ufunc is not None:
+                act.ufunc(z_n, out=a_n)
             else:
                 a_n[...] = act.fn(z_n)
         # σ'(z^l) from a^l: the hidden layers share one activation, and the output layer's
         # σ' is taken with them when it is the same one and does not cancel.
-        if self._prime is not None:
-            a_s, s_s = self._prime
-            if self.acts[0].name == "tanh":
-                np.multiply(a_s, a_s, out=s_s)
-                np.subtract(_ONE, s_s, out=s_s)
-            else:
-                s_s[...] = self.acts[0].prime_from_a(a_s)
+        for f, args in self._prime_ops:
+            f(*args)
         # BP1: δ^L = (a^L − y) ⊙ σ'(z^L) (σ' cancels for the matched costs), and C_x.
         a_L, d_L = self.a_L, self.delta_L
         np.subtract(a_L, self.y, out=d_L)
@@ -350,7 +346,7 @@ class FrameBuilder:
             c = self.cost.per_example(self.z_L, a_L, self.y)
         if not self.cancels:
             if not self._same_prime:
-                self.s_L[...] = self.acts[-1].prime_from_a(a_L)
+                self.s_L[...] = self.acts[-1].prime(self.z_L, a_L)
             d_L *= self.s_L
         # BP2: δ^l = (δ^{l+1} w^{l+1}) ⊙ σ'(z^l).
         for d_up, w_up, d_n, d, s in self._backward:

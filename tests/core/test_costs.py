@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 
 from app.core.activations import get_activation
-from app.core.costs import get_cost
+from app.core.costs import COSTS, get_cost
 from app.core.network import Network, backprop
 from app.core.training import Hyper, Trainer
 
-PAIRS = [(act, "quadratic") for act in ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]] + [
-    ("sigmoid", "cross_entropy"),
-    ("softmax", "log_likelihood"),
-]
+# Every (output, cost) pairing the registry allows.
+PAIRS = [(out, name) for name, cost in COSTS.items() for out in cost.outputs]
 
 
 def batch(output: str, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -51,9 +49,8 @@ def test_bp1_is_the_derivative_of_the_cost_in_z(output: str, cost_name: str) -> 
     """δ^L_j = ∂C_x/∂z^L_j, by central differences through σ and the cost."""
     act, cost = get_activation(output), get_cost(cost_name, output)
     z, y = batch(output, np.random.default_rng(1))
-    delta = cost.delta_L(
-        act.fn(z), y, np.ones_like(z) if cost.sigma_prime_cancels else act.prime(z)
-    )
+    a = act.fn(z)
+    delta = cost.delta_L(a, y, np.ones_like(z) if cost.sigma_prime_cancels else act.prime(z, a))
     eps = 1e-6
     numeric = np.zeros_like(z)
     for j in range(z.shape[1]):
@@ -63,6 +60,47 @@ def test_bp1_is_the_derivative_of_the_cost_in_z(output: str, cost_name: str) -> 
         down = cost.per_example(z - step, act.fn(z - step), y)
         numeric[:, j] = (up - down) / (2 * eps)
     np.testing.assert_allclose(delta, numeric, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("cost_name", list(COSTS))
+def test_grad_a_is_the_derivative_of_the_cost_in_a(cost_name: str) -> None:
+    """``∇_a C_x`` by central differences of ``C_x`` in ``a`` (z is not used by the formula:
+    the cost is taken through ``scalar_cost``, written from the textbook here)."""
+    cost = COSTS[cost_name]
+    rng = np.random.default_rng(2)
+    a = rng.uniform(0.1, 0.9, size=(4, 3))
+    y = np.eye(3)[[0, 2, 1, 2]] if cost_name == "log_likelihood" else rng.uniform(0, 1, (4, 3))
+    eps = 1e-6
+    numeric = np.zeros_like(a)
+    for r in range(4):
+        for j in range(3):
+            up, down = a[r].copy(), a[r].copy()
+            up[j] += eps
+            down[j] -= eps
+            numeric[r, j] = (
+                scalar_cost(cost_name, list(up), list(y[r]))
+                - scalar_cost(cost_name, list(down), list(y[r]))
+            ) / (2 * eps)
+    np.testing.assert_allclose(cost.grad_a(a, y), numeric, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("cost_name", [n for n, c in COSTS.items() if c.cancels_on])
+def test_sigma_prime_cancels_where_the_registry_says(cost_name: str) -> None:
+    """On ``cancels_on`` the long way, ``∇_a C`` through σ's Jacobian, is ``a − y``."""
+    cost = COSTS[cost_name]
+    assert cost.cancels_on is not None and cost.outputs == (cost.cancels_on,)
+    act = get_activation(cost.cancels_on)
+    z, y = batch(cost.cancels_on, np.random.default_rng(3))
+    a = act.fn(z)
+    g = cost.grad_a(a, y)
+    if act.elementwise:
+        long_way = g * act.prime(z, a)
+    else:  # softmax: ∂a_i/∂z_j = a_i(δ_ij − a_j), so δ_j = Σ_i g_i a_i (δ_ij − a_j)
+        long_way = np.stack(
+            [(np.diag(ar) - np.outer(ar, ar)) @ gr for ar, gr in zip(a, g, strict=True)]
+        )
+    np.testing.assert_allclose(long_way, a - y, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(cost.delta_L(a, y, np.full_like(a, np.nan)), a - y)
 
 
 def test_costs_stay_finite_when_the_output_saturates() -> None:

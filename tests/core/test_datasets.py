@@ -308,7 +308,7 @@ def test_targets_sigmoid_softmax_multiclass_regression() -> None:
         (np.array([0.0, 1.0]), "classification", "tanh", 2, "−1 or \\+1"),
         (np.array([0.0, 3.0]), "multiclass", "softmax", 3, "0..2"),
         (np.array([0.5]), "multiclass", "softmax", 3, "integers"),
-        (PM, "classification", "swish", 2, "swish"),
+        (PM, "classification", "mish", 2, "mish"),
         (PM, "binary", "tanh", 2, "binary"),
         (np.array([0.0]), "multiclass", "softmax", 1, "at least 2"),
     ],

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 from app.core import activations
+from app.core.costs import COSTS
 from app.core.gradcheck import gradient_check, relative_error
 from app.core.network import Network, feedforward
+from app.core.regularisers import REGULARISERS
 
-HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
-OUTPUT_COST = [(act, "quadratic") for act in HIDDEN] + [
-    ("sigmoid", "cross_entropy"),
-    ("softmax", "log_likelihood"),
-]
+# Everything the registries offer: a new activation, cost or regulariser is checked here.
+HIDDEN = list(activations.HIDDEN)
+OUTPUT_COST = [(out, name) for name, cost in COSTS.items() for out in cost.outputs]
 TOLERANCE = 1e-6  # notation.md: relative error below 1e-6 in float64
 SIZES = [3, 4, 3, 2]
 M = 4
@@ -36,16 +36,21 @@ def fair_problem(hidden: str, output: str, seed: int) -> tuple[Network, np.ndarr
             break
     else:
         raise AssertionError("could not draw a network away from the kinks")
-    if output == "softmax":
+    act = activations.get_activation(output)
+    if not act.elementwise:  # softmax: one-hot targets
         y = np.eye(SIZES[-1])[rng.integers(0, SIZES[-1], size=M)]
-    elif output == "sigmoid":
-        y = rng.uniform(0, 1, size=(M, SIZES[-1]))
-    else:
-        y = rng.uniform(-1, 1, size=(M, SIZES[-1]))
+    else:  # targets inside the output's range
+        y = rng.uniform(*(act.bounds or (-1.0, 1.0)), size=(M, SIZES[-1]))
     return net, x, y
 
 
-@pytest.mark.parametrize("regulariser", ["none", "l1", "l2"])
+def test_every_registered_choice_is_checked() -> None:
+    assert set(HIDDEN) >= {"swish", "gelu"}
+    assert {out for out, _ in OUTPUT_COST} == set(activations.OUTPUT)
+    assert {cost for _, cost in OUTPUT_COST} == set(COSTS)
+
+
+@pytest.mark.parametrize("regulariser", list(REGULARISERS))
 @pytest.mark.parametrize(("output", "cost"), OUTPUT_COST)
 @pytest.mark.parametrize("hidden", HIDDEN)
 def test_backprop_equals_central_differences(
@@ -68,8 +73,7 @@ def test_gradient_check_catches_a_wrong_derivative(
     tanh = activations.ACTIVATIONS["tanh"]
     broken = dataclasses.replace(
         tanh,
-        prime=lambda z: 1.1 * tanh.prime(z),
-        prime_from_a=lambda a: 1.1 * tanh.prime_from_a(a),  # whichever backprop uses
+        prime=lambda z, a: 1.1 * tanh.prime(z, a),
     )
     monkeypatch.setitem(activations.ACTIVATIONS, "tanh", broken)
     hidden, output = ("tanh", "sigmoid") if where == "hidden" else ("sigmoid", "tanh")

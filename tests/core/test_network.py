@@ -364,7 +364,7 @@ def ok_params() -> tuple[list[np.ndarray], list[np.ndarray]]:
         ([3], ["tanh"], "at least 2 layers"),
         ([3, 0, 2], ["tanh", "tanh"], ">= 1 neuron"),
         ([3, 4, 2], ["tanh"], "need 2 activations"),
-        ([3, 4, 2], ["tanh", "swish"], "unknown activation 'swish'"),
+        ([3, 4, 2], ["tanh", "mish"], "unknown activation 'mish'"),
         ([3, 4, 2], ["softmax", "tanh"], "softmax is allowed on the output layer only"),
     ],
 )

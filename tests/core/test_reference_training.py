@@ -10,6 +10,8 @@ momentum was only ever compared with itself: a μ² in the update passed every t
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -29,6 +31,10 @@ def act(name: str, z: np.ndarray) -> np.ndarray:
         return np.where(z > 0, z, 0.0)
     if name == "leaky_relu":
         return np.where(z > 0, z, SLOPE * z)
+    if name == "swish":  # z·sigmoid(z)
+        return z / (1.0 + np.exp(-z))
+    if name == "gelu":  # z·Φ(z), Φ the standard normal CDF
+        return z * _phi(z)
     if name == "linear":
         return z.copy()
     if name == "softmax":
@@ -47,9 +53,19 @@ def act_prime(name: str, z: np.ndarray) -> np.ndarray:
         return (z > 0).astype(float)
     if name == "leaky_relu":
         return np.where(z > 0, 1.0, SLOPE)
+    if name == "swish":  # s + z·s(1 − s)
+        s = 1.0 / (1.0 + np.exp(-z))
+        return s + z * s * (1.0 - s)
+    if name == "gelu":  # Φ(z) + z·φ(z)
+        return _phi(z) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
     if name == "linear":
         return np.ones_like(z)
     raise AssertionError(name)
+
+
+def _phi(z: np.ndarray) -> np.ndarray:
+    """Φ(z) = ½ erfc(−z/√2), elementwise (erfc: not the engine's erf)."""
+    return np.array([0.5 * math.erfc(-v / math.sqrt(2.0)) for v in z.ravel()]).reshape(z.shape)
 
 
 def example_gradients(
@@ -143,6 +159,8 @@ CASES = [
     (["relu", "relu", "linear"], "quadratic", [(Hyper(0.02, 7, "l2", 3.0, 0.9), 300)]),
     (["leaky_relu", "tanh", "sigmoid"], "cross_entropy", [(Hyper(0.2, 4, "l1", 0.5, 0.5), 300)]),
     (["tanh", "sigmoid", "softmax"], "log_likelihood", [(Hyper(0.3, 8, "l2", 1.0, 0.8), 300)]),
+    (["swish", "gelu", "linear"], "quadratic", [(Hyper(0.05, 10, "l2", 1.0, 0.5), 300)]),
+    (["gelu", "swish", "sigmoid"], "cross_entropy", [(Hyper(0.2, 6, "l1", 0.5), 300)]),
     # hyperparameters changed mid-run keep the weights and the velocity
     (
         ["tanh", "tanh", "sigmoid"],

@@ -7,6 +7,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from app.core import activations
+from app.core.costs import COSTS
 from app.core.network import Network, backprop
 from app.core.training import DIVERGENCE_CHECK_EVERY, Hyper, Trainer
 
@@ -53,6 +55,8 @@ COMBOS = [
     (["sigmoid", "leaky_relu", "softmax"], "log_likelihood", Hyper(0.3, 10, "l1", 0.3, 0.8)),
     (["relu", "tanh", "softmax"], "log_likelihood", Hyper(0.1, 46)),
     (["tanh", "sigmoid", "tanh"], "quadratic", Hyper(0.1, 60, momentum=0.5)),  # batch > N
+    (["swish", "swish", "gelu"], "quadratic", Hyper(0.1, 10, "l2", 1.0, 0.5)),  # σ' needs z
+    (["gelu", "gelu", "sigmoid"], "cross_entropy", Hyper(0.2, 7, "l1", 0.3)),
 ]
 
 
@@ -70,11 +74,9 @@ def test_fast_and_instrumented_paths_agree(acts: list[str], cost: str, hyper: Hy
     assert np.max(np.abs(fast.theta - trainer(acts, cost, hyper).theta)) > 1e-3
 
 
-HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "linear"]
-OUTPUT_COST = [(act, "quadratic") for act in HIDDEN] + [
-    ("sigmoid", "cross_entropy"),
-    ("softmax", "log_likelihood"),
-]
+# Every activation and pairing the registries offer (app/core/activations.py, costs.py).
+HIDDEN = list(activations.HIDDEN)
+OUTPUT_COST = [(out, name) for name, cost in COSTS.items() for out in cost.outputs]
 
 
 @settings(max_examples=80, deadline=None)
