@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-slow lint format bench bench-quick soak chromium clean
+.PHONY: run test test-js test-slow lint format bench bench-quick soak chromium nodejs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,14 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 
+# The page's pure modules are unit-tested with Node's own test runner (no npm packages);
+# Debian's nodejs (18 on bookworm) is enough: static/js/package.json marks them ES modules.
+nodejs:
+	@command -v node >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nodejs; }
+
+test-js: nodejs
+	node --test --test-reporter=spec tests/js/*.test.mjs
+
 run: $(VENV)/.installed-run
 	$(BIN)/backprop-viz --host $(HOST) --port $(PORT)
 
@@ -33,7 +41,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app
 
-test: $(VENV)/.installed-test chromium lint
+test: $(VENV)/.installed-test chromium lint test-js
 	$(BIN)/pytest -m "not slow" --durations=25
 
 test-slow: $(VENV)/.installed-test chromium

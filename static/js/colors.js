@@ -38,8 +38,9 @@ export function colorOf(t) {
 export const CLASS_COLORS = ["#E69F00", "#0072B2", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"];
 const CLASS_RGB = CLASS_COLORS.map((h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16)));
 
-const canvas = document.createElement("canvas");
-const ctx = canvas.getContext("2d", { willReadFrequently: false });
+// Made on first use, so this module imports without a DOM (tests/js run it in Node).
+let canvas = null;
+let ctx = null;
 
 /**
  * Draw a value grid as a PNG data URL. grid[r][c] is at (x1[c], x2[r]); row 0 is the
@@ -50,6 +51,10 @@ export function gridImage(grid, map) {
   const rows = grid.length;
   const cols = rows ? grid[0].length : 0;
   if (!rows || !cols) return "";
+  if (!canvas) {
+    canvas = document.createElement("canvas");
+    ctx = canvas.getContext("2d", { willReadFrequently: false });
+  }
   canvas.width = cols;
   canvas.height = rows;
   const img = ctx.createImageData(cols, rows);
@@ -137,10 +142,13 @@ export const DECADES = 4;
 export function niceUp(v, log = false) {
   if (!(v > 0) || !Number.isFinite(v)) return 1;
   const k = Math.floor(Math.log10(v));
-  if (log) return v <= 10 ** k * (1 + 1e-9) ? 10 ** k : 10 ** (k + 1);
+  if (log) return v <= pow10(k) * (1 + 1e-9) ? pow10(k) : pow10(k + 1);
   for (const m of LADDER) if (m * 10 ** k >= v * (1 - 1e-9)) return Number((m * 10 ** k).toPrecision(3));
-  return 10 ** (k + 1);
+  return pow10(k + 1);
 }
+
+/** 10^k as the decimal it names (`10 ** -4` is 0.00009999999999999999 in V8). */
+const pow10 = (k) => Number(`1e${k}`);
 
 /** One colour scale (edges, neurons or inputs) with hysteresis. */
 export class StableScale {
