@@ -24,6 +24,7 @@ from app.api.deps import SettingsDep, WorkersDep
 from app.api.errors import issue, validation_issues
 from app.api.models import BackpropRequest, BackpropResponse
 from app.api.responses import OrjsonResponse, errors
+from app.core.activations import ACTIVATIONS
 from app.core.costs import get_cost
 from app.core.network import Network, backprop, n_params
 from app.settings import Settings
@@ -73,8 +74,8 @@ def _check_shapes(req: BackpropRequest, s: Settings) -> None:
         if len(b) != n:
             raise Invalid(("biases", i), f"b^{i + 2} needs {n} entries, got {len(b)}")
     for i, act in enumerate(req.activations[:-1]):
-        if act == "softmax":
-            raise Invalid(("activations", i), "softmax is allowed on the output layer only")
+        if not ACTIVATIONS[act].hidden_ok:
+            raise Invalid(("activations", i), f"{act} is allowed on the output layer only")
     try:
         get_cost(req.cost, req.activations[-1])
     except ValueError as e:

@@ -13,10 +13,11 @@ source neuron in layer l-1.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core import activations, costs, regularisers
 from app.runs.experiment import Experiment
 from app.runs.pacer import MAX_STEPS_PER_FRAME
 from app.runs.run import MAX_WEIGHT
@@ -27,11 +28,19 @@ HARD_ROWS = 1_000_000
 HARD_STEPS = 100_000_000
 MAX_SEED = 2**32 - 1
 
-HiddenActivation = Literal["tanh", "sigmoid", "relu", "leaky_relu", "linear"]
-ActivationName = Literal["tanh", "sigmoid", "relu", "leaky_relu", "linear", "softmax"]
-CostName = Literal["quadratic", "cross_entropy", "log_likelihood"]
+# The names come from the registries (app/core/activations.py, costs.py, regularisers.py);
+# a Literal built at import is an enum in the OpenAPI document, which mypy cannot read.
+if TYPE_CHECKING:
+    HiddenActivation = str
+    ActivationName = str
+    CostName = str
+    RegulariserName = str
+else:
+    HiddenActivation = Literal[activations.HIDDEN]
+    ActivationName = Literal[activations.OUTPUT]
+    CostName = Literal[costs.NAMES]
+    RegulariserName = Literal[regularisers.NAMES]
 InitName = Literal["playground", "xavier", "he", "standard_normal", "zeros"]
-RegulariserName = Literal["none", "l1", "l2"]
 DatasetName = Literal[
     "circle", "xor", "gauss", "spiral", "plane", "multigauss", "blobs3", "spiral3", "csv"
 ]
@@ -193,6 +202,39 @@ class ActivationOptions(BaseModel):
     output: list[str]
 
 
+class ActivationAbout(BaseModel):
+    """One activation, from app/core/activations.py."""
+
+    label: str = Field(description="its name for people: 'leaky ReLU'")
+    symbol: str = Field(description="its name in an equation: a = σ(z), tanh(z)")
+    elementwise: bool = Field(description="false for softmax (a whole layer at once)")
+    bounds: list[float] | None = Field(description="[lo, hi], the range of a when bounded")
+    cut: float = Field(description="one output: the class is positive where a > cut")
+    saturates: bool = Field(description="σ' vanishes on both sides (tanh, sigmoid)")
+    dies: bool = Field(description="σ' = 0 for every z ≤ 0 (ReLU)")
+    kink: bool = Field(description="σ' depends only on whether z > 0")
+    prime_from_a: list[str] | None = Field(
+        description="σ' as arithmetic on a, as tokens: ['1', '−', 'a', '·', 'a'] for tanh"
+    )
+
+
+class CostAbout(BaseModel):
+    label: str
+    cancels_on: str | None = Field(description="the output on which σ' cancels in BP1")
+
+
+class RegulariserAbout(BaseModel):
+    label: str
+
+
+class About(BaseModel):
+    """Labels and properties of every choice, from the registries in app/core."""
+
+    activations: dict[str, ActivationAbout]
+    costs: dict[str, CostAbout]
+    regularisers: dict[str, RegulariserAbout]
+
+
 class Limits(BaseModel):
     max_layers: int
     max_width: int
@@ -226,6 +268,7 @@ class KindOutputs(BaseModel):
 class Options(BaseModel):
     activations: ActivationOptions
     costs: dict[str, list[str]]
+    about: About
     kinds: dict[str, KindOutputs]
     inits: list[str]
     regularisers: list[str]

@@ -10,17 +10,13 @@ from app.api.deps import DefaultConfigDep, SettingsDep
 from app.api.models import Options
 from app.api.presets import MAX_LINK, grammar_json, parse_link
 from app.api.responses import OrjsonResponse
-from app.core.costs import COSTS
+from app.core import activations, costs, regularisers
 from app.core.datasets import DATASETS, FEATURE_LABELS, FEATURES, KINDS, default_output, output_size
 from app.core.init import INITS
-from app.core.regularisers import REGULARISERS
 from app.runs.pacer import MAX_STEPS_PER_FRAME
 from app.settings import Settings
 
 router = APIRouter(tags=["options"])
-
-HIDDEN_ACTIVATIONS = ["tanh", "sigmoid", "relu", "leaky_relu", "linear"]
-OUTPUT_ACTIVATIONS = ["tanh", "sigmoid", "linear", "relu", "leaky_relu", "softmax"]
 
 
 def kinds() -> dict[str, Any]:
@@ -35,10 +31,38 @@ def kinds() -> dict[str, Any]:
 
     return {
         k: {
-            "outputs": [a for a in OUTPUT_ACTIVATIONS if allowed(k, a)],
+            "outputs": [a for a in activations.OUTPUT if allowed(k, a)],
             "default": list(default_output(k)),
         }
         for k in KINDS
+    }
+
+
+def about() -> dict[str, Any]:
+    """What the page says about each choice, from the registries (app/core): labels, and
+    the properties its equations and plots need."""
+    return {
+        "activations": {
+            name: {
+                "label": act.label,
+                "symbol": act.symbol,
+                "elementwise": act.elementwise,
+                "bounds": list(act.bounds) if act.bounds else None,
+                "cut": act.cut,
+                "saturates": act.saturates,
+                "dies": act.dies,
+                "kink": act.kink,
+                "prime_from_a": list(act.prime_from_a) if act.prime_from_a else None,
+            }
+            for name, act in activations.ACTIVATIONS.items()
+        },
+        "costs": {
+            name: {"label": cost.label, "cancels_on": cost.cancels_on}
+            for name, cost in costs.COSTS.items()
+        },
+        "regularisers": {
+            name: {"label": reg.label} for name, reg in regularisers.REGULARISERS.items()
+        },
     }
 
 
@@ -68,16 +92,21 @@ def limits(s: Settings) -> dict[str, Any]:
 
 @router.get("/api/options", response_model=Options, response_class=OrjsonResponse)
 async def options(settings: SettingsDep, default_config: DefaultConfigDep) -> OrjsonResponse:
-    """Activations (hidden / output), costs with the outputs they pair with, per kind of
-    problem the outputs it allows and its automatic (output, cost), inits,
-    regularisers, datasets, input features, every limit, and the default experiment."""
+    """Activations (hidden / output), costs with the outputs they pair with, what to call
+    and know about each of these (``about``), per kind of problem the outputs it allows and
+    its automatic (output, cost), inits, regularisers, datasets, input features, every
+    limit, and the default experiment."""
     return OrjsonResponse(
         {
-            "activations": {"hidden": HIDDEN_ACTIVATIONS, "output": OUTPUT_ACTIVATIONS},
-            "costs": {name: list(cost.outputs) for name, cost in COSTS.items()},
+            "activations": {
+                "hidden": list(activations.HIDDEN),
+                "output": list(activations.OUTPUT),
+            },
+            "costs": {name: list(cost.outputs) for name, cost in costs.COSTS.items()},
+            "about": about(),
             "kinds": kinds(),
             "inits": list(INITS),
-            "regularisers": list(REGULARISERS),
+            "regularisers": list(regularisers.REGULARISERS),
             "datasets": [
                 {
                     "name": d.name,

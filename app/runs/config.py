@@ -8,7 +8,8 @@ cap's value and setting name, e.g. ``("hidden", 0)``: "at most 8 neurons per hid
 
 from __future__ import annotations
 
-from app.core.costs import get_cost
+from app.core.activations import ACTIVATIONS, OUTPUT
+from app.core.costs import COSTS, get_cost
 from app.core.datasets import default_output
 from app.runs.experiment import Experiment
 from app.settings import Settings
@@ -39,22 +40,29 @@ def check_caps(config: Experiment, settings: Settings) -> None:
         raise ConfigError(("csv",), f"at most {s.max_body_bytes} characters (max_body_bytes)")
 
 
-_NATURAL_OUTPUT = {"cross_entropy": "sigmoid", "log_likelihood": "softmax"}
-
-
 def resolve_output(kind: str, output: str | None, cost: str | None) -> tuple[str, str]:
-    """(output activation, cost) after filling nulls from the dataset kind's default."""
+    """(output activation, cost) after filling nulls from the dataset kind's default: a cost
+    alone takes the output σ' cancels on (else the default output, or one with 0/1 targets
+    where the default is not elementwise); an output alone takes the cost that cancels on
+    it, else the quadratic cost."""
     default_act, default_cost = default_output(kind)
     if output is None and cost is None:
         return default_act, default_cost
     if output is None:
         assert cost is not None
-        output = _NATURAL_OUTPUT.get(cost, default_act if default_act != "softmax" else "sigmoid")
+        c = COSTS.get(cost)
+        if c is not None and c.cancels_on is not None:
+            output = c.cancels_on
+        elif ACTIVATIONS[default_act].elementwise:
+            output = default_act
+        else:  # one-hot targets are 0/1
+            output = next(n for n in OUTPUT if ACTIVATIONS[n].classes == (0.0, 1.0))
     if cost is None:
-        cost = "log_likelihood" if output == "softmax" else "quadratic"
-    if kind == "regression" and output == "softmax":
+        cost = next((c.name for c in COSTS.values() if c.cancels_on == output), "quadratic")
+    act = ACTIVATIONS.get(output)
+    if kind == "regression" and act is not None and not act.elementwise:
         raise ConfigError(
-            ("output_activation",), "softmax needs several outputs; regression has one"
+            ("output_activation",), f"{act.label} needs several outputs; regression has one"
         )
     try:
         get_cost(cost, output)

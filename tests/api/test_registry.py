@@ -1,0 +1,100 @@
+"""The registries (app/core/activations.py, costs.py, regularisers.py) as a client sees them:
+the enums of the OpenAPI document, /api/options, and runs with swish and GELU that train and
+stream frames whose σ' is the derivative of the activation."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import TestClient
+
+Msg = dict[str, Any]
+
+# Independent of the app: the textbook formulas (GELU through erfc, the app uses erf).
+SIGMA = {
+    "swish": lambda z: z / (1.0 + math.exp(-z)),
+    "gelu": lambda z: z * 0.5 * math.erfc(-z / math.sqrt(2.0)),
+}
+
+
+def test_openapi_enums_offer_swish_and_gelu(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    props = schemas["RunConfig"]["properties"]
+    hidden = props["hidden_activation"]["enum"]
+    assert {"swish", "gelu"} <= set(hidden) and "softmax" not in hidden
+    output = next(s["enum"] for s in props["output_activation"]["anyOf"] if "enum" in s)
+    assert {"swish", "gelu", "softmax"} <= set(output)
+    assert set(props["regulariser"]["enum"]) == {"none", "l1", "l2"}
+
+
+def test_options_say_what_each_choice_is_called(client: TestClient) -> None:
+    o = client.get("/api/options").json()
+    about = o["about"]
+    assert set(about["activations"]) == set(o["activations"]["output"])
+    assert set(o["activations"]["hidden"]) < set(about["activations"])
+    labels = {name: a["label"] for name, a in about["activations"].items()}
+    assert labels["relu"] == "ReLU" and labels["leaky_relu"] == "leaky ReLU"
+    assert labels["gelu"] == "GELU" and labels["swish"] == "swish"
+    # what the page's equations rest on
+    assert about["activations"]["tanh"]["prime_from_a"] == ["1", "−", "a", "·", "a"]
+    assert about["activations"]["sigmoid"]["bounds"] == [0.0, 1.0]
+    assert about["activations"]["sigmoid"]["cut"] == 0.5
+    assert not about["activations"]["softmax"]["elementwise"]
+    assert about["costs"]["cross_entropy"] == {"label": "cross-entropy", "cancels_on": "sigmoid"}
+    assert about["costs"]["quadratic"]["cancels_on"] is None
+    assert {r["label"] for r in about["regularisers"].values()} == {"none", "L1", "L2"}
+    # every output a kind offers is described
+    for kind in o["kinds"].values():
+        assert set(kind["outputs"]) <= set(about["activations"])
+
+
+def next_frame(ws: Any, limit: int = 50) -> Msg:
+    for _ in range(limit):
+        msg: Msg = ws.receive_json()
+        if msg["type"] == "frame":
+            return msg
+    raise AssertionError(f"no frame in {limit} messages")
+
+
+def central_difference(name: str, z: float, eps: float = 1e-6) -> float:
+    f = SIGMA[name]
+    return (f(z + eps) - f(z - eps)) / (2 * eps)
+
+
+@pytest.mark.parametrize("name", ["swish", "gelu"])
+def test_a_run_with_swish_or_gelu_trains_and_streams_true_sigma_prime(
+    client: TestClient, name: str
+) -> None:
+    config = {"hidden_activation": name, "hidden": [4, 3], "learning_rate": 0.1, "seed": 3}
+    r = client.post("/api/runs", json=config)
+    assert r.status_code == 201, r.text
+    run_id = r.json()["id"]
+    with client.websocket_connect(f"/api/runs/{run_id}/stream") as ws:
+        first = next_frame(ws)
+        assert first["activations"] == [name, name, "tanh"]
+        ws.send_json({"type": "step", "steps": 400})
+        later = next_frame(ws)
+        while later["step"] < 400:
+            later = next_frame(ws)
+        assert later["train"]["cost"] < 0.8 * first["train"]["cost"]  # it learns
+        # Every hidden neuron's σ', unrounded (explain) and as drawn (4 digits), against
+        # central differences of the textbook σ at the same z.
+        for l, n in ((2, 4), (3, 3)):  # noqa: E741
+            for j in range(n):
+                ws.send_json({"type": "select", "l": l, "j": j})
+                f = next_frame(ws)
+                while not (f["explain"] and (f["explain"]["l"], f["explain"]["j"]) == (l, j)):
+                    f = next_frame(ws)
+                probe = f["explain"]["probe"]
+                assert probe["a"] == pytest.approx(SIGMA[name](probe["z"]), rel=1e-13, abs=1e-15)
+                want = central_difference(name, probe["z"])
+                assert probe["sigma_prime"] == pytest.approx(want, rel=1e-7, abs=1e-9)
+                for row in f["explain"]["batch"]["rows"]:
+                    want = central_difference(name, row["z"])
+                    assert row["sigma_prime"] == pytest.approx(want, rel=1e-7, abs=1e-9)
+                drawn = f["layers"][l - 2]["sigma_prime"][j]
+                assert float(f"{drawn:.4g}") == drawn  # 4 significant digits on the wire
+                assert drawn == pytest.approx(probe["sigma_prime"], rel=5e-4, abs=1e-12)
