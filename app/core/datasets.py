@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -347,12 +348,21 @@ def accuracy(a_L: Array, y: Array, kind: str, output_activation: str) -> float |
         raise ValueError(f"y: {t.shape[0]} targets for {a.shape[0]} outputs")
     if a.shape[0] == 0:
         return None
+    guess = predicted_class(a, output_activation)
     if a.shape[1] == 1:
-        cut = act.cut
-        return float(np.mean((a[:, 0] > cut) == (t.reshape(-1) > cut)))
+        return float(np.mean(guess == (t.reshape(-1) > act.cut)))
     if t.ndim == 2 and t.shape[1] == a.shape[1]:
-        truth = np.argmax(t, axis=1)
+        truth = predicted_class(t, output_activation)
     else:
         t = t.reshape(-1)
         truth = (t > 0).astype(np.intp) if kind == "classification" else t.astype(np.intp)
-    return float(np.mean(np.argmax(a, axis=1) == truth))
+    return float(np.mean(guess == truth))
+
+
+def predicted_class(a_L: NDArray[Any], output_activation: str) -> NDArray[Any]:
+    """The class each row of outputs ``a_L`` (N, n_L) stands for, :func:`accuracy`'s rule:
+    one output, positive (True) where ``a`` is above the activation's ``cut``; several, the
+    argmax. Of :func:`targets` (N, n_L), it is each example's true class."""
+    if a_L.shape[1] == 1:
+        return np.asarray(a_L[:, 0] > ACTIVATIONS[output_activation].cut)
+    return np.asarray(np.argmax(a_L, axis=1))

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.core.costs import Cost
-from app.core.datasets import accuracy
+from app.core.datasets import predicted_class
 from app.core.forward import Feedforward
 from app.core.network import Network
 from app.runs.rounding import Array, round4
@@ -29,8 +29,10 @@ class Evaluator:
     ``x`` (N, n_1), ``y`` (N, n_L), the first ``n_train`` rows are the training set;
     ``theta`` the trainer's flat parameters (read at every call). The pass is the core's
     :class:`app.core.forward.Feedforward` (its dtype); ``C_x`` comes from the cost's own
-    ``per_example`` and accuracy from :func:`app.core.datasets.accuracy`. The result is
-    kept until θ, the cost or the penalty change (a paused run asked again).
+    ``per_example``, and accuracy is :func:`app.core.datasets.accuracy`'s rule
+    (:func:`~app.core.datasets.predicted_class` of the outputs against that of the targets,
+    found once). The result is kept until θ, the cost or the penalty change (a paused run
+    asked again).
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class Evaluator:
         self.theta = theta
         self.forward = Feedforward(net.sizes, net.activations, x)
         self.y = np.asarray(y, dtype=self.forward.dtype)
+        self._truth = None if kind == "regression" else predicted_class(y, self.output_activation)
         self._key: tuple[bytes, str, float] | None = None
         self._last: Metrics | None = None
 
@@ -71,15 +74,9 @@ class Evaluator:
         train = sums[0] / n + penalty
         test = sums[1] / n_test + penalty if n_test else math.nan
         finite = math.isfinite(train) and (not n_test or math.isfinite(test))
-        if self.kind == "regression":
+        if self._truth is None:
             return Metrics(round4(train), round4(test), None, None, finite)
-        act, y = self.output_activation, self.y
-        acc_train = accuracy(a_L[:n], y[:n], self.kind, act)
-        acc_test = accuracy(a_L[n:], y[n:], self.kind, act)
-        return Metrics(
-            round4(train),
-            round4(test),
-            None if acc_train is None else round4(acc_train),
-            None if acc_test is None else round4(acc_test),
-            finite,
-        )
+        hit = predicted_class(a_L, self.output_activation) == self._truth
+        acc_train = round4(np.count_nonzero(hit[:n]) / n)
+        acc_test = round4(np.count_nonzero(hit[n:]) / n_test) if n_test else None
+        return Metrics(round4(train), round4(test), acc_train, acc_test, finite)
