@@ -54,7 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise SystemExit(2) from None
     default_config = parse_preset(settings.preset, settings)
     store = RunStore(settings)
-    workers = Workers()  # builds and stateless backprop, off the event loop
+    pacer = Pacer(settings.max_fps, settings.min_fps, settings.cpu_share, settings.steady_fps)
+    # Builds and stateless backprop, off the event loop; a duty cycle while streams play.
+    workers = Workers(contended=lambda: pacer.playing > 0)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,9 +83,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.workers = workers
-    app.state.pacer = Pacer(
-        settings.max_fps, settings.min_fps, settings.cpu_share, settings.steady_fps
-    )
+    app.state.pacer = pacer
     app.state.default_config = default_config
 
     @app.get("/healthz", tags=["health"])

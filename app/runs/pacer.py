@@ -39,6 +39,13 @@ The plan, recomputed at most every ``_PLAN_EVERY_S`` and when a stream joins or 
 Each stream's kept rate moves ``_RATE_SMOOTHING`` of the way to its plan (costs are noisy;
 the display should not be), all the way when a stream joins or leaves, and never above what
 its frames fit in.
+
+5. **Served streams go first** (:meth:`Pacer.defer`). Shares say how much of the core each
+   stream gets, not when: with the loop planned near full, a cheap stream's tick would queue
+   behind the expensive ticks of capped streams (twenty large networks at "max" speed), and
+   a student asking for little would lose frames to them. So a stream whose share is capped
+   waits before its tick whenever a served stream's tick falls due before the capped tick
+   would end (its training budget and frame cost), for at most ``_MAX_DEFER_S`` per tick.
 """
 
 from __future__ import annotations
@@ -69,6 +76,7 @@ _MIN_SCALE = 0.05
 _JUDGE_S = 0.05  # the shortest window lateness is judged over
 _HEADROOM = 1.25  # over the CPU the loop used: noisy costs never cut what streams use
 _SERVED_HEADROOM = 3.0  # see Pacer.training_budget
+_MAX_DEFER_S = 0.05  # a capped stream's tick waits for served ones at most this long
 
 
 @dataclass
@@ -103,6 +111,7 @@ class Pacer:
         self._judged_at = (time.monotonic(), time.thread_time())  # (wall, loop CPU)
         self._since_cpu = time.thread_time()
         self._since = time.monotonic()
+        self._due: dict[int, float] = {}  # served streams' next ticks (time.monotonic())
 
     @property
     def playing(self) -> int:
@@ -155,6 +164,7 @@ class Pacer:
         self._frames, self._busy = 0, 0.0
 
     def leave(self, key: int) -> None:
+        self._due.pop(key, None)
         if self._streams.pop(key, None) is not None:
             self._joined = True
             self._plan(time.monotonic())
@@ -202,6 +212,27 @@ class Pacer:
             s.share = float(a)
             s.budget = float(max(0.0, a / s.fps - cost))
             s.served = bool(a >= want * (1.0 - 1e-9))
+
+    def next_tick(self, key: int, at: float) -> None:
+        """Stream ``key`` plans its next tick at ``at`` (``time.monotonic()``)."""
+        s = self._streams.get(key)
+        if s is not None and s.served:
+            self._due[key] = at
+        else:
+            self._due.pop(key, None)
+
+    def defer(self, key: int, now: float, waited: float) -> float:
+        """Seconds stream ``key`` should wait before the tick it is about to start (0: go),
+        having waited ``waited`` already for this one: step 5 of the plan."""
+        s = self._streams.get(key)
+        if s is None or s.served or s.fps <= 0.0 or not self._due or waited >= _MAX_DEFER_S:
+            return 0.0
+        ends = now + s.budget + max(0.0, s.frame) + self.overhead
+        first = min(self._due.values())
+        if first >= ends:
+            return 0.0
+        # Just after the first served tick falls due: its timer is older, so it runs first.
+        return min(max(first - now, 0.0) + 1e-4, _MAX_DEFER_S - waited)
 
     def fps(self, key: int | None = None) -> float:
         """The frame rate stream ``key`` should keep now; without a key, the median rate of

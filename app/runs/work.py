@@ -6,21 +6,37 @@ in :data:`THREADS` worker thread(s): a flood of such requests waits in a queue o
 :data:`MAX_WAITING` (more are refused with :class:`WorkersBusy`, a 503 with
 ``Retry-After``) instead of multiplying. A worker holding the GIL in pure Python gives the
 loop its turn every ``sys.getswitchinterval()`` (5 ms), so the loop's stalls stay that short.
+
+But a busy worker still halves what the loop gets done: each time the loop waits for a socket
+it gives up the GIL and must wait up to a switch interval to have it back. So while anyone
+is streaming (``contended()``), the workers keep to a **duty cycle**: after a job that took
+``d`` seconds, the next one starts no sooner than ``d · (1 − WORK_SHARE) / WORK_SHARE``
+later. A flood of slow requests then slows itself (its queue waits), and the streaming
+class keeps most of its frame rate; nobody streaming, the work runs back to back.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 THREADS = 1  # two cores: one for the event loop, one for this
 MAX_WAITING = 16
+WORK_SHARE = 0.25  # of the time, at most, while streams play
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def _timed(took: list[float], fn: Callable[..., T], args: Any, kwargs: Any) -> T:
+    t0 = time.perf_counter()
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        took[0] = time.perf_counter() - t0
 
 
 class WorkersBusy(RuntimeError):
@@ -35,11 +51,26 @@ class WorkersBusy(RuntimeError):
 
 
 class Workers:
-    def __init__(self, threads: int = THREADS, max_waiting: int = MAX_WAITING) -> None:
+    def __init__(
+        self,
+        threads: int = THREADS,
+        max_waiting: int = MAX_WAITING,
+        contended: Callable[[], bool] = lambda: False,
+        share: float = WORK_SHARE,
+    ) -> None:
         self.threads = threads
         self._pool: ThreadPoolExecutor | None = None  # made on first use, after a shutdown too
         self.max_waiting = max_waiting
         self.waiting = 0  # submitted and not finished
+        self.contended = contended
+        self.share = share
+        self._turn: asyncio.Lock | None = None  # one job starts at a time, in order
+        self._free_at = 0.0  # loop.time() before which no job starts (the duty cycle)
+        self._running: asyncio.Future[Any] | None = None  # the job started last
+
+    def _ended(self, took: float, now: float) -> None:
+        if self.contended():
+            self._free_at = now + took * (1.0 - self.share) / self.share
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """``fn(*args, **kwargs)`` in a worker thread; :class:`WorkersBusy` if the queue is
@@ -50,8 +81,21 @@ class Workers:
         try:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="bpv-work")
+            if self._turn is None:
+                self._turn = asyncio.Lock()
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+            async with self._turn:  # jobs start in order, one after the other's end
+                if self._running is not None and not self._running.done():
+                    await asyncio.wait({self._running})
+                if (rest := self._free_at - loop.time()) > 0.0:
+                    await asyncio.sleep(rest)
+                took = [0.0]  # measured in the thread: the job's own time
+                job = loop.run_in_executor(self._pool, _timed, took, fn, args, kwargs)
+                self._running = job
+                job.add_done_callback(lambda _: self._ended(took[0], loop.time()))
+            # Shielded: a caller that leaves (a client hung up) does not cancel the job the
+            # next one waits for; it ends in its thread and is charged as it ends.
+            return await asyncio.shield(job)
         finally:
             self.waiting -= 1
 
