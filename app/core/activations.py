@@ -242,7 +242,7 @@ def _softmax_ops(z: Array, a: Array, axis: int) -> list[Op]:
     """Over the neurons (``axis``) of each example, shifted by that example's largest z."""
     shape = list(z.shape)
     shape[axis] = 1
-    top, total = np.empty(shape), np.empty(shape)
+    top, total = np.empty(shape, z.dtype), np.empty(shape, z.dtype)
     return [
         (np.maximum.reduce, (z, axis, None, top, True)),
         (np.subtract, (z, top, a)),

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
-from app.core.activations import LEAKY_SLOPE, Activation, get_activation
+from app.core.activations import get_activation
 from app.core.network import Network, n_params
 
 DTYPE = np.float32
@@ -65,7 +65,12 @@ class Feedforward:
         self._blocks[0][:-1] = x.T
         self._a = [blk[:-1] for blk in self._blocks] + [np.empty((self.sizes[-1], n), self.dtype)]
         self._z = [np.empty((k, n), self.dtype) for k in self.sizes[1:]]
-        self._const = {v: np.array(v, self.dtype) for v in (0.0, 0.5, 1.0, LEAKY_SLOPE)}
+        # a^l = σ_l(z^l) as the registry's fast-path calls on these buffers, with constants of
+        # the pass's dtype (a float64 constant would make a float32 pass compute in float64)
+        self._activate = [
+            act.forward_ops(z, a, 0)
+            for act, z, a in zip(self.acts, self._z, self._a[1:], strict=True)
+        ]
 
     @property
     def n_points(self) -> int:
@@ -94,7 +99,8 @@ class Feedforward:
             for i in range(count):
                 z = self._z[i]
                 np.dot(self.w_aug[i], self._blocks[i], out=z)
-                self._activate(self.acts[i], z, self._a[i + 1])
+                for f, args in self._activate[i]:
+                    f(*args)
 
     def z(self, l: int) -> NDArray[Any]:  # noqa: E741
         """``z^l`` ``(n_l, N)``, l = 2..L."""
@@ -103,25 +109,3 @@ class Feedforward:
     def a(self, l: int) -> NDArray[Any]:  # noqa: E741
         """``a^l`` ``(n_l, N)``, l = 1..L (``a^1`` is the input)."""
         return self._a[l - 1]
-
-    def _activate(self, act: Activation, z: NDArray[Any], a: NDArray[Any]) -> None:
-        """``a = σ(z)`` in place, in the formulas (and order of operations) of
-        :mod:`app.core.activations`, with constants of the pass's dtype (a float64
-        constant would make NumPy compute a float32 array in float64: 6x slower)."""
-        c = self._const
-        if act.name == "tanh":
-            np.tanh(z, out=a)
-        elif act.name == "sigmoid":  # ½(1 + tanh(z/2))
-            np.multiply(z, c[0.5], out=a)
-            np.tanh(a, out=a)
-            np.add(a, c[1.0], out=a)
-            np.multiply(a, c[0.5], out=a)
-        elif act.name == "relu":
-            np.maximum(z, c[0.0], out=a)
-        elif act.name == "leaky_relu":  # max(z, slope·z): z where z > 0, slope·z elsewhere
-            np.multiply(z, c[LEAKY_SLOPE], out=a)
-            np.maximum(z, a, out=a)
-        elif act.name == "linear":
-            np.copyto(a, z)
-        else:  # any other activation: its own function, which takes one point per row
-            np.copyto(a, act.fn(z.T).T, casting="same_kind")

@@ -63,7 +63,7 @@ def _sign(w: Array) -> Array:
 REGULARISERS: dict[str, Regulariser] = {
     r.name: r
     for r in (
-        Regulariser("none", "none", lambda w: 0.0, np.zeros_like, lambda w, tmp: ([], tmp)),
+        Regulariser("none", "None", lambda w: 0.0, np.zeros_like, lambda w, tmp: ([], tmp)),
         Regulariser("l1", "L1", _l1_term, _sign, lambda w, tmp: ([(np.sign, (w, tmp))], tmp)),
         Regulariser("l2", "L2", _l2_term, _identity, lambda w, tmp: ([], w)),
     )

@@ -3,6 +3,7 @@
 // carries a grid); the points are static traces; clicking a training point makes it the probe.
 
 import { CLASS_COLORS, colorOf, gridImage, outputMap } from "./colors.js";
+import { actAbout } from "./quantities.js";
 import { fmt, maxAbs } from "./util.js";
 
 export class BoundaryPlot {
@@ -30,8 +31,8 @@ export class BoundaryPlot {
     // Several outputs (multiclass, or softmax on two classes): the grid holds the argmax class.
     const nOut = frame.sizes[frame.sizes.length - 1];
     if (frame.kind === "multiclass" || nOut > 1) return { lo: 0, hi: Math.max(nOut, data.n_classes) - 1, mid: 0, kind: "multiclass" };
-    if (act === "sigmoid") return { lo: 0, hi: 1, mid: 0.5 };
-    if (act === "tanh") return { lo: -1, hi: 1, mid: 0 };
+    const bounds = actAbout(act)?.bounds; // a bounded output (sigmoid: 0..1, tanh: −1..1)
+    if (bounds) return { lo: bounds[0], hi: bounds[1], mid: (bounds[0] + bounds[1]) / 2 };
     const m = Math.max(1e-9, maxAbs(data.train.labels));
     return { lo: -m, hi: m, mid: 0 };
   }

@@ -3,7 +3,7 @@
 // plus Playground's own names as aliases).
 
 import { drawDatasetIcon } from "./dataset_icons.js";
-import { ACT_LABEL } from "./quantities.js";
+import { ACT_LABEL, REG_LABEL, learnChoices } from "./quantities.js";
 import { $, $$, esc, fmt, html, setHTML } from "./util.js";
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -47,6 +47,7 @@ export class Controls {
   /** Build from options (once). */
   build(opts) {
     this.opts = opts;
+    learnChoices(opts.about); // labels and properties of every choice, from the server's registries
     const a = this.actions;
     options($("#learning_rate"), LEARNING_RATES, (v) => String(v));
     options($("#lambda"), LAMBDAS, (v) => String(v));
@@ -58,7 +59,7 @@ export class Controls {
     options($("#hidden_activation"), opts.activations.hidden, (v) => ACT_LABEL[v] ?? v);
     this.showCsvHelp(opts.limits);
     options($("#init"), opts.inits, (v) => INIT_LABEL[v] ?? v);
-    options($("#regulariser"), opts.regularisers, (v) => ({ none: "None", l1: "L1", l2: "L2" })[v] ?? v);
+    options($("#regulariser"), opts.regularisers, (v) => REG_LABEL[v] ?? v);
     const kinds = [...new Set(opts.datasets.filter((d) => d.name !== "csv").map((d) => d.kind))];
     options($("#problem"), kinds, (v) => KIND_LABEL[v] ?? v);
 
@@ -310,7 +311,7 @@ export function plainWords(text) {
     const want = needs.split(",").map((x) => x.trim().replace(/'/g, "")).map((x) => ACT_LABEL[x] ?? x).join(" or ");
     return `The ${COST_LABEL[cost] ?? cost} cost works only with a ${want} output layer, not ${ACT_LABEL[out] ?? out}. Choose ${want} as the output activation, or set the cost to auto.`;
   }
-  if (/softmax/.test(t) && /regression/.test(t)) {
+  if (/needs several outputs/.test(t) && /regression/.test(t)) {
     return "Softmax shares one probability among several outputs, but a regression problem has a single output: choose another output activation (auto picks linear).";
   }
   return t.replace(/^([\w.]+): /, "$1 — ");

@@ -9,10 +9,9 @@
 import { bp2Matrix } from "./bp2_matrix.js";
 import { Sheet } from "./digits.js";
 import { eq, math, mi, mn, mo, num, odot, paren, row, sum, sym, times } from "./mathml.js";
-import { ACT_LABEL, explainFor, nodeVector } from "./quantities.js";
+import { ACT_LABEL, COST_LABEL, actAbout, explainFor, nodeVector } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
-const COST_LABEL = { quadratic: "quadratic", cross_entropy: "cross-entropy", log_likelihood: "log-likelihood" };
 
 const WEIGHT_ERROR_WINDOW_MS = 5000; // a stream error this soon after a set_weight is its answer
 
@@ -173,21 +172,17 @@ function approxNote(sheet, why) {
 }
 const CANCEL_WHY = "the terms cancel to far below their own size, past the 16–17 significant digits a float64 carries, so the rounded terms cannot reproduce the result to its digits.";
 
-/** σ′ from a as an equation (tanh: 1 − a·a, sigmoid: a·(1 − a)); null when not arithmetic. */
+/** σ′ from a as an equation, from the registry's tokens (tanh: 1 − a·a, sigmoid: a·(1 − a));
+ * null when the activation has no such formula. */
 function primeEq(sheet, act, aId, spId) {
-  if (act === "tanh") {
-    sheet.num("one", 1, { exact: true });
-    return sheet.eq(["one", "−", aId, "·", aId], spId);
-  }
-  if (act === "sigmoid") {
-    sheet.num("one", 1, { exact: true });
-    return sheet.eq([aId, "·", "(", "one", "−", aId, ")"], spId);
-  }
-  return null;
+  const tokens = actAbout(act)?.prime_from_a;
+  if (!tokens) return null;
+  if (tokens.includes("1")) sheet.num("one", 1, { exact: true });
+  return sheet.eq(tokens.map((t) => (t === "a" ? aId : t === "1" ? "one" : t)), spId);
 }
 
 function primeRow(sheet, e, act, l, j, z, sp) {
-  const how = e !== null ? arith(sheet, e, "sigma-prime") : act === "relu" || act === "leaky_relu" ? html`${math(sym.z(l, j))} ${z > 0 ? "> 0" : "≤ 0"}, so ${math(mo("="), mn(String(sp).replace("-", "−")))}` : html`${math(sym.z(l, j), eq(), num(z))}`;
+  const how = e !== null ? arith(sheet, e, "sigma-prime") : actAbout(act)?.kink ? html`${math(sym.z(l, j))} ${z > 0 ? "> 0" : "≤ 0"}, so ${math(mo("="), mn(String(sp).replace("-", "−")))}` : html`${math(sym.z(l, j), eq(), num(z))}`;
   return html`<tr><td>${math(sym.sigmaPrime(sym.z(l, j)))}</td><td colspan="2">${how}</td></tr>`;
 }
 
@@ -332,7 +327,7 @@ function bp1View(frame, ex) {
   let lines;
   if (ex.cancels) {
     lines = html`<p class="eq-head">${math(sym.delta(l, j), eq(), sym.a(l, j), mo("−"), sym.y(j))}</p>
-      <p class="note">With the ${COST_LABEL[cost]} cost and a ${act} output, ${math(sym.sigmaPrime(sym.z(l, j)))} cancels against the cost's derivative (the reason these pairs go together).</p>
+      <p class="note">With the ${COST_LABEL[cost] ?? cost} cost and a ${ACT_LABEL[act] ?? act} output, ${math(sym.sigmaPrime(sym.z(l, j)))} cancels against the cost's derivative (the reason these pairs go together).</p>
       <table class="terms"><tr class="result"><td>${math(sym.delta(l, j), eq(), sym.a(l, j), mo("−"), sym.y(j))}</td><td data-bp1-delta="${P.delta}">${arith(sh, dEq, "bp1-delta")}</td></tr></table>`;
   } else if (dEq === null) {
     lines = html`<p class="note">Cost ${COST_LABEL[cost] ?? cost}: δ = ${P.delta}.</p>`;

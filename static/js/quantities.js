@@ -38,14 +38,28 @@ export const EDGE_LABEL = {
 };
 export const NODE_LABEL = { delta: "error δ", a: "activation a", z: "weighted input z" };
 
-export const ACT_LABEL = {
-  tanh: "tanh",
-  sigmoid: "sigmoid",
-  relu: "ReLU",
-  leaky_relu: "leaky ReLU",
-  linear: "linear",
-  softmax: "softmax",
-};
+/**
+ * What the server's registries (app/core/activations.py, costs.py, regularisers.py) say about
+ * each choice: GET /api/options → `about`, learned once with learnChoices before any frame.
+ * The page keeps no list of activations of its own: labels, symbols, ranges and σ′ formulas
+ * all come from here.
+ */
+export const ABOUT = { activations: {}, costs: {}, regularisers: {} };
+/** name → label for people ("leaky ReLU"), filled by learnChoices. */
+export const ACT_LABEL = {};
+export const COST_LABEL = {};
+export const REG_LABEL = {};
+
+/** Learn the labels and properties of every choice from /api/options' `about`. */
+export function learnChoices(about) {
+  for (const key of ["activations", "costs", "regularisers"]) Object.assign(ABOUT[key], about?.[key] ?? {});
+  for (const [n, a] of Object.entries(ABOUT.activations)) ACT_LABEL[n] = a.label;
+  for (const [n, c] of Object.entries(ABOUT.costs)) COST_LABEL[n] = c.label;
+  for (const [n, r] of Object.entries(ABOUT.regularisers)) REG_LABEL[n] = r.label;
+}
+
+/** The registry's entry for an activation ({label, symbol, elementwise, bounds, cut, kink, prime_from_a, ...}), or null. */
+export const actAbout = (name) => ABOUT.activations[name] ?? null;
 
 /** BP2 for neuron k of layer l (per example: the probe). Terms come from the frame's edges. */
 export function bp2(frame, l, k) {
@@ -57,13 +71,11 @@ export function bp2(frame, l, k) {
   return { terms, sum, sigmaPrime: cur.sigma_prime[k], delta: cur.delta[k], z: cur.z[k] };
 }
 
-/** Does σ' cancel in BP1 for this output (cross-entropy + sigmoid, log-likelihood + softmax)? */
+/** Does σ' cancel in BP1 for this output? The cost registry says on which output it does. */
 export function sigmaCancels(frame) {
   const act = frame.activations[frame.activations.length - 1];
-  return (
-    (frame.cost_name === "cross_entropy" && act === "sigmoid") ||
-    (frame.cost_name === "log_likelihood" && act === "softmax")
-  );
+  const on = ABOUT.costs[frame.cost_name]?.cancels_on;
+  return on != null && on === act;
 }
 
 /** The frame's full-precision `explain` object if it is for this selection, else null. */
@@ -110,14 +122,18 @@ export function approxNote(sheet) {
 }
 
 const LEAKY_SLOPE = 0.01; // app/core/activations.py
+// The page's own float64 σ, to find the digits of z that make "a = σ(z)" hold when written.
+// This is the one table of activation names in the page (JavaScript cannot run the
+// server's): an activation missing here (GELU: JavaScript has no erf) is written without
+// that equation, its a shown as the server computed it.
 const ACT_FN = {
   tanh: Math.tanh,
   sigmoid: (z) => 1 / (1 + Math.exp(-z)),
   relu: (z) => (z > 0 ? z : 0),
   leaky_relu: (z) => (z > 0 ? z : LEAKY_SLOPE * z),
+  swish: (z) => z / (1 + Math.exp(-z)),
   linear: (z) => z,
 };
-const FN_NAME = { sigmoid: "σ", tanh: "tanh", relu: "ReLU", leaky_relu: "leaky ReLU", linear: "id" };
 
 /**
  * a = σ(z) written with digits that make it hold: a to 4 significant digits (more if it sits
@@ -135,7 +151,7 @@ export function activationEq(act, z, a) {
       const zText = show(z, dz);
       const got = fn(Number(zText.replace(/−/g, "-")));
       if (a === 0 ? got === 0 : Math.abs(got - aShown) <= 0.9 * half) {
-        return html`<math display="inline" class="fn-eq" data-fn="${act}">${mi(FN_NAME[act])}${paren(html`<mn data-v="${z}">${zText}</mn>`)}${mo("=")}<mn data-v="${a}">${aText}</mn></math>`;
+        return html`<math display="inline" class="fn-eq" data-fn="${act}">${mi(actAbout(act)?.symbol ?? act)}${paren(html`<mn data-v="${z}">${zText}</mn>`)}${mo("=")}<mn data-v="${a}">${aText}</mn></math>`;
       }
     }
   }

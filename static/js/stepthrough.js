@@ -8,7 +8,7 @@
 import { Sheet, show } from "./digits.js";
 import { eq, math, mi, mn, mo, msub, num, odot, paren, sum, sym, times } from "./mathml.js";
 import { edgeKey, nodeKey } from "./network_geom.js";
-import { ACT_LABEL, ExplainCache, activationEq, approxNote, arith, layer, shownNum, sigmaCancels } from "./quantities.js";
+import { ACT_LABEL, ExplainCache, actAbout, activationEq, approxNote, arith, layer, shownNum, sigmaCancels } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
 export class StepThrough {
@@ -286,12 +286,13 @@ const mfrac = (a, b) => html`<mfrac>${a}${b}</mfrac>`;
 const row2 = (cancels) => (cancels ? html`<msup><mi>a</mi><mi>L</mi></msup><mo>−</mo><mi>y</mi>` : html`<msub><mo>∇</mo><mi>a</mi></msub><mi>C</mi><mo>⊙</mo><msup><mi>σ</mi><mo>′</mo></msup><mo>(</mo><msup><mi>z</mi><mi>L</mi></msup><mo>)</mo>`);
 const mfracText = (v) => html`<mfrac><mrow><mo>∂</mo><mi>C</mi></mrow><mrow><mo>∂</mo><mi>${v}</mi></mrow></mfrac>`;
 
-/** The layer's own activation function written out: tanh(2.825), σ(z), ReLU(z), softmax(z)ⱼ. */
-const FN = { sigmoid: "σ", tanh: "tanh", relu: "ReLU", leaky_relu: "leaky ReLU", linear: "id", softmax: "softmax" };
+/** The layer's own activation function written out: tanh(2.825), σ(z), ReLU(z), softmax(z)ⱼ
+ * (the symbol is the registry's, GET /api/options → about). */
 function applied(activation, arg, j = null) {
   const f = paren(arg);
-  const name = mi(FN[activation] ?? activation);
+  const about = actAbout(activation);
+  const name = mi(about?.symbol ?? activation);
   // softmax is not applied neuron by neuron: a_j = softmax(z)_j, of the whole layer.
-  if (activation === "softmax") return j === null ? html`${name}${f}` : msub(html`<mrow>${name}${paren(mi("z"))}</mrow>`, mn(j + 1));
+  if (about && !about.elementwise) return j === null ? html`${name}${f}` : msub(html`<mrow>${name}${paren(mi("z"))}</mrow>`, mn(j + 1));
   return html`${name}${f}`;
 }

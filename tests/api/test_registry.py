@@ -4,7 +4,9 @@ stream frames whose σ' is the derivative of the activation."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,7 +47,7 @@ def test_options_say_what_each_choice_is_called(client: TestClient) -> None:
     assert not about["activations"]["softmax"]["elementwise"]
     assert about["costs"]["cross_entropy"] == {"label": "cross-entropy", "cancels_on": "sigmoid"}
     assert about["costs"]["quadratic"]["cancels_on"] is None
-    assert {r["label"] for r in about["regularisers"].values()} == {"none", "L1", "L2"}
+    assert {r["label"] for r in about["regularisers"].values()} == {"None", "L1", "L2"}
     # every output a kind offers is described
     for kind in o["kinds"].values():
         assert set(kind["outputs"]) <= set(about["activations"])
@@ -98,3 +100,11 @@ def test_a_run_with_swish_or_gelu_trains_and_streams_true_sigma_prime(
                 drawn = f["layers"][l - 2]["sigma_prime"][j]
                 assert float(f"{drawn:.4g}") == drawn  # 4 significant digits on the wire
                 assert drawn == pytest.approx(probe["sigma_prime"], rel=5e-4, abs=1e-12)
+
+
+def test_the_js_tests_copy_of_about_is_the_servers(client: TestClient) -> None:
+    """tests/js/*.test.mjs learn the choices from this file, as the page does from the server;
+    regenerate it with ``python -c "import json; from app.api.options import about;
+    print(json.dumps(about(), ensure_ascii=False, indent=1))" > tests/js/about.json``."""
+    copy = json.loads((Path(__file__).resolve().parents[1] / "js" / "about.json").read_text())
+    assert copy == client.get("/api/options").json()["about"]

@@ -2,11 +2,16 @@
 // a reader reads them (the text of the MathML), and the frame read by the notation's names.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 
 import { Sheet } from "../../static/js/digits.js";
-import { activationEq, arith, bp2, explainFor, nodeVector, selectMessage, sigmaCancels } from "../../static/js/quantities.js";
+import { activationEq, arith, bp2, explainFor, learnChoices, nodeVector, selectMessage, sigmaCancels } from "../../static/js/quantities.js";
 import { evaluateText, holds, ofFloat, readShown, rng, textOf } from "./exact.mjs";
+
+// What GET /api/options says about each choice (tests/api/test_registry.py keeps this copy
+// equal to the server's).
+learnChoices(JSON.parse(readFileSync(new URL("./about.json", import.meta.url), "utf8")));
 
 // The functions as the book defines them (app/core/activations.py uses leaky slope 0.01).
 const SIGMA = {
@@ -14,9 +19,10 @@ const SIGMA = {
   tanh: Math.tanh,
   relu: (z) => Math.max(0, z),
   leaky_relu: (z) => (z > 0 ? z : 0.01 * z),
+  swish: (z) => z / (1 + Math.exp(-z)),
   linear: (z) => z,
 };
-const NAME = { sigmoid: "σ", tanh: "tanh", relu: "ReLU", leaky_relu: "leaky ReLU", linear: "id" };
+const NAME = { sigmoid: "σ", tanh: "tanh", relu: "ReLU", leaky_relu: "leaky ReLU", swish: "swish", linear: "id" };
 
 describe("activationEq: a = σ(z) written so that it holds", () => {
   for (const act of Object.keys(SIGMA)) {
@@ -38,8 +44,9 @@ describe("activationEq: a = σ(z) written so that it holds", () => {
     });
   }
 
-  test("softmax is not written neuron by neuron", () => {
+  test("softmax is not written neuron by neuron; GELU (no erf in JavaScript) not at all", () => {
     assert.equal(activationEq("softmax", 0.3, 0.5), null);
+    assert.equal(activationEq("gelu", 1, 0.8413447460685429), null);
   });
 });
 

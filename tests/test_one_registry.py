@@ -1,0 +1,98 @@
+"""One place per choice: no activation name is written down outside the registry.
+
+The API's enums, /api/options, the page's labels and equations, the link grammar, the fast
+path, saturation and accuracy all read app/core/activations.py (and costs.py, which says on
+which output σ' cancels). A module that spells an activation's name to decide something is
+a second list, which the next activation would have to find and extend: this test finds it
+first. The few names that remain are choices (defaults), not lists, or another word that is
+spelt the same, each with its reason below.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+from app.core.activations import ACTIVATIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = set(ACTIVATIONS)
+REGISTRY = {"app/core/activations.py", "app/core/costs.py"}
+
+# (file, name): why it may be spelt there.
+ALLOWED = {
+    ("app/core/datasets.py", "tanh"): "Playground's default pairing for classification",
+    ("app/core/datasets.py", "linear"): "the default pairing for regression",
+    ("app/core/datasets.py", "softmax"): "the default pairing for multiclass",
+    ("app/runs/experiment.py", "tanh"): "the default experiment's hidden activation",
+    ("app/api/presets.py", "linear"): "the colour scale named linear (view key 'scale')",
+    # The page's own σ, used to choose how many digits of z make "a = σ(z)" hold when
+    # written (JavaScript cannot call the server's); an activation missing there is shown
+    # without that equation.
+    **{
+        ("static/js/quantities.js", n): "ACT_FN"
+        for n in ("tanh", "sigmoid", "relu", "leaky_relu", "swish", "linear")
+    },
+    # 'linear' is also a scale: Plotly's axis type and the colour scales' name.
+    ("static/js/loss_plot.js", "linear"): "Plotly's linear axis",
+    ("static/js/colors.js", "linear"): "the colour scale",
+    ("static/js/controls.js", "linear"): "the colour scale's select value",
+}
+
+
+def py_names(source: str) -> set[str]:
+    """Activation names among the string constants of Python source (docstrings and comments
+    are prose: a docstring is never exactly a name, and comments are not in the tree)."""
+    tree = ast.parse(source)
+    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and n.value in NAMES}
+
+
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+_LINE_COMMENT = re.compile(r"(^|[\s;{}(,])//[^\n]*")
+_ALTERNATIVES = "|".join(sorted(NAMES, key=len, reverse=True))
+_JS = (
+    (re.compile(rf"""(["'`])({_ALTERNATIVES})\1"""), 2),  # a string
+    (re.compile(rf"""(?:^|[{{,\s])({_ALTERNATIVES})\s*:(?!:)""", re.M), 1),  # an object key
+    (re.compile(rf"/({_ALTERNATIVES})/"), 1),  # a regular expression
+)
+
+
+def js_names(source: str) -> set[str]:
+    """Activation names in JavaScript source as a quoted string, an object key or a regular
+    expression (comments are not code)."""
+    code = _LINE_COMMENT.sub(r"\1", _BLOCK_COMMENT.sub("", source))
+    return {m.group(g) for pattern, g in _JS for m in pattern.finditer(code)}
+
+
+def spellings() -> set[tuple[str, str]]:
+    """(file, name) for every activation name spelt in app/ and static/js."""
+    found = set()
+    for path in sorted((ROOT / "app").rglob("*.py")):
+        rel = path.relative_to(ROOT).as_posix()
+        if rel not in REGISTRY:
+            found |= {(rel, n) for n in py_names(path.read_text(encoding="utf-8"))}
+    for path in sorted((ROOT / "static" / "js").glob("*.js")):
+        rel = path.relative_to(ROOT).as_posix()
+        found |= {(rel, n) for n in js_names(path.read_text(encoding="utf-8"))}
+    return found
+
+
+def test_no_activation_name_is_spelt_outside_the_registry() -> None:
+    stray = sorted(spellings() - ALLOWED.keys())
+    assert not stray, f"activation names outside app/core/activations.py: {stray}"
+
+
+def test_the_allow_list_is_still_needed() -> None:
+    """An entry whose name is gone must go too (the list only shrinks)."""
+    unused = sorted(ALLOWED.keys() - spellings())
+    assert not unused, unused
+
+
+def test_the_scan_finds_a_hand_list() -> None:
+    """The ways a second list is written are seen; prose is not."""
+    assert py_names('ACTS = ["gelu", "tanh"]\nif a == "relu": pass\n') == {"gelu", "tanh", "relu"}
+    assert py_names('"""The tanh and relu units."""\n# "swish"\n') == set()
+    js = 'const T = { tanh: 1, sigmoid: 2 }; if (a === "relu") f(/softmax/); // "swish" here'
+    assert js_names(js) == {"tanh", "sigmoid", "relu", "softmax"}
+    assert js_names("/* leaky_relu: x */ const f = (gelu) => gelu;") == set()
