@@ -188,3 +188,5 @@ def real_server() -> Iterator[str]:
         yield srv.url
     finally:
         srv.stop()
+        if srv.proc.stderr:  # kept for start-up errors; left open, it is a ResourceWarning
+            srv.proc.stderr.close()

@@ -43,27 +43,30 @@ def http(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "BPV_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S)}
     cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # The log goes to a file: a pipe nobody reads fills after ~64 KB of access-log lines and
+    # then blocks the server mid-test.
+    log_path = tmp_path_factory.mktemp("uvicorn") / "log.txt"
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if http(base, "GET", "/healthz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.1)
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    with log_path.open("wb") as log, subprocess.Popen(cmd, env=env, stdout=log, stderr=log) as proc:
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if http(base, "GET", "/healthz")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"uvicorn did not start:\n{log_path.read_text()}")
+                time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
 
 
 def ws_url(base: str, run_id: str) -> str:
