@@ -1,15 +1,11 @@
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
 import pytest
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # starlette asks for httpx2; httpx works
-    from fastapi.testclient import TestClient
+from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
