@@ -49,7 +49,9 @@ class FastStep:
         a = [blk[:k] for blk, k in zip(block, n, strict=True)]  # views: contiguous rows
         p = [blk[:k] for blk, k in zip(blocks(flat_p), n, strict=True)]
         z_own = [blk[:k] for blk, k in zip(blocks(flat_z), n, strict=True)]
-        delta = [np.empty((k, m)) for k in n]
+        d_starts = [0, *np.cumsum([k * m for k in n]).tolist()]
+        flat_d = np.empty(d_starts[-1])
+        delta = [flat_d[s : s + k * m].reshape(k, m) for s, k in zip(d_starts, n, strict=False)]
         # Which layers need σ': every hidden one (linear's is 1), the output unless it cancels.
         need = [not act.identity for act in acts]
         need[last] = need[last] and not cancels
@@ -95,6 +97,29 @@ class FastStep:
         self.forward, self.backward = forward, backward
         self.w_0, self.z_0, self.g_0 = w_aug[0], z[0], g_aug[0]
         self.a_L, self.delta_L, self.delta_0 = a[last], d_L, delta[0]
+        # For :meth:`recorded`: the flat buffers, and where each layer's arrays lie in them.
+        self._flats = (flat_z, flat_a, flat_p, flat_d)
+        self._where = [
+            (1 if act.identity else 0, starts[i], d_starts[i], k)
+            for i, (act, k) in enumerate(zip(acts, n, strict=True))
+        ]
+        self.m = m
+
+    def recorded(self) -> tuple[list[Array], list[Array], list[Array], list[Array]]:
+        """The recording mode: ``z^l``, ``a^l``, ``σ'(z^l)`` and ``δ^l`` (times ``scale``) of
+        the last call, l = 2..L, each ``(m, n_l)``, one example per row: transposed views of
+        copies made now (the buffers are reused by the next call). ``σ'`` is 1 where it was
+        not needed (an identity layer, or an output whose σ' cancels in BP1)."""
+        m = self.m
+        flat_z, flat_a, flat_p, flat_d = (f.copy() for f in self._flats)
+        z, a, p, d = [], [], [], []
+        for z_in_a, s, s_d, k in self._where:
+            rows = slice(s, s + k * m)  # a block's first k rows: [a^l; 1] without the ones
+            a.append(flat_a[rows].reshape(k, m).T)
+            z.append((flat_a if z_in_a else flat_z)[rows].reshape(k, m).T)
+            p.append(flat_p[rows].reshape(k, m).T)
+            d.append(flat_d[s_d : s_d + k * m].reshape(k, m).T)
+        return z, a, p, d
 
     def __call__(self, x_T: Array, y_T: Array) -> None:
         """Gradient step for ``x_T`` ``(n_1 + 1, m)`` (a row of ones last), ``y_T`` ``(n_L, m)``."""

@@ -1,11 +1,12 @@
-"""Minibatch SGD, in two interchangeable paths that yield the same parameters.
+"""Minibatch SGD on one engine, the *fast path* (:class:`FastStep`), in two modes.
 
-- :meth:`Trainer.step_instrumented` runs :func:`backprop` on the next minibatch, keeps the
-  whole :class:`Trace` (every ``z``, ``a``, ``δ``) and applies the update.
-- :meth:`Trainer.train` runs many steps on the *fast path* (:class:`FastStep`): all
-  parameters live in one flat vector ``θ`` (layer by layer, each ``[w^l | b^l]`` row-major,
-  shape ``(n_l, n_{l-1}+1)``), buffers are preallocated, and one step is a fixed list of
-  NumPy calls. It stores no per-example tensors.
+- :meth:`Trainer.train` runs many steps: all parameters live in one flat vector ``θ``
+  (layer by layer, each ``[w^l | b^l]`` row-major, shape ``(n_l, n_{l-1}+1)``), buffers are
+  preallocated, and one step is a fixed list of NumPy calls. It stores no per-example
+  tensors.
+- :meth:`Trainer.step_instrumented` runs one step in the recording mode: the same calls,
+  and the whole :class:`Trace` (every ``z``, ``a``, ``σ'``, ``δ``) copied out before the
+  update. :func:`app.core.network.backprop` is the readable reference the tests hold both to.
 
 The network's ``weights[i]`` and ``biases[i]`` are views into ``θ``, so both paths (and
 anyone reading the network) always see the same numbers. The update is
@@ -24,7 +25,8 @@ from numpy.typing import NDArray
 from app.core import regularisers
 from app.core.costs import get_cost
 from app.core.fast_step import FastStep, Op
-from app.core.network import Network, Trace, backprop, cost_value
+from app.core.forward import theta_layers
+from app.core.network import Network, Trace, cost_value
 
 Array = NDArray[np.float64]
 
@@ -185,23 +187,39 @@ class Trainer:
 
     # -- the instrumented path ----------------------------------------------------------
     def step_instrumented(self) -> Trace:
-        """One SGD step via :func:`backprop`; returns the trace computed *before* the update."""
+        """One SGD step on the fast path in its recording mode; returns the trace of the batch
+        (every ``z``, ``a``, ``σ'``, ``δ``, the gradients and the cost) computed *before* the
+        update. The tests hold it to :func:`app.core.network.backprop`, the readable reference."""
         self._require_ok()
         x, y = self.next_batch()
-        h = self.hyper
+        h, m, c = self.hyper, len(x), self._cursor
         last_good = self.theta.copy()
         with np.errstate(all="ignore"):  # a diverging run is reported by status, not warnings
-            trace = backprop(self.net, self.cost_name, x, y, h.regulariser, h.lmbda, len(self.x))
-            for g_aug, g_w, g_b in zip(self._g_aug, trace.grad_w, trace.grad_b, strict=True):
-                g_aug[:, :-1] = g_w
-                g_aug[:, -1] = g_b
-            self._grad *= h.learning_rate  # the trace's gradients already hold the penalty
-            for f, args in self._update_ops(with_penalty=False):
+            step = self._fast_step(m, h.learning_rate)
+            step.scale[()] = 1.0  # δ itself, and the gradient as the batch's sum
+            step(self._perm_x_T[:, c : c + m], self._perm_y_T[:, c : c + m])
+            trace = self._trace(step, x.copy(), y.copy())
+            self._grad *= h.learning_rate / m  # η times the mean, as the fast path has it
+            for f, args in self._update_ops():  # the penalty's gradient, then the update
                 f(*args)
-        self._advance(len(x))
+        self._advance(m)
         if not (math.isfinite(trace.cost) and np.isfinite(self.theta).all()):
             self._diverged(last_good)
         return trace
+
+    def _trace(self, step: FastStep, x: Array, y: Array) -> Trace:
+        """The :class:`Trace` of ``step``'s last call (scale 1) on ``x`` ``(m, n_1)``, ``y``."""
+        h, m, n = self.hyper, len(x), len(self.x)
+        z, a, sigma_prime, delta = step.recorded()
+        grad_w, grad_b = [], []
+        for i, g in enumerate(theta_layers(self._grad * (1.0 / m), self.net.sizes)):
+            reg = regularisers.penalty_grad(h.regulariser, h.lmbda, n, self.net.weights[i])
+            grad_w.append(g[:, :-1] if reg is None else g[:, :-1] + reg)
+            grad_b.append(g[:, -1])
+        cost_x = self.cost.per_example(z[-1], a[-1], y)
+        penalty = regularisers.penalty(h.regulariser, h.lmbda, n, self.net.weights)
+        total = float(cost_x.sum()) / m + penalty
+        return Trace(x, y, z, [x, *a], delta, sigma_prime, grad_w, grad_b, total, cost_x)
 
     # -- the fast path ------------------------------------------------------------------
     def train(self, steps: int) -> int:
