@@ -319,37 +319,53 @@ class ValidationDetail(BaseModel):
 
 # -- stream messages (client → server) ------------------------------------------------------
 
+MAX_MESSAGE_ID = 2**53 - 1  # the largest integer a JavaScript number holds exactly
+MessageId = int | None
 
-class PlayMessage(Strict):
+
+class Tagged(Strict):
+    """What every client message may carry: an ``id`` of the client's choosing, echoed in
+    the ``error`` that answers the message (a message that is accepted gets no reply of
+    its own: the frames show its effect)."""
+
+    id: MessageId = Field(
+        default=None,
+        ge=0,
+        le=MAX_MESSAGE_ID,
+        description="the client's id of this message, echoed by an `error` answering it",
+    )
+
+
+class PlayMessage(Tagged):
     type: Literal["play"]
 
 
-class PauseMessage(Strict):
+class PauseMessage(Tagged):
     type: Literal["pause"]
 
 
-class StepMessage(StepRequest):
+class StepMessage(StepRequest, Tagged):
     type: Literal["step"]
 
 
-class ResetMessage(Strict):
+class ResetMessage(Tagged):
     type: Literal["reset"]
 
 
-class SpeedMessage(Strict):
+class SpeedMessage(Tagged):
     type: Literal["speed"]
     steps_per_frame: int = Field(ge=1, le=MAX_STEPS_PER_FRAME)
 
 
-class ProbeMessage(ProbeRequest):
+class ProbeMessage(ProbeRequest, Tagged):
     type: Literal["probe"]
 
 
-class GridMessage(Strict):
+class GridMessage(Tagged):
     type: Literal["grid"]
 
 
-class SetWeightMessage(WeightRequest):
+class SetWeightMessage(WeightRequest, Tagged):
     """``w^l_jk = value``; j (destination, layer l) and k (source, layer l-1) are 0-based."""
 
     type: Literal["set_weight"]
@@ -358,11 +374,11 @@ class SetWeightMessage(WeightRequest):
     k: int = Field(ge=0, le=HARD_WIDTH - 1, description="neuron in layer l-1, 0-based")
 
 
-class SetMessage(RunConfig):
+class SetMessage(RunConfig, Tagged):
     type: Literal["set"]
 
 
-class SelectMessage(Strict):
+class SelectMessage(Tagged):
     """The neuron (``k`` null) or edge ``k → j`` into layer ``l`` whose terms every frame of
     this stream carries in full precision (``explain``); ``l`` null clears it."""
 

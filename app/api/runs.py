@@ -43,11 +43,11 @@ from app.api.models import (
     WeightRequest,
 )
 from app.api.responses import OrjsonResponse, errors, json_bytes
-from app.runs import driver, insight
+from app.runs import commands, driver, insight
 from app.runs.config import ConfigError
 from app.runs.experiment import Experiment
 from app.runs.frames import encode
-from app.runs.run import RunBusy, RunGone, check_steps
+from app.runs.run import RunBusy, RunGone
 from app.runs.state import RunState, build_ready
 from app.runs.store import StoreFull
 from app.runs.work import WorkersBusy
@@ -147,8 +147,7 @@ async def change_run(
     `batch_size`, `momentum` (and `probe`) keep the weights; anything else rebuilds the run
     (new data is drawn or parsed in a worker thread)."""
     async with run.claim():
-        run.touch()
-        await run.change(changes_of(changes), workers)
+        await commands.configure(run, changes_of(changes), workers)
     return OrjsonResponse(run_info(run))
 
 
@@ -179,8 +178,7 @@ async def step_run(
     `diverged`) say how it ended."""
     req = request or StepRequest()
     async with run.claim():
-        run.touch()
-        steps = check_steps(run, req.steps, req.epochs, settings)
+        steps = commands.step(run, req.steps, req.epochs, settings)
         sel = _selection(run, explain)
         deadline = time.monotonic() + settings.max_request_s
         async with _cancelled_on_disconnect(http) as gone:
@@ -228,8 +226,7 @@ async def _cancelled_on_disconnect(http: Request) -> AsyncIterator[asyncio.Event
 async def reset_run(run: RunDep, workers: WorkersDep, grid: GridQuery = True) -> OrjsonResponse:
     """Back to step 0: same config and seed, so the same data and initial weights."""
     async with run.claim():
-        run.touch()
-        await run.reset_off_loop(workers)
+        await commands.reset(run, workers)
         return json_bytes(run.frame(grid=grid, history=True))
 
 
@@ -243,8 +240,7 @@ async def set_probe(
 ) -> OrjsonResponse:
     """Choose the probe: the training example whose per-example tensors frames carry."""
     async with run.claim():
-        run.touch()
-        run.set_probe(request.index)
+        commands.probe(run, request.index)
         return json_bytes(run.frame(grid=grid))
 
 
@@ -265,9 +261,8 @@ async def set_weight(
     keeping every other parameter; its momentum velocity is zeroed. A diverged run stays
     diverged until a reset or a learning-rate change. Answers the frame after it."""
     async with run.claim():
-        run.touch()
         try:
-            run.set_weight(l, j, k, request.value)
+            commands.set_weight(run, l, j, k, request.value)
         except ConfigError as e:
             return config_error(e, ("path",) if e.loc[0] in ("l", "j", "k") else ("body",))
         return json_bytes(run.frame(grid=grid))

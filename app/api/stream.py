@@ -15,9 +15,10 @@ from fastapi import APIRouter, WebSocket
 from app.api.deps import RUN_ID_PATTERN
 from app.api.edge import host_allowed
 from app.api.edge import origin_allowed as edge_origin_allowed
+from app.api.stream_session import StreamSession
 from app.runs.pacer import Pacer
 from app.runs.store import RunNotFound, RunStore
-from app.runs.stream import Session
+from app.runs.work import Workers
 from app.settings import Settings
 
 router = APIRouter(tags=["stream"])
@@ -44,6 +45,7 @@ async def stream(websocket: WebSocket, run_id: str) -> None:
     settings: Settings = app.state.settings
     store: RunStore = app.state.store
     pacer: Pacer = app.state.pacer
+    workers: Workers = app.state.workers
     if not origin_allowed(websocket, settings):
         await websocket.close(code=1008)  # before accept: the handshake answers 403
         return
@@ -60,4 +62,4 @@ async def stream(websocket: WebSocket, run_id: str) -> None:
         await websocket.close(code=CLOSE_NO_SUCH_RUN, reason="no such run")
         return
     await websocket.accept()
-    await Session(websocket, run, pacer, settings).serve()
+    await StreamSession(websocket, run, pacer, settings, workers).serve()

@@ -22,7 +22,7 @@ app.api.websocket_protocol:ClassroomWebSocketProtocol`` in the Docker image), ma
   once, and the stream's run pauses (and is evicted once idle, as after any disconnect);
 * **a bounded kernel send buffer** (``SEND_BUFFER_BYTES``), so that a slow but honest
   client is never minutes of frames behind: what does not fit waits in the stream's
-  latest-frame slot, where a newer frame replaces it (``app.runs.stream``).
+  latest-frame slot, where a newer frame replaces it (``app.api.stream_session``).
 """
 
 from __future__ import annotations

@@ -62,7 +62,8 @@ export const api = {
 };
 
 /**
- * The run's stream. handlers: {frame(f), rebuilt(run), error(detail), open(), close(ev)}.
+ * The run's stream. handlers: {frame(f), rebuilt(run), error(detail, id), open(), close(ev)}
+ * (id: the refused message's own id, if it had one).
  * Messages sent while the socket is (re)connecting wait in a short queue.
  */
 export function openStream(id, handlers) {
@@ -82,7 +83,7 @@ export function openStream(id, handlers) {
     }
     if (msg.type === "frame") handlers.frame?.(msg);
     else if (msg.type === "rebuilt") handlers.rebuilt?.(msg.run);
-    else if (msg.type === "error") handlers.error?.(msg.detail);
+    else if (msg.type === "error") handlers.error?.(msg.detail, msg.id);
   };
   ws.onclose = (ev) => handlers.close?.(ev);
   return {

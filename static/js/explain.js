@@ -13,7 +13,6 @@ import { ACT_LABEL, COST_LABEL, actAbout, explainFor, nodeVector } from "./quant
 import { fmt, html, name, setHTML } from "./util.js";
 
 
-const WEIGHT_ERROR_WINDOW_MS = 5000; // a stream error this soon after a set_weight is its answer
 
 /** A weight as the edit box shows it: 4 significant digits, plain ASCII (so it parses back). */
 export const weightText = (w) => String(Number(Number(w).toPrecision(4)));
@@ -33,7 +32,7 @@ export class ExplainPanel {
     this.title = root.querySelector(".explain-title");
     this.onSelect = onSelect;
     this.onSetWeight = onSetWeight;
-    this.edit = null; // {key, error, sentAt}: the edit box's message and last send, per edge
+    this.edit = null; // {key, error}: the edit box's message, per edge
     this.body.addEventListener("click", (ev) => {
       const cell = ev.target.closest("[data-select]");
       if (cell) this.onSelect(JSON.parse(cell.dataset.select));
@@ -70,22 +69,23 @@ export class ExplainPanel {
       return;
     }
     const [l, j, k] = key.split(",").map(Number);
-    this.edit = { key, error: "", sentAt: performance.now() };
+    this.edit = { key, error: "" };
     this.showError("");
     this.onSetWeight({ l, j, k, value });
   }
 
-  /** A stream error: shown by the edit box if it answers the last set_weight (returns true). */
-  weightError(detail) {
-    const e = this.edit;
-    if (!e || !e.sentAt || performance.now() - e.sentAt > WEIGHT_ERROR_WINDOW_MS) return false;
-    e.sentAt = 0;
-    this.setError(e.key, `The server said: ${detail}`);
+  /** A stream error answering `sent` (the message its id names): shown by the edit box if
+   * it refused a set_weight of the weight being edited (returns true). */
+  weightError(detail, sent) {
+    if (sent?.type !== "set_weight" || !this.edit) return false;
+    const key = `${sent.l},${sent.j},${sent.k}`;
+    if (this.edit.key !== key) return false;
+    this.setError(key, `The server said: ${detail}`);
     return true;
   }
 
   setError(key, text) {
-    this.edit = { key, error: text, sentAt: this.edit?.key === key ? this.edit.sentAt : 0 };
+    this.edit = { key, error: text };
     this.showError(text);
   }
 

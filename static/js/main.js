@@ -302,8 +302,8 @@ async function boot() {
   session = new Session(store, {
     frame: onFrame,
     rebuilt: adoptRun,
-    serverError: (detail) => {
-      if (explain.weightError(detail)) return; // shown by the weight's edit box
+    serverError: (detail, sent) => {
+      if (explain.weightError(detail, sent)) return; // shown by the weight's edit box
       banner.show("server", { level: "error", dismiss: true, text: `The server refused this: ${plainWords(detail)}` });
       if (store.run) adoptRun(store.run);
     },

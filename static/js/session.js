@@ -8,15 +8,19 @@ import { banner } from "./banner.js";
 import { CONFIG_KEYS, configOf, diffKeys } from "./state.js";
 
 const RUN_KEY = "bpv.run";
+const SENT_KEPT = 64; // messages kept to match errors with (50/s are accepted at most)
 
 export class Session {
-  /** hooks: {frame(f), rebuilt(run), data(d), serverError(detail), connected()} */
+  /** hooks: {frame(f), rebuilt(run), data(d), serverError(detail, sent), connected()};
+   * sent: the message a server error refused (matched by its id), if known. */
   constructor(store, hooks) {
     this.store = store;
     this.hooks = hooks;
     this.stream = null;
     this.retries = 0;
     this.closing = false;
+    this.nextId = 1; // every message sent carries an id; the server's errors echo it
+    this.sentById = new Map(); // id -> message, the last SENT_KEPT sent
   }
 
   /** The config the page asks for (CSV text is kept out of the URL, in memory only). */
@@ -207,7 +211,10 @@ export class Session {
         this.store.run = run;
         this.hooks.rebuilt(run);
       },
-      error: (detail) => this.hooks.serverError(typeof detail === "string" ? detail : JSON.stringify(detail)),
+      error: (detail, id) => {
+        const text = typeof detail === "string" ? detail : JSON.stringify(detail);
+        this.hooks.serverError(text, id === undefined ? undefined : this.sentById.get(id));
+      },
       close: (ev) => this.onClose(ev),
     });
   }
@@ -258,12 +265,19 @@ export class Session {
     this.connect();
   }
 
+  /** Send a stream message with a fresh id (docs/api.md); returns the id (null: not sent). */
   send(msg) {
-    if (this.stream) this.stream.send(msg);
+    if (!this.stream) return null;
+    const id = this.nextId++;
+    this.sentById.set(id, msg);
+    if (this.sentById.size > SENT_KEPT) this.sentById.delete(this.sentById.keys().next().value);
+    this.stream.send({ ...msg, id });
+    return id;
   }
 
+  /** w^l_jk = value (j, k 0-based); a refusal reaches serverError with this message. */
   setWeight(l, j, k, value) {
-    if (this.stream) this.stream.setWeight(l, j, k, value);
+    return this.send({ type: "set_weight", l, j, k, value });
   }
 
   get open() {

@@ -319,3 +319,57 @@ def test_max_speed_trains_for_the_frame_interval_and_keeps_the_frame_rate() -> N
     steps = [b["step"] - a["step"] for a, b in zip([first, *frames[:-1]], frames, strict=True)]
     assert 5 <= len(frames) <= 12  # the cap, not one frame per 100,000 steps
     assert max(steps) < 100_000 and sorted(steps)[len(steps) // 2] > 100
+
+
+def test_errors_carry_the_id_of_the_message_they_answer(client: TestClient, run_id: str) -> None:
+    """Each refused message's ``error`` echoes its ``id``; accepted ones get no error, and
+    an error for a message without a (usable) id has none."""
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        sent: list[Msg] = [
+            {"type": "probe", "index": 3, "id": 1},  # accepted
+            {"type": "probe", "index": -1, "id": 2},  # refused by the message's bounds
+            {"type": "set_weight", "l": 9, "j": 0, "k": 0, "value": 0.5, "id": 3},  # no layer 9
+            {"type": "speed", "steps_per_frame": 2, "id": 4},  # accepted
+            {"type": "step", "steps": 100_001, "id": 2**53 - 1},  # over max_steps_per_request
+            {"type": "probe", "index": 9999},  # refused, no id
+            {"type": "play", "id": -5},  # the id itself is refused
+        ]
+        for msg in sent:
+            ws.send_json(msg)
+        errors = [next_of(ws, "error") for _ in range(5)]
+        assert [e.get("id") for e in errors] == [2, 3, 2**53 - 1, None, None]
+        assert "index" in errors[0]["detail"]
+        assert errors[1]["detail"].startswith("l:") and "L = 4" in errors[1]["detail"]
+        assert "max_steps_per_request" in errors[2]["detail"]
+        assert "id" not in errors[3] and "250 examples" in errors[3]["detail"]
+        assert "id" not in errors[4] and errors[4]["detail"].startswith("play.id:")
+        ws.send_json({"type": "grid", "id": 5})
+        f = next_of(ws, "frame")
+        while f["steps_per_frame"] != 2:
+            f = next_of(ws, "frame")
+        assert f["probe"]["index"] == 3  # the accepted messages took effect
+
+
+def test_a_command_is_refused_alike_by_rest_and_the_stream(client: TestClient, run_id: str) -> None:
+    """probe, set_weight and step are the same commands both ways: the same limits, said
+    in the same words."""
+    base = f"/api/runs/{run_id}"
+    rest = [
+        client.post(f"{base}/probe", json={"index": 250}),
+        client.put(f"{base}/weights/3/2/0", json={"value": 1.0}),
+        client.post(f"{base}/step", json={"epochs": 5000}),
+    ]
+    assert [r.status_code for r in rest] == [422, 422, 422]
+    rest_msgs = [r.json()["detail"][0]["msg"] for r in rest]
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "probe", "index": 250, "id": 1})
+        ws.send_json({"type": "set_weight", "l": 3, "j": 2, "k": 0, "value": 1.0, "id": 2})
+        ws.send_json({"type": "step", "epochs": 5000, "id": 3})
+        stream = [next_of(ws, "error") for _ in range(3)]
+    assert [e["id"] for e in stream] == [1, 2, 3]
+    for msg, err in zip(rest_msgs, stream, strict=True):
+        assert err["detail"].endswith(f": {msg}"), (msg, err)
+    assert "0..249" in rest_msgs[0] and "j must be 0..1" in rest_msgs[1]
+    assert "125000 steps" in rest_msgs[2] and "max_steps_per_request" in rest_msgs[2]

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
+from app.api.stream_session import LatestFrameSender, SlowClient
 from app.runs import driver
 from app.runs.experiment import Experiment
 from app.runs.pacer import Pacer
 from app.runs.run import Run, RunDiverged
 from app.runs.store import RunNotFound, RunStore, StoreFull
-from app.runs.stream import LatestFrameSender, SlowClient
 from app.settings import Settings
 
 
