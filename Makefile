@@ -40,6 +40,7 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy app
+	$(BIN)/lint-imports
 
 test: $(VENV)/.installed-test chromium lint test-js
 	$(BIN)/pytest -m "not slow" --durations=25
@@ -66,4 +67,4 @@ soak: $(VENV)/.installed-test
 	$(BIN)/python bench/soak.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
