@@ -1,9 +1,12 @@
 // The output over the input plane (decision boundary or regression surface) with the train
 // and test points. The surface is a canvas-drawn layout image (redrawn only when a frame
 // carries a grid); the points are static traces; clicking a training point makes it the probe.
+// Drawn by Plotly, or by its canvas stand-in until Plotly.js has loaded (plots.js).
 
 import { CLASS_COLORS, colorOf, gridImage, outputMap } from "./colors.js";
 import { actAbout } from "./quantities.js";
+import { plot } from "./plots.js";
+import { standInPixel } from "./standin.js";
 import { fmt, maxAbs } from "./util.js";
 
 export class BoundaryPlot {
@@ -119,7 +122,7 @@ export class BoundaryPlot {
     const ext = this.extent ?? data.extent;
     const nIn = data.train.points[0]?.length ?? 0;
     const axis = { fixedrange: true, zeroline: false, tickfont: { size: 10 }, showgrid: false, constrain: "domain", visible: twoD };
-    Plotly.react(
+    const drawn = plot(
       this.div,
       [...this.pointTraces, probe],
       {
@@ -141,7 +144,7 @@ export class BoundaryPlot {
       { displayModeBar: false, doubleClick: false },
     );
     this.lastImage = this.image;
-    if (!this.bound) {
+    if (drawn && !this.bound) {
       this.bound = true;
       this.div.on("plotly_click", (ev) => {
         const pt = ev.points?.[0];
@@ -188,11 +191,15 @@ export class BoundaryPlot {
     this.gridRef = null;
   }
 
-  /** Viewport position of training point i (tests click it). */
+  /** Viewport position of training point i (tests click it), on Plotly's plot or its stand-in. */
   clientPos(i) {
     const p = this.store.data.train.points[i];
     const fl = this.div._fullLayout;
     const r = this.div.getBoundingClientRect();
+    if (!fl) {
+      const q = standInPixel(this.div, p[0], p[1]);
+      return q && { x: r.left + q.x, y: r.top + q.y };
+    }
     return { x: r.left + fl.xaxis._offset + fl.xaxis.l2p(p[0]), y: r.top + fl.yaxis._offset + fl.yaxis.l2p(p[1]) };
   }
 

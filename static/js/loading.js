@@ -1,11 +1,16 @@
-// The loading state: what the page is doing before its first frame is drawn. The markup
-// (templates/index.html) starts with "Loading the plotting library…", the top bar and the
-// panels inert, and the transport buttons disabled, so nothing looks ready before it is;
-// main.js moves it through the phases and ends it when the first frame is on screen.
+// The loading state: what the page is doing before its first frame is drawn, and while its
+// interactive plots are still on their way. The markup (templates/index.html) starts with
+// "Loading the page…", the top bar and the panels inert, and the transport buttons disabled,
+// so nothing looks ready before it is; main.js moves it through the phases. The first frame
+// (drawn with the plots' stand-ins, plots.js) hands the controls over; the message then
+// shrinks to a corner note saying the plots are still loading, until Plotly has drawn them.
 
 import { $, $$ } from "./util.js";
 
 const box = () => $("#loading");
+let drawn = false;
+
+export const PLOTS_LOADING = "Interactive plots loading (hover, clicks)…";
 
 export const loading = {
   /** Say what is happening now ("Connecting to the server…"). */
@@ -16,11 +21,14 @@ export const loading = {
     $(".loading-text", el).textContent = text;
   },
 
-  /** The first frame is drawn: hide the message and hand the controls over. */
-  done() {
+  /**
+   * The first frame is drawn (every later call does nothing): hand the controls over. With
+   * plotsPending the note stays, in a corner, saying the interactive plots are still loading.
+   */
+  done(plotsPending = false) {
     const el = box();
-    if (!el || el.hidden) return;
-    el.hidden = true;
+    if (!el || drawn) return;
+    drawn = true;
     document.body.classList.remove("booting");
     for (const part of $$("header.topbar, main.layout")) part.inert = false;
     // A control locked by the link (lock=…) stays disabled: controls.js marks it .locked.
@@ -30,12 +38,33 @@ export const loading = {
       b.disabled = !!b.closest(".locked");
     }
     performance.mark("bpv-first-draw"); // bench/bench_page.py: navigation → drawn page
+    if (plotsPending) {
+      el.classList.add("plots");
+      this.phase(PLOTS_LOADING);
+    } else {
+      el.hidden = true;
+    }
+  },
+
+  /** Plotly has drawn the plots (they replaced their stand-ins): the note goes. */
+  plotsReady() {
+    const el = box();
+    if (el && drawn) el.hidden = true;
+    performance.mark("bpv-plots-ready"); // bench/bench_page.py: navigation → interactive plots
+  },
+
+  /** Plotly.js could not be loaded: the pictures stay (true, not interactive); say so. */
+  plotsFailed(text) {
+    const el = box();
+    if (!el) return;
+    el.classList.add("failed");
+    this.phase(text);
   },
 
   /** Start-up failed (the banner says why): stop claiming progress. */
   fail(text = "The page could not start: see the message above.") {
     const el = box();
-    if (!el || el.hidden) return;
+    if (!el || el.hidden || drawn) return;
     el.classList.add("failed");
     this.phase(text);
   },

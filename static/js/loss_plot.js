@@ -3,6 +3,7 @@
 // most every REDRAW_MS: a curve does not need 30 redraws a second, the network does
 // (a Plotly line redraw costs ~15-25 ms on a classroom laptop; bench/bench_page.py).
 
+import { plot } from "./plots.js";
 import { $, fmt, html, setHTML } from "./util.js";
 
 const REDRAW_MS = 300;
@@ -87,7 +88,7 @@ export class LossPlot {
         { type: "scatter", mode: "lines", name: "test accuracy", x: h.step, y: h.test_accuracy, yaxis: "y2", line: STYLE["test accuracy"], hovertemplate: "step %{x}<br>test accuracy %{y:.1%}<extra></extra>" },
       );
     }
-    Plotly.react(
+    plot(
       this.div,
       traces,
       {

@@ -1,6 +1,8 @@
 // Wiring: settings from the options + teacher preset + URL hash, the run session, the
 // controls' actions, and applying frames to every view (at most once per animation frame;
 // frames that arrive faster are coalesced, keeping their grid / history / data_changed).
+// Plotly.js is not on the way to the first picture (plots.js): it is loaded once the first
+// frame is on screen, drawn meanwhile by the plots' stand-ins; nothing here needs it to start.
 
 import { api } from "./api.js";
 import { banner } from "./banner.js";
@@ -12,6 +14,7 @@ import { loading } from "./loading.js";
 import { LossPlot } from "./loss_plot.js";
 import { NetworkPlot } from "./network_plot.js";
 import { NeuronHover } from "./neuron_hover.js";
+import { loadPlotly, plotlyLoaded, plotsDrawn, prefetchPlotly } from "./plots.js";
 import { selectMessage } from "./quantities.js";
 import { Session } from "./session.js";
 import { KEEP_WEIGHTS, initialSettings, readLink, store } from "./state.js";
@@ -163,12 +166,38 @@ function applyFrame(frame, { force = false } = {}) {
   if (store.mode === "normal") explain.update(frame, store);
   part("explain");
   showStatus(frame);
-  loading.done(); // the first frame is on screen: hand the controls over
+  loading.done(!plotlyLoaded()); // the first frame is on screen: hand the controls over
+  if (!plotsAsked) {
+    plotsAsked = true;
+    // After this frame is painted: running Plotly.js holds the main thread for a second or so.
+    requestAnimationFrame(() => setTimeout(plotsArrive, 0));
+  }
   const ms = performance.now() - t0;
   performance.measure("bpv-apply", "bpv-apply-start");
   stats.times.push(ms);
   if (stats.times.length > 5000) stats.times.splice(0, 1000);
   return ms;
+}
+
+/**
+ * Load Plotly.js and let it redraw every figure over its stand-in with the current state;
+ * then mark bpv-plots-ready. If it cannot be loaded, the stand-ins stay and the page says so.
+ */
+let plotsAsked = false;
+async function plotsArrive() {
+  try {
+    await loadPlotly();
+  } catch (err) {
+    loading.plotsFailed(`The interactive plots could not load (${err.message}): the pictures are true but do not answer hover or clicks. Reload to try again.`);
+    return;
+  }
+  network.geom = null; // as after a resize: everything drawn again, now by Plotly
+  boundary.invalidate();
+  redraw();
+  loss.draw();
+  await plotsDrawn();
+  window.__bpv.plotsReady = true;
+  loading.plotsReady();
 }
 
 /** Per-view durations of the last applyFrame, in stats.parts (bench_page.py reports them). */
@@ -239,6 +268,7 @@ async function flush() {
   if (flushing || !pending) return;
   flushing = true;
   try {
+    await session.loaded?.catch(() => {}); // the data the frame is drawn with (a failure says so itself)
     while (pending.data_changed && pending.data_loaded !== true) {
       pending.data_loaded = true; // a frame merged in later with data_changed clears it
       await session.reloadData();
@@ -278,6 +308,12 @@ function showIgnored(link) {
 
 async function boot() {
   loading.phase("Connecting to the server…");
+  prefetchPlotly();
+  // The options and what the link says do not depend on each other: asked for together.
+  const linkRead = readLink(location.hash).then(
+    (value) => ({ value }),
+    (error) => ({ error }),
+  );
   let opts;
   try {
     opts = await api.options();
@@ -287,11 +323,9 @@ async function boot() {
   }
   store.options = opts;
   for (const f of opts.features) FEATURE_LABELS[f.name] = f.label;
-  let link;
-  try {
-    link = await readLink(location.hash);
-  } catch (err) {
-    banner.show("boot", { level: "error", text: `Cannot read this page's link: ${err.message}`, actions: [{ label: "Reload", run: () => location.reload() }] });
+  const { value: link, error: linkError } = await linkRead;
+  if (linkError) {
+    banner.show("boot", { level: "error", text: `Cannot read this page's link: ${linkError.message}`, actions: [{ label: "Reload", run: () => location.reload() }] });
     return;
   }
   initialSettings(store, opts, link, canonical);

@@ -7,6 +7,7 @@
 import { CLASS_COLORS, StableScale, featureGrid, renderColorbar, thumbImage } from "./colors.js";
 import { bezierAt, geometry } from "./network_geom.js";
 import { LiveLayer, thumbsSVG } from "./network_svg.js";
+import { plot } from "./plots.js";
 import { tipContent } from "./network_tip.js";
 import { ACT_LABEL, EDGE_LABEL, NODE_LABEL, edgeMatrix, nodeVector } from "./quantities.js";
 import { $, fmt, html, maxAbs, niceMax, setHTML } from "./util.js";
@@ -112,7 +113,8 @@ export class NetworkPlot {
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
     };
-    Plotly.react(this.plotDiv, this.traces, layout, { displayModeBar: false, doubleClick: false, responsive: false });
+    // plots.js: a canvas stand-in (the thumbnails) until Plotly.js has loaded, then Plotly.
+    if (!plot(this.plotDiv, this.traces, layout, { displayModeBar: false, doubleClick: false, responsive: false })) return;
     if (!this.ready) this.bindEvents();
   }
 

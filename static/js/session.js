@@ -68,8 +68,11 @@ export class Session {
         });
       }
     }
-    await this.adopt(run);
+    // The data and the stream are asked for together (adopt sets store.run at once); main.js
+    // applies no frame before its data has arrived (this.loaded).
+    const adopted = this.adopt(run);
     this.connect();
+    await adopted;
   }
 
   /** " for 10 minutes": how long a run nobody is connected to lives on ("" if unknown). */
@@ -191,11 +194,14 @@ export class Session {
     await this.reloadData();
   }
 
-  async reloadData() {
-    const data = await api.data(this.store.run.id);
-    data.__rev = (this.store.data?.__rev ?? 0) + 1;
-    this.store.data = data;
-    this.hooks.data?.(data);
+  reloadData() {
+    this.loaded = (async () => {
+      const data = await api.data(this.store.run.id);
+      data.__rev = (this.store.data?.__rev ?? 0) + 1;
+      this.store.data = data;
+      this.hooks.data?.(data);
+    })();
+    return this.loaded;
   }
 
   connect() {

@@ -80,6 +80,8 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        if self.proc.stderr:
+            self.proc.stderr.close()  # else an unclosed-file ResourceWarning fails the teardown
 
 
 @pytest.fixture(scope="package")
@@ -180,10 +182,19 @@ def page(browser, server, page_probe):  # type: ignore[no-untyped-def]
     assert page_probe.dialogs == [], f"dialogs opened: {page_probe.dialogs}"
 
 
+# The first frame is drawn with canvas stand-ins for the Plotly figures (static/js/plots.js);
+# Plotly.js is loaded after it and replaces them, then sets window.__bpv.plotsReady. A test
+# that reads or clicks what Plotly drew waits for this (every test below via open_app/open_at).
+PLOTS_READY = "window.__bpv.plotsReady === true"
+
+
 def open_app(pg, hash_: str = "", frames: int = 1):  # type: ignore[no-untyped-def]
-    """Load the page (optionally with a URL hash) and wait until a frame is on screen."""
+    """Load the page (optionally with a URL hash) and wait until a frame is on screen and
+    Plotly has drawn the plots."""
     pg.goto(f"{pg.base}/" + (f"#{hash_}" if hash_ else ""))
-    pg.wait_for_function(f"window.__bpv && window.__bpv.stats.applied >= {frames}", timeout=20_000)
+    pg.wait_for_function(
+        f"window.__bpv && window.__bpv.stats.applied >= {frames} && {PLOTS_READY}", timeout=20_000
+    )
     return pg
 
 
@@ -213,7 +224,9 @@ def open_at(browser, server) -> Iterator:  # type: ignore[no-untyped-def]
         pg.errors = []  # type: ignore[attr-defined]
         pg.on("pageerror", lambda e: pg.errors.append(str(e)))  # type: ignore[attr-defined]
         pg.goto(f"{server}/#{hash_}", timeout=90_000)
-        pg.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=90_000)
+        pg.wait_for_function(
+            f"window.__bpv && window.__bpv.stats.applied >= 1 && {PLOTS_READY}", timeout=90_000
+        )
         return pg
 
     yield go

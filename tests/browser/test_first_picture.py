@@ -36,7 +36,10 @@ def test_ten_fresh_loads_all_show_the_boundary_and_thumbnails(browser, server) -
             pg = ctx.new_page()
             pg.on("pageerror", lambda e: errors.append(str(e)))
             pg.goto(f"{server}/#hidden=4,2")
-            pg.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=20_000)
+            pg.wait_for_function(
+                "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady",
+                timeout=60_000,
+            )
             try:
                 pg.wait_for_function(
                     f"(() => {{ const s = ({SHOWN})(); return s.boundary && s.thumbs >= 8; }})()",

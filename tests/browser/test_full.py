@@ -18,7 +18,10 @@ def test_too_many_runs_for_this_client_says_so_and_how_to_get_one(browser) -> No
     try:
         pg1 = first.new_page()
         pg1.goto(f"{srv.url}/")
-        pg1.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=20_000)
+        pg1.wait_for_function(
+            "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady",
+            timeout=20_000,
+        )
         run_id = pg1.evaluate("window.__bpv.store.run.id")
 
         pg2 = second.new_page()
@@ -40,7 +43,9 @@ def test_too_many_runs_for_this_client_says_so_and_how_to_get_one(browser) -> No
         with urllib.request.urlopen(req, timeout=5) as r:
             assert r.status in (200, 204)
         full.locator("button", has_text="Try again").click()
-        pg2.wait_for_function("window.__bpv.stats.applied >= 1", timeout=20_000)
+        pg2.wait_for_function(
+            "window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=20_000
+        )
         assert pg2.locator("#banner [data-banner=full]").count() == 0
         assert pg2.evaluate("window.__bpv.store.run.id") != run_id
     finally:

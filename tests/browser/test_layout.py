@@ -62,7 +62,10 @@ def sized(browser, server) -> Iterator:  # type: ignore[no-untyped-def]
         errors: list[str] = []
         pg.on("pageerror", lambda e: errors.append(str(e)))
         pg.goto(f"{server}/#hidden=4,2", timeout=90_000)
-        pg.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=90_000)
+        pg.wait_for_function(
+            "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady",
+            timeout=90_000,
+        )
         pg.errors = errors  # type: ignore[attr-defined]
         return pg
 

@@ -76,7 +76,10 @@ def open_at(browser, server) -> Iterator:  # type: ignore[no-untyped-def]
         contexts.append(ctx)
         pg = ctx.new_page()
         pg.goto(f"{server}/#{hash_}", timeout=60_000)
-        pg.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=60_000)
+        pg.wait_for_function(
+            "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady",
+            timeout=60_000,
+        )
         return pg
 
     yield go

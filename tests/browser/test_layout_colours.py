@@ -152,7 +152,9 @@ def test_log_scale_tells_small_from_zero_and_is_in_the_link(open_at) -> None:  #
     assert all(b["scale"] == "log" and "log" in b["title"] for b in bars)
     # The link keeps it.
     pg.reload()
-    pg.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=90_000)
+    pg.wait_for_function(
+        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=90_000
+    )
     assert pg.input_value("#scale") == "log"
     assert all(b["scale"] == "log" for b in check_bars(pg))
     assert pg.errors == []

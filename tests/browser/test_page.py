@@ -32,13 +32,17 @@ def test_reload_reconnects_to_the_same_run(page, page_probe) -> None:
     open_app(page)
     run_id = page.evaluate("window.__bpv.store.run.id")
     page.reload()
-    page.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=20_000)
+    page.wait_for_function(
+        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=20_000
+    )
     assert page.evaluate("window.__bpv.store.run.id") == run_id
     # A run the server no longer knows is replaced by a new one.
     page_probe.allow("404")
     page.evaluate("sessionStorage.setItem('bpv.run', 'no-such-run')")
     page.reload()
-    page.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=20_000)
+    page.wait_for_function(
+        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=20_000
+    )
     assert page.evaluate("window.__bpv.store.run.id") not in (run_id, "no-such-run")
 
 
@@ -70,7 +74,9 @@ def test_server_full_is_a_clear_message(browser) -> None:
             )
         ).close()
         pg.locator("#banner button", has_text="Try again now").click()
-        pg.wait_for_function("window.__bpv.stats.applied >= 1", timeout=20_000)
+        pg.wait_for_function(
+            "window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=20_000
+        )
         assert pg.locator("#banner [data-banner=full]").count() == 0
         assert errors == []
         context.close()
