@@ -40,7 +40,10 @@ class FastStep:
         last = len(names) - 1
         rows = [k + 1 for k in n[:-1]] + [n[-1]]  # [a^l; 1] for hidden layers, a^L
         starts = [0, *np.cumsum([r * m for r in rows]).tolist()]
-        flat_z, flat_a, flat_p = np.ones(starts[-1]), np.ones(starts[-1]), np.ones(starts[-1])
+        # z, a, σ' and δ of every layer in one buffer, so that a recording is one copy
+        size, d_size = starts[-1], sum(k * m for k in n)
+        self._record = np.ones(3 * size + d_size)
+        flat_z, flat_a, flat_p = (self._record[i * size : (i + 1) * size] for i in range(3))
 
         def blocks(flat: Array) -> list[Array]:
             return [flat[s : s + r * m].reshape(r, m) for s, r in zip(starts, rows, strict=False)]
@@ -50,7 +53,7 @@ class FastStep:
         p = [blk[:k] for blk, k in zip(blocks(flat_p), n, strict=True)]
         z_own = [blk[:k] for blk, k in zip(blocks(flat_z), n, strict=True)]
         d_starts = [0, *np.cumsum([k * m for k in n]).tolist()]
-        flat_d = np.empty(d_starts[-1])
+        flat_d = self._record[3 * size :]
         delta = [flat_d[s : s + k * m].reshape(k, m) for s, k in zip(d_starts, n, strict=False)]
         # Which layers need σ': every hidden one (linear's is 1), the output unless it cancels.
         need = [not act.identity for act in acts]
@@ -97,29 +100,28 @@ class FastStep:
         self.forward, self.backward = forward, backward
         self.w_0, self.z_0, self.g_0 = w_aug[0], z[0], g_aug[0]
         self.a_L, self.delta_L, self.delta_0 = a[last], d_L, delta[0]
-        # For :meth:`recorded`: the flat buffers, and where each layer's arrays lie in them.
-        self._flats = (flat_z, flat_a, flat_p, flat_d)
-        self._where = [
-            (1 if act.identity else 0, starts[i], d_starts[i], k)
+        # For :meth:`recorded`: each layer's z, a, σ', δ in the recording buffer (an identity
+        # layer's z is its a), as ndarray (shape, offset, strides) of a transposed view.
+        item = self._record.itemsize
+        self._views = [
+            ((m, k), o * item, (item, m * item))
             for i, (act, k) in enumerate(zip(acts, n, strict=True))
+            for o in (
+                (size if act.identity else 0) + starts[i],
+                size + starts[i],
+                2 * size + starts[i],
+                3 * size + d_starts[i],
+            )
         ]
-        self.m = m
 
     def recorded(self) -> tuple[list[Array], list[Array], list[Array], list[Array]]:
         """The recording mode: ``z^l``, ``a^l``, ``σ'(z^l)`` and ``δ^l`` (times ``scale``) of
         the last call, l = 2..L, each ``(m, n_l)``, one example per row: transposed views of
         copies made now (the buffers are reused by the next call). ``σ'`` is 1 where it was
         not needed (an identity layer, or an output whose σ' cancels in BP1)."""
-        m = self.m
-        flat_z, flat_a, flat_p, flat_d = (f.copy() for f in self._flats)
-        z, a, p, d = [], [], [], []
-        for z_in_a, s, s_d, k in self._where:
-            rows = slice(s, s + k * m)  # a block's first k rows: [a^l; 1] without the ones
-            a.append(flat_a[rows].reshape(k, m).T)
-            z.append((flat_a if z_in_a else flat_z)[rows].reshape(k, m).T)
-            p.append(flat_p[rows].reshape(k, m).T)
-            d.append(flat_d[s_d : s_d + k * m].reshape(k, m).T)
-        return z, a, p, d
+        copy, make, dtype = self._record.copy(), np.ndarray, self._record.dtype
+        v = [make(shape, dtype, copy, offset, strides) for shape, offset, strides in self._views]
+        return v[0::4], v[1::4], v[2::4], v[3::4]
 
     def __call__(self, x_T: Array, y_T: Array) -> None:
         """Gradient step for ``x_T`` ``(n_1 + 1, m)`` (a row of ones last), ``y_T`` ``(n_L, m)``."""

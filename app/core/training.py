@@ -25,7 +25,6 @@ from numpy.typing import NDArray
 from app.core import regularisers
 from app.core.costs import get_cost
 from app.core.fast_step import FastStep, Op
-from app.core.forward import theta_layers
 from app.core.network import Network, Trace, cost_value
 
 Array = NDArray[np.float64]
@@ -125,6 +124,17 @@ class Trainer:
             self._g_aug.append(self._grad[offset : offset + n * k1].reshape(n, k1))
             self._v_aug.append(self._velocity[offset : offset + n * k1].reshape(n, k1))
             offset += n * k1
+        # ndarray (shape, offset, strides) of w's and b's parts of each [w | b] in a θ layout
+        item = self.theta.itemsize
+        starts = np.cumsum([0] + [n * k1 for n, k1 in shapes]).tolist()
+        self._w_views = [
+            ((n, k1 - 1), o * item, (k1 * item, item))
+            for (n, k1), o in zip(shapes, starts, strict=False)
+        ]
+        self._b_views = [
+            ((n,), (o + k1 - 1) * item, (k1 * item,))
+            for (n, k1), o in zip(shapes, starts, strict=False)
+        ]
         self.net.weights = [w[:, :-1] for w in self._w_aug]
         self.net.biases = [w[:, -1] for w in self._w_aug]
 
@@ -191,14 +201,16 @@ class Trainer:
         (every ``z``, ``a``, ``σ'``, ``δ``, the gradients and the cost) computed *before* the
         update. The tests hold it to :func:`app.core.network.backprop`, the readable reference."""
         self._require_ok()
-        x, y = self.next_batch()
-        h, m, c = self.hyper, len(x), self._cursor
+        self._ensure_batch()
+        h, c = self.hyper, self._cursor
+        x_T, y_T = self._perm_x_T[:, c : c + h.batch_size], self._perm_y_T[:, c : c + h.batch_size]
+        m = x_T.shape[1]
         last_good = self.theta.copy()
         with np.errstate(all="ignore"):  # a diverging run is reported by status, not warnings
             step = self._fast_step(m, h.learning_rate)
             step.scale[()] = 1.0  # δ itself, and the gradient as the batch's sum
-            step(self._perm_x_T[:, c : c + m], self._perm_y_T[:, c : c + m])
-            trace = self._trace(step, x.copy(), y.copy())
+            step(x_T, y_T)
+            trace = self._trace(step, x_T[:-1].T.copy(), y_T.T.copy())
             self._grad *= h.learning_rate / m  # η times the mean, as the fast path has it
             for f, args in self._update_ops():  # the penalty's gradient, then the update
                 f(*args)
@@ -211,13 +223,16 @@ class Trainer:
         """The :class:`Trace` of ``step``'s last call (scale 1) on ``x`` ``(m, n_1)``, ``y``."""
         h, m, n = self.hyper, len(x), len(self.x)
         z, a, sigma_prime, delta = step.recorded()
-        grad_w, grad_b = [], []
-        for i, g in enumerate(theta_layers(self._grad * (1.0 / m), self.net.sizes)):
-            reg = regularisers.penalty_grad(h.regulariser, h.lmbda, n, self.net.weights[i])
-            grad_w.append(g[:, :-1] if reg is None else g[:, :-1] + reg)
-            grad_b.append(g[:, -1])
+        mean = self._grad * (1.0 / m)
+        make, dtype = np.ndarray, mean.dtype
+        grad_w = [make(shape, dtype, mean, o, st) for shape, o, st in self._w_views]
+        grad_b = [make(shape, dtype, mean, o, st) for shape, o, st in self._b_views]
+        penalty = 0.0
+        if h.regulariser != "none" and h.lmbda:
+            for i, w in enumerate(self.net.weights):
+                grad_w[i] = grad_w[i] + regularisers.penalty_grad(h.regulariser, h.lmbda, n, w)
+            penalty = regularisers.penalty(h.regulariser, h.lmbda, n, self.net.weights)
         cost_x = self.cost.per_example(z[-1], a[-1], y)
-        penalty = regularisers.penalty(h.regulariser, h.lmbda, n, self.net.weights)
         total = float(cost_x.sum()) / m + penalty
         return Trace(x, y, z, [x, *a], delta, sigma_prime, grad_w, grad_b, total, cost_x)
 
