@@ -150,6 +150,7 @@ class Player:
         run = self.run
         key = id(self)
         next_at = time.monotonic()
+        deferred = 0.0  # waited for served streams before this tick
         while True:
             if self.pending_steps:
                 steps, self.pending_steps = self.pending_steps, 0
@@ -170,13 +171,20 @@ class Player:
                 else:
                     await self.wake.wait()
                 self.wake.clear()
-                next_at = time.monotonic()
+                next_at, deferred = time.monotonic(), 0.0
                 continue
-            wait = next_at - time.monotonic()
+            now = time.monotonic()
+            wait = next_at - now
             if wait > 0:  # a plain sleep: a pause or a step is seen at the next tick
                 await asyncio.sleep(wait)
                 continue
-            late = -wait  # behind its slot: the loop is busy (the pacer shrinks the plan)
+            if defer := self.pacer.defer(key, now, deferred):
+                deferred += defer  # a served stream's tick is due: it goes first
+                await asyncio.sleep(defer)
+                continue
+            # Behind its slot, not counting the deferral: the loop is busy (the pacer
+            # shrinks the plan).
+            late, deferred = max(0.0, -wait - deferred), 0.0
             trained: float = 0.0
             built: float | None = None
             async with run.lock:
@@ -206,6 +214,7 @@ class Player:
             # out), but never by more than one interval (no burst after a stall).
             interval = 1.0 / self.fps
             next_at = max(next_at + interval, time.monotonic() - interval)
+            self.pacer.next_tick(key, next_at)
 
     # -- commands (hold :meth:`turn`) --------------------------------------------------
     def play(self) -> None:
