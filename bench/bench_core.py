@@ -16,7 +16,8 @@ naive, fast, ...) so that a noisy neighbour or a CPU frequency change hits all o
 alike; each figure is the median over the repeats.
 
 - fast: ``Trainer.train`` (flat parameter vector, preallocated buffers, no per-example trace)
-- instrumented: ``Trainer.step_instrumented`` (``backprop`` keeps every z, a, δ)
+- instrumented: ``Trainer.step_instrumented`` (the fast step in its recording mode: every
+  z, a, σ', δ of the batch copied out as a ``Trace``)
 - tuned: the step a NumPy engineer tunes by hand (issue 11's reference): preallocated
   buffers, one column per example, the bias folded into the weight matrix ``[w | b]`` (a row
   of ones under each layer's activations), ``np.dot`` with ``out=``, η/m folded into δ^L,
