@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 
 from app.core.costs import Cost
 from app.core.network import Network
+from app.core.regularisers import get_regulariser
 from app.runs.rounding import CLIP, Array, make_finite, round4, round_sig
 
 OPTS = orjson.OPT_SERIALIZE_NUMPY
@@ -356,15 +357,12 @@ class FrameBuilder:
         # batch sum of δ_j a_k (the edges are products taken after the gather).
         np.matmul(self.mix, self.T, out=self.M)
         np.matmul(self._d_batch_T, self._a_batch, out=self.GM)
-        # ∂C/∂w: BP4's batch mean plus λ/n·w (L2) or λ/n·sgn(w) (L1).
-        coef = lmbda / n_train if regulariser != "none" else 0.0
+        # ∂C/∂w: BP4's batch mean plus λ/n·r'(w) (the registry's: L2 w, L1 sgn(w)).
+        reg = get_regulariser(regulariser)
+        coef = lmbda / n_train if reg.active else 0.0
         if coef:
             self.GM *= 1.0 / self.m
-            if regulariser == "l2":
-                np.multiply(self._w, coef, out=self.GW)
-            else:
-                np.sign(self._w, out=self.GW)
-                self.GW *= coef
+            np.multiply(reg.grad(self._w), coef, out=self.GW)
             self.GW += self.GM
         self.probe["cost"] = round4(c.item(0))
         batch_cost = float(np.add.reduce(c[1:])) / self.m + penalty
