@@ -14,7 +14,7 @@ import { loading } from "./loading.js";
 import { LossPlot } from "./loss_plot.js";
 import { NetworkPlot } from "./network_plot.js";
 import { NeuronHover } from "./neuron_hover.js";
-import { loadPlotly, plotlyLoaded, plotsDrawn, prefetchPlotly } from "./plots.js";
+import { loadPlotly, plotlyLoaded, plotsDrawn } from "./plots.js";
 import { selectMessage } from "./quantities.js";
 import { Session } from "./session.js";
 import { KEEP_WEIGHTS, initialSettings, readLink, store } from "./state.js";
@@ -308,7 +308,6 @@ function showIgnored(link) {
 
 async function boot() {
   loading.phase("Connecting to the server…");
-  prefetchPlotly();
   // The options and what the link says do not depend on each other: asked for together.
   const linkRead = readLink(location.hash).then(
     (value) => ({ value }),

@@ -2,8 +2,8 @@
 // classroom laptop (its 4.8 MB are parsed and run), more than the whole rest of the page, so
 // the page draws its first frame without it: every figure goes through plot(), which draws a
 // canvas stand-in of the same figure (standin.js) until Plotly.js is there, then Plotly.
-// main.js asks loadPlotly() for it once the first frame is on screen; its download may start
-// earlier at low priority (prefetchPlotly), never competing with what the first picture needs.
+// main.js asks loadPlotly() for it once the first frame is on screen, not before: its 1.1 MB
+// (brotli) would compete with the first frame for a slow network, and its parse for the CPU.
 
 import { drawStandIn, removeStandIn, standInOf } from "./standin.js";
 
@@ -13,17 +13,6 @@ const drawing = new Set(); // Plotly.react promises not yet settled
 
 /** Is Plotly.js loaded and running? */
 export const plotlyLoaded = () => typeof window.Plotly !== "undefined";
-
-/** Start downloading Plotly.js at low priority, without running it. */
-export function prefetchPlotly() {
-  if (plotlyLoaded() || document.querySelector(`link[rel=preload][href="${SRC}"]`)) return;
-  const link = document.createElement("link");
-  link.rel = "preload";
-  link.as = "script";
-  link.href = SRC;
-  link.fetchPriority = "low";
-  document.head.append(link);
-}
 
 /** Load and run Plotly.js (once). Resolves when window.Plotly is usable. */
 export function loadPlotly() {
