@@ -1,20 +1,28 @@
 """The frame schema of ``docs/frames.md`` as pydantic models, for the OpenAPI document.
 
 Frames are built and encoded by :mod:`app.runs.frames` (never through these models: that
-would cost more than building the frame). Shapes use ``n_l`` = neurons in layer l;
-``layers[i]`` is layer ``l = i + 2``; matrices are ``[j][k]`` = destination j, source k.
+would cost more than building the frame). tests/api/test_contracts.py holds real frames and
+stream messages to these models, extra fields forbidden, and docs/frames.md to their field
+names. Shapes use ``n_l`` = neurons in layer l; ``layers[i]`` is layer ``l = i + 2``;
+matrices are ``[j][k]`` = destination j, source k.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.api.models import History, Kind, Matrix, Status, Vector
+from app.api.models import History, Kind, Matrix, RunInfo, Status, Vector
 
 
-class Hyper(BaseModel):
+class Wire(BaseModel):
+    """Something the server sends: a field it does not declare is a contract error."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Hyper(Wire):
     learning_rate: float
     batch_size: int
     regulariser: str
@@ -22,12 +30,12 @@ class Hyper(BaseModel):
     momentum: float
 
 
-class Score(BaseModel):
+class Score(Wire):
     cost: float | None = Field(description="regularised cost; null if not finite")
     accuracy: float | None = Field(description="null for regression")
 
 
-class Probe(BaseModel):
+class Probe(Wire):
     index: int = Field(description="index into the training set")
     point: Vector = Field(description="the raw point (x1, x2)")
     x: Vector = Field(description="a^1, (n_1,)")
@@ -35,35 +43,35 @@ class Probe(BaseModel):
     cost: float | None = Field(description="C_x of the probe, unregularised")
 
 
-class InputLayer(BaseModel):
+class InputLayer(Wire):
     a: Vector = Field(description="a^1 = x of the probe")
     mean_a: Vector = Field(description="a^1 averaged over the batch")
 
 
-class LayerMeans(BaseModel):
+class LayerMeans(Wire):
     z: Vector
     a: Vector
     delta: Vector
     sigma_prime: Vector
 
 
-class EdgeSet(BaseModel):
+class EdgeSet(Wire):
     forward: Matrix = Field(description="w_jk a_k, (n_l, n_{l-1})")
     backward: Matrix = Field(description="w_jk δ_j")
     gradient: Matrix = Field(description="a_k δ_j (BP4, unregularised)")
 
 
-class Edges(BaseModel):
+class Edges(Wire):
     probe: EdgeSet
     mean: EdgeSet
 
 
-class Norms(BaseModel):
+class Norms(Wire):
     delta: float | None = Field(description="‖mean δ^l‖₂ over the batch")
     grad_w: float | None = Field(description="‖∂C/∂w^l‖_F")
 
 
-class Layer(BaseModel):
+class Layer(Wire):
     l: int  # noqa: E741 (the layer index of the notation)
     activation: str
     w: Matrix = Field(description="w^l, (n_l, n_{l-1})")
@@ -79,7 +87,7 @@ class Layer(BaseModel):
     norms: Norms
 
 
-class Grid(BaseModel):
+class Grid(Wire):
     x1: Vector = Field(description="G = 64 grid columns")
     x2: Vector = Field(description="G grid rows")
     output: list[list[float]] = Field(
@@ -90,14 +98,14 @@ class Grid(BaseModel):
     thumb_x2: Vector
 
 
-class Bp2Term(BaseModel):
+class Bp2Term(Wire):
     i: int = Field(description="neuron i of layer l+1 (0-based)")
     w: float = Field(description="w^{l+1}_ij")
     delta: float = Field(description="δ^{l+1}_i")
     product: float = Field(description="w^{l+1}_ij · δ^{l+1}_i")
 
 
-class NeuronExample(BaseModel):
+class NeuronExample(Wire):
     """One example's BP2 (hidden neuron) or BP1 (output neuron) terms, float64."""
 
     z: float | None = None
@@ -110,18 +118,18 @@ class NeuronExample(BaseModel):
     delta: float | None = Field(description="the δ the frame shows, unrounded")
 
 
-class NeuronBatch(BaseModel):
+class NeuronBatch(Wire):
     rows: list[NeuronExample] = Field(description="one per example of the batch (no terms)")
     mean_delta: float = Field(description="mean of the rows' δ: the batch-mean δ")
 
 
-class BatchMeans(BaseModel):
+class BatchMeans(Wire):
     sigma_prime: float = Field(description="mean σ'(z) over the batch")
     sum: float = Field(description="Σ_i w_ij · mean δ^{l+1}_i (= the mean of the rows' sums)")
     product_of_means: float = Field(description="mean σ' × that sum: NOT the mean δ in general")
 
 
-class EdgeProbe(BaseModel):
+class EdgeProbe(Wire):
     a_prev: float
     delta: float
     forward: float
@@ -129,7 +137,7 @@ class EdgeProbe(BaseModel):
     gradient: float
 
 
-class EdgeUpdate(BaseModel):
+class EdgeUpdate(Wire):
     bp4_mean: float = Field(description="mean over the batch of a^{l-1}_k δ^l_j")
     regulariser: str
     lambda_: float = Field(alias="lambda")
@@ -143,12 +151,12 @@ class EdgeUpdate(BaseModel):
     w_next: float
 
 
-class EdgeBias(BaseModel):
+class EdgeBias(Wire):
     b: float
     grad: float = Field(description="∂C/∂b^l_j, batch mean (BP3)")
 
 
-class Explain(BaseModel):
+class Explain(Wire):
     """The selected neuron's or edge's terms in full float64 (frames.md, `explain`)."""
 
     type: Literal["neuron", "edge"]
@@ -166,14 +174,14 @@ class Explain(BaseModel):
     bias: EdgeBias | None = None
 
 
-class LayerHealth(BaseModel):
+class LayerHealth(Wire):
     l: int  # noqa: E741
     n: int
     saturated: int
     dead: int
 
 
-class Trial(BaseModel):
+class Trial(Wire):
     learning_rate: float
     steps: int
     outcome: Literal["ok", "diverged", "saturated", "dead", "no progress"]
@@ -181,13 +189,13 @@ class Trial(BaseModel):
     cost_after: float | None
 
 
-class Advice(BaseModel):
+class Advice(Wire):
     reason: Literal["diverged", "saturated", "dead"]
     learning_rate: float | None = Field(description="the largest tried η that worked, or null")
     tried: list[Trial]
 
 
-class Health(BaseModel):
+class Health(Wire):
     reason: Literal["saturated", "dead"] = Field(description="what the alarm is about")
     layers: list[LayerHealth] = Field(description="layers 2..L (the output unless σ' cancels)")
     saturated_share: float = Field(description="share of hidden units saturated")
@@ -200,7 +208,7 @@ class Health(BaseModel):
     )
 
 
-class Frame(BaseModel):
+class Frame(Wire):
     type: Literal["frame"]
     run_id: str
     status: Status
@@ -229,3 +237,30 @@ class Frame(BaseModel):
     data_changed: bool
     explain: Explain | None = Field(description="the selection's terms, float64 (or null)")
     health: Health
+
+
+class NeuronGrid(Wire):
+    """``GET /api/runs/{id}/grid/{l}/{j}``: a^l_j over the input plane."""
+
+    l: int  # noqa: E741
+    j: int
+    x1: Vector = Field(description="G = 64 grid columns")
+    x2: Vector = Field(description="G grid rows")
+    values: list[list[float]] = Field(description="(G, G): values[r][c] at (x1[c], x2[r])")
+
+
+class StreamError(Wire):
+    """A refused stream message; the connection stays open."""
+
+    type: Literal["error"]
+    detail: str
+    id: int | None = Field(
+        default=None, description="the refused message's own id; absent when it had none"
+    )
+
+
+class Rebuilt(Wire):
+    """After a ``set`` that rebuilt the run; a frame with grid and history follows."""
+
+    type: Literal["rebuilt"]
+    run: RunInfo

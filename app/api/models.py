@@ -307,6 +307,14 @@ class Detail(BaseModel):
     detail: str
 
 
+class Refusal(Detail):
+    """A 429: which limit refused the request (the page's advice depends on it)."""
+
+    reason: Literal[
+        "server_full", "client_runs", "client_memory", "server_memory", "client_requests"
+    ]
+
+
 class ValidationIssue(BaseModel):
     loc: list[str | int]
     msg: str

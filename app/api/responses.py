@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from fastapi.responses import JSONResponse
 
-from app.api.models import Detail, ValidationDetail
+from app.api.models import Detail, Refusal, ValidationDetail
 
 OPTS = orjson.OPT_SERIALIZE_NUMPY
 
@@ -32,8 +32,8 @@ _DESCRIPTIONS = {
     413: "Request body over max_body_bytes",
     422: "Invalid input: the field and, for a cap, its limit are named",
     429: "Too many live runs, too many for this client, or the memory budget is in use; "
-    "see Retry-After. Its `reason` names the limit: server_full, client_runs, client_memory "
-    "or server_memory",
+    "see Retry-After. Its `reason` names the limit: server_full, client_runs, client_memory, "
+    "server_memory, or client_requests (too many requests a second from one address)",
     503: "Too many slow requests (run builds, backprop) are waiting already; see Retry-After",
 }
 
@@ -41,7 +41,7 @@ _DESCRIPTIONS = {
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
-        model = ValidationDetail if code == 422 else Detail
+        model = {422: ValidationDetail, 429: Refusal}.get(code, Detail)
         entry: dict[str, Any] = {"model": model, "description": _DESCRIPTIONS[code]}
         if code in (429, 503):
             entry["headers"] = {
