@@ -29,7 +29,7 @@ from app.api.deps import (
     client_address,
 )
 from app.api.errors import config_error
-from app.api.frame_model import Frame
+from app.api.frame_model import Frame, NeuronGrid
 from app.api.mapping import changes_of, experiment_of, run_info
 from app.api.models import (
     HARD_LAYERS,
@@ -306,7 +306,7 @@ async def read_history(run: RunDep) -> OrjsonResponse:
 @router.get(
     "/{run_id}/grid/{l}/{j}",
     response_class=OrjsonResponse,
-    responses=errors(404, 422),
+    responses={200: {"model": NeuronGrid, "description": "a^l_j on the grid"}, **errors(404, 422)},
 )
 async def read_neuron_grid(
     run: RunDep,
