@@ -34,6 +34,7 @@ from app.api import (  # noqa: E402
 from app.api.edge import EdgeMiddleware  # noqa: E402
 from app.api.limits import LimitsMiddleware  # noqa: E402
 from app.api.presets import parse_preset  # noqa: E402
+from app.api.request_rate import RequestRateMiddleware  # noqa: E402
 from app.api.shutdown import ShutdownMiddleware  # noqa: E402
 from app.runs.pacer import Pacer  # noqa: E402
 from app.runs.store import RunStore  # noqa: E402
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     edge.document(app)
     docs.install(app)
     app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Inside the edge: a request refused for its Host or Origin costs no one's budget.
+    app.add_middleware(RequestRateMiddleware, rps=settings.client_rps, burst=settings.client_burst)
     app.add_middleware(ShutdownMiddleware)
     app.add_middleware(EdgeMiddleware, settings=settings)  # outermost: Host, Origin, headers
     web.install(app, settings)

@@ -74,6 +74,10 @@ class Settings:
     # Connections waiting for a request, per client address: beyond it, its oldest is closed.
     # A class behind one NAT address opens ~200 pages at once: their handshakes wait briefly.
     max_waiting_per_client: int = 256
+    # HTTP requests per client address and second, with bursts (a page load is ~40): beyond
+    # them a request waits its turn (up to 1 s), then 429 (app/api/request_rate.py).
+    client_rps: float = 50.0
+    client_burst: int = 200
     # A teacher's preset: a URL-hash string (``dataset=xor&hidden=4,4``) that becomes the
     # default experiment of ``POST /api/runs {}`` and of the page.
     preset: str = ""
@@ -169,6 +173,8 @@ RANGES: dict[str, Between | Matches | IsDir] = {
     "header_timeout_s": Between(0.5, 600),
     "max_header_bytes": Between(1_024, 1_048_576, integer=True),
     "max_waiting_per_client": Between(1, 100_000, integer=True),
+    "client_rps": Between(0.1, 1_000_000),
+    "client_burst": Between(1, 1_000_000, integer=True),
     "preset": Matches(r"[^\n]*", "one line (a URL-hash string)"),
     "static_dir": IsDir(),
     "templates_dir": IsDir(),

@@ -32,7 +32,9 @@ answered (counts by status: a refused abuse shows as 4xx):
 - ``100 MB header``: a request whose one header is 100 MB, sent as fast as the server
   reads, three times;
 - ``heavy streams``: 20 of the largest networks at "max" speed, each reading every frame
-  (``tests/abuse/heavy.py``).
+  (``tests/abuse/heavy.py``);
+- ``request flood``: one address, 8 keep-alive connections, ``GET`` its own run's
+  ``/api/runs/{id}`` as fast as answered (a script in a loop).
 
 Run: ``.venv/bin/python bench/bench_abuse.py [--seconds 4] [--only heavy,idle]``; it prints a
 Markdown table (and ``--json PATH`` writes the numbers). Each scenario takes about 20 s.
@@ -352,6 +354,22 @@ async def huge_header(base: str, stop: asyncio.Event, out: Outcome) -> None:
     await stop.wait()
 
 
+async def request_flood(base: str, stop: asyncio.Event, out: Outcome) -> None:
+    async with _client(base, "127.3.0.1") as http:
+        r = await http.post("/api/runs", json={})
+        run_id = r.json()["id"]
+        out.ready.set()
+
+        async def one() -> None:
+            while not stop.is_set():
+                r = await _request(out, http.get(f"/api/runs/{run_id}"))
+                if r is not None and r.status_code == 429:
+                    await asyncio.sleep(float(r.headers.get("retry-after", "0")) / 10)
+
+        await asyncio.gather(*(one() for _ in range(8)))
+        await http.delete(f"/api/runs/{run_id}")
+
+
 async def heavy(base: str, stop: asyncio.Event, out: Outcome) -> None:
     async with heavy_streams(base, 20) as got:
         out.ready.set()
@@ -376,6 +394,7 @@ SCENARIOS: dict[str, tuple[str, Abuser]] = {
     "nocors": ("no-cors cross-site POSTs", no_cors_posts),
     "header": ("100 MB header", huge_header),
     "heavy": ("20 largest nets at max speed", heavy),
+    "flood": ("request flood (8 connections)", request_flood),
 }
 
 
