@@ -9,7 +9,15 @@ import warnings
 import numpy as np
 import pytest
 
-from app.core.activations import ACTIVATIONS, HIDDEN, OUTPUT, erf, get_activation, softmax
+from app.core.activations import (
+    ACTIVATIONS,
+    HIDDEN,
+    OUTPUT,
+    erf,
+    erf_float32,
+    get_activation,
+    softmax,
+)
 
 ELEMENTWISE = [name for name, act in ACTIVATIONS.items() if act.elementwise]
 # Away from 0, where ReLU and leaky ReLU have a kink.
@@ -98,6 +106,18 @@ def test_erf_against_known_values() -> None:
     got = erf(x)
     assert got.shape == (2, 2) and got.dtype == np.float64
     np.testing.assert_allclose(got, want, rtol=1e-14)
+
+
+def test_float32_erf_is_within_its_stated_error() -> None:
+    """A&S 7.1.26's bound, 1.5e-7, plus float32's rounding of the result (|erf| ≤ 1: 6e-8)."""
+    x = np.linspace(-8.0, 8.0, 160_001)
+    got = erf_float32(x.astype(np.float32))
+    assert got.dtype == np.float32
+    want = np.array([math.erf(v) for v in x.astype(np.float32).astype(np.float64)])
+    assert np.max(np.abs(got.astype(np.float64) - want)) <= 1.5e-7 + 6e-8
+    assert got[0] == -1.0 and got[-1] == 1.0
+    half = np.linspace(0.0, 8.0, 8001, dtype=np.float32)
+    np.testing.assert_array_equal(erf_float32(-half), -erf_float32(half))  # odd, as erf is
 
 
 ALL_Z = np.concatenate([Z, [0.0, -0.0, 1e-300, -1e-300, -40.0, 40.0]])  # the kink too
