@@ -193,7 +193,7 @@ def open_app(pg, hash_: str = "", frames: int = 1):  # type: ignore[no-untyped-d
     Plotly has drawn the plots."""
     pg.goto(f"{pg.base}/" + (f"#{hash_}" if hash_ else ""))
     pg.wait_for_function(
-        f"window.__bpv && window.__bpv.stats.applied >= {frames} && {PLOTS_READY}", timeout=20_000
+        f"window.__bpv && window.__bpv.stats.applied >= {frames} && {PLOTS_READY}", timeout=60_000
     )
     return pg
 

@@ -20,7 +20,7 @@ def test_too_many_runs_for_this_client_says_so_and_how_to_get_one(browser) -> No
         pg1.goto(f"{srv.url}/")
         pg1.wait_for_function(
             "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady",
-            timeout=20_000,
+            timeout=60_000,
         )
         run_id = pg1.evaluate("window.__bpv.store.run.id")
 
@@ -44,7 +44,7 @@ def test_too_many_runs_for_this_client_says_so_and_how_to_get_one(browser) -> No
             assert r.status in (200, 204)
         full.locator("button", has_text="Try again").click()
         pg2.wait_for_function(
-            "window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=20_000
+            "window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=60_000
         )
         assert pg2.locator("#banner [data-banner=full]").count() == 0
         assert pg2.evaluate("window.__bpv.store.run.id") != run_id

@@ -75,7 +75,7 @@ def open_page(browser, server, size=(1280, 720)):  # type: ignore[no-untyped-def
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(f"{server}/")
     pg.wait_for_function(
-        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=20_000
+        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=60_000
     )
     return ctx, pg, errors
 

@@ -33,7 +33,7 @@ def test_reload_reconnects_to_the_same_run(page, page_probe) -> None:
     run_id = page.evaluate("window.__bpv.store.run.id")
     page.reload()
     page.wait_for_function(
-        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=20_000
+        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=60_000
     )
     assert page.evaluate("window.__bpv.store.run.id") == run_id
     # A run the server no longer knows is replaced by a new one.
@@ -41,7 +41,7 @@ def test_reload_reconnects_to_the_same_run(page, page_probe) -> None:
     page.evaluate("sessionStorage.setItem('bpv.run', 'no-such-run')")
     page.reload()
     page.wait_for_function(
-        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=20_000
+        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=60_000
     )
     assert page.evaluate("window.__bpv.store.run.id") not in (run_id, "no-such-run")
 
@@ -75,7 +75,7 @@ def test_server_full_is_a_clear_message(browser) -> None:
         ).close()
         pg.locator("#banner button", has_text="Try again now").click()
         pg.wait_for_function(
-            "window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=20_000
+            "window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=60_000
         )
         assert pg.locator("#banner [data-banner=full]").count() == 0
         assert errors == []

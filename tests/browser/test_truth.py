@@ -372,7 +372,7 @@ def test_prototype_keys_do_not_blank_the_page(page, hash_: str) -> None:
     assert page.locator("[data-banner=hash]").count() == 1
     page.reload()  # the page rewrote its hash; a reload works too
     page.wait_for_function(
-        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=20_000
+        "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady", timeout=60_000
     )
     assert_markers_are_the_runs_data(page, hash_)
 
