@@ -26,11 +26,11 @@ import ipaddress
 import urllib.parse
 from typing import Any
 
-import orjson
 from fastapi import FastAPI
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.api.asgi_answer import send_json
 from app.settings import Settings
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -141,14 +141,7 @@ def _is_json(content_type: str | None) -> bool:
 
 
 async def _answer(send: Send, status: int, detail: str) -> None:
-    body = orjson.dumps({"detail": detail})
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        *SECURITY_HEADERS,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, status, {"detail": detail}, SECURITY_HEADERS)
 
 
 HOST_REFUSED = (

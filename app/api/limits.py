@@ -7,8 +7,9 @@ actually arrive, so a chunked request without ``Content-Length`` is stopped too;
 
 from __future__ import annotations
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.asgi_answer import send_json
 
 
 class _TooLarge(Exception):
@@ -68,19 +69,6 @@ class LimitsMiddleware:
             await self._refuse(send)
 
     async def _refuse(self, send: Send) -> None:
-        body = orjson.dumps(
-            {"detail": f"request body larger than {self.max_body_bytes} bytes (max_body_bytes)"}
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        detail = f"request body larger than {self.max_body_bytes} bytes (max_body_bytes)"
+        close = [(b"x-content-type-options", b"nosniff"), (b"connection", b"close")]
+        await send_json(send, 413, {"detail": detail}, close)

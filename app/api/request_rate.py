@@ -24,8 +24,9 @@ import asyncio
 import math
 import time
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.api.asgi_answer import send_json
 
 MAX_WAIT_S = 1.0  # a request waits at most this long for its turn
 _PRUNE_AT = 10_000  # clients remembered before the ones back at a full budget are forgotten
@@ -85,22 +86,9 @@ class RequestRateMiddleware:
 
 
 async def _refuse(send: Send, retry_after: int, interval: float) -> None:
-    body = orjson.dumps(
-        {
-            "detail": f"too many requests from this address: at most {1 / interval:g} a second"
-            " (BPV_CLIENT_RPS); try again after Retry-After seconds",
-            "reason": "client_requests",
-        }
+    detail = (
+        f"too many requests from this address: at most {1 / interval:g} a second"
+        " (BPV_CLIENT_RPS); try again after Retry-After seconds"
     )
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(retry_after).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    retry = [(b"retry-after", str(retry_after).encode())]
+    await send_json(send, 429, {"detail": detail, "reason": "client_requests"}, retry)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.asgi_answer import send_json
 
 RETRY_AFTER_S = 10
 DETAIL = (
@@ -42,20 +43,8 @@ class ShutdownMiddleware:
         except asyncio.CancelledError:
             if started:
                 raise
-            body = orjson.dumps({"detail": DETAIL})
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        (b"retry-after", str(RETRY_AFTER_S).encode()),
-                        (b"connection", b"close"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": body})
+            retry = [(b"retry-after", str(RETRY_AFTER_S).encode()), (b"connection", b"close")]
+            await send_json(send, 503, {"detail": DETAIL}, retry)
             task = asyncio.current_task()
             if task is not None:
                 task.uncancel()  # answered: the request ends here, as uvicorn asked
