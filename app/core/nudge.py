@@ -299,13 +299,13 @@ def _slope_a_L(
     scale = of_a.scale(q)
     if scale <= 0.0:
         raise NotFinite(
-            f"a^L_{j + 1} = {q:g} is at the edge of the {cost.label} cost's logarithm: "
+            f"a^L_j = {q:g} (j = {j}) is at the edge of the {cost.label} cost's logarithm: "
             "the cost has no finite slope there (the output saturated)"
         )
     if cost.name != "quadratic" and epsilon is not None and epsilon >= scale:
         raise NudgeError(
             "epsilon",
-            f"a^L_{j + 1} = {q:.6g} and the {cost.label} cost takes its logarithm: "
+            f"a^L_j = {q:.6g} (j = {j}) and the {cost.label} cost takes its logarithm: "
             f"epsilon must be below {scale:.6g} so that a ± ε stays inside (0, 1)",
         )
 
