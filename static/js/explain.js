@@ -9,6 +9,7 @@
 import { bp2Matrix } from "./bp2_matrix.js";
 import { Sheet } from "./digits.js";
 import { eq, math, mi, mn, mo, num, odot, paren, row, sum, sym, times } from "./mathml.js";
+import { NudgePanel } from "./nudge.js";
 import { ACT_LABEL, COST_LABEL, actAbout, explainFor, nodeVector } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
@@ -33,6 +34,7 @@ export class ExplainPanel {
     this.onSelect = onSelect;
     this.onSetWeight = onSetWeight;
     this.edit = null; // {key, error}: the edit box's message, per edge
+    this.nudge = new NudgePanel(this.body); // "Nudge it": measured slope vs backprop
     this.body.addEventListener("click", (ev) => {
       const cell = ev.target.closest("[data-select]");
       if (cell) this.onSelect(JSON.parse(cell.dataset.select));
@@ -110,6 +112,7 @@ export class ExplainPanel {
     else if (sel.type === "edge") [title, content] = edgeView(frame, ex, this.edgeEdit(sel));
     else if (sel.l === frame.sizes.length) [title, content] = (mean ? bp1MeanView : bp1View)(frame, ex);
     else [title, content] = (mean ? bp2MeanView : bp2View)(frame, ex);
+    if (sel && ex && sel.l > 1) content = html`${content}${this.nudge.render(frame, sel)}`;
     // Frames keep coming while the learner types: keep the typed text, the focus and the caret.
     const input = this.body.querySelector("[data-weight-input]");
     const typing = input && document.activeElement === input ? { key: input.dataset.weightInput, value: input.value, dirty: input.dataset.dirty, from: input.selectionStart, to: input.selectionEnd } : null;

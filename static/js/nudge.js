@@ -1,0 +1,190 @@
+// "Nudge it": δ is a slope you can measure. For the selected neuron (z, a, b) or edge (w) the
+// server changes that one number by ±ε on the probe example, runs the network forward, and
+// answers the measured slope of the probe's cost beside backprop's value (POST .../nudge,
+// docs/api.md). Both are shown to the digits where they agree and two more, the shared
+// digits marked, so the learner sees how far they agree. For a weight, "Nudge every weight of
+// this layer" counts the forward passes that takes and its time against backprop's one
+// forward and one backward pass (POST .../nudge_layer).
+
+import { ApiError } from "./api.js";
+import { show } from "./digits.js";
+import { eq, math, mfrac, mi, mn, mo, paren, row, sum, sym } from "./mathml.js";
+import { html, name, setHTML } from "./util.js";
+
+const MAX_DIGITS = 17;
+
+/** Significant digits to which x and y agree: the largest d (0..17) such that both round to
+ * the same d-digit text for every d' ≤ d. */
+export function agreeDigits(x, y) {
+  let d = 0;
+  while (d < MAX_DIGITS && show(x, d + 1) === show(y, d + 1)) d += 1;
+  return d;
+}
+
+/** x and y as the page writes them side by side: with the fewest significant digits (at least
+ * 4, more than `agree`) at which their texts differ, so the first digit that differs is on
+ * screen; numbers equal to all 17 digits are written in full (shortest round trip). `common`:
+ * the length of the text they share from the start (the marked part). */
+export function sideBySide(x, y, agree) {
+  let digits = Math.max(4, agree + 1);
+  while (digits < MAX_DIGITS && show(x, digits) === show(y, digits)) digits += 1;
+  if (show(x, digits) === show(y, digits)) {
+    digits = 1;
+    while (digits < MAX_DIGITS && Number(show(x, digits).replace(/−/g, "-")) !== x) digits += 1;
+  }
+  const a = show(x, digits);
+  const b = show(y, digits);
+  let common = 0;
+  while (common < a.length && a[common] === b[common]) common += 1;
+  // mark digits only: not a shared lone sign or "0.", nor a mantissa whose exponents differ
+  if (agree === 0 || !/\d/.test(a.slice(0, common).replace(/^[−]?0?\.?0*/, ""))) common = 0;
+  return { digits, a, b, common };
+}
+
+async function post(path, body) {
+  let res;
+  try {
+    res = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  } catch {
+    throw new ApiError(0, "the server cannot be reached");
+  }
+  let payload = null;
+  try {
+    payload = await res.json();
+  } catch {
+    payload = null;
+  }
+  if (!res.ok) throw new ApiError(res.status, payload?.detail ?? res.statusText);
+  return payload;
+}
+
+const runPath = (id) => `/api/runs/${encodeURIComponent(id)}`;
+
+/** The quantity's symbol, for the selection sel = {type, l, j, k} (j, k 0-based). */
+function symbolOf(of, sel) {
+  if (of === "w") return sym.w(sel.l, sel.j, sel.k);
+  return sym[of](sel.l, sel.j);
+}
+
+/** Backprop's value for it, as the book writes it. */
+function backpropSymbol(of, sel, L) {
+  const { l, j, k } = sel;
+  if (of === "z" || of === "b") return sym.delta(l, j);
+  if (of === "w") return row(sym.a(l - 1, k), sym.delta(l, j));
+  if (l === L) return sym.dC(sym.a(l, j));
+  return row(sum(mi("i")), msubsupW(l + 1, j), sym.delta(l + 1, "i"));
+}
+const msubsupW = (l, j) => sym.w(l, "i", j);
+
+export class NudgePanel {
+  /** body: the explain panel's body (its content is redrawn by every frame). */
+  constructor(body) {
+    this.body = body;
+    this.key = null; // the selection the results belong to
+    this.out = new Map(); // "z" | "a" | "b" | "w" | "layer" → {busy, result, error}
+    this.frame = null;
+    this.sel = null;
+    body.addEventListener("click", (ev) => {
+      const button = ev.target.closest("[data-nudge]");
+      if (button && !button.disabled) this.press(button.dataset.nudge);
+    });
+  }
+
+  /** The "Nudge" section for a hidden or output neuron or an edge (html``). */
+  render(frame, sel) {
+    const key = `${frame.run_id}:${sel.l},${sel.j}${sel.type === "edge" ? `,${sel.k}` : ""}`;
+    if (key !== this.key) {
+      this.key = key;
+      this.out = new Map();
+    }
+    this.frame = frame;
+    this.sel = sel;
+    return html`<section class="nudge" data-nudge-box>${this.inner()}</section>`;
+  }
+
+  inner() {
+    const { frame, sel } = this;
+    const qs = sel.type === "edge" ? ["w"] : ["z", "a", "b"];
+    const buttons = qs.map(
+      (of) => html`<button type="button" data-nudge="${of}" ${this.out.get(of)?.busy ? "disabled" : ""} title="change ${name[of](sel.l, sel.j, sel.k)} by ±ε on the probe example and measure the slope of its cost">Nudge ${name[of](sel.l, sel.j, sel.k)}</button>`,
+    );
+    if (sel.type === "edge") {
+      buttons.push(html`<button type="button" data-nudge="layer" ${this.out.get("layer")?.busy ? "disabled" : ""}>Nudge every weight of this layer</button>`);
+    }
+    const results = [...qs, "layer"].filter((q) => this.out.has(q)).map((q) => (q === "layer" ? this.layerView(this.out.get(q)) : this.resultView(q, this.out.get(q))));
+    const what = sel.type === "edge" ? sym.dC(sym.w(sel.l, sel.j, sel.k)) : sym.delta(sel.l, sel.j);
+    return html`<p class="eq-head">Nudge it: ${math(what)} is a slope you can measure</p>
+      <p class="note">The server changes one number by ±ε on the probe example, runs the network forward from there, and measures how the probe's cost ${math(mi("C"))} changes: ${math(mfrac(row(mi("C"), paren(mi("q"), mo("+"), mi("ε")), mo("−"), mi("C"), paren(mi("q"), mo("−"), mi("ε"))), row(mn(2), mi("ε"))))}. Backprop's number beside it came from one forward and one backward pass.</p>
+      <p class="nudge-buttons">${buttons}</p>${results}${staleNote(frame, [...this.out.values()])}`;
+  }
+
+  resultView(of, st) {
+    const { sel, frame } = this;
+    if (st.busy) return html`<p class="dim" data-nudge-result="${of}">Nudging ${name[of](sel.l, sel.j, sel.k)}…</p>`;
+    if (st.error) return html`<p class="weight-error" role="alert" data-nudge-result="${of}">The server said: ${st.error}</p>`;
+    const r = st.result;
+    const agree = agreeDigits(r.measured, r.backprop);
+    const s = sideBySide(r.measured, r.backprop, agree);
+    const mark = (text) => html`<span class="agree">${text.slice(0, s.common)}</span>${text.slice(s.common)}`;
+    const Q = symbolOf(of, sel);
+    const L = frame.sizes.length;
+    const agreeText =
+      agree === 0
+        ? html`They do not agree even in the first digit: the cost is not smooth on the scale of ε here (a ReLU's kink, or an ε too large).`
+        : html`They agree to <b data-nudge-agree="${agree}">${agree}</b> significant digit${agree === 1 ? "" : "s"}: both round to ${show(r.measured, agree)}.`;
+    const softmaxA = of === "a" && sel.l === L && frame.activations[L - 2] === "softmax";
+    return html`<div class="nudge-result" data-nudge-result="${of}">
+      <table class="terms">
+        <tr><td>measured</td><td>${math(mfrac(row(mo("Δ"), mi("C")), row(mo("Δ"), Q)))}</td><td class="num" data-nudge-measured="${r.measured}">${mark(s.a)}</td></tr>
+        <tr><td>backprop</td><td>${math(backpropSymbol(of, sel, L))}</td><td class="num" data-nudge-backprop="${r.backprop}">${mark(s.b)}</td></tr>
+      </table>
+      <p class="note">${agreeText} ε = <span data-nudge-epsilon="${r.epsilon}">${show(r.epsilon, 3)}</span>, <span data-nudge-passes>${r.forward_passes} forward passes</span> (${math(mi("C"))} at ${math(Q)} + ε and at ${math(Q)} − ε), cost ${math(mi("C"), eq(), mn(show(r.cost, 6)))}.${softmaxA ? html` Nudging ${math(Q)} alone leaves the softmax's outputs summing to more or less than 1; nudge ${math(sym.z(sel.l, sel.j))} to move them all together, and the slope is δ.` : ""}</p>
+    </div>`;
+  }
+
+  layerView(st) {
+    const { sel } = this;
+    if (st.busy) return html`<p class="dim" data-nudge-result="layer">Nudging every weight of layer ${sel.l}…</p>`;
+    if (st.error) return html`<p class="weight-error" role="alert" data-nudge-result="layer">The server said: ${st.error}</p>`;
+    const r = st.result;
+    const ms = (s) => show(s * 1000, 2);
+    const ratio = r.seconds / r.backprop.seconds;
+    const w = r.worst;
+    return html`<div class="nudge-result" data-nudge-result="layer">
+      <p>All <b data-nudge-count="${r.count}">${r.count}</b> weights of ${math(html`<msup><mi>w</mi><mn>${sel.l}</mn></msup>`)}: <b data-nudge-layer-passes="${r.forward_passes}">${r.forward_passes}</b> forward passes (2 per weight), <span data-nudge-layer-ms="${r.seconds}">${ms(r.seconds)} ms</span> on the server.</p>
+      <p>Backprop: <b>1</b> forward + <b>1</b> backward pass gave all ${r.count} at once, in <span data-nudge-backprop-ms="${r.backprop.seconds}">${ms(r.backprop.seconds)} ms</span>${ratio >= 1.5 ? html` (${show(ratio, 2)} times less time)` : ""}.</p>
+      <p class="note">Largest disagreement: ${show(r.max_rel_diff, 2)} relative, at ${math(sym.w(sel.l, w.j, w.k))} (measured ${show(w.measured, 6)}, backprop ${show(w.backprop, 6)}). Times are one run on a shared server: the counts are what do not change.</p>
+    </div>`;
+  }
+
+  async press(of) {
+    const { frame, sel } = this;
+    if (!frame || !sel || this.out.get(of)?.busy) return;
+    const key = this.key;
+    const path = `${runPath(frame.run_id)}/${of === "layer" ? "nudge_layer" : "nudge"}`;
+    const body = of === "layer" ? { l: sel.l } : { of, l: sel.l, j: sel.j, ...(of === "w" ? { k: sel.k } : {}) };
+    this.out.set(of, { busy: true });
+    this.refresh();
+    let st;
+    try {
+      st = { result: await post(path, body) };
+    } catch (err) {
+      st = { error: err instanceof ApiError ? err.text : String(err) };
+    }
+    if (key !== this.key) return; // another selection since
+    this.out.set(of, st);
+    this.refresh();
+  }
+
+  /** Redraw the section in place (the panel's next frame redraws it too). */
+  refresh() {
+    const box = this.body.querySelector("[data-nudge-box]");
+    if (box) setHTML(box, this.inner());
+  }
+}
+
+/** Results measured at another step or probe than the frame shown say so. */
+function staleNote(frame, states) {
+  const stale = states.some((s) => s.result && (s.result.step !== frame.step || s.result.probe !== frame.probe.index));
+  return stale ? html`<p class="note" data-nudge-stale>Measured at another step or probe than the one shown: the network has changed since. Nudge again to measure it now.</p>` : html``;
+}
