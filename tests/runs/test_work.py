@@ -23,9 +23,20 @@ async def _starts(workers: Workers, n: int, seconds: float) -> list[float]:
     return list(await asyncio.gather(*(workers.run(_busy, seconds) for _ in range(n))))
 
 
-def test_without_streams_jobs_run_back_to_back() -> None:
-    ends = asyncio.run(_starts(Workers(contended=lambda: False), 4, 0.05))
-    assert ends[-1] - ends[0] < 0.15 + 0.1  # three more jobs of 50 ms, and scheduling
+def test_without_streams_jobs_run_back_to_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    rests: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def spy(delay: float) -> None:
+        rests.append(delay)
+        await real_sleep(delay)
+
+    monkeypatch.setattr("app.runs.work.asyncio.sleep", spy)
+    asyncio.run(_starts(Workers(contended=lambda: False), 4, 0.05))
+    assert rests == []  # no job waited for a duty cycle
+    monkeypatch.setattr("app.runs.work.asyncio.sleep", spy)
+    asyncio.run(_starts(Workers(contended=lambda: True, share=0.25), 2, 0.05))
+    assert len(rests) == 1 and rests[0] >= 3 * 0.05 - 0.01  # the spy sees the duty cycle
 
 
 def test_while_streams_play_the_work_keeps_to_its_share_of_the_time() -> None:
