@@ -78,7 +78,8 @@ def start(env: dict[str, str], timeout_s: float = 20.0) -> Server:
         if proc.poll() is not None:
             raise RuntimeError(f"uvicorn exited with {proc.returncode}")
         try:
-            urllib.request.urlopen(server.base + "/healthz", timeout=1).read()
+            with urllib.request.urlopen(server.base + "/healthz", timeout=1) as r:
+                r.read()
             return server
         except OSError:
             time.sleep(0.1)

@@ -81,9 +81,12 @@ async def new_student(server: Server) -> float:
         method="POST",
         headers={"content-type": "application/json", "origin": server.base},
     )
-    run_id = await asyncio.to_thread(
-        lambda: json.load(urllib.request.urlopen(req, timeout=5))["id"]
-    )
+
+    def create() -> str:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return str(json.load(r)["id"])
+
+    run_id = await asyncio.to_thread(create)
     url = f"{server.ws_base}/api/runs/{run_id}/stream"
     async with websockets.connect(url, origin=Origin(server.base), open_timeout=5) as ws:
         await ws.send('{"type": "step"}')

@@ -78,15 +78,17 @@ def test_the_page_and_the_api_carry_the_protections(serve: Callable[..., Server]
     server = serve()
     for path in ("/", "/api/options", "/docs", "/static/js/main.js", "/no-such-page"):
         try:
-            r = urllib.request.urlopen(server.base + path, timeout=5)
+            with urllib.request.urlopen(server.base + path, timeout=5) as r:
+                headers = r.headers
         except urllib.error.HTTPError as e:
-            r = e
-        csp = r.headers["Content-Security-Policy"] or ""
+            headers = e.headers
+            e.close()
+        csp = headers["Content-Security-Policy"] or ""
         directives = {d.strip().split()[0]: d.strip().split()[1:] for d in csp.split(";") if d}
         assert directives["script-src"] == ["'self'"], path  # no inline or foreign script
         assert directives["frame-ancestors"] == ["'none'"], path
         assert directives["object-src"] == ["'none'"], path
-        assert r.headers["X-Frame-Options"] == "DENY", path
-        assert r.headers["Referrer-Policy"] == "no-referrer", path
-        assert r.headers["X-Content-Type-Options"] == "nosniff", path
-        assert r.headers.get_all("Content-Security-Policy") == [csp], path  # sent once
+        assert headers["X-Frame-Options"] == "DENY", path
+        assert headers["Referrer-Policy"] == "no-referrer", path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert headers.get_all("Content-Security-Policy") == [csp], path  # sent once
