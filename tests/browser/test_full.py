@@ -52,3 +52,5 @@ def test_too_many_runs_for_this_client_says_so_and_how_to_get_one(browser) -> No
         second.close()
         first.close()
         srv.stop()
+        if srv.proc.stderr:  # kept for start-up errors; left open, it is a ResourceWarning
+            srv.proc.stderr.close()

@@ -81,8 +81,13 @@ def select_hidden_neuron(pg) -> None:  # type: ignore[no-untyped-def]
     pg.evaluate("document.querySelector('#net').scrollIntoView({block: 'center'})")
     pos = pg.evaluate("window.__bpv.network.clientPos(2, 0)")
     pg.mouse.click(pos["x"], pos["y"])
-    pg.wait_for_function("window.__bpv.store.selection && window.__bpv.store.selection.l === 2")
-    pg.wait_for_timeout(200)
+    # Until the panel shows that neuron's BP2 with the server's exact numbers (the frame that
+    # answers the selection) and its matrix.
+    pg.wait_for_function(
+        "(() => { const s = window.__bpv.store.selection, e = window.__bpv.store.frame.explain;"
+        " return s && s.l === 2 && s.j === 0 && e && e.l === 2 && e.j === 0"
+        " && !!document.querySelector('#explain [data-bp2-matrix]'); })()"
+    )
 
 
 def check_controls(pg, w: int, h: int, desktop: bool) -> None:  # type: ignore[no-untyped-def]

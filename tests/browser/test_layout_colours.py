@@ -70,7 +70,10 @@ def test_ticks_never_collide(open_at, w: int, h: int) -> None:  # type: ignore[n
     pg = open_at(w, h, "hidden=8,8,8,8,8,8&fill=a")
     check_bars(pg)
     pg.select_option("#scale", "log")
-    pg.wait_for_timeout(200)
+    pg.wait_for_function(
+        "[...document.querySelectorAll('.colorbar:not([hidden])')]"
+        ".every(b => b.dataset.scale === 'log')"
+    )
     bars = check_bars(pg)
     assert {b["scale"] for b in bars} == {"log"}
     assert pg.errors == []
@@ -120,10 +123,11 @@ def test_edge_range_is_stable_and_honest(open_at) -> None:  # type: ignore[no-un
         if step == 0:
             assert bar["range"] <= 1.5 * m  # a fresh range fits the values
         pg.locator("#step").click()
+        # The page draws a frame's step number and its colour bars in one task (applyFrame),
+        # so once the number shows, the bars are the new frame's.
         pg.wait_for_function(
             f"document.querySelector('#stepno').textContent === '{step + 1}'", timeout=20_000
         )
-        pg.wait_for_timeout(50)
     # Stable: the range moves rarely, and a grow within twice the range only after the
     # values stayed beyond it for 3 steps (one step never fades every edge at once).
     changes = sum(1 for a, b in itertools.pairwise(history) if a[0] != b[0])

@@ -16,7 +16,12 @@ def test_loss_legend_matches_the_curves(open_at) -> None:  # type: ignore[no-unt
     for step in range(3):  # a few points, so every curve is drawn
         pg.locator("#step").click()
         pg.wait_for_function(f"document.querySelector('#stepno').textContent === '{step + 1}'")
-    pg.wait_for_timeout(400)
+    # Until Plotly has drawn the four curves (their lines have a path) and their legend.
+    pg.wait_for_function(
+        "[...document.querySelectorAll('#loss .loss-plot .scatterlayer .trace path.js-line')]"
+        ".filter(p => (p.getAttribute('d') || '').length > 0).length === 4"
+        " && document.querySelectorAll('#loss [data-legend]').length === 4"
+    )
     drawn = pg.evaluate(
         """[...document.querySelectorAll('#loss .loss-plot .scatterlayer .trace')].map(t => {
              const p = t.querySelector('path.js-line');

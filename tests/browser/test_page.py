@@ -82,3 +82,5 @@ def test_server_full_is_a_clear_message(browser) -> None:
         context.close()
     finally:
         srv.stop()
+        if srv.proc.stderr:  # kept for start-up errors; left open, it is a ResourceWarning
+            srv.proc.stderr.close()
