@@ -204,6 +204,8 @@ async def nudge_layer(
             r = core.nudge_layer(*args)
         else:
             r = await workers.run(core.nudge_layer, *args)
+    except core.NudgeError as e:
+        return _refused(e)
     except core.NotFinite as e:
         return _not_finite(e)
     j, k = r.worst

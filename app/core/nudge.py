@@ -178,6 +178,12 @@ def _measure(c: Callable[[float], float], q: float, eps: float) -> tuple[float, 
     """(slope, ε actually made) of ``c`` at ``q``: two calls, the stored nudged values'
     difference as the denominator."""
     up, down = q + eps, q - eps
+    if up == down:  # only a given ε can be this small: the default is ∛u·scale
+        raise NudgeError(
+            "epsilon",
+            f"epsilon {eps:g} is below float64's spacing at q = {q:.6g}: q ± ε round to q "
+            f"itself; use at least {float(np.spacing(abs(q))):.3g}",
+        )
     return (c(up) - c(down)) / (up - down), (up - down) / 2.0
 
 

@@ -9,6 +9,7 @@
 import { ApiError } from "./api.js";
 import { show } from "./digits.js";
 import { eq, math, mfrac, mi, mn, mo, paren, row, sum, sym } from "./mathml.js";
+import { actAbout } from "./quantities.js";
 import { html, name, setHTML } from "./util.js";
 
 const MAX_DIGITS = 17;
@@ -132,13 +133,15 @@ export class NudgePanel {
       agree === 0
         ? html`They do not agree even in the first digit: the cost is not smooth on the scale of ε here (a ReLU's kink, or an ε too large).`
         : html`They agree to <b data-nudge-agree="${agree}">${agree}</b> significant digit${agree === 1 ? "" : "s"}: both round to ${show(r.measured, agree)}.`;
-    const softmaxA = of === "a" && sel.l === L && frame.activations[L - 2] === "softmax";
+    // an output activation that is not elementwise ties the a^L together (they sum to 1)
+    const outAct = actAbout(frame.activations[L - 2]);
+    const tied = of === "a" && sel.l === L && outAct?.elementwise === false;
     return html`<div class="nudge-result" data-nudge-result="${of}">
       <table class="terms">
         <tr><td>measured</td><td>${math(mfrac(row(mo("Δ"), mi("C")), row(mo("Δ"), Q)))}</td><td class="num" data-nudge-measured="${r.measured}">${mark(s.a)}</td></tr>
         <tr><td>backprop</td><td>${math(backpropSymbol(of, sel, L))}</td><td class="num" data-nudge-backprop="${r.backprop}">${mark(s.b)}</td></tr>
       </table>
-      <p class="note">${agreeText} ε = <span data-nudge-epsilon="${r.epsilon}">${show(r.epsilon, 3)}</span>, <span data-nudge-passes>${r.forward_passes} forward passes</span> (${math(mi("C"))} at ${math(Q)} + ε and at ${math(Q)} − ε), cost ${math(mi("C"), eq(), mn(show(r.cost, 6)))}.${softmaxA ? html` Nudging ${math(Q)} alone leaves the softmax's outputs summing to more or less than 1; nudge ${math(sym.z(sel.l, sel.j))} to move them all together, and the slope is δ.` : ""}</p>
+      <p class="note">${agreeText} ε = <span data-nudge-epsilon="${r.epsilon}">${show(r.epsilon, 3)}</span>, <span data-nudge-passes>${r.forward_passes} forward passes</span> (${math(mi("C"))} at ${math(Q)} + ε and at ${math(Q)} − ε), cost ${math(mi("C"), eq(), mn(show(r.cost, 6)))}.${tied ? html` Nudging ${math(Q)} alone leaves the ${outAct.label} outputs summing to more or less than 1, so this is the cost's own ${math(sym.dC(Q))}; nudge ${math(sym.z(sel.l, sel.j))} to move them all together, and the slope is δ.` : ""}</p>
     </div>`;
   }
 

@@ -205,3 +205,16 @@ def test_a_layer_too_big_to_nudge_whole_is_refused() -> None:
         assert issue["loc"] == ["body", "l"] and "4900" in issue["msg"] and "4096" in issue["msg"]
         # a single weight of it is fine
         assert nudge(client, run_id, of="w", l=3, j=69, k=69).status_code == 200
+
+
+def test_a_step_that_does_not_move_the_weight_is_422(client: TestClient, run_id: str) -> None:
+    """w = 40: 40 ± 1e-15 rounds to 40, there is no slope to measure (one weight or all)."""
+    client.put(f"/api/runs/{run_id}/weights/2/0/0?grid=false", json={"value": 40})
+    r = nudge(client, run_id, of="w", l=2, j=0, k=0, epsilon=1e-15)
+    assert r.status_code == 422
+    (issue,) = strict(r.content)["detail"]
+    assert issue["loc"] == ["body", "epsilon"] and "spacing" in issue["msg"]
+    r = client.post(f"/api/runs/{run_id}/nudge_layer", json={"l": 2, "epsilon": 1e-15})
+    assert r.status_code == 422
+    (issue,) = strict(r.content)["detail"]
+    assert issue["loc"] == ["body", "epsilon"] and "spacing" in issue["msg"]

@@ -227,3 +227,17 @@ def test_log_domain_and_saturated_outputs() -> None:
     # its z still has a finite slope: the cost is computed from z (softplus)
     r = nudge(net, "cross_entropy", x, y, "z", 4, 0)
     assert math.isfinite(r.measured) and r.measured == pytest.approx(1.0 - y[0], rel=1e-6)
+
+
+def test_a_step_below_float64_spacing_is_named() -> None:
+    """ε = 1e-15 on a weight of 40: 40 ± 1e-15 is 40 again, so there is nothing to measure."""
+    net, x, y = random_case("tanh", "linear", "quadratic", 5)
+    net.weights[0][0, 1] = 40.0
+    with pytest.raises(NudgeError, match="spacing") as e:
+        nudge(net, "quadratic", x, y, "w", 2, 0, 1, epsilon=1e-15)
+    assert e.value.field == "epsilon"
+    with pytest.raises(NudgeError, match="spacing"):
+        nudge_layer(net, "quadratic", x, y, 2, epsilon=1e-15)
+    # a tiny ε that still moves q measures rounding noise, and says which ε it used
+    r = nudge(net, "quadratic", x, y, "w", 2, 0, 0, epsilon=1e-15)
+    assert r.epsilon > 0 and math.isfinite(r.measured)
