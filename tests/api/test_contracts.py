@@ -31,6 +31,7 @@ from app.api.models import (
     RunInfo,
     ValidationDetail,
 )
+from app.api.nudge import LayerAnswer, NudgeAnswer
 from app.api.stats import Stats
 from tests.api.conftest import DIVERGING, TestClient, client_for
 
@@ -115,6 +116,13 @@ def test_rest_frames_and_responses_match_the_models(client: TestClient, kind: st
     conforms(RunData, client.get(f"{base}/data").content)
     conforms(History, client.get(f"{base}/history").content)
     conforms(NeuronGrid, client.get(f"{base}/grid/2/0").content)
+    for body in ({"of": "w", "l": 2, "j": 0, "k": 1}, {"of": "a", "l": 2, "j": 0}):
+        r = client.post(f"{base}/nudge", json=body)
+        assert r.status_code == 200, r.text
+        conforms(NudgeAnswer, r.content)
+    r = client.post(f"{base}/nudge_layer", json={"l": len(info.sizes)})
+    assert r.status_code == 200, r.text
+    conforms(LayerAnswer, r.content)
     r = client.patch(base, json={"learning_rate": 0.1})
     assert r.status_code == 200, r.text
     conforms(RunInfo, r.content)
