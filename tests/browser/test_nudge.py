@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, frame_value, open_app
+from tests.browser.conftest import ARTIFACTS, frame_value, num, open_app
 from tests.browser.test_explain import click_neuron
 
 pytestmark = pytest.mark.browser
@@ -118,3 +118,31 @@ def test_nudge_a_neuron_and_a_weight(page) -> None:  # type: ignore[no-untyped-d
     page.locator("[data-nudge-box]").screenshot(path=str(ARTIFACTS / "nudge-edge.png"))
     # nudging changed nothing: the run is where it was
     assert frame_value(page, "f.step") == answer["step"]
+
+
+def test_softmax_output_a_and_z(page) -> None:  # type: ignore[no-untyped-def]
+    """Three blobs (softmax + log-likelihood): nudging a^L_j alone measures the cost's own
+    ∂C/∂a = −1/a_j (and the page says why it is not δ); nudging z^L_j measures δ^L_j."""
+    open_app(page, "dataset=blobs3&hidden=3")
+    run = frame_value(page, "f.run_id")
+    L = len(frame_value(page, "f.sizes"))
+    assert frame_value(page, "f.activations[f.activations.length - 1]") == "softmax"
+    y = frame_value(page, "f.probe.y")
+    j = y.index(1.0)  # the probe's class: its a^L has a slope −1/a (the others' is 0)
+    click_neuron(page, L, j)
+    page.wait_for_selector("[data-nudge=a]", timeout=20_000)
+    page.click("[data-nudge=a]")
+    page.wait_for_selector("[data-nudge-result=a] [data-nudge-measured]", timeout=20_000)
+    seen = read_result(page, "a")
+    check_against(seen, rest(page, f"/api/runs/{run}/nudge", {"of": "a", "l": L, "j": j}))
+    assert "summing to more or less than 1" in seen["note"]
+    a_j = frame_value(page, "f.explain && f.explain.probe.a")
+    assert num(seen["backprop"]) == pytest.approx(-1.0 / a_j, rel=1e-6)
+    page.click("[data-nudge=z]")
+    page.wait_for_selector("[data-nudge-result=z] [data-nudge-measured]", timeout=20_000)
+    z = rest(page, f"/api/runs/{run}/nudge", {"of": "z", "l": L, "j": j})
+    check_against(read_result(page, "z"), z)
+    delta = frame_value(page, "f.explain && f.explain.probe.delta")
+    assert z["backprop"] == pytest.approx(delta, rel=1e-12)
+    page.locator("[data-nudge-box]").scroll_into_view_if_needed()
+    page.locator("[data-nudge-box]").screenshot(path=str(ARTIFACTS / "nudge-softmax.png"))
