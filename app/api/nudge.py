@@ -27,6 +27,10 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
 MAX_LAYER_WEIGHTS = 4096
 # Fewer forward passes than this run on the event loop (well under 5 ms); more, in a worker.
 INLINE_PASSES = 64
+# A single nudge (one backprop, two forward passes, copies of the layers it re-runs) is about
+# 3 passes over the parameters: on the event loop up to this many (well under 5 ms), else in
+# a worker thread (only networks an operator's raised caps allow get there).
+INLINE_PARAMS = 100_000
 EPSILON_MAX = 1.0
 EPSILON_MIN = 1e-15
 
@@ -133,19 +137,24 @@ def _not_finite(e: core.NotFinite) -> JSONResponse:
     "/{run_id}/nudge",
     response_model=NudgeAnswer,
     response_class=OrjsonResponse,
-    responses=errors(404, 409, 413, 422),
+    responses=errors(404, 409, 413, 422, 503),
 )
-async def nudge(run: RunDep, request: Annotated[NudgeRequest, Body()]) -> JSONResponse:
+async def nudge(
+    run: RunDep, workers: WorkersDep, request: Annotated[NudgeRequest, Body()]
+) -> JSONResponse:
     """Nudge `z^l_j`, `a^l_j`, `w^l_jk` or `b^l_j` (l in the book's numbering, 2..L; j, k
     0-based) by ±ε on the probe example and measure the slope of its unregularised cost
     C_x, beside backprop's value. 2 forward passes; the run is not changed. A 409 when the
     slope is not finite (a saturated output under a logarithm, a diverged network)."""
-    st, probe = run.state, run.probe
+    st, probe, step = run.state, run.probe, run.state.trainer.step
     r = request
     try:
-        answer = core.nudge(
-            st.net, st.cost_name, st.x[probe], st.y[probe], r.of, r.l, r.j, r.k, r.epsilon
-        )
+        if st.net.n_params() <= INLINE_PARAMS:
+            args = (st.net, st.cost_name, st.x[probe], st.y[probe])
+            answer = core.nudge(*args, r.of, r.l, r.j, r.k, r.epsilon)
+        else:  # a copy: a playing stream may train the run while the worker nudges
+            args = (st.net.copy(), st.cost_name, st.x[probe].copy(), st.y[probe].copy())
+            answer = await workers.run(core.nudge, *args, r.of, r.l, r.j, r.k, r.epsilon)
     except core.NudgeError as e:
         return _refused(e)
     except core.NotFinite as e:
@@ -162,7 +171,7 @@ async def nudge(run: RunDep, request: Annotated[NudgeRequest, Body()]) -> JSONRe
             "backprop": answer.backprop,
             "forward_passes": answer.forward_passes,
             "probe": probe,
-            "step": st.trainer.step,
+            "step": step,
         }
     )
 

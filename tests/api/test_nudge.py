@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.api import nudge as api_nudge
 from app.core.network import backprop
 from tests.api.conftest import TestClient, client_for
 from tests.api.test_stream import the_run
@@ -158,11 +159,27 @@ def test_a_saturated_output_under_a_logarithm_is_409_not_nan() -> None:
         assert got["measured"] == pytest.approx(got["backprop"], rel=1e-6, abs=1e-12)
 
 
-def test_every_weight_of_a_layer(client: TestClient) -> None:
+def worker_calls(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the functions the app's worker thread is given from now on."""
+    calls: list[str] = []
+    workers = client.app.state.workers  # type: ignore[attr-defined]
+    real_run = workers.run
+
+    async def counted(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(fn.__name__)
+        return await real_run(fn, *args, **kwargs)
+
+    monkeypatch.setattr(workers, "run", counted)
+    return calls
+
+
+def test_every_weight_of_a_layer(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     """8-8 hidden layers: w^3 has 64 weights, 128 forward passes (run in a worker)."""
     run_id = client.post("/api/runs", json={"hidden": [8, 8]}).json()["id"]
     client.post(f"/api/runs/{run_id}/step", json={"steps": 10})
+    calls = worker_calls(client, monkeypatch)
     r = client.post(f"/api/runs/{run_id}/nudge_layer", json={"l": 3})
+    assert calls == ["nudge_layer"]
     assert r.status_code == 200, r.text
     got = strict(r.content)
     assert got["l"] == 3 and got["count"] == 64 and got["forward_passes"] == 128
@@ -176,6 +193,7 @@ def test_every_weight_of_a_layer(client: TestClient) -> None:
     # the output layer's weights: 8 of them, nudged on the event loop
     small = strict(client.post(f"/api/runs/{run_id}/nudge_layer", json={"l": 4}).content)
     assert small["count"] == 8 and small["forward_passes"] == 16
+    assert calls == ["nudge_layer"]  # 16 passes: on the event loop
 
 
 @pytest.mark.parametrize(
@@ -218,3 +236,24 @@ def test_a_step_that_does_not_move_the_weight_is_422(client: TestClient, run_id:
     assert r.status_code == 422
     (issue,) = strict(r.content)["detail"]
     assert issue["loc"] == ["body", "epsilon"] and "spacing" in issue["msg"]
+
+
+def test_a_big_network_is_nudged_in_a_worker(
+    client: TestClient, run_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Networks over INLINE_PARAMS parameters (only an operator's raised caps allow them)
+    are nudged on a copy in the worker thread: here the threshold is lowered to 0 so that
+    the default network takes that path, and answers as the reference does."""
+    monkeypatch.setattr(api_nudge, "INLINE_PARAMS", 0)
+    run = the_run(client, run_id)
+    st = run.state
+    before = st.trainer.theta.copy()
+    calls = worker_calls(client, monkeypatch)
+    r = nudge(client, run_id, of="w", l=3, j=1, k=3)
+    assert r.status_code == 200, r.text
+    assert calls == ["nudge"]
+    got = strict(r.content)
+    t = backprop(st.net, st.cost_name, st.x[[run.probe]], st.y[[run.probe]])
+    assert got["backprop"] == t.grad_w[1][1, 3]
+    assert got["measured"] == pytest.approx(got["backprop"], rel=1e-6, abs=1e-12)
+    assert np.array_equal(st.trainer.theta, before)
