@@ -257,3 +257,36 @@ def test_a_big_network_is_nudged_in_a_worker(
     assert got["backprop"] == t.grad_w[1][1, 3]
     assert got["measured"] == pytest.approx(got["backprop"], rel=1e-6, abs=1e-12)
     assert np.array_equal(st.trainer.theta, before)
+
+
+def test_a_student_trying_everything_gets_no_500(client: TestClient, run_id: str) -> None:
+    """120 seeded pairs of requests mixing fitting and unfitting values: every answer is
+    200, 409 or 422, in strict JSON, and the run is unchanged."""
+    rng = np.random.default_rng(12)
+    theta = the_run(client, run_id).state.trainer.theta.copy()
+    bad: list[Any] = [-1, 5, 4095, 4096, 10**12, 1.5, "1", None, True, [], {}]
+
+    def pick(good: list[Any], wrong: list[Any]) -> Any:
+        pool = good if rng.random() < 0.7 else wrong
+        return pool[rng.integers(len(pool))]
+
+    seen = set()
+    for _ in range(120):
+        body = {
+            "of": pick(["z", "a", "w", "b"], ["Z", "", 3, None]),
+            "l": pick([2, 3, 4], [0, 1, *bad]),
+            "j": pick([0, 1], [2, 3, *bad]),
+            "k": pick([None, 0, 1], [2, 3, *bad]),
+            "epsilon": pick([None, 1e-8, 0.3], [1e-300, 1e-15, 1.0000001, -0.0, "0.1", 1e308]),
+        }
+        body = {key: v for key, v in body.items() if rng.random() < 0.9 or key in ("of", "l")}
+        r = nudge(client, run_id, **body)
+        assert r.status_code in (200, 409, 422), (body, r.text)
+        strict(r.content)
+        seen.add(r.status_code)
+        layer = {"l": body["l"], "epsilon": body.get("epsilon")}
+        r = client.post(f"/api/runs/{run_id}/nudge_layer", json=layer)
+        assert r.status_code in (200, 409, 422), (layer, r.text)
+        strict(r.content)
+    assert {200, 422} <= seen
+    assert np.array_equal(the_run(client, run_id).state.trainer.theta, theta)
