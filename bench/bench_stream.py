@@ -151,7 +151,9 @@ def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[s
     numbers = np.asarray(_floats(orjson.loads(frame)), np.float32)
     floor = per_call_us(lambda: orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY))
     builder = run.state.builder(run.state.trainer.hyper.batch_size)
-    layers = builder._layers  # the template the frame's layers are encoded from
+    # the template the frame's layers are encoded from (``_layers`` before the send plan)
+    plan = getattr(builder, "plan", builder)
+    layers = plan._layers
     encode_layers = per_call_us(lambda: orjson.dumps(layers, option=orjson.OPT_SERIALIZE_NUMPY))
     return {
         "step_us": step,
@@ -265,6 +267,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--seconds", type=float, default=9.0, help="streaming time")
+    parser.add_argument(
+        "--frames-only", action="store_true", help="frame cost only (no server, about 40 s less)"
+    )
     args = parser.parse_args(argv)
     pin(0)
     w3, w3_settings = w3_config()
@@ -273,8 +278,9 @@ def main(argv: list[str] | None = None) -> None:
             "W1": frame_cost("W1", W1, Settings()),
             "W3": frame_cost("W3", w3, w3_settings),
         },
-        "stream": stream_overhead(args.seconds),
     }
+    if not args.frames_only:
+        results["stream"] = stream_overhead(args.seconds)
     print("Frame cost after a training step (build + encode), µs and in fast-path steps")
     print(
         f"{'':4} {'step':>6} {'full':>7} {'between':>8} {'grid':>7} {'stream':>7} {'steps':>6} "
@@ -292,6 +298,10 @@ def main(argv: list[str] | None = None) -> None:
         "'stream': the mean over a playing stream's frames, grid frames included "
         "(target: W1 <= 5 steps)"
     )
+    if args.frames_only:
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return
     s = results["stream"]
     print('\nStreaming W2 at "max" speed, one client (target: ratio >= 0.8)')
     print(

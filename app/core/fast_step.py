@@ -1,11 +1,15 @@
 """The fast training path: one SGD step as a fixed list of NumPy calls on preallocated buffers.
 
 Used by :meth:`app.core.training.Trainer.train` for the many steps between two displayed
-frames. It keeps no per-example tensors; :func:`app.core.network.backprop` is the readable,
-instrumented version of the same arithmetic, and the tests hold the two to 1e-12.
+frames, and in its recording mode by :meth:`~app.core.training.Trainer.step_instrumented`
+and by the frames (:mod:`app.runs.frames`: one call on the probe beside the next batch, with
+no update), so the maths a page shows is this arithmetic. :func:`app.core.network.backprop`
+is the readable, instrumented version of it, and the tests hold the two to 1e-12.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -30,19 +34,45 @@ class FastStep:
 
     ``scale`` holds ``η/m``; it multiplies ``δ^L`` once, and by linearity every ``δ^l`` and
     the gradient, which then comes out as ``η∇C`` (without the penalty) in ``g_aug``.
+
+    ``record``: a buffer of :meth:`record_size` elements to hold z, a, σ', δ (the caller's,
+    e.g. a frame's arena; filled with ones here); ``first``: the gradient sums the columns
+    from ``first`` on only (a frame's column 0 is the probe, recorded but not trained on).
     """
 
+    @staticmethod
+    def _rows(sizes: list[int]) -> list[int]:
+        """Rows of each layer's block: ``[a^l; 1]`` for hidden layers, ``a^L``."""
+        n = sizes[1:]
+        return [k + 1 for k in n[:-1]] + [n[-1]]
+
+    @staticmethod
+    def record_size(sizes: list[int], m: int) -> int:
+        """Elements of the recording buffer (z, a, σ' and δ of every layer) for batch ``m``."""
+        return 3 * sum(FastStep._rows(sizes)) * m + sum(sizes[1:]) * m
+
     def __init__(
-        self, net: Network, w_aug: list[Array], g_aug: list[Array], m: int, cancels: bool
+        self,
+        net: Network,
+        w_aug: list[Array],
+        g_aug: list[Array],
+        m: int,
+        cancels: bool,
+        record: Array | None = None,
+        first: int = 0,
     ) -> None:
         sizes, names, acts = net.sizes, net.activations, net.layer_activations
         n = sizes[1:]
         last = len(names) - 1
-        rows = [k + 1 for k in n[:-1]] + [n[-1]]  # [a^l; 1] for hidden layers, a^L
+        rows = self._rows(sizes)
         starts = [0, *np.cumsum([r * m for r in rows]).tolist()]
         # z, a, σ' and δ of every layer in one buffer, so that a recording is one copy
         size, d_size = starts[-1], sum(k * m for k in n)
-        self._record = np.ones(3 * size + d_size)
+        if record is None:
+            record = np.ones(3 * size + d_size)
+        else:
+            record[...] = 1.0
+        self._record = record
         flat_z, flat_a, flat_p = (self._record[i * size : (i + 1) * size] for i in range(3))
 
         def blocks(flat: Array) -> list[Array]:
@@ -91,7 +121,7 @@ class FastStep:
         backward.append((np.multiply, (d_L, self.scale, d_L)))
         for i in range(last, 0, -1):
             # BP3 + BP4: [∂C/∂w^l | ∂C/∂b^l] = δ^l [a^{l-1}; 1]^T (summed over the batch)
-            backward.append((np.dot, (delta[i], block[i - 1].T, g_aug[i])))
+            backward.append((np.dot, (delta[i][:, first:], block[i - 1][:, first:].T, g_aug[i])))
             # BP2: δ^{l-1} = (w^l)^T δ^l ⊙ σ'(z^{l-1})
             backward.append((np.dot, (w_aug[i][:, :-1].T, delta[i], delta[i - 1])))
             if need[i - 1]:
@@ -99,7 +129,8 @@ class FastStep:
 
         self.forward, self.backward = forward, backward
         self.w_0, self.z_0, self.g_0 = w_aug[0], z[0], g_aug[0]
-        self.a_L, self.delta_L, self.delta_0 = a[last], d_L, delta[0]
+        self.a_L, self.delta_L, self.delta_0 = a[last], d_L, delta[0][:, first:]
+        self._first = first
         # For :meth:`recorded`: each layer's z, a, σ', δ in the recording buffer (an identity
         # layer's z is its a), as ndarray (shape, offset, strides) of a transposed view.
         item = self._record.itemsize
@@ -119,8 +150,16 @@ class FastStep:
         the last call, l = 2..L, each ``(m, n_l)``, one example per row: transposed views of
         copies made now (the buffers are reused by the next call). ``σ'`` is 1 where it was
         not needed (an identity layer, or an output whose σ' cancels in BP1)."""
-        copy, make, dtype = self._record.copy(), np.ndarray, self._record.dtype
-        v = [make(shape, dtype, copy, offset, strides) for shape, offset, strides in self._views]
+        return self.record_views(self._record.copy())
+
+    def record_views(
+        self, buf: NDArray[Any]
+    ) -> tuple[list[NDArray[Any]], list[NDArray[Any]], list[NDArray[Any]], list[NDArray[Any]]]:
+        """:meth:`recorded`'s views over ``buf`` (the recording buffer, or anything with its
+        size and an 8-byte item, e.g. its element indices), without copying."""
+        make, dtype = np.ndarray, buf.dtype
+        assert buf.size == self._record.size and dtype.itemsize == self._record.itemsize
+        v = [make(shape, dtype, buf, offset, strides) for shape, offset, strides in self._views]
         return v[0::4], v[1::4], v[2::4], v[3::4]
 
     def __call__(self, x_T: Array, y_T: Array) -> None:
@@ -131,4 +170,4 @@ class FastStep:
         np.subtract(self.a_L, y_T, self.delta_L)
         for f, args in self.backward:
             f(*args)
-        np.dot(self.delta_0, x_T.T, self.g_0)
+        np.dot(self.delta_0, x_T[:, self._first :].T if self._first else x_T.T, self.g_0)

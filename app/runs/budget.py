@@ -6,9 +6,10 @@ frames with grids, metrics), made of the arrays the run builds, sized from the c
 - ``data``: the points and labels, the network's inputs ``x`` (N, n_1) and targets ``y``
   (N, n_L) and their copies in the trainer (one column per example, shuffled) and in the
   float32 evaluator (with one row per hidden neuron per point), and the CSV text itself;
-- ``frames``: :data:`app.runs.state.BUILDERS_KEPT` frame builders, each a padded stack
-  ``(4(L-1)+1, 1+m, Q+1)`` of float64 (m = batch size, Q = the widest layer) with its
-  index arrays, and the trainer's fast steps for the same batch sizes;
+- ``frames``: :data:`app.runs.state.BUILDERS_KEPT` frame builders, each an arena of
+  float64 (θ three times, the engine's recording of 1+m examples, m = batch size) and the
+  send plan's arrays (about 12 words per value sent), and the trainer's fast steps for the
+  same batch sizes;
 - ``grid``: the decision-boundary grid of a 2-D run (64² points and a 16² thumbnail per
   neuron), in float32, and its encoded JSON;
 - ``history`` and a fixed part for the network, trainer and frame objects.
@@ -110,17 +111,19 @@ def estimate(config: Experiment, settings: Settings) -> Estimate:
         + 8 * n * (nl_out + max(sizes))  # the evaluator's pass
         + text
     )
-    layers = len(sizes) - 1
     widest = max(sizes)
     m = min(config.batch_size, n)
-    builder = 8 * (
-        (4 * layers + 1) * (1 + m) * (widest + 1)
-        + layers * (widest + 1) ** 2
-        + 2 * layers * widest * widest
-        + (1 + m) * nl_out
-    )
-    # A kept builder holds its buffer and about 20 % more (gather indices, the encoded
-    # layers); while one is made, an index array as large as its buffer exists too.
+    pairs = list(zip(sizes[1:], sizes[:-1], strict=True))
+    theta = sum(n * (k + 1) for n, k in pairs)
+    # The arena (app/runs/frames.py): θ, its gradient and the regularised one; [x; 1], the
+    # engine's recording (z, a, σ' of every [a^l; 1] block, δ) and y for 1+m columns, and
+    # one mean per row. The send plan: 8nk + 9n values per layer, each with up to four
+    # gather indices and five float copies (float32 and float64) while it is made and used.
+    rows = n1 + 1 + 3 * (sum(k + 1 for k in hidden) + nl_out) + sum(sizes[1:]) + nl_out
+    sent = sum(8 * n * k + 9 * n for n, k in pairs) + 3 * n1 + nl_out
+    builder = 8 * (3 * theta + (2 + m) * rows + 12 * sent)
+    # A kept builder holds its buffer and about 20 % more (the encoded layers, the engine's
+    # calls); while one is made, an index array as large as its buffer exists too.
     fast = 8 * (m + 1) * (sum(sizes) + n1 + 1) * 3
     frames = BUILDERS_KEPT * (builder * 6 // 5 + fast) + builder
     grid = 0

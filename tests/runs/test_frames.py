@@ -10,6 +10,8 @@ import orjson
 import pytest
 
 from app.core import edges as core_edges
+from app.core.activations import ACTIVATIONS
+from app.core.costs import COSTS
 from app.core.datasets import accuracy
 from app.core.network import backprop
 from app.runs.experiment import Experiment
@@ -227,3 +229,59 @@ def test_a_frame_without_fresh_metrics_repeats_the_last_measured_ones() -> None:
     run.reset()  # same seed, step 0 again: the old measurement does not survive
     again = orjson.loads(run.frame(metrics=False))
     assert again["metrics_step"] == 0 and again["train"] == first["train"]
+
+
+def _engine_cases() -> list[dict[str, Any]]:
+    """Every hidden activation (two layers of it), and every cost on each output it pairs
+    with, each under every regulariser; plus a batch of one and an epoch's short batch."""
+    hidden = sorted(n for n, a in ACTIVATIONS.items() if a.hidden_ok)
+    nets = [{"hidden": [4, 3], "hidden_activation": h, "output_activation": "tanh"} for h in hidden]
+    nets += [
+        {"hidden": [4, 3], "output_activation": o, "cost": c}
+        for c, cost in sorted(COSTS.items())
+        for o in cost.outputs
+    ]
+    regs = [{"regulariser": r, "lmbda": 0.0 if r == "none" else 0.7} for r in ("none", "l1", "l2")]
+    cases = [{**n, **r} for n in nets for r in regs]
+    return [*cases, {"hidden": [5], "batch_size": 1}, {"hidden": [5], "batch_size": 7}]
+
+
+@pytest.mark.parametrize("changes", _engine_cases(), ids=str)
+def test_a_frames_numbers_before_rounding_are_the_readable_reference(
+    changes: dict[str, Any],
+) -> None:
+    """The engine's recording that a frame sends, before the 4-digit rounding, is
+    network.backprop's on the probe and on the next batch to 1e-12: every z, a, σ', δ (the
+    probe's and the batch means), w, b, the gradients, and every edge."""
+    run = Run("r", Experiment(**{"seed": 4, "momentum": 0.3, **changes}), Settings())
+    run.train(23)  # mid-epoch (23 steps of 7 reach an epoch's short last batch), momentum built up
+    run.set_probe(3)
+    run.frame()
+    st = run.state
+    net, h = st.net, st.trainer.hyper
+    bx, by = (v.copy() for v in st.trainer.next_batch())
+    got = st.builder(len(bx)).plan.unrounded()
+    batch = backprop(net, st.cost_name, bx, by, h.regulariser, h.lmbda, st.n_train)
+    probe = backprop(net, st.cost_name, st.x[3:4], st.y[3:4])
+    probe_edges, mean_edges = core_edges.edges(net, probe, example=0), core_edges.edges(net, batch)
+
+    def exact(g: Any, w: Any, what: str) -> None:
+        w = np.asarray(w)
+        assert np.shape(g) == w.shape, what
+        scale = max(float(np.abs(w).max(initial=0.0)), 1.0)
+        np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14 * scale, err_msg=what)
+
+    assert len(got) == len(net.weights)
+    for i, layer in enumerate(got):
+        exact(layer["w"], net.weights[i], "w")
+        exact(layer["b"], net.biases[i], "b")
+        exact(layer["grad_w"], batch.grad_w[i], "grad_w")
+        exact(layer["grad_b"], batch.grad_b[i], "grad_b")
+        for key in ("z", "delta", "sigma_prime"):
+            exact(layer[key], getattr(probe, key)[i][0], key)
+            exact(layer["mean"][key], getattr(batch, key)[i].mean(axis=0), "mean " + key)
+        exact(layer["a"], probe.a[i + 1][0], "a")
+        exact(layer["mean"]["a"], batch.a[i + 1].mean(axis=0), "mean a")
+        for name in ("forward", "backward", "gradient"):
+            exact(layer["edges"]["probe"][name], getattr(probe_edges[i], name), name)
+            exact(layer["edges"]["mean"][name], getattr(mean_edges[i], name), "mean " + name)
