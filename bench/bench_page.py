@@ -163,6 +163,8 @@ def load_once(browser, base: str, mbit: float | None, identity: bool) -> dict:  
             "bytes": int(sum(sizes.values())),
             "first_draw_ms": drawn,
             "plots_ready_ms": plots,
+            # applying the first frame, per view (ms; main.js stats.firstParts)
+            "first_frame_parts": pg.evaluate("window.__bpv.stats.firstParts"),
             "requests": len(sizes),
             "not_modified": sum(1 for v in status.values() if v == 304),
         }
@@ -195,6 +197,12 @@ def bench_load(browser, base: str, repeat: int) -> dict:  # type: ignore[no-unty
                     )
                 }
             pick["cold"]["plotly_encoding"] = runs[0]["cold"]["plotly_encoding"]
+            # Load on the machine only ever adds time: the fastest load is the least disturbed.
+            pick["cold"]["all_first_draw_ms"] = [r["cold"]["first_draw_ms"] for r in runs]
+            pick["cold"]["first_frame_parts"] = {
+                k: statistics.median(r["cold"]["first_frame_parts"][k] for r in runs)
+                for k in runs[0]["cold"]["first_frame_parts"]
+            }
             out[f"{label} {kind}"] = pick
     return out
 
@@ -220,6 +228,9 @@ def report_load(r: dict) -> bool:
             f"{c['first_draw_ms'] / i['first_draw_ms']:.2f} time to first draw"
         )
     c = r["localhost compressed"]["cold"]
+    each = ", ".join(f"{t:.0f}" for t in c["all_first_draw_ms"])
+    parts = ", ".join(f"{k} {v:.0f}" for k, v in c["first_frame_parts"].items())
+    print(f"localhost compressed cold, drawn at (ms): {each}; the first frame's views: {parts}")
     ok = c["bytes"] <= LOAD_BYTES and c["first_draw_ms"] <= LOAD_MS
     print(
         f"target cold load <= {LOAD_BYTES:,} bytes and drawn <= {LOAD_MS:.0f} ms (localhost): "

@@ -166,7 +166,10 @@ function applyFrame(frame, { force = false } = {}) {
   if (store.mode === "normal") explain.update(frame, store);
   part("explain");
   showStatus(frame);
+  part("status");
   loading.done(!plotlyLoaded()); // the first frame is on screen: hand the controls over
+  part("loading");
+  stats.firstParts ??= { ...stats.parts }; // the first picture's cost per view (bench_page.py)
   if (!plotsAsked) {
     plotsAsked = true;
     // After this frame is painted: running Plotly.js holds the main thread for a second or so.
