@@ -67,7 +67,7 @@ class Edges(Wire):
 
 
 class Norms(Wire):
-    delta: float | None = Field(description="‖mean δ^l‖₂ over the batch")
+    grad_b: float | None = Field(description="‖∂C/∂b^l‖₂, the batch's mean δ^l (BP3)")
     grad_w: float | None = Field(description="‖∂C/∂w^l‖_F")
 
 

@@ -113,12 +113,13 @@ class SendPlan:
         self._layers = self._template(self.send32)
         offsets = self._offsets
         v = self._views(self.send32)
-        # Norms: ‖∂C/∂w^l‖_F and ‖mean δ^l‖₂, square roots of sums over segments of the
-        # squares; ``reduceat`` sums each [start, end) (and gives a[end] after it, unused),
-        # and a final index 0 adds the sum of all squares, which bounds every |value|.
+        # Norms: ‖∂C/∂w^l‖_F and ‖∂C/∂b^l‖₂ (the mean δ^l, BP3), square roots of sums over
+        # segments of the squares; ``reduceat`` sums each [start, end) (and gives a[end]
+        # after it, unused), and a final index 0 adds the sum of all squares, which bounds
+        # every |value|.
         segments = []
         for i, sl in enumerate(layer_slots):
-            for j, name in ((2, "grad_w"), (9, "delta")):
+            for j, name in ((2, "grad_w"), (9, "grad_b")):
                 o, sh = offsets[sl[j]]
                 segments.append((o, o + math.prod(sh), self._layers[i]["norms"], name))
         segments.sort(key=lambda s: s[0])
@@ -160,7 +161,7 @@ class SendPlan:
                         "probe": {"forward": pf, "backward": pb, "gradient": pg},
                         "mean": {"forward": mf, "backward": mb, "gradient": mg},
                     },
-                    "norms": {"delta": 0.0, "grad_w": 0.0},
+                    "norms": {"grad_b": 0.0, "grad_w": 0.0},
                 }
             )
         return out
