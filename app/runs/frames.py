@@ -96,7 +96,6 @@ class FrameBuilder:
         self.buf = buf = np.zeros(ar.size)
         cols, n1, nL = ar.cols, sizes[0], sizes[-1]
         ar.region(buf, "consts")[:] = 1.0, 1.0 / m
-        self.point = ar.region(buf, "point")
         self.W, self.G, self.GW = (ar.region(buf, r) for r in ("W", "G", "GW"))
         self.means = ar.region(buf, "means")
         xr = ar.region(buf, "XR")

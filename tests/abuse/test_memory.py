@@ -32,7 +32,8 @@ def client(server: Server, address: str = "127.0.0.1") -> httpx.Client:
 
 
 def test_cycling_the_batch_size_does_not_grow_memory(serve: Callable[..., Server]) -> None:
-    server = serve()
+    # 16 MB a run: batch sizes 200-295 fit this run (about 13 MB estimated), 500 does not (18)
+    server = serve(BPV_RUN_MEMORY_MB="16")
     csv = csv_text(600, 64, 10)  # 300 training examples of 64 inputs
     with client(server) as c:
         r = c.post(
