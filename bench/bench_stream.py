@@ -15,7 +15,9 @@
    orjson alone writing as many float32 numbers as the frame carries, as one flat array:
    a lower bound no JSON frame builder can beat; ``layers enc`` is orjson writing the
    frame's ``layers`` alone (the same numbers in the documented shape), part of every
-   frame's cost.
+   frame's cost; ``builder`` is the frame builder alone (the engine's update-free recording
+   of the probe and batch, the send buffer's gather and rounding, and ``layers`` encoded),
+   the part of ``between`` that app/runs/frames.py and frame_send.py own.
 2. Streaming overhead: one client streams W2 (2-8-8-8-8-1) from a real uvicorn process at
    "max" speed (``steps_per_frame`` = 100,000: the server trains for the frame interval,
    then sends the frame, at 30 frames/s) with the server's defaults. The training steps/s
@@ -128,6 +130,16 @@ def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[s
     def steps() -> None:
         tr.train(20)
 
+    def step_then_builder() -> None:
+        """The frame builder alone: the engine's recording, the send buffer, ``layers``."""
+        tr.train(1)
+        st, h, p = run.state, tr.hyper, run.probe
+        bx, by = tr.next_batch()
+        builder = st.builder(len(bx))
+        probe = (st.dataset.points[st.train_idx[p]], st.x[p], st.y[p])
+        builder.fill(tr.theta, probe, (bx, by), h.regulariser, h.lmbda, st.n_train, 0.0)
+        _ = builder.layers
+
     def stream_cycle() -> None:
         """``grid_every`` frames as a playing stream builds them (app/runs/player.py)."""
         for k in range(1, every + 1):
@@ -140,12 +152,14 @@ def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[s
             "step": steps,
             "full": step_then(metrics=True),
             "between": step_then(metrics=False),
+            "builder": step_then_builder,
             "grid": step_then(grid=True),
             "stream": stream_cycle,
         }
     )
     step = t["step"] / 20
     full, between, grid = t["full"] - step, t["between"] - step, t["grid"] - step
+    only_builder = t["builder"] - step
     stream = t["stream"] / every - step
     frame = run.frame()
     numbers = np.asarray(_floats(orjson.loads(frame)), np.float32)
@@ -159,6 +173,8 @@ def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[s
         "step_us": step,
         "full_us": full,
         "between_us": between,
+        "builder_us": only_builder,
+        "builder_steps": only_builder / step,
         "stream_us": stream,
         "stream_steps": stream / step,
         "full_steps": full / step,
@@ -284,7 +300,7 @@ def main(argv: list[str] | None = None) -> None:
     print("Frame cost after a training step (build + encode), µs and in fast-path steps")
     print(
         f"{'':4} {'step':>6} {'full':>7} {'between':>8} {'grid':>7} {'stream':>7} {'steps':>6} "
-        f"{'encode floor':>13} {'layers enc':>11} {'repeat':>7} {'bytes':>7}"
+        f"{'encode floor':>13} {'layers enc':>11} {'builder':>13} {'repeat':>7} {'bytes':>7}"
     )
     for name, r in results["frame"].items():
         print(
@@ -292,6 +308,7 @@ def main(argv: list[str] | None = None) -> None:
             f"{r['grid_us']:7.1f} {r['stream_us']:7.1f} {r['stream_steps']:6.1f} "
             f"{r['encode_floor_us']:6.1f} ({r['encode_floor_steps']:3.1f}) "
             f"{r['encode_layers_us']:5.1f} ({r['encode_layers_steps']:3.1f}) "
+            f"{r['builder_us']:6.1f} ({r['builder_steps']:4.1f}) "
             f"{r['repeat_frame_us']:7.1f} {r['frame_bytes']:7.0f}"
         )
     print(
