@@ -11,7 +11,7 @@ the core's time is what is shared, and a busy machine's preemptions are no strea
 A frame of stream ``i`` (building and sending it) costs ``c_i = frame_i + overhead``.
 
 The plan, recomputed at most every ``_PLAN_EVERY_S`` and when a stream joins or leaves:
-1. **A share of the core per stream, by cost** (:func:`max_min_shares`). At the cap, stream
+1. **A share of the core per stream, by cost** (:func:`class_shares`). At the cap, stream
    ``i`` would use ``d_i = max_fps · (c_i + request_i)`` seconds of CPU per second. The
    streams' ``cpu_share`` of the core is shared max-min fairly: a stream wanting less
    than an even split gets all it wants, the rest split what is left evenly. What a stream
@@ -35,17 +35,21 @@ The plan, recomputed at most every ``_PLAN_EVERY_S`` and when a stream joins or 
    used in that time: late ticks on a loop that was mostly waiting are the machine's
    scheduling, not too much work, and cutting the plan would not make them punctual.
    When ticks are on time the share grows back to ``cpu_share`` (``_GROW`` per plan).
-   Cuts come first from the largest shares, the most expensive runs.
+   The cut falls on the *expensive* streams first, those asking for more than
+   ``_EXPENSIVE`` (1.5) times an even split (:func:`class_shares`): the modest streams keep
+   their planned shares while the expensive ones can give up the difference, down to
+   their frames at ``min_fps``. Twenty of the largest networks at "max" speed then lose
+   the core that is not there, not the students beside them.
 Each stream's kept rate moves ``_RATE_SMOOTHING`` of the way to its plan (costs are noisy;
 the display should not be), all the way when a stream joins or leaves, and never above what
 its frames fit in.
 
-5. **Served streams go first** (:meth:`Pacer.defer`). Shares say how much of the core each
+5. **Modest streams go first** (:meth:`Pacer.defer`). Shares say how much of the core each
    stream gets, not when: with the loop planned near full, a cheap stream's tick would queue
-   behind the expensive ticks of capped streams (twenty large networks at "max" speed), and
-   a student asking for little would lose frames to them. So a stream whose share is capped
-   waits before its tick whenever a served stream's tick falls due before the capped tick
-   would end (its training budget and frame cost), for at most ``_MAX_DEFER_S`` per tick.
+   behind the long ticks of expensive streams (twenty large networks at "max" speed), and a
+   student asking for little would lose frames to them. So an expensive stream waits before
+   its tick whenever another stream's tick falls due before the expensive tick would end
+   (its training budget and frame cost), for at most ``_MAX_DEFER_S`` per tick.
 """
 
 from __future__ import annotations
@@ -76,7 +80,8 @@ _MIN_SCALE = 0.05
 _JUDGE_S = 0.05  # the shortest window lateness is judged over
 _HEADROOM = 1.25  # over the CPU the loop used: noisy costs never cut what streams use
 _SERVED_HEADROOM = 3.0  # see Pacer.training_budget
-_MAX_DEFER_S = 0.05  # a capped stream's tick waits for served ones at most this long
+_EXPENSIVE = 1.5  # times an even split of the core: a stream asking more is expensive (step 4)
+_MAX_DEFER_S = 0.05  # an expensive stream's tick waits for modest ones at most this long
 
 
 @dataclass
@@ -89,6 +94,7 @@ class _Stream:
     budget: float = 0.0  # training seconds per frame
     share: float = 0.0  # seconds of CPU per second
     served: bool = False  # its share covers all it asks for
+    expensive: bool = False  # it asks for more than _EXPENSIVE times an even split
 
 
 class Pacer:
@@ -111,7 +117,7 @@ class Pacer:
         self._judged_at = (time.monotonic(), time.thread_time())  # (wall, loop CPU)
         self._since_cpu = time.thread_time()
         self._since = time.monotonic()
-        self._due: dict[int, float] = {}  # served streams' next ticks (time.monotonic())
+        self._due: dict[int, float] = {}  # modest streams' next ticks (time.monotonic())
 
     @property
     def playing(self) -> int:
@@ -196,7 +202,9 @@ class Pacer:
         c = np.fromiter((max(0.0, s.frame) for s in streams), float, n) + self.overhead
         c = np.maximum(c, _MIN_COST_S)
         req = np.fromiter((s.request for s in streams), float, n)
-        shares = max_min_shares(self.max_fps * (c + req), self.cpu_share * self.scale)
+        shares = class_shares(
+            self.max_fps * (c + req), self.min_fps * c, self.cpu_share, self.scale
+        )
         target = rate_for_share(
             shares, c, req, self.max_fps, self.min_fps, self.steady_fps, _THROUGHPUT_SLACK
         )
@@ -212,26 +220,28 @@ class Pacer:
             s.share = float(a)
             s.budget = float(max(0.0, a / s.fps - cost))
             s.served = bool(a >= want * (1.0 - 1e-9))
+            s.expensive = bool(want > _EXPENSIVE * self.cpu_share / n)
 
     def next_tick(self, key: int, at: float) -> None:
         """Stream ``key`` plans its next tick at ``at`` (``time.monotonic()``)."""
         s = self._streams.get(key)
-        if s is not None and s.served:
+        if s is not None and not s.expensive:
             self._due[key] = at
         else:
             self._due.pop(key, None)
 
     def defer(self, key: int, now: float, waited: float) -> float:
         """Seconds stream ``key`` should wait before the tick it is about to start (0: go),
-        having waited ``waited`` already for this one: step 5 of the plan."""
+        having waited ``waited`` already for this one: step 5 of the plan (only an expensive
+        stream ever waits, and only for a modest one's tick)."""
         s = self._streams.get(key)
-        if s is None or s.served or s.fps <= 0.0 or not self._due or waited >= _MAX_DEFER_S:
+        if s is None or not s.expensive or s.fps <= 0.0 or not self._due or waited >= _MAX_DEFER_S:
             return 0.0
         ends = now + s.budget + max(0.0, s.frame) + self.overhead
         first = min(self._due.values())
         if first >= ends:
             return 0.0
-        # Just after the first served tick falls due: its timer is older, so it runs first.
+        # Just after the first modest tick falls due: its timer is older, so it runs first.
         return min(max(first - now, 0.0) + 1e-4, _MAX_DEFER_S - waited)
 
     def fps(self, key: int | None = None) -> float:
@@ -277,6 +287,35 @@ def max_min_shares(demand: NDArray[np.float64], total: float) -> NDArray[np.floa
     k = int(np.argmax(d > even))  # the first demand over an even split of what is left
     level = float(even[k])
     return np.minimum(demand, level)
+
+
+def class_shares(
+    demand: NDArray[np.float64], floor: NDArray[np.float64], total: float, scale: float
+) -> NDArray[np.float64]:
+    """Steps 1 and 4: each stream's share (n,) of the ``scale · total`` seconds of CPU per
+    second that turned out to be there, for its ``demand`` (n,).
+
+    The plan is :func:`max_min_shares` of ``total``. When only ``scale · total`` is there,
+    the *expensive* streams (asking for more than ``_EXPENSIVE`` times an even split of
+    ``total``) give up the difference: the modest streams keep their planned shares while
+    the expensive ones, sharing the rest max-min, keep at least their ``floor`` (their
+    frames at ``min_fps``). Otherwise (everyone alike, or too little core even for that)
+    it is plain max-min over what is there. So twenty of the largest networks at "max"
+    speed slow themselves, and not the students beside them, when the core turns out
+    smaller than planned."""
+    full = max_min_shares(demand, total)
+    if scale >= 1.0:
+        return full
+    there = total * scale
+    expensive = demand > _EXPENSIVE * total / len(demand)
+    if expensive.any() and not expensive.all():
+        modest = float(full[~expensive].sum())
+        floors = float(np.minimum(floor, demand)[expensive].sum())
+        if modest + floors <= there:
+            shares = full.copy()
+            shares[expensive] = max_min_shares(demand[expensive], there - modest)
+            return shares
+    return max_min_shares(demand, there)
 
 
 def rate_for_share(

@@ -179,7 +179,7 @@ class Player:
                 await asyncio.sleep(wait)
                 continue
             if defer := self.pacer.defer(key, now, deferred):
-                deferred += defer  # a served stream's tick is due: it goes first
+                deferred += defer  # a modest stream's tick is due: it goes first
                 await asyncio.sleep(defer)
                 continue
             # Behind its slot, not counting the deferral: the loop is busy (the pacer
