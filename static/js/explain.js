@@ -150,22 +150,33 @@ function waiting(sel) {
 
 const OPS = new Set(["+", "−", "·", "/", "(", ")"]);
 
-/** Equation e of the sheet as MathML that reads back as plain arithmetic (tests parse it). */
+/** Equation e of the sheet as MathML that reads back as plain arithmetic (tests parse it).
+ * A long sum wraps: each top-level "+ term" (and the "= result") is its own inline <math>,
+ * with a break opportunity (<wbr>, no text) before it, so a narrow column breaks the line at
+ * the operators instead of cutting the result off. */
 function arith(sheet, e, label) {
   const E = sheet.eqs[e];
-  const parts = [];
+  const pieces = [[]];
   let prev = null;
+  let depth = 0;
   for (const t of E.lhs) {
-    if (OPS.has(t)) parts.push(mo(t));
-    else {
+    if (OPS.has(t)) {
+      if (t === "(") depth += 1;
+      if (t === ")") depth -= 1;
+      const lead = depth === 0 && (t === "+" || t === "−") && prev !== null && pieces.at(-1).length;
+      if (lead) pieces.push([]);
+      pieces.at(-1).push(lead ? html`<mo form="infix">${t}</mo>` : mo(t)); // spaced as in a + b
+    } else {
       const text = sheet.text(t);
       const cell = html`<mn data-term="${t}" data-v="${sheet.nums.get(t).v}">${text}</mn>`; // data-term: which quantity (tests read w here)
-      parts.push(text.startsWith("−") && prev !== null && prev !== "(" ? paren(cell) : cell);
+      pieces.at(-1).push(text.startsWith("−") && prev !== null && prev !== "(" ? paren(cell) : cell);
     }
     prev = t;
   }
   const rhs = sheet.text(E.rhs);
-  return html`<math display="inline" class="arith" data-eq="${label}"${E.approx ? html` data-approx="1"` : ""}>${parts}${mo(E.approx ? "≈" : "=")}<mn data-term="${E.rhs}" data-result data-v="${sheet.nums.get(E.rhs).v}">${rhs}</mn></math>`;
+  pieces.push([html`<mo form="infix">${E.approx ? "≈" : "="}</mo>`, html`<mn data-term="${E.rhs}" data-result data-v="${sheet.nums.get(E.rhs).v}">${rhs}</mn>`]);
+  const maths = pieces.map((p, n) => html`${n ? html`<wbr>` : ""}<math display="inline">${p}</math>`);
+  return html`<span class="arith" data-eq="${label}"${E.approx ? html` data-approx="1"` : ""}>${maths}</span>`;
 }
 
 /** Why an equation could only be written with ≈ (nothing when all hold). */
