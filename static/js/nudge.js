@@ -9,7 +9,7 @@
 import { ApiError } from "./api.js";
 import { show } from "./digits.js";
 import { eq, math, mfrac, mi, mn, mo, paren, row, sum, sym } from "./mathml.js";
-import { actAbout } from "./quantities.js";
+import { actAbout, nodeVector } from "./quantities.js";
 import { html, name, setHTML } from "./util.js";
 
 const MAX_DIGITS = 17;
@@ -40,6 +40,29 @@ export function sideBySide(x, y, agree) {
   // mark digits only: not a shared lone sign or "0.", nor a mantissa whose exponents differ
   if (agree === 0 || !/\d/.test(a.slice(0, common).replace(/^[−]?0?\.?0*/, ""))) common = 0;
   return { digits, a, b, common };
+}
+
+/** How many significant digits the marked text (a number's first characters) holds: the
+ * digits after the sign, the leading "0." and zeros, up to an exponent. */
+export function sharedDigits(marked) {
+  const mant = marked.split("e")[0].replace(/^[−-]?[0.]*/, "");
+  return (mant.match(/\d/g) ?? []).length;
+}
+
+/** Why a slope is exactly 0 here, from the registry (a unit that can die, off for the probe). */
+function zeroWhy(frame, sel) {
+  const L = frame.sizes.length;
+  const off = (l, j) => {
+    if (l < 2) return false;
+    const act = actAbout(frame.activations[l - 2]);
+    const z = nodeVector(frame, l, "z")?.[j];
+    return Boolean(act?.dies) && z !== undefined && z <= 0 ? act.label ?? frame.activations[l - 2] : null;
+  };
+  const own = off(sel.l, sel.j);
+  if (own) return ` This ${own} unit is off for the probe (${name.z(sel.l, sel.j)} ≤ 0, so σ′ = 0 and a = 0): a nudge too small to turn it on changes nothing after it.`;
+  if (sel.type === "edge" && nodeVector(frame, sel.l - 1, "a")?.[sel.k] === 0) return ` The input to this weight, ${name.a(sel.l - 1, sel.k)}, is 0 for the probe, so the weight has no effect on it.`;
+  if (sel.l < L) return " No change here reaches the probe's cost: every path from it passes a unit that is off for the probe.";
+  return "";
 }
 
 async function post(path, body) {
@@ -129,10 +152,19 @@ export class NudgePanel {
     const mark = (text) => html`<span class="agree">${text.slice(0, s.common)}</span>${text.slice(s.common)}`;
     const Q = symbolOf(of, sel);
     const L = frame.sizes.length;
-    const agreeText =
-      agree === 0
-        ? html`They do not agree even in the first digit: the cost is not smooth on the scale of ε here (a ReLU's kink, or an ε too large).`
-        : html`They agree to <b data-nudge-agree="${agree}">${agree}</b> significant digit${agree === 1 ? "" : "s"}: both round to ${show(r.measured, agree)}.`;
+    // One story: the marked characters are what both numbers start with, and the note names
+    // those digits (not a rounded form, which can differ from both texts in its last digit).
+    const shared = sharedDigits(s.a.slice(0, s.common));
+    const zero = r.measured === 0 && r.backprop === 0; // −0 too: zero has no significant digits
+    const agreeText = zero
+      ? html`Both are <b data-nudge-zero>exactly 0</b>: zero has no significant digits to compare.${zeroWhy(frame, sel)}`
+      : shared === 0
+        ? agree === 0
+          ? html`They do not agree even in the first digit (<b data-nudge-agree="0">0</b> shared): the cost is not smooth on the scale of ε here (a ReLU's kink, or an ε too large).`
+          : html`They share <b data-nudge-agree="0">0</b> leading digits, yet rounded to ${agree} significant digit${agree === 1 ? "" : "s"} both give ${show(r.measured, agree)}: they sit either side of a rounding boundary.`
+        : s.a === s.b
+          ? html`They are equal in all <b data-nudge-agree="${shared}">${shared}</b> significant digits written.`
+          : html`They agree in their first <b data-nudge-agree="${shared}">${shared}</b> significant digit${shared === 1 ? "" : "s"}, marked: <span data-nudge-shared>${s.a.slice(0, s.common)}</span>…, and part at the next digit.`;
     // an output activation that is not elementwise ties the a^L together (they sum to 1)
     const outAct = actAbout(frame.activations[L - 2]);
     const tied = of === "a" && sel.l === L && outAct?.elementwise === false;

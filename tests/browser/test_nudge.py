@@ -3,6 +3,7 @@ from the page; they agree to the digits the page says, and are the REST answer's
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -53,10 +54,11 @@ def check_against(seen: dict[str, Any], answer: dict[str, Any]) -> None:
         assert abs(value - answer[key]) <= unit / 2 * (1 + 1e-9), (key, seen[key], answer[key])
     d = seen["agree"]
     assert d >= 6  # smooth at ε's scale: the issue's promise of at least 6 digits
-    as_d = [f"{answer[k]:.{d - 1}e}" for k in ("measured", "backprop")]
-    assert as_d[0] == as_d[1]
     m, b = seen["marked"]
     assert m == b and seen["measured"].startswith(m) and seen["backprop"].startswith(b)
+    # one story: the count the note gives is the marked digits, and it names that text
+    assert d == len([c for c in re.sub(r"^[−-]?[0.]*", "", m.split("e")[0]) if c.isdigit()])
+    assert f"{m}…" in seen["note"] and "round to" not in seen["note"]
     assert len([c for c in m if c.isdigit()]) >= 3
     # the first digit after the marked part differs: the page shows where they part
     assert seen["measured"] != seen["backprop"] or answer["measured"] == answer["backprop"]
@@ -146,3 +148,23 @@ def test_softmax_output_a_and_z(page) -> None:  # type: ignore[no-untyped-def]
     assert z["backprop"] == pytest.approx(delta, rel=1e-12)
     page.locator("[data-nudge-box]").scroll_into_view_if_needed()
     page.locator("[data-nudge-box]").screenshot(path=str(ARTIFACTS / "nudge-softmax.png"))
+
+
+def test_an_off_relu_is_exactly_zero_not_17_digits(page) -> None:  # type: ignore[no-untyped-def]
+    """A ReLU with z ≤ 0 on the probe: both slopes are 0, and the page says "exactly 0" and
+    why, never "agree to 17 significant digits: both round to 0" (0 has no such digits)."""
+    open_app(page, "hidden_activation=relu&hidden=8&dataset=xor")
+    page.click("#step")
+    page.wait_for_function("window.__bpv.store.frame.step >= 1", timeout=20_000)
+    z = frame_value(page, "f.layers[0].z")
+    off = [j for j, v in enumerate(z) if v < -1e-3]  # well past ε: the nudge cannot turn it on
+    assert off, z  # with 8 units and a ±0.5 start, some are off for the probe
+    click_neuron(page, 2, off[0])
+    page.wait_for_selector("[data-nudge=z]", timeout=20_000)
+    page.click("[data-nudge=z]")
+    page.wait_for_selector("[data-nudge-result=z] [data-nudge-measured]", timeout=20_000)
+    note = page.locator("[data-nudge-result=z]").inner_text()
+    assert num(page.locator("[data-nudge-measured]").text_content() or "x") == 0
+    assert num(page.locator("[data-nudge-backprop]").text_content() or "x") == 0
+    assert "exactly 0" in note and "off for the probe" in note, note
+    assert "significant digits:" not in note and "round to" not in note, note

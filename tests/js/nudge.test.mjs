@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { show } from "../../static/js/digits.js";
-import { agreeDigits, sideBySide } from "../../static/js/nudge.js";
+import { agreeDigits, sharedDigits, sideBySide } from "../../static/js/nudge.js";
 
 const CASES = [
   [-0.14333263074615868, -0.1433326307515641], // a central difference and backprop: 9 digits
@@ -59,5 +59,21 @@ describe("sideBySide", () => {
     assert.equal(s.a, "−0.1433326307");
     assert.equal(s.b, "−0.1433326308");
     assert.equal(s.a.slice(0, s.common), "−0.143332630");
+  });
+});
+
+describe("sharedDigits", () => {
+  test("the note's count is the significant digits of the marked text", () => {
+    // the reviewer's pair: both start "0.00821656344", so 9 digits, and no rounded form
+    // (0.00821656345) is claimed for them
+    const [x, y] = [0.008216563447, 0.008216563446];
+    const s = sideBySide(x, y, agreeDigits(x, y));
+    assert.equal(s.a.slice(0, s.common), "0.00821656344");
+    assert.equal(sharedDigits(s.a.slice(0, s.common)), 9);
+    assert.equal(sharedDigits("−0.143332630"), 9);
+    assert.equal(sharedDigits("1.23"), 3);
+    assert.equal(sharedDigits("10.0"), 3);
+    assert.equal(sharedDigits(""), 0);
+    assert.equal(sharedDigits("−2.50000"), 6);
   });
 });
