@@ -16,7 +16,15 @@ The plan, recomputed at most every ``_PLAN_EVERY_S`` and when a stream joins or 
    streams' ``cpu_share`` of the core is shared max-min fairly: a stream wanting less
    than an even split gets all it wants, the rest split what is left evenly. What a stream
    costs is charged to it alone: a large network at "max" speed uses its own share, and
-   thirty light students keep all they ask for.
+   thirty light students keep all they ask for. Streams asking for more than ``_EXPENSIVE``
+   (10) times what the class's lighter quarter asks are *expensive* (:func:`expensive`),
+   and come last (:func:`class_shares`): the others get all they ask for first, as long as
+   each expensive stream keeps its frames at ``min_fps``. Twenty of the largest networks at
+   "max" speed ask a hundred times what a student's default experiment does, and an even
+   split among thirty streams is a little less than that student needs for 30 frames/s:
+   they share what the class leaves. (Not an even split as the yardstick: a busy machine
+   inflates every measured cost alike, a student's too, and an even split of a big class is
+   less than anyone asks.)
 2. **Each stream's own rate and training budget from its share** ``a_i``
    (:func:`rate_for_share`). The training throughput at rate ``f`` is
    ``min(f · request_i, a_i − f · c_i)``; the rate is the highest ``f ≤ max_fps`` (and
@@ -35,11 +43,7 @@ The plan, recomputed at most every ``_PLAN_EVERY_S`` and when a stream joins or 
    used in that time: late ticks on a loop that was mostly waiting are the machine's
    scheduling, not too much work, and cutting the plan would not make them punctual.
    When ticks are on time the share grows back to ``cpu_share`` (``_GROW`` per plan).
-   The cut falls on the *expensive* streams first, those asking for more than
-   ``_EXPENSIVE`` (1.5) times an even split (:func:`class_shares`): the modest streams keep
-   their planned shares while the expensive ones can give up the difference, down to
-   their frames at ``min_fps``. Twenty of the largest networks at "max" speed then lose
-   the core that is not there, not the students beside them.
+   Expensive streams give up the difference first (step 1).
 Each stream's kept rate moves ``_RATE_SMOOTHING`` of the way to its plan (costs are noisy;
 the display should not be), all the way when a stream joins or leaves, and never above what
 its frames fit in.
@@ -80,7 +84,7 @@ _MIN_SCALE = 0.05
 _JUDGE_S = 0.05  # the shortest window lateness is judged over
 _HEADROOM = 1.25  # over the CPU the loop used: noisy costs never cut what streams use
 _SERVED_HEADROOM = 3.0  # see Pacer.training_budget
-_EXPENSIVE = 1.5  # times an even split of the core: a stream asking more is expensive (step 4)
+_EXPENSIVE = 10.0  # times the lighter quarter's demand: a stream asking more is expensive
 _MAX_DEFER_S = 0.05  # an expensive stream's tick waits for modest ones at most this long
 
 
@@ -94,7 +98,7 @@ class _Stream:
     budget: float = 0.0  # training seconds per frame
     share: float = 0.0  # seconds of CPU per second
     served: bool = False  # its share covers all it asks for
-    expensive: bool = False  # it asks for more than _EXPENSIVE times an even split
+    expensive: bool = False  # see expensive()
 
 
 class Pacer:
@@ -202,9 +206,9 @@ class Pacer:
         c = np.fromiter((max(0.0, s.frame) for s in streams), float, n) + self.overhead
         c = np.maximum(c, _MIN_COST_S)
         req = np.fromiter((s.request for s in streams), float, n)
-        shares = class_shares(
-            self.max_fps * (c + req), self.min_fps * c, self.cpu_share, self.scale
-        )
+        wanted = self.max_fps * (c + req)
+        costly = expensive(wanted)
+        shares = class_shares(wanted, costly, self.min_fps * c, self.cpu_share, self.scale)
         target = rate_for_share(
             shares, c, req, self.max_fps, self.min_fps, self.steady_fps, _THROUGHPUT_SLACK
         )
@@ -212,15 +216,16 @@ class Pacer:
         # rates only part of the way.
         smoothing = 1.0 if self._joined else _RATE_SMOOTHING
         self._joined = False
-        wanted = self.max_fps * (c + req)
-        for s, a, want, cost, f in zip(streams, shares, wanted, c, target, strict=True):
+        for s, a, want, cost, f, big in zip(
+            streams, shares, wanted, c, target, costly, strict=True
+        ):
             kept = f if s.fps == 0.0 else s.fps + smoothing * (f - s.fps)
             fits = max(_LOWEST_FPS, a / cost)  # its frames alone must fit in its share
             s.fps = float(min(self.max_fps, fits, max(kept, min(self.min_fps, fits))))
             s.share = float(a)
             s.budget = float(max(0.0, a / s.fps - cost))
             s.served = bool(a >= want * (1.0 - 1e-9))
-            s.expensive = bool(want > _EXPENSIVE * self.cpu_share / n)
+            s.expensive = bool(big)
 
     def next_tick(self, key: int, at: float) -> None:
         """Stream ``key`` plans its next tick at ``at`` (``time.monotonic()``)."""
@@ -289,31 +294,35 @@ def max_min_shares(demand: NDArray[np.float64], total: float) -> NDArray[np.floa
     return np.minimum(demand, level)
 
 
+def expensive(demand: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Which streams (n,) ask for more than ``_EXPENSIVE`` times what the lighter quarter of
+    them asks (its largest demand)."""
+    return demand > _EXPENSIVE * float(np.quantile(demand, 0.25, method="lower"))
+
+
 def class_shares(
-    demand: NDArray[np.float64], floor: NDArray[np.float64], total: float, scale: float
+    demand: NDArray[np.float64],
+    costly: NDArray[np.bool_],
+    floor: NDArray[np.float64],
+    total: float,
+    scale: float,
 ) -> NDArray[np.float64]:
     """Steps 1 and 4: each stream's share (n,) of the ``scale · total`` seconds of CPU per
     second that turned out to be there, for its ``demand`` (n,).
 
-    The plan is :func:`max_min_shares` of ``total``. When only ``scale · total`` is there,
-    the *expensive* streams (asking for more than ``_EXPENSIVE`` times an even split of
-    ``total``) give up the difference: the modest streams keep their planned shares while
-    the expensive ones, sharing the rest max-min, keep at least their ``floor`` (their
-    frames at ``min_fps``). Otherwise (everyone alike, or too little core even for that)
-    it is plain max-min over what is there. So twenty of the largest networks at "max"
-    speed slow themselves, and not the students beside them, when the core turns out
-    smaller than planned."""
-    full = max_min_shares(demand, total)
-    if scale >= 1.0:
-        return full
+    The ``costly`` streams (:func:`expensive`) come last: the others get all they ask for,
+    as long as the costly ones keep at least their ``floor`` (their frames at ``min_fps``),
+    and the costly ones share the rest max-min. Otherwise (no costly stream, or too little
+    core even for that) it is plain :func:`max_min_shares` over what is there. So twenty of
+    the largest networks at "max" speed slow themselves, and not the students beside them,
+    also when the core turns out smaller than planned."""
     there = total * scale
-    expensive = demand > _EXPENSIVE * total / len(demand)
-    if expensive.any() and not expensive.all():
-        modest = float(full[~expensive].sum())
-        floors = float(np.minimum(floor, demand)[expensive].sum())
+    if costly.any() and not costly.all():
+        modest = float(demand[~costly].sum())
+        floors = float(np.minimum(floor, demand)[costly].sum())
         if modest + floors <= there:
-            shares = full.copy()
-            shares[expensive] = max_min_shares(demand[expensive], there - modest)
+            shares = demand.copy()
+            shares[costly] = max_min_shares(demand[costly], there - modest)
             return shares
     return max_min_shares(demand, there)
 

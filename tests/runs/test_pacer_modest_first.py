@@ -1,6 +1,6 @@
-"""Steps 4 and 5 of the pacer's plan: when the core turns out smaller than planned, the
-expensive streams give up the difference before modest ones lose any of their planned
-share, and an expensive stream's long tick waits for a modest stream's tick that falls due.
+"""Steps 1, 4 and 5 of the pacer's plan: modest streams get what they ask before expensive
+ones (ten times what the lighter quarter asks) share the rest, also when the core turns out
+smaller than planned, and an expensive stream's long tick waits for a modest one's.
 
 One light stream (a default experiment: 0.3 ms a frame, 0.1 ms of training) and four heavy
 ones at "max" speed share 0.9 of a core: the light one wants 30 · 0.4 ms = 12 ms/s, far under
@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.runs.pacer import _MAX_DEFER_S, Pacer, class_shares, max_min_shares
+from app.runs.pacer import _MAX_DEFER_S, Pacer, class_shares, expensive, max_min_shares
 
 LIGHT, HEAVY = 1, [2, 3, 4, 5]
 
@@ -72,31 +72,40 @@ def test_a_stream_that_left_holds_nobody_back(pacer: Pacer) -> None:
 # Ten students asking 35 ms/s each (30 frames of 0.9 ms and 0.28 ms of training, as measured
 # for the default experiment on a busy machine), twenty of the largest networks at "max"
 # speed asking 4 s/s each; frames of 0.9 and 2 ms, so floors (2 frames/s) of 1.8 and 4 ms/s.
-# An even split of 0.95 among 30 is 31.7 ms/s: the students ask 1.1 times it (modest), the
-# networks 126 times it (expensive).
+# The lighter quarter asks 35 ms/s: the networks ask 114 times that (expensive).
 HONEST = np.full(10, 0.035)
 HEAVY = np.full(20, 4.0)
 DEMAND = np.concatenate([HONEST, HEAVY])
 FLOOR = np.concatenate([np.full(10, 0.0018), np.full(20, 0.004)])
+COSTLY = np.arange(30) >= 10
 
 
-def test_at_the_planned_capacity_it_is_max_min() -> None:
-    shares = class_shares(DEMAND, FLOOR, 0.95, 1.0)
-    assert shares == pytest.approx(np.full(30, 0.95 / 30))  # 31.7 ms/s, under every demand
+def test_the_largest_networks_are_expensive_next_to_the_class_and_nobody_in_a_plain_class() -> None:
+    assert (expensive(DEMAND) == COSTLY).all()
+    # A busy machine doubles every measured cost: still the same streams.
+    assert (expensive(DEMAND * np.concatenate([np.full(10, 2.0), np.ones(20)])) == COSTLY).all()
+    assert not expensive(np.linspace(0.03, 0.3, 200)).any()  # up to 10 times the lightest
+    assert (expensive(np.array([0.03, 4.0])) == [False, True]).all()  # two streams
 
 
-def test_when_half_the_core_is_there_the_expensive_streams_give_up_the_difference() -> None:
-    shares = class_shares(DEMAND, FLOOR, 0.95, 0.5)
-    assert shares[:10] == pytest.approx(np.full(10, 0.95 / 30))  # the students keep theirs
-    # The heavy streams share what is left: (0.475 - 10 x 31.7 ms/s) / 20 = 7.9 ms/s each.
-    assert shares[10:] == pytest.approx(np.full(20, (0.475 - 0.95 / 3) / 20))
+def test_the_students_get_what_they_ask_and_the_networks_share_the_rest() -> None:
+    shares = class_shares(DEMAND, COSTLY, FLOOR, 0.95, 1.0)
+    assert shares[:10] == pytest.approx(HONEST)  # plain max-min would cut them to 31.7 ms/s
+    assert shares[10:] == pytest.approx(np.full(20, (0.95 - 0.35) / 20))
+
+
+def test_when_half_the_core_is_there_the_networks_give_up_the_difference() -> None:
+    shares = class_shares(DEMAND, COSTLY, FLOOR, 0.95, 0.5)
+    assert shares[:10] == pytest.approx(HONEST)  # the students keep theirs
+    # The networks share what is left: (0.475 - 0.35) / 20 = 6.25 ms/s each.
+    assert shares[10:] == pytest.approx(np.full(20, (0.475 - 0.35) / 20))
     assert shares.sum() == pytest.approx(0.475)
 
 
 def test_when_the_expensive_streams_would_fall_below_their_floors_it_is_max_min() -> None:
-    # 0.4 of the core (0.38): 0.317 for the students would leave 3.2 ms/s a network, under
+    # 0.4 of the core (0.38): 0.35 for the students would leave 1.5 ms/s a network, under
     # its 4 ms/s floor: plain max-min over 0.38.
-    shares = class_shares(DEMAND, FLOOR, 0.95, 0.4)
+    shares = class_shares(DEMAND, COSTLY, FLOOR, 0.95, 0.4)
     assert shares == pytest.approx(max_min_shares(DEMAND, 0.38))
     assert shares == pytest.approx(np.full(30, 0.38 / 30))
 
@@ -104,5 +113,5 @@ def test_when_the_expensive_streams_would_fall_below_their_floors_it_is_max_min(
 def test_a_class_of_similar_students_is_plain_max_min() -> None:
     demand = np.linspace(0.03, 0.045, 30)  # nobody asks 1.5 times an even split
     for scale in (1.0, 0.5):
-        shares = class_shares(demand, np.full(30, 0.002), 0.95, scale)
+        shares = class_shares(demand, expensive(demand), np.full(30, 0.002), 0.95, scale)
         assert shares == pytest.approx(max_min_shares(demand, 0.95 * scale))
