@@ -195,9 +195,18 @@ function primeEq(sheet, act, aId, spId) {
   return sheet.eq(tokens.map((t) => (t === "a" ? aId : t === "1" ? "one" : t)), spId);
 }
 
-function primeRow(sheet, e, act, l, j, z, sp) {
-  const how = e !== null ? arith(sheet, e, "sigma-prime") : actAbout(act)?.kink ? html`${math(sym.z(l, j))} ${z > 0 ? "> 0" : "≤ 0"}, so ${math(mo("="), mn(String(sp).replace("-", "−")))}` : html`${math(sym.z(l, j), eq(), num(z))}`;
-  return html`<tr><td>${math(sym.sigmaPrime(sym.z(l, j)))}</td><td colspan="2">${how}</td></tr>`;
+/** The σ′ row: always "σ′(z) = value", with the registry's formula on a where it has one
+ * (tanh: 1 − a·a), the side of the kink (ReLU), or z itself; the value is the sheet's number,
+ * with the digits the δ equation below uses. */
+function primeRow(sheet, e, act, l, j, z, spId) {
+  const S = sym.sigmaPrime(sym.z(l, j));
+  const about = actAbout(act);
+  const value = html`<mn data-v="${sheet.nums.get(spId).v}" data-sigma-prime>${sheet.text(spId)}</mn>`;
+  let how;
+  if (e !== null) how = html`${math(S, mo("="))} ${arith(sheet, e, "sigma-prime")}`;
+  else if (about?.kink) how = html`${math(sym.z(l, j))} ${z > 0 ? "> 0" : "≤ 0"}, so ${math(S, eq(), value)}`;
+  else how = html`${math(S, eq(), value)} at ${math(sym.z(l, j), eq(), num(z))}`;
+  return html`<tr data-sigma-prime-row><td>${math(S)}</td><td colspan="2">${how}</td></tr>`;
 }
 
 function intro(frame) {
@@ -258,7 +267,7 @@ function bp2View(frame, ex) {
     <table class="terms">${rows}
       <tr class="sumrow"><td>${math(sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"))}</td>
         <td colspan="2" data-bp2-sum="${P.sum}">${arith(sh, sumEq, "bp2-sum")}</td></tr>
-      ${primeRow(sh, spEq, actName, l, k, P.z, P.sigma_prime)}
+      ${primeRow(sh, spEq, actName, l, k, P.z, "sp")}
       <tr class="result"><td>${math(sym.delta(l, k))}</td>
         <td colspan="2" data-bp2-delta="${P.delta}">${arith(sh, deltaEq, "bp2-delta")}</td></tr>
     </table>
@@ -318,7 +327,7 @@ function bp1Lines(sh, frame, ex, P, prefix) {
   const cost = frame.cost_name;
   const act = frame.activations[ex.l - 2];
   sh.num(`${prefix}a`, P.a);
-  sh.num(`${prefix}y`, P.y, { exact: true });
+  sh.num(`${prefix}y`, P.y, { exact: Number.isInteger(P.y) }); // a class target (±1, 0) is exact; a regression target is a float like any other
   sh.num(`${prefix}g`, P.a_minus_y);
   sh.num(`${prefix}d`, P.delta);
   const gEq = sh.eq([`${prefix}a`, "−", `${prefix}y`], `${prefix}g`);
@@ -350,7 +359,7 @@ function bp1View(frame, ex) {
       <p class="note">Quadratic cost ${math(mi("C"), eq(), mn("½"), html`<msup><mrow><mo>‖</mo><mi>y</mi><mo>−</mo><msup><mi>a</mi><mi>L</mi></msup><mo>‖</mo></mrow><mn>2</mn></msup>`)}, so ${math(mfracD(sym.a(l, j)), eq(), sym.a(l, j), mo("−"), sym.y(j))}.</p>
       <table class="terms">
       <tr><td>${math(sym.a(l, j), mo("−"), sym.y(j))}</td><td data-bp1-grad="${P.a_minus_y}">${arith(sh, gEq, "bp1-grad")}</td></tr>
-      ${primeRow(sh, spEq, act, l, j, P.z, P.sigma_prime)}
+      ${primeRow(sh, spEq, act, l, j, P.z, "sp")}
       <tr class="result"><td>${math(sym.delta(l, j))}</td><td data-bp1-delta="${P.delta}">${arith(sh, dEq, "bp1-delta")}</td></tr></table>`;
   }
   const content = html`<div class="explain-cols"><div class="explain-left">${lines}${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}
