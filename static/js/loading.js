@@ -61,6 +61,26 @@ export const loading = {
     this.phase(text);
   },
 
+  /**
+   * Start-up waits for the server (a 429: no training slot for this page yet; the banner says
+   * why). With seconds the spinner keeps turning and the note counts down with the banner;
+   * without, nothing happens until the learner acts, so the spinner stops.
+   */
+  waiting(seconds = null) {
+    const el = box();
+    if (!el || drawn) return;
+    el.classList.toggle("waiting", seconds === null);
+    this.phase(seconds === null ? "Waiting for a training slot: see the message above." : `Waiting for a training slot: trying again in ${seconds} s…`);
+  },
+
+  /** The wait is over: asking again (the spinner turns again). */
+  asking() {
+    const el = box();
+    if (!el || drawn) return;
+    el.classList.remove("waiting");
+    this.phase("Asking the server for a training slot…");
+  },
+
   /** Start-up failed (the banner says why): stop claiming progress. */
   fail(text = "The page could not start: see the message above.") {
     const el = box();

@@ -348,6 +348,7 @@ async function boot() {
       store.frame.status = "paused";
       controls.renderFrame(store.frame, store);
     },
+    waiting: (wait, seconds) => (wait ? loading.waiting(seconds) : loading.asking()), // a 429 at start-up
     connected: () => {
       sentSelection = null; // a new stream knows no selection yet
       syncSelection();

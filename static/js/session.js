@@ -167,14 +167,17 @@ export class Session {
       const go = () => {
         clearInterval(timer);
         banner.show("full", { level: "warn", text: "Asking the server for a training slot…" });
+        this.hooks.waiting?.(false); // the loading note stops saying "Building the network…"
         resolve();
       };
-      const tick = () =>
+      const tick = () => {
+        this.hooks.waiting?.(true, countdown ? left : null);
         banner.show("full", {
           level: "warn",
           text: countdown ? `${why} This page will try again in ${left} s.` : why,
           actions: [{ label: countdown ? "Try again now" : "Try again", run: go }],
         });
+      };
       if (countdown) {
         timer = setInterval(() => {
           left -= 1;

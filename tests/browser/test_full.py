@@ -36,6 +36,12 @@ def test_too_many_runs_for_this_client_says_so_and_how_to_get_one(browser) -> No
         assert "Close other tabs of this page" in text
         assert "BPV_MAX_RUNS_PER_CLIENT" in text
         assert "try again in" not in text
+        # The loading note beside it says the page waits for a slot, and its spinner stops
+        # (nothing happens until the learner acts): not "Building the network…".
+        note = pg2.locator("#loading")
+        assert "Waiting for a training slot" in (note.inner_text() or ""), note.inner_text()
+        spin = pg2.eval_on_selector("#loading .spinner", "s => getComputedStyle(s).animationName")
+        assert spin == "none", spin
 
         # The first tab's run goes (here deleted, as eviction would): "Try again" now works.
         req = urllib.request.Request(f"{srv.url}/api/runs/{run_id}", method="DELETE")
