@@ -19,11 +19,13 @@ Other units (leaky ReLU, swish, GELU, linear) never count.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from app.core.network import Network, feedforward
+from app.core.forward import Feedforward
+from app.core.network import Network
 
 Array = NDArray[np.float64]
 
@@ -44,29 +46,42 @@ class LayerHealth:
 
 
 def layer_health(net: Network, x: Array, y: Array, cancels: bool = False) -> list[LayerHealth]:
+    """:func:`count` over ``x`` ``(N, n_1)`` and ``y`` ``(N, n_L)`` (the training set), after
+    one pass of the core forward (:class:`app.core.forward.Feedforward`, its dtype)."""
+    fwd = Feedforward(net.sizes, net.activations, x)
+    fwd.set_network(net)
+    fwd.run()
+    return count(fwd, y, cancels)
+
+
+def count(
+    fwd: Feedforward, y: NDArray[Any], cancels: bool = False, n: int | None = None
+) -> list[LayerHealth]:
     """Per layer ``l = 2..L`` (the output layer only when σ' does not ``cancels`` in BP1):
-    how many units are saturated or dead over ``x`` ``(N, n_1)``, ``y`` ``(N, n_L)`` (the
-    training set)."""
-    fwd = feedforward(net, x)
+    how many units are saturated or dead over the first ``n`` points (all by default) of
+    ``fwd``'s last :meth:`~app.core.forward.Feedforward.run`; ``y`` ``(≥ n, n_L)``, their
+    targets, one per row. σ' is the registry's ``prime`` on the pass's ``z^l`` and ``a^l``
+    ``(n_l, n)``: no second forward pass."""
+    n = fwd.n_points if n is None else n
+    L = len(fwd.sizes)
     out = []
-    last = net.L - 2
-    for i, act in enumerate(net.layer_activations):
-        if i == last and cancels:
-            break
-        z, a = fwd.z[i], fwd.a[i + 1]
-        n = z.shape[1]
-        saturated = dead = 0
-        if act.prime_max is not None:
-            with np.errstate(all="ignore"):
-                low = act.prime(z, a) / act.prime_max < SATURATED
-            stuck = low.mean(axis=0) >= MOST
-            if i == last and act.bounds is not None:  # the output: saturated *and* wrong
-                wrong = np.abs(a - y) > 0.5 * (act.bounds[1] - act.bounds[0])
-                stuck &= wrong.mean(axis=0) >= WRONG
-            saturated = int(np.count_nonzero(stuck))
-        elif act.dies:
-            dead = int(np.count_nonzero((z <= 0).all(axis=0)))
-        out.append(LayerHealth(i + 2, n, saturated, dead, output=i == last))
+    with np.errstate(all="ignore"):  # a diverged run's z and a are ±inf or NaN: counted as is
+        for l, act in enumerate(fwd.acts, start=2):  # noqa: E741
+            output = l == L
+            if output and cancels:
+                break
+            z, a = fwd.z(l)[:, :n], fwd.a(l)[:, :n]
+            saturated = dead = 0
+            if act.prime_max is not None:
+                low = act.prime(z, a) < SATURATED * act.prime_max
+                stuck = np.add.reduce(low, axis=1) >= MOST * n
+                if output and act.bounds is not None:  # the output: saturated *and* wrong
+                    wrong = np.abs(a - y[:n].T) > 0.5 * (act.bounds[1] - act.bounds[0])
+                    stuck &= np.add.reduce(wrong, axis=1) >= WRONG * n
+                saturated = int(np.count_nonzero(stuck))
+            elif act.dies:
+                dead = int(np.count_nonzero((z <= 0).all(axis=1)))
+            out.append(LayerHealth(l, z.shape[0], saturated, dead, output=output))
     return out
 
 

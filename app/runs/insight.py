@@ -124,9 +124,9 @@ def _explain(
 
 
 def health(st: RunState) -> dict[str, Any]:
-    """Saturated and dead shares per hidden layer, over the training set."""
-    n = st.n_train
-    layers = saturation.layer_health(st.net, st.x[:n], st.y[:n], st.cost.sigma_prime_cancels)
+    """Saturated and dead shares per hidden layer, over the training set (counted on the
+    metrics' forward pass at this θ: no pass of its own when the metrics were just measured)."""
+    layers = _layer_health(st)
     s, d = saturation.share(layers)
     return {
         "reason": reason(layers),
@@ -138,6 +138,11 @@ def health(st: RunState) -> dict[str, Any]:
         "advice": None,
         "advice_pending": False,
     }
+
+
+def _layer_health(st: RunState) -> list[saturation.LayerHealth]:
+    ev = st.evaluator
+    return saturation.count(ev.forward_at_theta(), ev.y, st.cost.sigma_prime_cancels, st.n_train)
 
 
 def reason(layers: list[saturation.LayerHealth]) -> str:
@@ -182,7 +187,7 @@ def _trial(config: Experiment, settings: Settings, eta: float) -> _Trial:
     if tr.status != "ok":
         return _Trial(eta, steps, "diverged", _finite(before), None)
     after = tr.evaluate(x, y)
-    layers = saturation.layer_health(state.net, x, y, state.cost.sigma_prime_cancels)
+    layers = _layer_health(state)
     if saturation.alarming(layers):
         outcome = reason(layers)
     elif not (math.isfinite(after) and after < before):

@@ -32,7 +32,8 @@ class Evaluator:
     ``per_example``, and accuracy is :func:`app.core.datasets.accuracy`'s rule
     (:func:`~app.core.datasets.predicted_class` of the outputs against that of the targets,
     found once). The result is kept until θ, the cost or the penalty change (a paused run
-    asked again).
+    asked again). The pass itself is shared: :meth:`forward_at_theta` hands its ``z`` and
+    ``a`` to the saturation counts (:mod:`app.core.saturation`) without a second pass.
     """
 
     def __init__(
@@ -52,20 +53,34 @@ class Evaluator:
         self._truth = None if kind == "regression" else predicted_class(y, self.output_activation)
         self._key: tuple[bytes, str, float] | None = None
         self._last: Metrics | None = None
+        self._ran: bytes | None = None  # the θ the forward's buffers were computed at
 
     def __call__(self, cost: Cost, penalty: float) -> Metrics:
         """The metrics at the current θ; the previous ones again if θ and the rest are equal."""
-        key = (self.theta.tobytes(), cost.name, penalty)
+        theta = self.theta.tobytes()
+        key = (theta, cost.name, penalty)
         if key != self._key or self._last is None:
+            fwd = self._run(theta)
             with np.errstate(all="ignore"):  # not finite: reported in ``finite``
-                self._last = self._compute(cost, penalty)
+                self._last = self._compute(fwd, cost, penalty)
             self._key = key
         return self._last
 
-    def _compute(self, cost: Cost, penalty: float) -> Metrics:
+    def forward_at_theta(self) -> Feedforward:
+        """The core forward after a pass at the current θ over all points (train rows first),
+        ``z(l)`` and ``a(l)`` ``(n_l, N)``: the metrics' own pass, run again only if θ has
+        changed since."""
+        return self._run(self.theta.tobytes())
+
+    def _run(self, theta: bytes) -> Feedforward:
         fwd = self.forward
-        fwd.set_theta(self.theta)
-        fwd.run()
+        if theta != self._ran:
+            fwd.set_theta(self.theta)
+            fwd.run()
+            self._ran = theta
+        return fwd
+
+    def _compute(self, fwd: Feedforward, cost: Cost, penalty: float) -> Metrics:
         L = len(fwd.sizes)
         z_L, a_L = fwd.z(L).T, fwd.a(L).T  # (N, n_L), one point per row
         c = cost.per_example(z_L, a_L, self.y)

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from app.core.activations import ACTIVATIONS
+from app.core.forward import Feedforward
 from app.core.network import Network
-from app.core.saturation import layer_health
+from app.core.saturation import count, layer_health
 
 HIDDEN = [name for name, act in ACTIVATIONS.items() if act.hidden_ok]
 
@@ -47,3 +48,20 @@ def test_the_registry_names_the_saturating_and_dying_ones() -> None:
     saturating = {n for n, a in ACTIVATIONS.items() if a.saturates}
     dying = {n for n, a in ACTIVATIONS.items() if a.dies}
     assert saturating == {"tanh", "sigmoid"} and dying == {"relu"}
+
+
+def test_only_the_first_n_points_of_a_pass_are_counted() -> None:
+    """Saturation is judged on the training set: a pass over train and test points (the
+    metrics' pass, train rows first) counts only the first n. Here the 50 training points
+    drive every tanh unit to z ≈ 40, and 150 test points near 0 keep them in the linear
+    part; counted over all 200 the units would not be saturated (150 of 200 are not)."""
+    net = net_with("tanh", 20.0, 0.0)  # z = 20·(x1 + x2)
+    train = np.ones((50, 2))  # z = 40: tanh' ≈ 0
+    test = np.full((150, 2), 0.001)  # z = 0.04: tanh' ≈ 1
+    fwd = Feedforward(net.sizes, net.activations, np.vstack([train, test]))
+    fwd.set_network(net)
+    fwd.run()
+    y = np.zeros((200, 1))
+    assert count(fwd, y, n=50)[0].saturated == 4
+    assert count(fwd, y)[0].saturated == 0
+    assert layer_health(net, train, y[:50])[0].saturated == 4

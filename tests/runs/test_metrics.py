@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from app.core import saturation
 from app.core.costs import COSTS, get_cost
 from app.core.network import Network, output
 from app.core.training import Hyper, Trainer
@@ -115,3 +116,19 @@ def test_an_overflowing_output_is_not_finite_and_shows_no_number() -> None:
     assert not got.finite
     assert got.train_cost is None and got.test_cost is None
     assert not any(isinstance(v, float) and not math.isfinite(v) for v in vars(got).values())
+
+
+def test_the_saturation_counts_read_the_metrics_pass_at_the_current_theta() -> None:
+    """The health banner counts units on the metrics' own forward pass: after the weights
+    change (a training step, an edited weight) it must count at the new weights, not the
+    pass the metrics made before."""
+    acts, y, kind = _problem("quadratic")
+    net = Network.create([2, 4, 1], acts, "xavier", np.random.default_rng(5))
+    tr = Trainer(net, "quadratic", X[:250], y[:250], Hyper(), RNG)
+    ev = Evaluator(X, y, 250, kind, net, tr.theta)
+    ev(get_cost("quadratic", "tanh"), 0.0)
+    assert saturation.count(ev.forward_at_theta(), ev.y, n=250)[0].saturated == 0
+    net.biases[0][:] = 40.0  # every hidden z is about 40: tanh' = 1 − tanh² ≈ 0 everywhere
+    hidden = saturation.count(ev.forward_at_theta(), ev.y, n=250)[0]
+    assert (hidden.l, hidden.n, hidden.saturated) == (2, 4, 4)
+    np.testing.assert_allclose(ev.forward_at_theta().a(3).T, output(net, X), rtol=1e-5, atol=1e-6)
