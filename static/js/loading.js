@@ -39,6 +39,9 @@ export const loading = {
     }
     performance.mark("bpv-first-draw"); // bench/bench_page.py: navigation → drawn page
     if (plotsPending) {
+      // The note floats at the top right of the explain panel, its text flowing around it:
+      // it covers no control and no plot (a fixed corner note hid "log scale").
+      $("#explain")?.prepend(el);
       el.classList.add("plots");
       this.phase(PLOTS_LOADING);
     } else {

@@ -33,6 +33,14 @@ export class NetworkPlot {
     this.scales = { edge: new StableScale(), node: new StableScale(), input: new StableScale() };
     this.traces = null;
     this.ready = false;
+    // Before Plotly.js has loaded (plots.js draws a stand-in) a click on a neuron's disc
+    // selects it all the same: the discs' places are the geometry's, not Plotly's.
+    this.plotDiv.addEventListener("click", (ev) => {
+      if (this.ready || !this.geom) return;
+      const r = this.plotDiv.getBoundingClientRect();
+      const hit = nearestNeuron(this.geom, ev.clientX - r.left, ev.clientY - r.top);
+      if (hit) this.onSelect({ type: "neuron", ...hit });
+    });
     new ResizeObserver(() => {
       this.geom = null;
       onResize?.();
@@ -283,6 +291,18 @@ export class NetworkPlot {
     this.tip.style.left = `${Math.max(2, x)}px`;
     this.tip.style.top = `${Math.max(2, h.y - box.top + 10)}px`;
   }
+}
+
+/** The neuron whose disc holds the point (x, y) of the plot (a few px of slack), or null. */
+function nearestNeuron(geom, x, y) {
+  let best = null;
+  geom.nodes.forEach((col, li) =>
+    col.forEach((n, j) => {
+      const d = Math.hypot(x - n.x, y - n.y);
+      if (d <= geom.D / 2 + 4 && (!best || d < best.d)) best = { d, l: li + 1, j };
+    }),
+  );
+  return best && { l: best.l, j: best.j };
 }
 
 /** With several outputs, output neuron j stands for class j: show the class's colour. */
