@@ -78,14 +78,17 @@ export class LossPlot {
     const h = thin(this.h);
     const hasAcc = h.train_accuracy.some((a) => a !== null && a !== undefined);
     const log = !!this.logBox?.checked;
+    // One measurement (step 0) is a marker: Plotly draws no line through a single point, and
+    // the stand-in draws what Plotly will (standin.js).
+    const mode = h.step.length === 1 ? "lines+markers" : "lines";
     const traces = [
-      { type: "scatter", mode: "lines", name: "train cost", x: h.step, y: h.train_cost, line: STYLE["train cost"], hovertemplate: "step %{x}<br>train cost %{y:.4g}<extra></extra>" },
-      { type: "scatter", mode: "lines", name: "test cost", x: h.step, y: h.test_cost, line: STYLE["test cost"], hovertemplate: "step %{x}<br>test cost %{y:.4g}<extra></extra>" },
+      { type: "scatter", mode, name: "train cost", x: h.step, y: h.train_cost, line: STYLE["train cost"], marker: dot(STYLE["train cost"]), hovertemplate: "step %{x}<br>train cost %{y:.4g}<extra></extra>" },
+      { type: "scatter", mode, name: "test cost", x: h.step, y: h.test_cost, line: STYLE["test cost"], marker: dot(STYLE["test cost"]), hovertemplate: "step %{x}<br>test cost %{y:.4g}<extra></extra>" },
     ];
     if (hasAcc) {
       traces.push(
-        { type: "scatter", mode: "lines", name: "train accuracy", x: h.step, y: h.train_accuracy, yaxis: "y2", line: STYLE["train accuracy"], hovertemplate: "step %{x}<br>train accuracy %{y:.1%}<extra></extra>" },
-        { type: "scatter", mode: "lines", name: "test accuracy", x: h.step, y: h.test_accuracy, yaxis: "y2", line: STYLE["test accuracy"], hovertemplate: "step %{x}<br>test accuracy %{y:.1%}<extra></extra>" },
+        { type: "scatter", mode, name: "train accuracy", x: h.step, y: h.train_accuracy, yaxis: "y2", line: STYLE["train accuracy"], marker: dot(STYLE["train accuracy"]), hovertemplate: "step %{x}<br>train accuracy %{y:.1%}<extra></extra>" },
+        { type: "scatter", mode, name: "test accuracy", x: h.step, y: h.test_accuracy, yaxis: "y2", line: STYLE["test accuracy"], marker: dot(STYLE["test accuracy"]), hovertemplate: "step %{x}<br>test accuracy %{y:.1%}<extra></extra>" },
       );
     }
     plot(
@@ -94,10 +97,12 @@ export class LossPlot {
       {
         width: this.div.clientWidth,
         height: this.div.clientHeight,
-        margin: { l: 40, r: hasAcc ? 44 : 8, t: 4, b: 26 },
-        xaxis: { title: { text: "step", standoff: 0, font: { size: 10 } }, tickfont: { size: 10 }, zeroline: false, rangemode: "tozero" },
-        yaxis: { type: log ? "log" : "linear", tickfont: { size: 10 }, rangemode: log ? "normal" : "tozero", exponentformat: "power", title: { text: "cost", font: { size: 10 }, standoff: 2 } },
-        yaxis2: { overlaying: "y", side: "right", range: [0, 1.02], tickmode: "auto", nticks: 5, tickformat: ".0%", tickfont: { size: 9, color: "#2166ac" }, title: { text: "accuracy", font: { size: 10, color: "#2166ac" }, standoff: 2 }, showgrid: false, visible: hasAcc, fixedrange: true },
+        // Fixed margins (automargin off): the plot area is exactly these, in Plotly and in the
+        // stand-in drawn before it (standin.js), so nothing moves when Plotly replaces it.
+        margin: { l: 40, r: hasAcc ? 44 : 8, t: 4, b: 30 },
+        xaxis: { title: { text: "step", standoff: 0, font: { size: 10 } }, tickfont: { size: 10 }, zeroline: false, rangemode: "tozero", automargin: false },
+        yaxis: { type: log ? "log" : "linear", tickfont: { size: 10 }, rangemode: log ? "normal" : "tozero", exponentformat: "power", title: { text: "cost", font: { size: 10 }, standoff: 2 }, automargin: false },
+        yaxis2: { overlaying: "y", side: "right", range: [0, 1.02], tickmode: "auto", nticks: 5, tickformat: ".0%", tickfont: { size: 9, color: "#2166ac" }, title: { text: "accuracy", font: { size: 10, color: "#2166ac" }, standoff: 2 }, showgrid: false, visible: hasAcc, fixedrange: true, automargin: false },
         showlegend: false,
         hovermode: "x unified",
         datarevision: ++this.rev,
@@ -107,6 +112,9 @@ export class LossPlot {
     );
   }
 }
+
+/** A curve's single point as a dot in its colour. */
+const dot = (style) => ({ size: 5, color: style.color });
 
 /** At most SHOWN evenly spaced points (always the last one): a curve, not every step. */
 function thin(h) {

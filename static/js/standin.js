@@ -76,23 +76,33 @@ function axis(r0, r1, start, len, { flip = false, log = false } = {}) {
   };
 }
 
-/** Plotly's autorange, simply: the data's extent (log10 on log axes), tozero, 5 % padding. */
-function autorange(values, ax) {
+/**
+ * Plotly's autorange: the data's extent (log10 on log axes) widened so that the extreme
+ * points sit `pad` px inside the axis (pad = 5 % of its length when padded, plus the markers'
+ * radius), the zero end of a "tozero" range not padded at all.
+ */
+function autorange(values, ax, len = 100, { padded = true, ppad = 0 } = {}) {
   const log = ax?.type === "log";
   const vs = values.filter((v) => Number.isFinite(v) && (!log || v > 0)).map((v) => (log ? Math.log10(v) : v));
   if (!vs.length) return log ? [-1, 1] : [0, 1];
   let lo = Math.min(...vs);
   let hi = Math.max(...vs);
-  if (!log && ax?.rangemode === "tozero") {
+  const tozero = !log && ax?.rangemode === "tozero";
+  if (tozero) {
     lo = Math.min(0, lo);
     hi = Math.max(0, hi);
   }
   if (hi === lo) {
-    hi += log ? 0.5 : Math.abs(hi) * 0.5 || 1;
-    lo -= log ? 0.5 : 0;
+    // One value (the first measurement): Plotly shows ±1 about it, unpadded ([0, 1] from 0
+    // with rangemode "tozero").
+    if (log) return [lo - 0.5, hi + 0.5];
+    return tozero && lo === 0 ? [0, 1] : [lo - 1, hi + 1];
   }
-  const pad = (hi - lo) * 0.05;
-  return [lo === 0 && ax?.rangemode === "tozero" ? 0 : lo - pad, hi + pad];
+  const pad = (padded ? 0.05 * len : 0) + ppad;
+  const padLo = tozero && lo === 0 ? 0 : pad;
+  const padHi = tozero && hi === 0 ? 0 : pad;
+  const span = (hi - lo) / Math.max(0.05, 1 - (padLo + padHi) / len);
+  return [lo - (padLo / len) * span, hi + (padHi / len) * span];
 }
 
 /** Pixel axes of the figure: {W, H, x, y, y2, plot: {l, t, w, h}}. */
@@ -105,9 +115,12 @@ export function geometry(traces, layout) {
   let left = m.l;
   let top = m.t;
   const onY2 = (tr) => tr.yaxis === "y2";
-  const xr = layout.xaxis?.range ?? autorange(traces.flatMap((t) => t.x ?? []), layout.xaxis);
-  const yr = layout.yaxis?.range ?? autorange(traces.filter((t) => !onY2(t)).flatMap((t) => t.y ?? []), layout.yaxis);
-  const y2r = layout.yaxis2?.range ?? autorange(traces.filter(onY2).flatMap((t) => t.y ?? []), layout.yaxis2);
+  // Plotly pads y always, x only for traces with markers; markers add their radius.
+  const markers = traces.some((t) => t.mode?.includes("markers"));
+  const ppad = markers ? Math.max(...traces.filter((t) => t.mode?.includes("markers")).map((t) => (t.marker?.size ?? 6) / 2)) : 0;
+  const xr = layout.xaxis?.range ?? autorange(traces.flatMap((t) => t.x ?? []), layout.xaxis, pw, { padded: markers, ppad });
+  const yr = layout.yaxis?.range ?? autorange(traces.filter((t) => !onY2(t)).flatMap((t) => t.y ?? []), layout.yaxis, ph, { ppad });
+  const y2r = layout.yaxis2?.range ?? autorange(traces.filter(onY2).flatMap((t) => t.y ?? []), layout.yaxis2, ph, { ppad });
   if (layout.yaxis?.scaleanchor === "x") {
     // One data unit is as long on y as on x; the axis with room to spare is shortened about
     // its middle (constrain: "domain").
@@ -161,7 +174,10 @@ function paintFigure(ctx, geo, traces, layout, repaint) {
     ctx.drawImage(im, px, py, w, h);
   }
   ctx.restore();
-  if (layout.xaxis?.visible !== false) drawAxes(ctx, geo, layout);
+  if (layout.xaxis?.visible !== false) {
+    drawGrid(ctx, geo, layout);
+    drawAxes(ctx, geo, layout);
+  }
   for (const tr of traces) {
     const ya = tr.yaxis === "y2" ? y2 : y;
     if (tr.mode?.includes("lines")) drawLine(ctx, tr, x, ya);
@@ -182,12 +198,8 @@ function drawLine(ctx, tr, x, y) {
   ctx.lineWidth = w;
   const d = Math.max(w, 3); // Plotly's dash lengths, in units of max(width, 3)
   ctx.setLineDash(line.dash === "dash" ? [3 * d, 3 * d] : line.dash === "dot" ? [d, d] : []);
-  if (pts.length === 1) {
-    // One measurement so far: a dot where the curve starts.
-    ctx.beginPath();
-    ctx.arc(x.p(pts[0][0]), y.p(pts[0][1]), w + 1, 0, 2 * Math.PI);
-    ctx.fill();
-  } else {
+  // One point is no line (as in Plotly): a figure that wants it seen asks for markers too.
+  if (pts.length > 1) {
     ctx.beginPath();
     pts.forEach(([a, b], i) => (i ? ctx.lineTo(x.p(a), y.p(b)) : ctx.moveTo(x.p(a), y.p(b))));
     ctx.stroke();
@@ -222,57 +234,118 @@ function drawMarkers(ctx, tr, x, y) {
   });
 }
 
-/** Round tick values about n per axis (1, 2, 5 × 10^k apart). */
+/** The y ticks as drawn: [value, pixel] (log axes: the powers of ten). */
+function yTicks(geo) {
+  const { y, plot } = geo;
+  if (y.log) return ticks(y.r0, y.r1).filter(Number.isInteger).map((v) => [v, plot.t + (plot.h * (y.r1 - v)) / (y.r1 - y.r0 || 1)]);
+  return ticks(y.r0, y.r1, plotlyN(plot.h, true)).map((v) => [v, y.p(v)]);
+}
+
+/** Plotly's gridlines (showgrid, default on; #eee, 1 px) at the ticks inside the plot area
+ * (none on its edges, as Plotly). */
+function drawGrid(ctx, geo, layout) {
+  const { x, plot } = geo;
+  const inside = (p, a, len) => p > a + 1 && p < a + len - 1;
+  ctx.lineWidth = 1;
+  if (layout.xaxis?.showgrid !== false) {
+    ctx.strokeStyle = layout.xaxis?.gridcolor ?? "#eee";
+    for (const v of ticks(x.r0, x.r1, plotlyN(plot.w, false))) {
+      const p = Math.round(x.p(v)) + 0.5;
+      if (!inside(p, plot.l, plot.w)) continue;
+      ctx.beginPath();
+      ctx.moveTo(p, plot.t);
+      ctx.lineTo(p, plot.t + plot.h);
+      ctx.stroke();
+    }
+  }
+  if (layout.yaxis?.showgrid !== false) {
+    ctx.strokeStyle = layout.yaxis?.gridcolor ?? "#eee";
+    for (const [, py] of yTicks(geo)) {
+      const p = Math.round(py) + 0.5;
+      if (!inside(p, plot.t, plot.h)) continue;
+      ctx.beginPath();
+      ctx.moveTo(plot.l, p);
+      ctx.lineTo(plot.l + plot.w, p);
+      ctx.stroke();
+    }
+  }
+}
+
+/** Plotly's tick count for an axis of len px (nticks unset): len/80 (x) or len/40 (y),
+ * kept within 4..9, plus 1. */
+export const plotlyN = (len, isY) => Math.min(9, Math.max(4, len / (isY ? 40 : 80))) + 1;
+
+/** Plotly's auto ticks: dtick = the span over n, rounded up to 2, 5 or 10 × 10^k (to the next
+ * of them past an exact one, as Plotly's roundUp does), from 0. */
 export function ticks(r0, r1, n = 5) {
   const lo = Math.min(r0, r1);
   const hi = Math.max(r0, r1);
   const raw = (hi - lo) / n || 1;
-  const p = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((k) => k * p).find((s) => s >= raw) ?? 10 * p;
+  const p = 10 ** Math.floor(Math.log(raw) / Math.LN10);
+  const step = ([2, 5, 10].find((k) => k > raw / p) ?? 10) * p;
   const out = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : Number(v.toPrecision(12)));
   return out;
 }
 
 const label = (v, pct) => (pct ? `${Math.round(v * 100)}%` : String(Number(v.toPrecision(6)))).replace("-", "−");
 
+// Where Plotly puts tick labels and titles with fixed margins (measured on plotly.js 4 at
+// 10 px fonts): y labels end 1 px left of the plot, y2 labels start 1 px right of it, the x
+// title's middle 19 px below the plot; a y title's middle 5.5 px left of its labels (y2: 5 px
+// right of them), both turned -90°.
+const PAD = 1;
 function drawAxes(ctx, geo, layout) {
-  const { x, y, y2, plot } = geo;
+  const { x, y2, plot } = geo;
   ctx.fillStyle = TICK;
-  ctx.textBaseline = "top";
+  ctx.textBaseline = "middle";
   ctx.textAlign = "center";
   ctx.font = `${layout.xaxis?.tickfont?.size ?? 10}px ${FONT}`;
-  const xt = ticks(x.r0, x.r1);
-  for (const v of xt) ctx.fillText(label(v), x.p(v), plot.t + plot.h + 3);
+  const xt = ticks(x.r0, x.r1, plotlyN(plot.w, false));
+  for (const v of xt) ctx.fillText(label(v), x.p(v), plot.t + plot.h + 7.5);
   ctx.textBaseline = "middle";
   ctx.textAlign = "right";
   ctx.font = `${layout.yaxis?.tickfont?.size ?? 10}px ${FONT}`;
-  const yt = y.log ? ticks(y.r0, y.r1).filter(Number.isInteger) : ticks(y.r0, y.r1, Math.max(2, Math.floor(plot.h / 30)));
-  for (const v of yt) ctx.fillText(y.log ? `1e${v}`.replace("-", "−") : label(v), plot.l - 3, y.log ? plot.t + (plot.h * (y.r1 - v)) / (y.r1 - y.r0 || 1) : y.p(v));
+  let yLabelW = 0;
+  for (const [v, p] of yTicks(geo)) {
+    const t = geo.y.log ? `1e${v}`.replace("-", "−") : label(v);
+    yLabelW = Math.max(yLabelW, ctx.measureText(t).width);
+    ctx.fillText(t, plot.l - PAD, p);
+  }
+  let y2LabelW = 0;
   if (layout.yaxis2?.visible) {
     ctx.textAlign = "left";
+    ctx.font = `${layout.yaxis2.tickfont?.size ?? 10}px ${FONT}`;
     ctx.fillStyle = layout.yaxis2.tickfont?.color ?? TICK;
-    for (const v of ticks(y2.r0, y2.r1, 4).filter((v) => v <= 1)) ctx.fillText(label(v, true), plot.l + plot.w + 3, y2.p(v));
+    for (const v of ticks(y2.r0, y2.r1, layout.yaxis2.nticks ?? plotlyN(plot.h, true)).filter((v) => v <= 1)) {
+      const t = label(v, true);
+      y2LabelW = Math.max(y2LabelW, ctx.measureText(t).width);
+      ctx.fillText(t, plot.l + plot.w + PAD, y2.p(v));
+    }
   }
   ctx.fillStyle = TICK;
   const xTitle = layout.xaxis?.title?.text;
   if (xTitle) {
     ctx.textAlign = "center";
-    ctx.textBaseline = "bottom";
+    ctx.textBaseline = "middle";
     ctx.font = `${layout.xaxis.title.font?.size ?? 11}px ${FONT}`;
-    ctx.fillText(xTitle, plot.l + plot.w / 2, geo.H);
+    ctx.fillText(xTitle, plot.l + plot.w / 2, plot.t + plot.h + 19);
   }
-  const yTitle = layout.yaxis?.title?.text;
-  if (yTitle) {
+  const yTitle = (ax, cx) => {
+    const text = ax?.title?.text;
+    if (!text) return;
     ctx.save();
-    ctx.translate(9, plot.t + plot.h / 2);
+    ctx.translate(cx, plot.t + plot.h / 2);
     ctx.rotate(-Math.PI / 2);
     ctx.textAlign = "center";
     ctx.textBaseline = "middle";
-    ctx.font = `${layout.yaxis.title.font?.size ?? 11}px ${FONT}`;
-    ctx.fillText(yTitle, 0, 0);
+    ctx.fillStyle = ax.title.font?.color ?? TICK;
+    ctx.font = `${ax.title.font?.size ?? 11}px ${FONT}`;
+    ctx.fillText(text, 0, 0);
     ctx.restore();
-  }
+  };
+  yTitle(layout.yaxis, plot.l - PAD - yLabelW - 5.5);
+  if (layout.yaxis2?.visible) yTitle(layout.yaxis2, plot.l + plot.w + PAD + y2LabelW + 5);
 }
 
 /** A paper-positioned note ("No 2-D plot for 3 inputs"): its lines, centred. */

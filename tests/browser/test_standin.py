@@ -100,6 +100,65 @@ def close(a, b, tol: float) -> bool:  # type: ignore[no-untyped-def]
     return all(abs(x - y) <= tol for x, y in zip(a, b, strict=True))
 
 
+LOSS_PARTS = """() => {
+  // Plotly's loss plot: where it wrote each tick label and title, and its gridlines.
+  const box = (e) => { const b = e.getBoundingClientRect();
+    return [e.textContent, b.left, b.top, b.right, b.bottom]; };
+  const d = document.querySelector('#loss .loss-plot');
+  const pick = (sel) => [...d.querySelectorAll(sel)].map(box);
+  return {ticks: pick('.xtick text, .ytick text, .y2tick text'),
+          titles: pick('.xtitle, .ytitle, .y2title'), grid: pick('.ygrid'),
+          plot: box(d.querySelector('.nsewdrag')), div: box(d)};
+}"""
+
+
+def ink(img: Image.Image, box: list, pad: int = 4) -> tuple[int, float, float]:
+    """Dark pixels (text, lines) in box ± pad: their count and centroid (x, y)."""
+    _, x0, y0, x1, y1 = box
+    n = sx = sy = 0
+    for u in range(int(x0) - pad, int(x1) + pad + 1):
+        for v in range(int(y0) - pad, int(y1) + pad + 1):
+            if sum(img.getpixel((u, v))[:3]) < 600:
+                n, sx, sy = n + 1, sx + u, sy + v
+    return n, (sx / n if n else -1), (sy / n if n else -1)
+
+
+def check_loss_plot_matches(pg, before: Image.Image, after: Image.Image) -> None:  # type: ignore[no-untyped-def]
+    """The loss stand-in and Plotly's loss plot are one picture: every tick label and title
+    Plotly wrote has the stand-in's ink at the same place (within 2 px), the gridlines are in
+    both, and the first measurement's point is drawn in both (a one-point line draws
+    nothing in Plotly: both draw it as a marker)."""
+    got = pg.evaluate(LOSS_PARTS)
+    div = got["div"]
+    names = {t[0] for t in got["ticks"]}
+    assert {"0.5", "1", "100%"} <= names, names
+    assert {t[0] for t in got["titles"]} == {"step", "cost", "accuracy"}, got["titles"]
+    for part in got["ticks"] + got["titles"]:
+        n_a, xa, ya = ink(after, part)
+        n_b, xb, yb = ink(before, part)
+        assert n_a >= 5, ("Plotly's", part, n_a)
+        assert n_b >= 0.5 * n_a, ("stand-in has no such text", part, n_b, n_a)
+        assert abs(xa - xb) <= 2 and abs(ya - yb) <= 2, (part, (xa, ya), (xb, yb))
+        assert div[2] <= part[1] and part[3] <= div[3] + 0.5 and part[4] <= div[4] + 0.5, part
+    _, px0, _, px1, _ = got["plot"]
+    assert got["grid"], "Plotly drew no y gridlines"
+    for g in got["grid"]:
+        for u in (px0 + 0.55 * (px1 - px0), px0 + 0.8 * (px1 - px0)):
+            v = round(g[2])
+            a = min((after.getpixel((round(u), v + dv)) for dv in (-1, 0, 1)), key=sum)
+            b = min((before.getpixel((round(u), v + dv)) for dv in (-1, 0, 1)), key=sum)
+            assert sum(a[:3]) < 750 and close(a, b, 12), (g, a, b)
+    first = pg.evaluate(
+        "(() => { const d = document.querySelector('#loss .loss-plot');"
+        " const p = d.querySelector('.scatterlayer .trace .points path');"
+        " if (!p) return null; const b = p.getBoundingClientRect();"
+        " return [(b.left + b.right) / 2, (b.top + b.bottom) / 2]; })()"
+    )
+    assert first is not None, "Plotly draws no point for the first measurement"
+    u, v = round(first[0]), round(first[1])
+    assert sum(after.getpixel((u, v))[:3]) < 500 and sum(before.getpixel((u, v))[:3]) < 500
+
+
 def test_first_picture_before_plotly_is_true_and_plotly_replaces_it(browser, server) -> None:  # type: ignore[no-untyped-def]
     ctx = browser.new_context(viewport={"width": 1280, "height": 720}, bypass_csp=True)
     ctx.add_init_script(WATCH_REMOVALS)
@@ -157,6 +216,7 @@ def test_first_picture_before_plotly_is_true_and_plotly_replaces_it(browser, ser
         assert not note.is_visible()
         after = screenshot(pg)
         ax = pg.evaluate(PLOTLY_AXES)
+        check_loss_plot_matches(pg, before, after)
 
         def px(x: float, y: float) -> tuple[int, int]:
             u = ax["left"] + (x - ax["x"][0]) / (ax["x"][1] - ax["x"][0]) * ax["w"]
