@@ -3,7 +3,7 @@
 // plus Playground's own names as aliases).
 
 import { drawDatasetIcon } from "./dataset_icons.js";
-import { ACT_LABEL, REG_LABEL, learnChoices } from "./quantities.js";
+import { ACT_LABEL, COST_LABEL, REG_LABEL, learnChoices } from "./quantities.js";
 import { $, $$, esc, fmt, html, setHTML } from "./util.js";
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -11,7 +11,6 @@ const LAMBDAS = [0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
 const MOMENTA = [0, 0.5, 0.9, 0.99];
 const SPEEDS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000];
 const KIND_LABEL = { classification: "Classification", regression: "Regression", multiclass: "Multi-class" };
-const COST_LABEL = { quadratic: "quadratic ½‖y−a‖²", cross_entropy: "cross-entropy", log_likelihood: "log-likelihood" };
 const INIT_LABEL = { playground: "Playground (±0.5)", xavier: "Xavier", he: "He", standard_normal: "N(0, 1)", zeros: "zeros" };
 
 /** Playground's and short names for hide= / lock=. */
@@ -152,7 +151,7 @@ export class Controls {
     const outs = [null, ...kinds.outputs];
     const costs = [null, ...Object.keys(this.opts.costs).filter((c) => !s.output_activation || this.opts.costs[c].includes(s.output_activation))];
     const outLabel = (v) => (v ? ACT_LABEL[v] ?? v : `auto (${ACT_LABEL[usedOut] ?? usedOut})`);
-    const costLabel = (v) => (v ? COST_LABEL[v] ?? v : `auto (${(COST_LABEL[usedCost] ?? usedCost ?? "").split(" ")[0]})`);
+    const costLabel = (v) => (v ? COST_LABEL[v] ?? v : `auto (${COST_LABEL[usedCost] ?? usedCost ?? ""})`);
     const key = `${outs.map(outLabel).join()}|${costs.map(costLabel).join()}`;
     if (key !== this.modelKey) {
       this.modelKey = key;
@@ -276,7 +275,7 @@ export class Controls {
     play.disabled = frame.status === "diverged" || store.locked("play");
     $("#epoch").textContent = frame.epoch.toLocaleString("en-US");
     $("#stepno").textContent = frame.step.toLocaleString("en-US");
-    $("#output-kind").textContent = `(${KIND_LABEL[frame.kind] ?? esc(frame.kind)}, ${frame.cost_name.replace("_", "-")} cost)`;
+    $("#output-kind").textContent = `(${KIND_LABEL[frame.kind] ?? esc(frame.kind)}, ${COST_LABEL[frame.cost_name] ?? frame.cost_name} cost)`;
     const used = `${frame.kind}|${frame.activations[frame.activations.length - 1]}|${frame.cost_name}`;
     if (used !== this.usedKey) {
       this.usedKey = used;
