@@ -3,7 +3,8 @@
 // "Loading the page…", the top bar and the panels inert, and the transport buttons disabled,
 // so nothing looks ready before it is; main.js moves it through the phases. The first frame
 // (drawn with the plots' stand-ins, plots.js) hands the controls over; the message then
-// shrinks to a corner note saying the plots are still loading, until Plotly has drawn them.
+// shrinks to a note beside the explain panel's title saying the plots are still loading, until
+// Plotly has drawn them (neuron clicks already work: network_plot.js).
 
 import { $, $$ } from "./util.js";
 
@@ -23,7 +24,7 @@ export const loading = {
 
   /**
    * The first frame is drawn (every later call does nothing): hand the controls over. With
-   * plotsPending the note stays, in a corner, saying the interactive plots are still loading.
+   * plotsPending the note stays, beside the explain title, saying the interactive plots are still loading.
    */
   done(plotsPending = false) {
     const el = box();
