@@ -361,9 +361,14 @@ def test_saturation_banner_and_its_advice(browser, server) -> None:  # type: ign
         configure(pg, hot, 1000)
         banner = pg.locator("[data-banner='health']")
         banner.wait_for(timeout=10_000)
+        # The advice is tried in a background thread: "Trying smaller learning rates…" first.
+        pg.wait_for_function(
+            """() => (document.querySelector("[data-banner='health']")?.textContent ?? '')
+                .includes('Tried on this run from step 0')""",
+            timeout=30_000,
+        )
         text = banner.text_content() or ""
         assert "saturated" in text and "η = 10" in text
-        assert "Tried on this run from step 0" in text
         button = banner.locator("button", has_text="and reset")
         label = button.text_content() or ""
         eta = float(re.search(r"η = ([\d.e−-]+)", label).group(1).replace("−", "-"))  # type: ignore[union-attr]
