@@ -133,6 +133,8 @@ def test_the_page_runs_under_its_csp_in_chromium(server: Server) -> None:
             page.wait_for_function(
                 "() => window.__bpv && window.__bpv.stats.applied >= 1", timeout=30_000
             )
+            # Plotly.js is loaded after the first frame: it must load and draw under the CSP.
+            page.wait_for_function("() => window.__bpv.plotsReady === true", timeout=60_000)
             assert page.locator(".js-plotly-plot").count() >= 1  # Plotly drew under the CSP
             page.wait_for_timeout(500)
             assert (outside, errors, page.evaluate("window.__csp")) == ([], [], [])

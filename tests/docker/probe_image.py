@@ -66,7 +66,15 @@ def probe(
         report["healthcheck_rc"] = hc.returncode
         page = httpx.get(f"{base}/", timeout=5)
         report["page_status"] = page.status_code
-        report["page_has_plotly"] = "/vendor/plotly.min.js" in page.text
+        # The page loads Plotly.js after its first frame, from static/js/plots.js: the page
+        # must reach that module, and it must name the image's own copy (no CDN).
+        plots = httpx.get(f"{base}/static/js/plots.js", timeout=5)
+        report["page_has_plotly"] = (
+            "/static/js/main.js" in page.text
+            and plots.status_code == 200
+            and '"/vendor/plotly.min.js"' in plots.text
+            and "https://" not in plots.text
+        )
         plotly = httpx.get(f"{base}/vendor/plotly.min.js", timeout=5)
         report["plotly_bytes"] = len(plotly.content) if plotly.status_code == 200 else 0
         run = httpx.post(f"{base}/api/runs", json={}, timeout=5)
