@@ -6,7 +6,8 @@ one backprop. Neither changes the run: they read its weights and probe, and nudg
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Body
 from fastapi.responses import JSONResponse
@@ -18,7 +19,9 @@ from app.api.models import HARD_LAYERS, HARD_WIDTH, Strict
 from app.api.responses import OrjsonResponse, errors
 from app.core import nudge as core
 from app.runs.config import ConfigError
+from app.runs.work import Workers
 
+T = TypeVar("T")
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 
 # Every weight of a layer is 2 forward passes each (~20-60 µs apiece here): 4,096 weights
@@ -133,6 +136,19 @@ def _not_finite(e: core.NotFinite) -> JSONResponse:
     return JSONResponse({"detail": str(e)}, status_code=409)
 
 
+async def _measured(
+    workers: Workers, inline: bool, fn: Callable[..., T], *args: Any
+) -> T | JSONResponse:
+    """``fn(*args)`` here (``inline``: a few forward passes) or in the worker thread; a
+    refused nudge is its 422, a slope that is not finite its 409."""
+    try:
+        return fn(*args) if inline else await workers.run(fn, *args)
+    except core.NudgeError as e:
+        return _refused(e)
+    except core.NotFinite as e:
+        return _not_finite(e)
+
+
 @router.post(
     "/{run_id}/nudge",
     response_model=NudgeAnswer,
@@ -148,17 +164,14 @@ async def nudge(
     slope is not finite (a saturated output under a logarithm, a diverged network)."""
     st, probe, step = run.state, run.probe, run.state.trainer.step
     r = request
-    try:
-        if st.net.n_params() <= INLINE_PARAMS:
-            args = (st.net, st.cost_name, st.x[probe], st.y[probe])
-            answer = core.nudge(*args, r.of, r.l, r.j, r.k, r.epsilon)
-        else:  # a copy: a playing stream may train the run while the worker nudges
-            args = (st.net.copy(), st.cost_name, st.x[probe].copy(), st.y[probe].copy())
-            answer = await workers.run(core.nudge, *args, r.of, r.l, r.j, r.k, r.epsilon)
-    except core.NudgeError as e:
-        return _refused(e)
-    except core.NotFinite as e:
-        return _not_finite(e)
+    inline = st.net.n_params() <= INLINE_PARAMS
+    if inline:
+        args = (st.net, st.cost_name, st.x[probe], st.y[probe])
+    else:  # a copy: a playing stream may train the run while the worker nudges
+        args = (st.net.copy(), st.cost_name, st.x[probe].copy(), st.y[probe].copy())
+    answer = await _measured(workers, inline, core.nudge, *args, r.of, r.l, r.j, r.k, r.epsilon)
+    if isinstance(answer, JSONResponse):
+        return answer
     return OrjsonResponse(
         {
             "of": answer.of,
@@ -208,15 +221,10 @@ async def nudge_layer(
     # a copy: a playing stream may train the run while the worker nudges
     net, x, y = st.net.copy(), st.x[probe].copy(), st.y[probe].copy()
     args = (net, st.cost_name, x, y, request.l, request.epsilon)
-    try:
-        if core.FORWARD_PASSES * count <= INLINE_PASSES:
-            r = core.nudge_layer(*args)
-        else:
-            r = await workers.run(core.nudge_layer, *args)
-    except core.NudgeError as e:
-        return _refused(e)
-    except core.NotFinite as e:
-        return _not_finite(e)
+    inline = core.FORWARD_PASSES * count <= INLINE_PASSES
+    r = await _measured(workers, inline, core.nudge_layer, *args)
+    if isinstance(r, JSONResponse):
+        return r
     j, k = r.worst
     return OrjsonResponse(
         {

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -37,7 +38,7 @@ _OWN_MACHINE = frozenset({"127.0.0.1", "::1"})
 class RequestRate:
     """GCRA per client: :meth:`delay` says how long a request must wait (None: refuse)."""
 
-    def __init__(self, rps: float, burst: int, clock: object = time.monotonic) -> None:
+    def __init__(self, rps: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = 1.0 / rps
         self.tolerance = (burst - 1) * self.interval
         self._clock = clock
@@ -46,7 +47,7 @@ class RequestRate:
     def delay(self, client: str) -> float | None:
         """Seconds the request must wait (0.0: at once), and counts it; ``None``: more than
         :data:`MAX_WAIT_S` (not counted)."""
-        now: float = self._clock()  # type: ignore[operator]
+        now = self._clock()
         tat = max(self._tat.get(client, now), now)
         wait = max(0.0, tat - self.tolerance - now)
         if wait > MAX_WAIT_S:
@@ -58,7 +59,7 @@ class RequestRate:
 
     def retry_after(self, client: str) -> int:
         """Whole seconds until a request from ``client`` would wait no more than allowed."""
-        now: float = self._clock()  # type: ignore[operator]
+        now = self._clock()
         tat = self._tat.get(client, now)
         return max(1, math.ceil(tat - self.tolerance - MAX_WAIT_S - now))
 

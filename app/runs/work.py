@@ -2,8 +2,8 @@
 
 Building a run from a large CSV takes most of a second, and a large stateless backprop
 answer 100 ms; on the event loop either would stall every stream. They run here instead,
-in :data:`THREADS` worker thread(s): a flood of such requests waits in a queue of at most
-:data:`MAX_WAITING` (more are refused with :class:`WorkersBusy`, a 503 with
+in one worker thread, one job at a time and in order: a flood of such requests waits in a
+queue of at most :data:`MAX_WAITING` (more are refused with :class:`WorkersBusy`, a 503 with
 ``Retry-After``) instead of multiplying. A worker holding the GIL in pure Python gives the
 loop its turn every ``sys.getswitchinterval()`` (5 ms), so the loop's stalls stay that short.
 
@@ -23,7 +23,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
-THREADS = 1  # two cores: one for the event loop, one for this
 MAX_WAITING = 16
 WORK_SHARE = 0.25  # of the time, at most, while streams play
 
@@ -53,12 +52,10 @@ class WorkersBusy(RuntimeError):
 class Workers:
     def __init__(
         self,
-        threads: int = THREADS,
         max_waiting: int = MAX_WAITING,
         contended: Callable[[], bool] = lambda: False,
         share: float = WORK_SHARE,
     ) -> None:
-        self.threads = threads
         self._pool: ThreadPoolExecutor | None = None  # made on first use, after a shutdown too
         self.max_waiting = max_waiting
         self.waiting = 0  # submitted and not finished
@@ -80,7 +77,7 @@ class Workers:
         self.waiting += 1
         try:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="bpv-work")
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="bpv-work")
             if self._turn is None:
                 self._turn = asyncio.Lock()
             loop = asyncio.get_running_loop()

@@ -34,6 +34,7 @@ from app.api.models import (
 from app.api.nudge import LayerAnswer, NudgeAnswer
 from app.api.stats import Stats
 from tests.api.conftest import DIVERGING, TestClient, client_for
+from tests.api.test_backprop import HAND
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -195,17 +196,7 @@ def test_a_diverged_run_and_its_advice_match_the_model(client: TestClient) -> No
 def test_other_responses_match_the_models(client: TestClient) -> None:
     conforms(Options, client.get("/api/options").content)
     conforms(Stats, client.get("/api/stats").content)
-    body = {
-        "sizes": [2, 2, 1],
-        "weights": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6]]],
-        "biases": [[0.1, 0.1], [0.2]],
-        "activations": ["sigmoid", "sigmoid"],
-        "cost": "quadratic",
-        "x": [[1.0, 0.5]],
-        "y": [[1.0]],
-        "learning_rate": 0.5,
-    }
-    r = client.post("/api/backprop", json=body)
+    r = client.post("/api/backprop", json=HAND)  # the hand-worked example
     assert r.status_code == 200, r.text
     assert conforms(BackpropResponse, r.content).updated is not None
     r = client.get("/api/runs/no-such-run")

@@ -5,8 +5,6 @@ Read from what Chromium laid out; screenshots in artifacts/."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
@@ -27,26 +25,6 @@ VISIBLE = """(el) => {
   v.r = Math.min(v.r, document.documentElement.clientWidth);
   return {box: {x: b.left, r: b.right}, seen: v};
 }"""
-
-
-@pytest.fixture
-def open_at(browser, server) -> Iterator:  # type: ignore[no-untyped-def]
-    contexts = []
-
-    def go(w: int, h: int, hash_: str):  # type: ignore[no-untyped-def]
-        ctx = browser.new_context(viewport={"width": w, "height": h}, bypass_csp=True)
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        pg.goto(f"{server}/#{hash_}", timeout=60_000)
-        pg.wait_for_function(
-            "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady",
-            timeout=60_000,
-        )
-        return pg
-
-    yield go
-    for c in contexts:
-        c.close()
 
 
 def trained_bp2(pg, layer: int = 2):  # type: ignore[no-untyped-def]

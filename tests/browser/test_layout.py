@@ -5,8 +5,6 @@ every size go to artifacts/layout-WxH.png (look at them)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
@@ -41,39 +39,10 @@ CONTROLS = """() => {
 }"""
 
 
-DELETE_RUN = """(r => r && fetch(`/api/runs/${r.id}`,
-  {method: 'DELETE', headers: {'Content-Type': 'application/json'}}))(window.__bpv?.store.run)"""
-
-
 def overlap(a: dict, b: dict) -> float:
     w = min(a["right"], b["right"]) - max(a["left"], b["left"])
     h = min(a["bottom"], b["bottom"]) - max(a["top"], b["top"])
     return max(0.0, w) * max(0.0, h)
-
-
-@pytest.fixture
-def sized(browser, server) -> Iterator:  # type: ignore[no-untyped-def]
-    contexts = []
-
-    def open_at(w: int, h: int):  # type: ignore[no-untyped-def]
-        ctx = browser.new_context(viewport={"width": w, "height": h}, bypass_csp=True)
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda e: errors.append(str(e)))
-        pg.goto(f"{server}/#hidden=4,2", timeout=90_000)
-        pg.wait_for_function(
-            "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady",
-            timeout=90_000,
-        )
-        pg.errors = errors  # type: ignore[attr-defined]
-        return pg
-
-    yield open_at
-    for c in contexts:
-        for pg in c.pages:  # free the run: the server caps runs per client
-            pg.evaluate(DELETE_RUN)
-        c.close()
 
 
 def select_hidden_neuron(pg) -> None:  # type: ignore[no-untyped-def]
@@ -159,8 +128,8 @@ def check_network_labels(pg, w: int, h: int) -> None:  # type: ignore[no-untyped
 
 
 @pytest.mark.parametrize(("w", "h"), DESKTOP)
-def test_desktop_sizes(sized, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
-    pg = sized(w, h)
+def test_desktop_sizes(open_at, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
+    pg = open_at(w, h)
     select_hidden_neuron(pg)
     pg.evaluate("window.scrollTo(0, 0)")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -175,8 +144,8 @@ def test_desktop_sizes(sized, w: int, h: int) -> None:  # type: ignore[no-untype
 
 
 @pytest.mark.parametrize(("w", "h"), PHONE)
-def test_stacked_phone_sizes(sized, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
-    pg = sized(w, h)
+def test_stacked_phone_sizes(open_at, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
+    pg = open_at(w, h)
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"layout-{w}x{h}.png"), full_page=True)
     check_controls(pg, w, h, desktop=False)

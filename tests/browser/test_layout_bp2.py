@@ -4,8 +4,6 @@ apart and inside their boxes (a box that cannot hold its content scrolls) at 128
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.browser.conftest import ARTIFACTS
@@ -65,26 +63,6 @@ def overlap(a, b) -> bool:  # type: ignore[no-untyped-def]
         and a["y"] < b["b"] - 0.5
         and b["y"] < a["b"] - 0.5
     )
-
-
-@pytest.fixture
-def open_at(browser, server) -> Iterator:  # type: ignore[no-untyped-def]
-    contexts = []
-
-    def go(w: int, h: int, hash_: str):  # type: ignore[no-untyped-def]
-        ctx = browser.new_context(viewport={"width": w, "height": h}, bypass_csp=True)
-        contexts.append(ctx)
-        pg = ctx.new_page()
-        pg.goto(f"{server}/#{hash_}", timeout=60_000)
-        pg.wait_for_function(
-            "window.__bpv && window.__bpv.stats.applied >= 1 && window.__bpv.plotsReady",
-            timeout=60_000,
-        )
-        return pg
-
-    yield go
-    for c in contexts:
-        c.close()
 
 
 @pytest.mark.parametrize(("w", "h"), [(1280, 720), (1024, 768)])

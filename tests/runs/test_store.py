@@ -237,7 +237,7 @@ def test_slow_work_queues_up_to_a_bound_then_is_refused() -> None:
     from app.runs.work import Workers, WorkersBusy
 
     async def scenario() -> tuple[list[int], float]:
-        workers = Workers(threads=1, max_waiting=2)
+        workers = Workers(max_waiting=2)
         gate = threading.Event()
 
         def slow(n: int) -> int:
