@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.core.activations import Op
+from app.core.feedback import Feedback
 from app.core.network import Network
 
 Array = NDArray[np.float64]
@@ -38,6 +39,9 @@ class FastStep:
     ``record``: a buffer of :meth:`record_size` elements to hold z, a, σ', δ (the caller's,
     e.g. a frame's arena; filled with ones here); ``first``: the gradient sums the columns
     from ``first`` on only (a frame's column 0 is the probe, recorded but not trained on).
+    ``feedback``: the rule whose matrix carries δ back in BP2 (:mod:`app.core.feedback`);
+    None or the transpose: ``(w^l)^T``, a view (no extra call). The inverse adds one
+    ``pinv`` per layer l = 3..L per call, into a preallocated buffer.
     """
 
     @staticmethod
@@ -60,6 +64,7 @@ class FastStep:
         cancels: bool,
         record: Array | None = None,
         first: int = 0,
+        feedback: Feedback | None = None,
     ) -> None:
         sizes, names, acts = net.sizes, net.activations, net.layer_activations
         n = sizes[1:]
@@ -113,6 +118,16 @@ class FastStep:
                 forward += prime_ops(flat_z[s:e], flat_a[s:e], flat_p[s:e])
             i = j + 1
 
+        # BP2's matrices of a rule other than the transpose (app/core/feedback.py): fixed
+        # ones copied, or buffers its ``into`` fills from the current weights at each call.
+        fb: list[Array] | None = None
+        into = None
+        if feedback is not None and not feedback.exact:
+            feedback.check(sizes)
+            into = feedback.rule.into
+            fb = [np.empty((k, n)) for n, k in zip(sizes[2:], sizes[1:-1], strict=True)]
+            for buf, fixed in zip(fb, feedback.fixed, strict=False):
+                np.copyto(buf, fixed)
         # Backward (BP1's a^L − y needs the batch: see __call__)
         d_L = delta[last]
         backward: list[Op] = []
@@ -122,8 +137,11 @@ class FastStep:
         for i in range(last, 0, -1):
             # BP3 + BP4: [∂C/∂w^l | ∂C/∂b^l] = δ^l [a^{l-1}; 1]^T (summed over the batch)
             backward.append((np.dot, (delta[i][:, first:], block[i - 1][:, first:].T, g_aug[i])))
-            # BP2: δ^{l-1} = (w^l)^T δ^l ⊙ σ'(z^{l-1})
-            backward.append((np.dot, (w_aug[i][:, :-1].T, delta[i], delta[i - 1])))
+            # BP2: δ^{l-1} = (w^l)^T δ^l ⊙ σ'(z^{l-1}), or the rule's B^l for (w^l)^T
+            back = w_aug[i][:, :-1].T if fb is None else fb[i - 1]
+            if fb is not None and into is not None:  # B^l from the current w^l (inverse)
+                backward.append((into, (w_aug[i][:, :-1], back)))
+            backward.append((np.dot, (back, delta[i], delta[i - 1])))
             if need[i - 1]:
                 backward.append((np.multiply, (delta[i - 1], p[i - 1], delta[i - 1])))
 

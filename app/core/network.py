@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from app.core import regularisers
 from app.core.activations import Activation, get_activation
 from app.core.costs import Cost, get_cost
+from app.core.feedback import Feedback
 from app.core.init import initialise
 
 Array = NDArray[np.float64]
@@ -173,10 +174,15 @@ def backprop(
     regulariser: str = "none",
     lmbda: float = 0.0,
     n: int | None = None,
+    feedback: Feedback | None = None,
 ) -> Trace:
     """Forward and backward pass on ``x`` ``(m, n_1)`` with targets ``y`` ``(m, n_L)``.
 
     ``n`` is the training-set size of the regularisation term (defaults to m).
+    ``feedback``: the rule whose matrix ``B^{l+1}`` ``(n_l, n_{l+1})`` carries the error
+    back in BP2 (:mod:`app.core.feedback`), ``δ^l = (B^{l+1} δ^{l+1}) ⊙ σ'_l(z^l)``; None
+    or the transpose: ``B^{l+1} = (w^{l+1})^T``, backprop. The trace then holds the rule's
+    δ and gradients.
     """
     regularisers.check_regulariser(regulariser)
     x = np.asarray(x, dtype=np.float64)
@@ -198,9 +204,16 @@ def backprop(
     cancels = cost.sigma_prime_cancels
     sigma_prime.append(np.ones_like(z[-1]) if cancels else acts[-1].prime(z[-1], a[-1]))
     delta = [cost.delta_L(a[-1], y, sigma_prime[-1])]
-    # BP2: δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ σ'_l(z^l); row-wise (δ^{l+1} w^{l+1}) ⊙ σ'(z^l)
-    for i in range(len(z) - 2, -1, -1):
-        delta.insert(0, (delta[0] @ net.weights[i + 1]) * sigma_prime[i])
+    if feedback is None or feedback.exact:
+        # BP2: δ^l = ((w^{l+1})^T δ^{l+1}) ⊙ σ'_l(z^l); row-wise (δ^{l+1} w^{l+1}) ⊙ σ'(z^l)
+        for i in range(len(z) - 2, -1, -1):
+            delta.insert(0, (delta[0] @ net.weights[i + 1]) * sigma_prime[i])
+    else:
+        # BP2 with the rule's B^{l+1}: row-wise (δ^{l+1} (B^{l+1})^T) ⊙ σ'(z^l)
+        feedback.check(net.sizes)
+        back = feedback.matrices(net.weights)  # back[i] = B^{i+3}
+        for i in range(len(z) - 2, -1, -1):
+            delta.insert(0, (delta[0] @ back[i].T) * sigma_prime[i])
 
     grad_w: list[Array] = []
     grad_b: list[Array] = []

@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 from app.core import regularisers
 from app.core.costs import get_cost
 from app.core.fast_step import FastStep, Op
+from app.core.feedback import Feedback
 from app.core.network import Network, Trace, cost_value
 
 Array = NDArray[np.float64]
@@ -70,8 +71,12 @@ class Trainer:
         y: Array,
         hyper: Hyper,
         rng: np.random.Generator,
+        feedback: Feedback | None = None,
     ) -> None:
         self.cost = get_cost(cost_name, net.activations[-1])
+        if feedback is not None:
+            feedback.check(net.sizes)
+        self.feedback = feedback  # BP2's rule (app/core/feedback.py); None: the transpose
         self.cost_name = cost_name
         self.net = net
         self.x = np.asarray(x, dtype=np.float64)
@@ -280,7 +285,10 @@ class Trainer:
     def _fast_step(self, m: int, eta: float) -> FastStep:
         step = self._fast_steps.get(m)
         if step is None:
-            step = FastStep(self.net, self._w_aug, self._g_aug, m, self.cost.sigma_prime_cancels)
+            cancels = self.cost.sigma_prime_cancels
+            step = FastStep(
+                self.net, self._w_aug, self._g_aug, m, cancels, feedback=self.feedback
+            )
             self._fast_steps[m] = step
         step.scale[()] = eta / m
         return step
