@@ -85,6 +85,25 @@ class Layer(Wire):
     mean: LayerMeans
     edges: Edges
     norms: Norms
+    alignment: float | None = Field(
+        description="cosine between the feedback rule's step −η·grad_w and the true gradient "
+        "step, weights of layer l only (regularisation included in both): 1 for the "
+        "transpose (not computed), and for the output layer under any rule (BP1 is every "
+        "rule's); null when either step is zero"
+    )
+    true_delta: Vector | None = Field(
+        default=None,
+        description="backprop's δ^l of the probe; only when the rule is not the transpose",
+    )
+    true_grad_w: Matrix | None = Field(
+        default=None,
+        description="backprop's ∂C/∂w^l, batch mean, regularisation included; only when the "
+        "rule is not the transpose",
+    )
+    true_grad_b: Vector | None = Field(
+        default=None,
+        description="backprop's ∂C/∂b^l, batch mean; only when the rule is not the transpose",
+    )
 
 
 class Grid(Wire):

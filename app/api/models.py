@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.core import activations, costs, regularisers
+from app.core import activations, costs, feedback, regularisers
 from app.runs.experiment import Experiment
 from app.runs.pacer import MAX_STEPS_PER_FRAME
 from app.runs.run import MAX_WEIGHT
@@ -35,11 +35,13 @@ if TYPE_CHECKING:
     ActivationName = str
     CostName = str
     RegulariserName = str
+    FeedbackName = str
 else:
     HiddenActivation = Literal[activations.HIDDEN]
     ActivationName = Literal[activations.OUTPUT]
     CostName = Literal[costs.NAMES]
     RegulariserName = Literal[regularisers.NAMES]
+    FeedbackName = Literal[feedback.NAMES]
 InitName = Literal["playground", "xavier", "he", "standard_normal", "zeros"]
 DatasetName = Literal[
     "circle", "xor", "gauss", "spiral", "plane", "multigauss", "blobs3", "spiral3", "csv"
@@ -92,6 +94,12 @@ class RunConfig(Strict):
     regulariser: RegulariserName = Field(default=_D.regulariser)
     lambda_: float = Field(default=_D.lmbda, alias="lambda", ge=0.0, le=10.0, description="λ")
     momentum: float = Field(default=_D.momentum, ge=0.0, le=0.99, description="μ")
+    feedback: FeedbackName = Field(
+        default=_D.feedback,
+        description="the matrix BP2 carries δ^{l+1} back with: 'transpose' (backprop), "
+        "'inverse' (the pseudo-inverse of w^{l+1}), 'random' (fixed, drawn from the seed); "
+        "the same seed gives the same initial weights and batches whatever the rule",
+    )
     probe: int = Field(
         default=_D.probe, ge=0, le=HARD_ROWS, description="index into the training set"
     )
@@ -227,12 +235,21 @@ class RegulariserAbout(BaseModel):
     label: str
 
 
+class FeedbackAbout(BaseModel):
+    """One rule for BP2's matrix, from app/core/feedback.py."""
+
+    label: str
+    about: str = Field(description="what carries δ^{l+1} back, in a sentence or three")
+    exact: bool = Field(description="its δ is backprop's: the true gradient")
+
+
 class About(BaseModel):
     """Labels and properties of every choice, from the registries in app/core."""
 
     activations: dict[str, ActivationAbout]
     costs: dict[str, CostAbout]
     regularisers: dict[str, RegulariserAbout]
+    feedback: dict[str, FeedbackAbout]
 
 
 class Limits(BaseModel):
@@ -272,6 +289,7 @@ class Options(BaseModel):
     kinds: dict[str, KindOutputs]
     inits: list[str]
     regularisers: list[str]
+    feedback: list[str] = Field(description="BP2's rules; the first is the default")
     datasets: list[DatasetOption]
     features: list[FeatureOption]
     limits: Limits

@@ -10,7 +10,7 @@ from app.api.deps import DefaultConfigDep, SettingsDep
 from app.api.models import Options
 from app.api.presets import MAX_LINK, grammar_json, parse_link
 from app.api.responses import OrjsonResponse
-from app.core import activations, costs, regularisers
+from app.core import activations, costs, feedback, regularisers
 from app.core.datasets import DATASETS, FEATURE_LABELS, FEATURES, KINDS, default_output, output_size
 from app.core.init import INITS
 from app.runs.pacer import MAX_STEPS_PER_FRAME
@@ -63,6 +63,10 @@ def about() -> dict[str, Any]:
         "regularisers": {
             name: {"label": reg.label} for name, reg in regularisers.REGULARISERS.items()
         },
+        "feedback": {
+            name: {"label": r.label, "about": r.about, "exact": r.exact}
+            for name, r in feedback.RULES.items()
+        },
     }
 
 
@@ -94,8 +98,8 @@ def limits(s: Settings) -> dict[str, Any]:
 async def options(settings: SettingsDep, default_config: DefaultConfigDep) -> OrjsonResponse:
     """Activations (hidden / output), costs with the outputs they pair with, what to call
     and know about each of these (``about``), per kind of problem the outputs it allows and
-    its automatic (output, cost), inits, regularisers, datasets, input features, every
-    limit, and the default experiment."""
+    its automatic (output, cost), inits, regularisers, BP2's feedback rules, datasets, input
+    features, every limit, and the default experiment."""
     return OrjsonResponse(
         {
             "activations": {
@@ -107,6 +111,7 @@ async def options(settings: SettingsDep, default_config: DefaultConfigDep) -> Or
             "kinds": kinds(),
             "inits": list(INITS),
             "regularisers": list(regularisers.REGULARISERS),
+            "feedback": list(feedback.RULES),
             "datasets": [
                 {
                     "name": d.name,

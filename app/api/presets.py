@@ -80,6 +80,7 @@ GRAMMAR: tuple[Key, ...] = (
     Key("regulariser", "name", "config"),
     Key("lambda", "number", "config"),
     Key("momentum", "number", "config"),
+    Key("feedback", "name", "config"),
     Key("probe", "int", "config"),
     Key("speed", "int", "view", bounds=(1, MAX_STEPS_PER_FRAME), default=10),
     Key(

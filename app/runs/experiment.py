@@ -16,12 +16,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.feedback import DEFAULT as DEFAULT_FEEDBACK
+
 
 @dataclass(frozen=True)
 class Experiment:
     """Data (``dataset`` … ``features``), network (``hidden`` … ``init``), training rule
-    (``learning_rate`` η, ``batch_size`` m, ``regulariser``, ``lmbda`` λ, ``momentum`` μ)
-    and the probe (an index into the training set). ``hidden``: neurons per hidden layer;
+    (``learning_rate`` η, ``batch_size`` m, ``regulariser``, ``lmbda`` λ, ``momentum`` μ,
+    ``feedback``: the matrix BP2 carries δ back with, :mod:`app.core.feedback`) and the probe
+    (an index into the training set). ``hidden``: neurons per hidden layer;
     ``output_activation`` and ``cost`` None: the dataset kind's default."""
 
     dataset: str = "circle"
@@ -40,6 +43,7 @@ class Experiment:
     regulariser: str = "none"
     lmbda: float = 0.0
     momentum: float = 0.0
+    feedback: str = DEFAULT_FEEDBACK
     probe: int = 0
 
     def __post_init__(self) -> None:

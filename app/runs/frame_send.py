@@ -180,6 +180,13 @@ class SendPlan:
             )
         return self._encoded
 
+    def extend_layers(self, extra: list[dict[str, Any]]) -> None:
+        """Set ``extra[i]``'s keys in layer i's dict (layer l = i + 2): fields this plan does
+        not gather (a feedback rule's, :mod:`app.runs.frames`); the caller keeps them current."""
+        for layer, more in zip(self._layers, extra, strict=True):
+            layer.update(more)
+        self._encoded = None
+
     def invalidate(self) -> None:
         """The buffer is about to change: the encoded layers are stale."""
         self._encoded = None

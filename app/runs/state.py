@@ -1,7 +1,9 @@
 """Everything a run builds from its config: data, network, trainer, frame builders.
 
 Three independent random streams are spawned from the seed (data, weights, batch order),
-so a seed reproduces a run, and changing the network keeps the same data. A rebuild that
+so a seed reproduces a run, and changing the network keeps the same data; the random
+feedback rule draws from a fourth (:mod:`app.core.feedback`), so runs that differ only in
+their rule start from the same weights and see the same batches. A rebuild that
 keeps the data's fields (a reset, a new network) reuses the data already drawn or parsed
 (:func:`build` with ``reuse``): the same arrays, without parsing a CSV again.
 
@@ -22,6 +24,8 @@ from app.core import regularisers
 from app.core.costs import Cost, get_cost
 from app.core.csvdata import CSVError, csv_to_dataset
 from app.core.datasets import Dataset, features, make_dataset, output_size, split, targets
+from app.core.feedback import Feedback
+from app.core.feedback import make as make_feedback
 from app.core.network import Network, n_params
 from app.core.training import Hyper, Trainer
 from app.runs.budget import BUILDERS_KEPT
@@ -61,6 +65,7 @@ class RunState:
     evaluator: Evaluator
     grid: GridBuilder | None
     data_key: tuple[Any, ...] = ()
+    feedback: Feedback | None = None  # BP2's rule (None: the transpose)
     builders: OrderedDict[int, FrameBuilder] = field(default_factory=OrderedDict)
 
     @property
@@ -77,7 +82,8 @@ class RunState:
             return b
         while len(builders) >= BUILDERS_KEPT:
             builders.popitem(last=False)
-        b = builders[m] = FrameBuilder(self.net, self.cost, m, self.dataset.points.shape[1])
+        d = self.dataset.points.shape[1]
+        b = builders[m] = FrameBuilder(self.net, self.cost, m, d, self.feedback)
         return b
 
     def penalty(self) -> float:
@@ -152,7 +158,10 @@ def build(config: Experiment, settings: Settings, reuse: RunState | None = None)
         raise ConfigError(("probe",), f"the training set has {n_train} examples (0..{n_train - 1})")
     acts = [config.hidden_activation] * len(config.hidden) + [output_act]
     net = Network.create(sizes, acts, config.init, init_rng)
-    trainer = Trainer(net, cost_name, x[:n_train], y[:n_train], hyper_of(config), train_rng)
+    # The random rule's matrices come from the seed's own stream (child 3, beside these three)
+    fb = make_feedback(config.feedback, sizes, config.seed)
+    hyper = hyper_of(config)
+    trainer = Trainer(net, cost_name, x[:n_train], y[:n_train], hyper, train_rng, fb)
     extent = _extent(ds.points)
     grid = None
     if two_d:
@@ -174,6 +183,7 @@ def build(config: Experiment, settings: Settings, reuse: RunState | None = None)
         evaluator=Evaluator(x, y, n_train, ds.kind, net, trainer.theta),
         grid=grid,
         data_key=key,
+        feedback=fb,
     )
 
 

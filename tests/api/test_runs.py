@@ -26,6 +26,7 @@ PLAYGROUND = {
     "regulariser": "none",
     "lambda": 0.0,
     "momentum": 0.0,
+    "feedback": "transpose",
     "probe": 0,
 }
 
@@ -63,6 +64,7 @@ def test_every_config_field_reads_back_as_sent(client: TestClient) -> None:
         "regulariser": "l1",
         "lambda": 0.004,
         "momentum": 0.5,
+        "feedback": "random",
         "probe": 11,
     }
     assert all(sent[k] != v for k, v in PLAYGROUND.items() if k != "csv")
