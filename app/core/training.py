@@ -33,6 +33,12 @@ Array = NDArray[np.float64]
 DIVERGENCE_CHECK_EVERY = 32
 
 
+def _all_finite(theta: Array) -> bool:
+    """No entry of ``theta`` is ±inf or NaN: its sum is then finite (one reduction, a third
+    of ``isfinite(θ).all()``'s cost; a sum that overflows means |θ| ~ 1e308: diverged too)."""
+    return math.isfinite(float(np.add.reduce(theta)))
+
+
 @dataclass(frozen=True)
 class Hyper:
     """Hyperparameters that can change mid-run without touching the weights."""
@@ -113,6 +119,8 @@ class Trainer:
         self._grad = np.empty(total)
         self._velocity = np.zeros(total)
         self._scratch = np.empty(total)
+        self._last_good = np.empty(total)  # θ before a step or chunk, for a rollback
+        self._ops_cache: tuple[Hyper, bool, list[Op]] | None = None  # _update_ops' calls
         self._penalty_coef = np.zeros(total)  # per parameter; 0 on biases
         self._momentum = np.zeros(())
         self._weight_mask = np.zeros(total)
@@ -210,7 +218,8 @@ class Trainer:
         h, c = self.hyper, self._cursor
         x_T, y_T = self._perm_x_T[:, c : c + h.batch_size], self._perm_y_T[:, c : c + h.batch_size]
         m = x_T.shape[1]
-        last_good = self.theta.copy()
+        last_good = self._last_good
+        np.copyto(last_good, self.theta)
         with np.errstate(all="ignore"):  # a diverging run is reported by status, not warnings
             step = self._fast_step(m, h.learning_rate)
             step.scale[()] = 1.0  # δ itself, and the gradient as the batch's sum
@@ -220,7 +229,7 @@ class Trainer:
             for f, args in self._update_ops():  # the penalty's gradient, then the update
                 f(*args)
         self._advance(m)
-        if not (math.isfinite(trace.cost) and np.isfinite(self.theta).all()):
+        if not (math.isfinite(trace.cost) and _all_finite(self.theta)):
             self._diverged(last_good)
         return trace
 
@@ -255,7 +264,8 @@ class Trainer:
     def _train_fast(self, steps: int) -> int:
         n, batch, eta = len(self.x), self.hyper.batch_size, self.hyper.learning_rate
         update = self._update_ops()
-        last_good = self.theta.copy()
+        last_good = self._last_good
+        np.copyto(last_good, self.theta)
         done = 0
         while done < steps:
             self._ensure_batch()
@@ -276,7 +286,7 @@ class Trainer:
             if c >= n:
                 self.epoch += 1
             done += k
-            if not np.isfinite(self.theta).all():
+            if not _all_finite(self.theta):
                 self._diverged(last_good)
                 break
             last_good[:] = self.theta
@@ -295,7 +305,16 @@ class Trainer:
 
     def _update_ops(self, with_penalty: bool = True) -> list[Op]:
         """The update as NumPy calls on ``θ``, shared by both paths: ``_grad`` holds ``η∇C``
-        (the fast step's without the penalty, which these calls add when ``with_penalty``)."""
+        (the fast step's without the penalty, which these calls add when ``with_penalty``).
+        Made once per :class:`Hyper` (a frame's single step would otherwise rebuild them)."""
+        cached = self._ops_cache
+        if cached is not None and cached[0] is self.hyper and cached[1] == with_penalty:
+            return cached[2]
+        ops = self._make_update_ops(with_penalty)
+        self._ops_cache = (self.hyper, with_penalty, ops)
+        return ops
+
+    def _make_update_ops(self, with_penalty: bool) -> list[Op]:
         h = self.hyper
         theta, grad, v, tmp = self.theta, self._grad, self._velocity, self._scratch
         ops: list[Op] = []
