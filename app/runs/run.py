@@ -1,4 +1,6 @@
-"""A training run: config + data + network + trainer + probe + history.
+"""A training run as the server holds it: ownership, locking, pacing, memory, around the
+experiment (:mod:`app.runs.lab`), its measurements (:mod:`app.runs.measurements`) and its
+frame (:mod:`app.runs.frame_doc`).
 
 A run is mutated only from the event loop (REST handlers and its stream), under
 ``run.lock`` whenever an operation awaits in the middle (chunked training, a rebuild in a
@@ -10,41 +12,44 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
-
 from app.runs import insight
 from app.runs.config import ConfigError, check_caps
-from app.runs.experiment import HYPER_FIELDS, KEEP_FIELDS, Experiment
-from app.runs.frames import encode
-from app.runs.metrics import Metrics
-from app.runs.state import RunState, build, build_ready, data_key
+from app.runs.experiment import Experiment
+from app.runs.frame_doc import Asked, frame_bytes
+from app.runs.lab import MAX_WEIGHT, Lab, RunDiverged
+from app.runs.measurements import HISTORY_POINTS, HistoryPoint, Measurements
+from app.runs.state import RunState, build, build_ready
 from app.runs.work import Workers
 from app.settings import Settings
 
-HISTORY_POINTS = 2_000
+__all__ = [
+    "BUSY_WAIT_S",
+    "HISTORY_POINTS",
+    "MAX_WEIGHT",
+    "Job",
+    "Plan",
+    "Run",
+    "RunBusy",
+    "RunDiverged",
+    "RunGone",
+    "check_steps",
+]
+
 DEFAULT_STEPS_PER_FRAME = 10
 # A request waits this long for a run another request or its stream holds, then gets a 409.
 BUSY_WAIT_S = 0.25
-MAX_WEIGHT = 100.0  # |w^l_jk| a learner may type in
-
-HistoryPoint = tuple[int, int, float | None, float | None, float | None, float | None]
 
 
 class Driver(Protocol):
     """The stream currently driving a run."""
 
     def stop(self, reason: str) -> None: ...
-
-
-class RunDiverged(RuntimeError):
-    """Training was asked of a diverged run."""
 
 
 class RunBusy(RuntimeError):
@@ -84,6 +89,12 @@ def _admit_anything(run: Run, config: Experiment) -> int:
 
 
 class Run:
+    """A live run as the server holds it: who owns it, who drives it (its stream, its
+    pacing), who holds it (the lock, the long :class:`Job`), and what it costs (``bytes``),
+    around three pieces with a reason to change each: the experiment (:class:`Lab`: config,
+    data, network, trainer, probe), its measurements (:class:`Measurements`: metrics,
+    history, health) and its frame (:func:`app.runs.frame_doc.frame_bytes`)."""
+
     def __init__(
         self,
         run_id: str,
@@ -108,15 +119,34 @@ class Run:
         self.seconds_per_step = 0.0  # the fast path's last measured speed (see driver)
         self.playing = False
         self.session: Driver | None = None  # the stream that drives this run, if any
-        self.history: deque[HistoryPoint] = deque(maxlen=HISTORY_POINTS)
         self.last_used = time.monotonic()
-        self.config = config
-        self.state: RunState = state if state is not None else build(config, settings)
-        self.probe = config.probe
-        self.generation = 0  # counts rebuilds (new data or network), by any client
-        self._metrics: tuple[Metrics, int] | None = None  # the last measured, and its step
-        self._health: tuple[RunState, dict[str, Any]] | None = None  # kept like _metrics
-        self.advice_pending = False  # the last frame said advice is being tried
+        self.lab = Lab(config, settings, state)
+        self.measurements = Measurements()
+
+    # -- the pieces, as other modules read them -----------------------------------------
+    @property
+    def config(self) -> Experiment:
+        return self.lab.config
+
+    @property
+    def state(self) -> RunState:
+        return self.lab.state
+
+    @property
+    def probe(self) -> int:
+        return self.lab.probe
+
+    @property
+    def generation(self) -> int:
+        return self.lab.generation
+
+    @property
+    def history(self) -> deque[HistoryPoint]:
+        return self.measurements.history
+
+    @property
+    def advice_pending(self) -> bool:
+        return self.measurements.advice_pending
 
     # -- reading ----------------------------------------------------------------------
     def touch(self) -> None:
@@ -155,13 +185,11 @@ class Run:
 
     @property
     def status(self) -> str:
-        if self.state.trainer.status != "ok":
-            return "diverged"
-        return "running" if self.playing else "paused"
+        return self.lab.status(self.playing)
 
     @property
     def step(self) -> int:
-        return self.state.trainer.step
+        return self.lab.state.trainer.step
 
     def frame(
         self,
@@ -177,186 +205,64 @@ class Run:
         reuses the last train/test cost and accuracy (a pass over every point) if there are
         any: a playing stream measures them every few frames. ``explain``: the neuron or edge
         whose terms the frame carries in full precision (``explain``; null without one)."""
-        with np.errstate(all="ignore"):  # overflow is caught below and reported as divergence
-            return self._frame(grid, history, data_changed, fps, metrics, explain)
-
-    def _frame(
-        self,
-        grid: bool,
-        history: bool,
-        data_changed: bool,
-        fps: float | None,
-        fresh: bool,
-        explain: insight.Selection | None = None,
-    ) -> bytes:
-        st = self.state
-        tr, net = st.trainer, st.net
-        h = tr.hyper
-        bx, by = tr.next_batch()
-        builder = st.builder(len(bx))
-        p = self.probe
-        probe = (st.dataset.points[st.train_idx[p]], st.x[p], st.y[p])
-        penalty = st.penalty()
-        batch_cost, finite = builder.fill(
-            tr.theta, probe, (bx, by), h.regulariser, h.lmbda, st.n_train, penalty
+        asked = Asked(grid, history, data_changed, fps, metrics, explain)
+        return frame_bytes(
+            self.id,
+            self.lab,
+            self.measurements,
+            self.settings,
+            self.steps_per_frame,
+            self.playing,
+            asked,
         )
-        if fresh or self._metrics is None:
-            self._metrics = self._measure(penalty)
-        metrics, metrics_step = self._metrics
-        if not (finite and metrics.finite):
-            tr.status = "diverged"
-        builder.probe["index"] = p
-        frame = {
-            "type": "frame",
-            "run_id": self.id,
-            "status": self.status,
-            "step": tr.step,
-            "epoch": tr.epoch,
-            "kind": st.kind,
-            "sizes": net.sizes,
-            "activations": net.activations,
-            "cost_name": st.cost_name,
-            "hyper": {
-                "learning_rate": h.learning_rate,
-                "batch_size": h.batch_size,
-                "regulariser": h.regulariser,
-                "lambda": h.lmbda,
-                "momentum": h.momentum,
-            },
-            "steps_per_frame": self.steps_per_frame,
-            "fps": fps,
-            "t": round(time.time(), 4),
-            "train": {"cost": metrics.train_cost, "accuracy": metrics.train_accuracy},
-            "test": {"cost": metrics.test_cost, "accuracy": metrics.test_accuracy},
-            "metrics_step": metrics_step,
-            "batch_cost": batch_cost,
-            "probe": builder.probe,
-            "input": builder.input,
-            "layers": builder.layers,
-            "grid": st.grid(net) if grid and st.grid is not None else None,
-            "history": self.history_dict() if history else None,
-            "data_changed": data_changed,
-            "explain": insight.explain(st, p, (bx, by), explain) if explain else None,
-            "health": self._health_now(fresh),
-        }
-        return encode(frame)
-
-    def _health_now(self, fresh: bool) -> dict[str, Any]:
-        """Saturated/dead units (measured with the metrics), and advice tried on this run
-        when most units are saturated or dead, or the run diverged."""
-        st = self.state
-        if fresh or self._health is None or self._health[0] is not st:
-            self._health = (st, insight.health(st))
-        h = dict(self._health[1])
-        if self.status == "diverged":
-            h["advice"] = insight.advice(self.config, self.settings, "diverged")
-        elif h["alarm"]:
-            h["advice"] = insight.advice(self.config, self.settings, h["reason"])
-        # Advice is tried in a background thread: until it is ready, frames say so.
-        h["advice_pending"] = (self.status == "diverged" or h["alarm"]) and h["advice"] is None
-        self.advice_pending = h["advice_pending"]
-        return h
 
     def advice_arrived(self) -> bool:
         """True once the advice that the last frame said was pending is ready: the next frame
         carries it (a paused stream then sends one)."""
-        if not self.advice_pending or self._health is None:
-            return False
-        reason = "diverged" if self.status == "diverged" else self._health[1]["reason"]
-        return insight.advice(self.config, self.settings, reason) is not None
-
-    def _measure(self, penalty: float) -> tuple[Metrics, int]:
-        """Train and test metrics now and the step they were measured at; the history gets
-        a point."""
-        st = self.state
-        tr = st.trainer
-        metrics = st.evaluator(st.cost, penalty)
-        point = (
-            tr.step,
-            tr.epoch,
-            metrics.train_cost,
-            metrics.test_cost,
-            metrics.train_accuracy,
-            metrics.test_accuracy,
-        )
-        if not self.history or self.history[-1][:2] != point[:2]:
-            self.history.append(point)
-        return metrics, tr.step
+        diverged = self.status == "diverged"
+        return self.measurements.advice_arrived(self.config, self.settings, diverged)
 
     def history_dict(self) -> dict[str, list[Any]]:
-        cols = list(zip(*self.history, strict=True)) if self.history else [()] * 6
-        keys = ("step", "epoch", "train_cost", "test_cost", "train_accuracy", "test_accuracy")
-        return {k: list(c) for k, c in zip(keys, cols, strict=True)}
+        return self.measurements.history_dict()
 
     def data(self) -> dict[str, Any]:
-        st = self.state
-        ds = st.dataset
-        return {
-            "kind": ds.kind,
-            "n_classes": ds.n_classes,
-            "train": {"points": ds.points[st.train_idx], "labels": ds.labels[st.train_idx]},
-            "test": {"points": ds.points[st.test_idx], "labels": ds.labels[st.test_idx]},
-            "extent": st.extent,
-        }
+        return self.lab.data()
 
     # -- changing ---------------------------------------------------------------------
     def reset(self, state: RunState | None = None) -> None:
         """Same config, same seed: the initial weights and data again, step 0 (the data
         already built is reused: nothing is parsed again). ``state``: built already, from
         this run's config (in a worker thread)."""
-        self.state = state or build(self.config, self.settings, reuse=self.state)
-        self._forget_measurements()
-
-    def _forget_measurements(self) -> None:
-        """A new state (step 0 again): the loss history and the kept metrics are stale."""
-        self.history.clear()
-        self._metrics = None
+        lab = self.lab
+        lab.rebuilt(
+            lab.config, state or build(lab.config, self.settings, reuse=lab.state), new=False
+        )
+        self.measurements.forget()
 
     def set_probe(self, index: int, name: str = "index") -> None:
         """``name``: the field the client sent (``index`` of POST /probe, ``probe`` of PATCH)."""
-        if index >= self.state.n_train:
-            n = self.state.n_train
-            raise ConfigError((name,), f"the training set has {n} examples (0..{n - 1})")
-        self.probe = index
-        self.config = self.config.changed(probe=index)  # GET /runs/{id} says so
+        self.lab.set_probe(index, name)
 
     def set_weight(self, l: int, j: int, k: int, value: float) -> None:  # noqa: E741
-        """``w^l_jk = value`` (j, k 0-based), every other parameter kept; the momentum
-        velocity of that weight is zeroed. A diverged run stays diverged (reset it or change
-        the learning rate): the edit does not remove what made it diverge."""
-        net = self.state.net
-        L = net.L
-        if not 2 <= l <= L:
-            raise ConfigError(("l",), f"layer l must be 2..{L} (this network has L = {L})")
-        n_l, n_prev = net.sizes[l - 1], net.sizes[l - 2]
-        if not 0 <= j < n_l:
-            raise ConfigError(("j",), f"layer {l} has {n_l} neurons: j must be 0..{n_l - 1}")
-        if not 0 <= k < n_prev:
-            raise ConfigError(
-                ("k",), f"layer {l - 1} has {n_prev} neurons: k must be 0..{n_prev - 1}"
-            )
-        if not (math.isfinite(value) and abs(value) <= MAX_WEIGHT):
-            raise ConfigError(("value",), f"a finite weight with |value| ≤ {MAX_WEIGHT:g}")
-        self.state.trainer.set_weight(l, j, k, value)
+        """:meth:`Lab.set_weight`."""
+        self.lab.set_weight(l, j, k, value)
 
     def plan(self, changes: dict[str, Any]) -> Plan:
         """The config after ``changes``, checked against the caps and the memory budgets."""
         new = self.config.changed(**changes)
         check_caps(new, self.settings)
         size = self.admit(self, new)
-        return Plan(new, not self.config.differs(new) <= KEEP_FIELDS, size)
+        return Plan(new, self.lab.needs_rebuild(new), size)
 
     def slow_rebuild(self, new: Experiment) -> bool:
         """Rebuilding for ``new`` draws or parses new data (worth a worker thread)."""
-        return data_key(new) != self.state.data_key
+        return self.lab.slow_rebuild(new)
 
     def install(self, plan: Plan, state: RunState) -> None:
         """A rebuilt state for ``plan.config`` (built by :func:`app.runs.state.build`)."""
-        new = plan.config
-        self.config, self.state, self.probe = new, state, new.probe
+        self.lab.rebuilt(plan.config, state, new=True)
         self.bytes = plan.bytes
-        self._forget_measurements()
-        self.generation += 1
+        self.measurements.forget()
 
     def update(self, changes: dict[str, Any]) -> bool:
         """Apply a partial config (the experiment's field names as keys). Hyperparameters
@@ -395,36 +301,15 @@ class Run:
 
     def keep(self, plan: Plan) -> None:
         """Apply ``plan`` without a rebuild: hyperparameters and the probe only."""
-        new = plan.config
-        changed = self.config.differs(new)
-        if changed <= KEEP_FIELDS:
-            if new.probe >= self.state.n_train:
-                self.set_probe(new.probe, "probe")  # raises, naming the field sent
-            tr = self.state.trainer
-            if changed & HYPER_FIELDS:
-                tr.set_hyper(
-                    learning_rate=new.learning_rate,
-                    batch_size=new.batch_size,
-                    regulariser=new.regulariser,
-                    lmbda=new.lmbda,
-                    momentum=new.momentum,
-                )
-            if "learning_rate" in changed and tr.status != "ok":
-                tr.reset_status()
-            self.config, self.probe = new, new.probe
+        if self.lab.retune(plan.config):
             self.bytes = plan.bytes
 
     def train(self, steps: int) -> int:
         """Up to ``steps`` fast-path steps; raises :class:`RunDiverged` if diverged."""
-        tr = self.state.trainer
-        if tr.status != "ok":
-            raise RunDiverged("the run diverged: reset it or lower the learning rate")
-        if steps <= 0:
-            return 0
-        return tr.train(steps)
+        return self.lab.train(steps)
 
     def steps_per_epoch(self) -> int:
-        return -(-self.state.n_train // self.state.trainer.hyper.batch_size)
+        return self.lab.steps_per_epoch()
 
 
 def check_steps(run: Run, steps: int | None, epochs: int | None, settings: Settings) -> int:

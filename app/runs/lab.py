@@ -1,0 +1,131 @@
+"""The experiment a run carries out: its config, what was built from it, the probe.
+
+One reason to change: what a learner can do to the experiment itself (train it, change its
+settings, set a weight, choose the probe), checked against the network and the data. No
+budgets, locks, streams or frames here: those are the run's (:mod:`app.runs.run`), and
+measuring it is :mod:`app.runs.measurements`'.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from app.runs.config import ConfigError
+from app.runs.experiment import HYPER_FIELDS, KEEP_FIELDS, Experiment
+from app.runs.state import RunState, build, data_key
+from app.settings import Settings
+
+MAX_WEIGHT = 100.0  # |w^l_jk| a learner may type in
+
+
+class RunDiverged(RuntimeError):
+    """Training was asked of a diverged run."""
+
+
+class Lab:
+    """``config`` (the experiment), ``state`` (data, network, trainer, built from it),
+    ``probe`` (the training example whose tensors frames carry) and ``generation`` (counts
+    rebuilds: new data or network)."""
+
+    def __init__(self, config: Experiment, settings: Settings, state: RunState | None) -> None:
+        self.settings = settings
+        self.config = config
+        self.state: RunState = state if state is not None else build(config, settings)
+        self.probe = config.probe
+        self.generation = 0
+
+    # -- reading ----------------------------------------------------------------------
+    def status(self, playing: bool) -> str:
+        if self.state.trainer.status != "ok":
+            return "diverged"
+        return "running" if playing else "paused"
+
+    def steps_per_epoch(self) -> int:
+        return -(-self.state.n_train // self.state.trainer.hyper.batch_size)
+
+    def data(self) -> dict[str, Any]:
+        """The raw points and labels of the training and test sets, and their extent."""
+        st = self.state
+        ds = st.dataset
+        return {
+            "kind": ds.kind,
+            "n_classes": ds.n_classes,
+            "train": {"points": ds.points[st.train_idx], "labels": ds.labels[st.train_idx]},
+            "test": {"points": ds.points[st.test_idx], "labels": ds.labels[st.test_idx]},
+            "extent": st.extent,
+        }
+
+    # -- changing ---------------------------------------------------------------------
+    def train(self, steps: int) -> int:
+        """Up to ``steps`` fast-path steps; raises :class:`RunDiverged` if diverged."""
+        tr = self.state.trainer
+        if tr.status != "ok":
+            raise RunDiverged("the run diverged: reset it or lower the learning rate")
+        if steps <= 0:
+            return 0
+        return tr.train(steps)
+
+    def rebuilt(self, config: Experiment, state: RunState, *, new: bool) -> None:
+        """A state built from ``config`` (by :func:`app.runs.state.build`); ``new``: another
+        network or data (a rebuild), not the same config again (a reset)."""
+        self.config, self.state, self.probe = config, state, config.probe
+        if new:
+            self.generation += 1
+
+    def set_probe(self, index: int, name: str = "index") -> None:
+        """``name``: the field the client sent (``index`` of POST /probe, ``probe`` of PATCH)."""
+        if index >= self.state.n_train:
+            n = self.state.n_train
+            raise ConfigError((name,), f"the training set has {n} examples (0..{n - 1})")
+        self.probe = index
+        self.config = self.config.changed(probe=index)  # GET /runs/{id} says so
+
+    def set_weight(self, l: int, j: int, k: int, value: float) -> None:  # noqa: E741
+        """``w^l_jk = value`` (j, k 0-based), every other parameter kept; the momentum
+        velocity of that weight is zeroed. A diverged run stays diverged (reset it or change
+        the learning rate): the edit does not remove what made it diverge."""
+        net = self.state.net
+        L = net.L
+        if not 2 <= l <= L:
+            raise ConfigError(("l",), f"layer l must be 2..{L} (this network has L = {L})")
+        n_l, n_prev = net.sizes[l - 1], net.sizes[l - 2]
+        if not 0 <= j < n_l:
+            raise ConfigError(("j",), f"layer {l} has {n_l} neurons: j must be 0..{n_l - 1}")
+        if not 0 <= k < n_prev:
+            raise ConfigError(
+                ("k",), f"layer {l - 1} has {n_prev} neurons: k must be 0..{n_prev - 1}"
+            )
+        if not (math.isfinite(value) and abs(value) <= MAX_WEIGHT):
+            raise ConfigError(("value",), f"a finite weight with |value| ≤ {MAX_WEIGHT:g}")
+        self.state.trainer.set_weight(l, j, k, value)
+
+    def needs_rebuild(self, new: Experiment) -> bool:
+        """``new`` changes more than the training rule and the probe."""
+        return not self.config.differs(new) <= KEEP_FIELDS
+
+    def slow_rebuild(self, new: Experiment) -> bool:
+        """Rebuilding for ``new`` draws or parses new data (worth a worker thread)."""
+        return data_key(new) != self.state.data_key
+
+    def retune(self, new: Experiment) -> bool:
+        """Apply ``new`` without a rebuild if it changes only the training rule and the
+        probe (the weights are kept); False (nothing done) if it needs a rebuild."""
+        changed = self.config.differs(new)
+        if not changed <= KEEP_FIELDS:
+            return False
+        if new.probe >= self.state.n_train:
+            self.set_probe(new.probe, "probe")  # raises, naming the field sent
+        tr = self.state.trainer
+        if changed & HYPER_FIELDS:
+            tr.set_hyper(
+                learning_rate=new.learning_rate,
+                batch_size=new.batch_size,
+                regulariser=new.regulariser,
+                lmbda=new.lmbda,
+                momentum=new.momentum,
+            )
+        if "learning_rate" in changed and tr.status != "ok":
+            tr.reset_status()
+        self.config, self.probe = new, new.probe
+        return True

@@ -1,0 +1,122 @@
+"""What a run measures about itself: train/test metrics, the loss history, the health.
+
+One reason to change: how a run is measured and what it remembers of its measurements.
+The maths is elsewhere (the metrics' forward pass in :mod:`app.runs.metrics`, the
+saturation counts and the advice in :mod:`app.runs.insight`); this keeps the last results,
+the history of train/test cost and accuracy (one point per measurement, the last
+:data:`HISTORY_POINTS`), and, after a rewind, the points that lay ahead of it
+(:meth:`Measurements.rewind`): kept until the run trains on or changes, so rewinding
+forward again gets them back.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from app.runs import insight
+from app.runs.experiment import Experiment
+from app.runs.metrics import Metrics
+from app.runs.state import RunState
+from app.settings import Settings
+
+HISTORY_POINTS = 2_000
+HISTORY_KEYS = ("step", "epoch", "train_cost", "test_cost", "train_accuracy", "test_accuracy")
+
+# (step, epoch, train cost, test cost, train accuracy, test accuracy)
+HistoryPoint = tuple[int, int, float | None, float | None, float | None, float | None]
+
+
+class Measurements:
+    """The last metrics (and the step they were measured at), the last health, the history."""
+
+    def __init__(self) -> None:
+        self.history: deque[HistoryPoint] = deque(maxlen=HISTORY_POINTS)
+        self._ahead: list[HistoryPoint] = []  # points after a rewind's step, oldest first
+        self._metrics: tuple[Metrics, int] | None = None  # the last measured, and its step
+        self._health: tuple[RunState, dict[str, Any]] | None = None  # kept like _metrics
+        self.advice_pending = False  # the last frame said advice is being tried
+
+    # -- metrics and history --------------------------------------------------------------
+    def metrics(self, st: RunState, penalty: float, fresh: bool) -> tuple[Metrics, int]:
+        """Train and test metrics and the step they were measured at: measured now if
+        ``fresh`` or nothing was measured yet (the history then gets a point), else the last
+        ones again."""
+        if fresh or self._metrics is None:
+            self._metrics = self._measure(st, penalty)
+        return self._metrics
+
+    def _measure(self, st: RunState, penalty: float) -> tuple[Metrics, int]:
+        tr = st.trainer
+        m = st.evaluator(st.cost, penalty)
+        point = (tr.step, tr.epoch, m.train_cost, m.test_cost, m.train_accuracy, m.test_accuracy)
+        if not self.history or self.history[-1][:2] != point[:2]:
+            self.history.append(point)
+        return m, tr.step
+
+    def history_dict(self) -> dict[str, list[Any]]:
+        """The history as columns (GET /api/runs/{id}/history, a frame's ``history``)."""
+        cols = list(zip(*self.history, strict=True)) if self.history else [()] * 6
+        return {k: list(c) for k, c in zip(HISTORY_KEYS, cols, strict=True)}
+
+    def forget(self) -> None:
+        """A new state (step 0 again): the history and the kept metrics are stale."""
+        self.history.clear()
+        self._ahead.clear()
+        self._metrics = None
+
+    def stale(self) -> None:
+        """θ changed other than by training (a rewind, an import): measure again."""
+        self._metrics = None
+        self._health = None
+
+    # -- rewinding ------------------------------------------------------------------------
+    def rewind(self, step: int) -> None:
+        """The history up to ``step`` only; the points after it are put aside (in order) and
+        come back if the run is rewound forward past them before it trains on."""
+        everything = [*self.history, *self._ahead]
+        keep = [p for p in everything if p[0] <= step]
+        self._ahead = [p for p in everything if p[0] > step]
+        self.history.clear()
+        self.history.extend(keep)
+        self.stale()
+
+    def drop_ahead(self) -> None:
+        """The run trains on (or changes) from here: the points put aside are gone."""
+        self._ahead.clear()
+
+    def restore(self, points: list[HistoryPoint]) -> None:
+        """The history of an opened document (oldest first)."""
+        self.forget()
+        self.history.extend(points)
+
+    # -- health ---------------------------------------------------------------------------
+    def health(
+        self,
+        st: RunState,
+        config: Experiment,
+        settings: Settings,
+        diverged: bool,
+        fresh: bool,
+    ) -> dict[str, Any]:
+        """Saturated/dead units (measured with the metrics), and advice tried on this run
+        when most units are saturated or dead, or the run diverged."""
+        if fresh or self._health is None or self._health[0] is not st:
+            self._health = (st, insight.health(st))
+        h = dict(self._health[1])
+        if diverged:
+            h["advice"] = insight.advice(config, settings, "diverged")
+        elif h["alarm"]:
+            h["advice"] = insight.advice(config, settings, h["reason"])
+        # Advice is tried in a background thread: until it is ready, frames say so.
+        h["advice_pending"] = (diverged or h["alarm"]) and h["advice"] is None
+        self.advice_pending = h["advice_pending"]
+        return h
+
+    def advice_arrived(self, config: Experiment, settings: Settings, diverged: bool) -> bool:
+        """True once the advice that the last frame said was pending is ready: the next frame
+        carries it (a paused stream then sends one)."""
+        if not self.advice_pending or self._health is None:
+            return False
+        reason = "diverged" if diverged else self._health[1]["reason"]
+        return insight.advice(config, settings, reason) is not None
