@@ -68,7 +68,11 @@ class Edges(Wire):
 
 class Norms(Wire):
     grad_b: float | None = Field(description="‖∂C/∂b^l‖₂, the batch's mean δ^l (BP3)")
-    grad_w: float | None = Field(description="‖∂C/∂w^l‖_F")
+    grad_w: float | None = Field(description="‖∂C/∂w^l‖_F of the batch mean")
+    probe_delta: float | None = Field(description="‖δ^l‖₂ of the probe")
+    probe_grad_w: float | None = Field(
+        description="‖∂C_x/∂w^l‖_F of the probe (its a_k δ_j, unregularised)"
+    )
 
 
 class Layer(Wire):

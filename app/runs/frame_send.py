@@ -113,13 +113,14 @@ class SendPlan:
         self._layers = self._template(self.send32)
         offsets = self._offsets
         v = self._views(self.send32)
-        # Norms: ‖∂C/∂w^l‖_F and ‖∂C/∂b^l‖₂ (the mean δ^l, BP3), square roots of sums over
-        # segments of the squares; ``reduceat`` sums each [start, end) (and gives a[end]
-        # after it, unused), and a final index 0 adds the sum of all squares, which bounds
-        # every |value|.
+        # Norms: ‖∂C/∂w^l‖_F and ‖∂C/∂b^l‖₂ (the mean δ^l, BP3) of the batch, the probe's
+        # ‖δ^l‖₂ and ‖∂C_x/∂w^l‖_F (its a_k δ_j), square roots of sums over segments of the
+        # squares; ``reduceat`` sums each [start, end) (and gives a[end] after it, unused),
+        # and a final index 0 adds the sum of all squares, which bounds every |value|.
         segments = []
+        named = ((2, "grad_w"), (9, "grad_b"), (5, "probe_delta"), (15, "probe_grad_w"))
         for i, sl in enumerate(layer_slots):
-            for j, name in ((2, "grad_w"), (9, "grad_b")):
+            for j, name in named:
                 o, sh = offsets[sl[j]]
                 segments.append((o, o + math.prod(sh), self._layers[i]["norms"], name))
         segments.sort(key=lambda s: s[0])
@@ -161,10 +162,19 @@ class SendPlan:
                         "probe": {"forward": pf, "backward": pb, "gradient": pg},
                         "mean": {"forward": mf, "backward": mb, "gradient": mg},
                     },
-                    "norms": {"grad_b": 0.0, "grad_w": 0.0},
+                    "norms": {
+                        "grad_b": 0.0,
+                        "grad_w": 0.0,
+                        "probe_delta": 0.0,
+                        "probe_grad_w": 0.0,
+                    },
                 }
             )
         return out
+
+    def norms(self) -> list[dict[str, float]]:
+        """Each layer's ``norms`` of the last :meth:`finish` (the frame's dicts: read only)."""
+        return [layer["norms"] for layer in self._layers]
 
     def unrounded(self) -> list[dict[str, Any]]:
         """The last :meth:`finish`'s ``layers`` in float64, before rounding (copies; its

@@ -1,0 +1,203 @@
+"""The gradient across layers over time: per-layer series beside the loss history.
+
+At every measurement of train/test (a frame's ``metrics_step``; the steps of the loss
+history), :meth:`LayerHistory.record` keeps per layer l = 2..L the frame's four norms
+(``probe_delta`` ‖δ^l‖₂ of the probe, ``probe_grad_w`` ‖∂C_x/∂w^l‖_F of the probe,
+``grad_b`` ‖mean δ^l‖₂ = ‖∂C/∂b^l‖₂ and ``grad_w`` ‖∂C/∂w^l‖_F of the batch) and the
+health's saturated and dead counts, and every so often the layer histograms.
+
+Memory is bounded like the loss history's: the last :data:`POINTS` points (float32, in a
+buffer of 1.25 × that many rows, so that dropping the oldest is an occasional copy), and at
+most :data:`SNAPSHOTS` histogram snapshots spread over the whole run (when full, every other
+one is dropped and only every 2nd, 4th, … later measurement is kept). A point recorded at a
+step before the last one (the run went back: a rewind, then training on) first drops the
+points after it; a second one at the last point's step is not kept (the loss history keeps
+its first point at a step too). Series are answered *aligned to the steps asked* (the loss
+history's), null where a step has no point (an opened document's history, for one).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.core.histograms import BINS, Histograms
+
+POINTS = 2_000  # as the loss history (app/runs/measurements.py HISTORY_POINTS)
+SNAPSHOTS = 32
+NORMS = ("probe_delta", "probe_grad_w", "grad_b", "grad_w")
+COUNTS = ("saturated", "dead")
+_COLS = len(NORMS) + len(COUNTS)
+_SPARE = POINTS // 4
+
+
+def max_bytes(layers: int) -> int:
+    """An upper bound on the bytes a history of ``layers`` (L − 1) layers holds."""
+    rows = POINTS + _SPARE
+    series = rows * (8 + 4 * layers * _COLS)
+    snaps = SNAPSHOTS * 3 * layers * (8 * (BINS + 1) + 8 * BINS)
+    return series + snaps + 4_000
+
+
+class LayerHistory:
+    """Per-layer series and histogram snapshots of one run (for one network shape: call
+    :meth:`forget` when it is rebuilt)."""
+
+    def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        """Step 0 again (a reset or a rebuild): nothing is kept."""
+        self._steps = np.zeros(0, dtype=np.int64)
+        self._rows = np.zeros((0, 0, _COLS), dtype=np.float32)
+        self._start = self._end = 0
+        self._snap_steps: list[int] = []
+        self._snap_edges: list[NDArray[np.float64]] = []
+        self._snap_counts: list[NDArray[np.int32]] = []
+        self._stride = 1  # a snapshot every ``_stride`` measurements
+        self._seen = 0  # measurements since the snapshots were last thinned
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    # -- recording ---------------------------------------------------------------------
+    def record(
+        self,
+        step: int,
+        norms: list[dict[str, float]],
+        health: list[dict[str, Any]],
+        hist: Histograms | None = None,
+    ) -> None:
+        """A point at ``step``: ``norms[i]`` (layer l = i + 2, as the frame's ``norms``),
+        ``health`` (the frame's ``health.layers``: the layers counted), and the layer
+        histograms of the same frame (a snapshot is kept every so often)."""
+        if len(self) and self._steps[self._end - 1] == step:
+            return  # measured again at the same step: the loss history keeps its first point
+        self._back_to(step)
+        row = np.full((len(norms), _COLS), np.nan, dtype=np.float32)
+        for i, n in enumerate(norms):
+            row[i, : len(NORMS)] = [_num(n.get(k)) for k in NORMS]
+        for h in health:
+            i = h["l"] - 2
+            if 0 <= i < len(norms):
+                row[i, len(NORMS) :] = h["saturated"], h["dead"]
+        self._append(step, row)
+        if hist is not None:
+            self._snapshot(step, hist)
+
+    def _back_to(self, step: int) -> None:
+        """Drop the points and snapshots at ``step`` or after it."""
+        if len(self) and self._steps[self._end - 1] >= step:
+            keep = np.searchsorted(self._steps[self._start : self._end], step)
+            self._end = self._start + int(keep)
+        while self._snap_steps and self._snap_steps[-1] >= step:
+            self._snap_steps.pop()
+            self._snap_edges.pop()
+            self._snap_counts.pop()
+
+    def _append(self, step: int, row: NDArray[np.float32]) -> None:
+        if self._rows.shape[1:] != row.shape:  # the first point (or a new shape): start over
+            self._steps = np.zeros(16, dtype=np.int64)
+            self._rows = np.zeros((16, *row.shape), dtype=np.float32)
+            self._start = self._end = 0
+        if self._end == len(self._steps):
+            n = len(self)
+            if n >= POINTS:  # full: keep the newest POINTS − 1, at the front
+                keep = slice(self._end - (POINTS - 1), self._end)
+                self._steps[: POINTS - 1] = self._steps[keep]
+                self._rows[: POINTS - 1] = self._rows[keep]
+                self._start, self._end = 0, POINTS - 1
+            else:  # growing: twice the rows, at most POINTS + _SPARE
+                size = min(2 * len(self._steps), POINTS + _SPARE)
+                steps = np.zeros(size, dtype=np.int64)
+                rows = np.zeros((size, *row.shape), dtype=np.float32)
+                steps[:n] = self._steps[self._start : self._end]
+                rows[:n] = self._rows[self._start : self._end]
+                self._steps, self._rows, self._start, self._end = steps, rows, 0, n
+        self._steps[self._end] = step
+        self._rows[self._end] = row
+        self._end += 1
+        if len(self) > POINTS:
+            self._start += 1
+
+    def _snapshot(self, step: int, hist: Histograms) -> None:
+        self._seen += 1
+        if (self._seen - 1) % self._stride:
+            return
+        self._snap_steps.append(step)
+        self._snap_edges.append(np.where(hist.ok[:, None], hist.edges, np.nan))
+        self._snap_counts.append(hist.counts.astype(np.int32))
+        if len(self._snap_steps) >= SNAPSHOTS:  # every other one, and half as often from now
+            for kept in (self._snap_steps, self._snap_edges, self._snap_counts):
+                del kept[1::2]
+            self._stride *= 2
+            self._seen = 1
+
+    # -- reading -----------------------------------------------------------------------
+    def series(self, steps: list[int], n_layers: int) -> list[dict[str, Any]]:
+        """Per layer l = 2..L, each series at the ``steps`` asked (null where there is no
+        point): ``{"l", "probe_delta", "probe_grad_w", "grad_b", "grad_w", "saturated",
+        "dead"}``; a count series is null as a whole for a layer that is never counted."""
+        rows = self._aligned(steps, n_layers)
+        out = []
+        for i in range(n_layers):
+            layer: dict[str, Any] = {"l": i + 2}
+            for c, name in enumerate(NORMS):
+                layer[name] = np.ascontiguousarray(rows[:, i, c])  # float32, NaN: null
+            for c, name in enumerate(COUNTS, start=len(NORMS)):
+                layer[name] = _counts(rows[:, i, c])
+            out.append(layer)
+        return out
+
+    def _aligned(self, steps: list[int], n_layers: int) -> NDArray[np.float32]:
+        """``(len(steps), n_layers, cols)``: the point recorded at each step, else NaN."""
+        kept = self._steps[self._start : self._end]
+        rows = self._rows[self._start : self._end]
+        want = np.asarray(steps, dtype=np.int64)
+        if rows.shape[1:2] == (n_layers,) and np.array_equal(kept, want):
+            return rows  # the usual case: a point at every step of the loss history
+        out = np.full((len(want), n_layers, _COLS), np.nan, dtype=np.float32)
+        if len(kept) and rows.shape[1] == n_layers and len(want):
+            at = np.minimum(np.searchsorted(kept, want), len(kept) - 1)
+            hit = kept[at] == want
+            out[hit] = rows[at[hit]]
+        return out
+
+    def histogram_series(self, up_to: int | None, n_layers: int) -> dict[str, Any]:
+        """The kept histogram snapshots at steps ≤ ``up_to`` (all if None), oldest first:
+        ``{"step": [...], "layers": [{"l", "w", "a", "delta"}]}``, each kind a list of
+        ``{"edges", "counts"}`` (null where that histogram had a value that is not finite)."""
+        idx = [i for i, s in enumerate(self._snap_steps) if up_to is None or s <= up_to]
+        layers = []
+        for i in range(n_layers):
+            layer: dict[str, Any] = {"l": i + 2}
+            for j, kind in enumerate(("w", "a", "delta")):
+                seg = 3 * i + j
+                layer[kind] = [self._hist(k, seg) for k in idx]
+            layers.append(layer)
+        return {"step": [self._snap_steps[k] for k in idx], "layers": layers}
+
+    def _hist(self, k: int, seg: int) -> dict[str, Any] | None:
+        edges = self._snap_edges[k]
+        if seg >= len(edges) or math.isnan(edges[seg, 0]):
+            return None
+        return {"edges": edges[seg], "counts": self._snap_counts[k][seg]}
+
+
+def _num(v: Any) -> float:
+    return float(v) if isinstance(v, int | float) and math.isfinite(v) else math.nan
+
+
+def _counts(col: NDArray[np.float32]) -> list[int | None] | None:
+    """A count series as whole numbers, None where not counted; None for a layer never
+    counted (the output layer when σ' cancels in BP1)."""
+    counted = ~np.isnan(col)
+    if not counted.any():
+        return None
+    if counted.all():
+        out: list[int | None] = col.astype(np.int64).tolist()
+        return out
+    return [int(v) if ok else None for v, ok in zip(col.tolist(), counted.tolist(), strict=True)]

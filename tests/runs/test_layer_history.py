@@ -1,0 +1,108 @@
+"""Per-layer series beside the loss history: aligned, bounded, and going back with the run."""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+
+from app.core.histograms import SegmentHistograms
+from app.runs.layer_history import POINTS, SNAPSHOTS, LayerHistory, max_bytes
+
+
+def _norms(step: int, layers: int = 2) -> list[dict[str, float]]:
+    """Numbers that say which step and layer they belong to."""
+    return [
+        {
+            "probe_delta": step + 0.25,
+            "probe_grad_w": 1.5 * (i + 1),
+            "grad_b": float(step % 7),
+            "grad_w": 1e-5 * (i + 1),
+        }
+        for i in range(layers)
+    ]
+
+
+HEALTH = [{"l": 2, "n": 4, "saturated": 3, "dead": 0}]  # the output layer is not counted
+
+
+def _as_sent(obj: object) -> object:
+    return orjson.loads(orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY))
+
+
+def test_series_are_the_recorded_numbers_at_the_steps_asked() -> None:
+    h = LayerHistory()
+    for s in (0, 3, 6, 9):
+        h.record(s, _norms(s), HEALTH)
+    out = _as_sent(h.series([0, 3, 6, 9], 2))
+    assert out[0] == {
+        "l": 2,
+        "probe_delta": [0.25, 3.25, 6.25, 9.25],
+        "probe_grad_w": [1.5] * 4,
+        "grad_b": [0.0, 3.0, 6.0, 2.0],
+        "grad_w": [1e-5] * 4,
+        "saturated": [3] * 4,
+        "dead": [0] * 4,
+    }
+    assert out[1]["saturated"] is None and out[1]["dead"] is None  # never counted
+    # a step without a point (e.g. an opened document's history) is null, not shifted
+    gaps = _as_sent(h.series([0, 1, 6, 12], 2))
+    assert gaps[0]["probe_delta"] == [0.25, None, 6.25, None]
+    assert gaps[0]["saturated"] == [3, None, 3, None]
+
+
+def test_a_number_that_is_not_finite_is_sent_as_null() -> None:
+    h = LayerHistory()
+    norms = _norms(1)
+    norms[0]["grad_w"] = float("inf")
+    h.record(1, norms, HEALTH)
+    out = orjson.dumps(h.series([1], 2), option=orjson.OPT_SERIALIZE_NUMPY)
+    assert b"Infinity" not in out and b"NaN" not in out
+    assert _as_sent(h.series([1], 2))[0]["grad_w"] == [None]  # type: ignore[index]
+
+
+def test_memory_is_bounded_like_the_loss_history() -> None:
+    h = LayerHistory()
+    steps = list(range(0, 3 * POINTS + 17))
+    for s in steps:
+        h.record(s, _norms(s, 7), HEALTH)
+    assert len(h) == POINTS
+    kept = steps[-POINTS:]
+    out = _as_sent(h.series(kept, 7))
+    assert out[0]["probe_delta"] == [s + 0.25 for s in kept]  # type: ignore[index]
+    held = h._steps.nbytes + h._rows.nbytes
+    assert held <= max_bytes(7)
+
+
+def test_going_back_drops_the_points_after_it() -> None:
+    h = LayerHistory()
+    for s in range(0, 50, 5):
+        h.record(s, _norms(s), HEALTH)
+    h.record(20, _norms(20), HEALTH)  # same step as a kept point, but after 45: went back
+    assert len(h) == 5  # 0, 5, 10, 15, 20
+    h.record(20, _norms(999), HEALTH)  # measured again at the same step: the first is kept
+    h.record(23, _norms(23), HEALTH)
+    out = _as_sent(h.series([0, 5, 10, 15, 20, 23], 2))
+    assert out[0]["probe_delta"] == [0.25, 5.25, 10.25, 15.25, 20.25, 23.25]  # type: ignore[index]
+
+
+def test_histogram_snapshots_are_few_and_spread_over_the_whole_run() -> None:
+    sizes = [6, 10, 10, 2, 10, 10]  # (w, a, δ) of two layers
+    hist = SegmentHistograms(sizes)
+    rng = np.random.default_rng(0)
+    h = LayerHistory()
+    last = None
+    for s in range(1000):
+        last = hist(rng.normal(size=sum(sizes)) * (1 + s))
+        h.record(s, _norms(s), HEALTH, last)
+    snaps = _as_sent(h.histogram_series(None, 2))
+    steps = snaps["step"]  # type: ignore[index]
+    assert SNAPSHOTS // 2 <= len(steps) < SNAPSHOTS
+    assert steps[0] == 0 and steps[-1] > 900 and steps == sorted(steps)
+    gaps = np.diff(steps)
+    assert gaps.max() <= 2 * gaps.min()  # evenly spread, not the last 32
+    # each snapshot is the histogram recorded at its step
+    w = snaps["layers"][0]["w"]  # type: ignore[index]
+    assert len(w) == len(steps) and len(w[0]["edges"]) == 21 and sum(w[0]["counts"]) == 6
+    # up to a step: after a rewind the page asks for what lies before it
+    early = _as_sent(h.histogram_series(steps[3], 2))
+    assert early["step"] == steps[:4]  # type: ignore[index]
