@@ -45,14 +45,6 @@ ALLOWED = {
     ("app/core/datasets.py", "quadratic"): "the default cost for classification and regression",
     ("app/core/datasets.py", "log_likelihood"): "the default cost for multiclass",
     ("app/runs/config.py", "quadratic"): "the cost of an output no cost cancels on",
-    # Second lists not yet moved into the registries (issue 11 leftovers): nudge's C_x(a)
-    # and step scale per cost belong on the Cost; the page's BP1 equation (∇C ⊙ σ') and
-    # the regulariser's term in Δw are chosen by name in the explain panel and step-through.
-    **{("app/core/nudge.py", n): "COST_OF_A" for n in COSTS},
-    ("static/js/explain.js", "quadratic"): "BP1's ∇C ⊙ σ' lines",
-    ("static/js/explain.js", "l2"): "the regulariser's term in Δw",
-    ("static/js/stepthrough.js", "quadratic"): "BP1's ∇C ⊙ σ' lines",
-    ("static/js/stepthrough.js", "l2"): "the regulariser's term in Δw",
 }
 
 

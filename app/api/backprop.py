@@ -26,6 +26,7 @@ from app.api.models import BackpropRequest, BackpropResponse
 from app.api.responses import OrjsonResponse, errors
 from app.core.activations import ACTIVATIONS
 from app.core.costs import get_cost
+from app.core.feedback import Feedback, alignment, get_rule, random_matrices
 from app.core.network import Network, backprop, n_params
 from app.settings import Settings
 
@@ -80,10 +81,12 @@ def _check_shapes(req: BackpropRequest, s: Settings) -> None:
         get_cost(req.cost, req.activations[-1])
     except ValueError as e:
         raise Invalid(("cost",), str(e)) from None
+    _check_feedback(req)
     m = len(req.x)
     if m > s.max_batch:
         raise Invalid(("x",), f"at most {s.max_batch} examples (max_batch)")
-    values = response_values(sizes, m, req.learning_rate is not None)
+    rule = not get_rule(req.feedback).exact
+    values = response_values(sizes, m, req.learning_rate is not None, rule)
     if values > s.max_response_values:
         raise Invalid(
             ("x",),
@@ -99,16 +102,48 @@ def _check_shapes(req: BackpropRequest, s: Settings) -> None:
                 raise Invalid((name, r), f"each row needs {width} entries, got {len(row)}")
 
 
+def _check_feedback(req: BackpropRequest) -> None:
+    """``feedback_matrices`` and ``seed`` belong to the random rule; the matrices must be
+    one per layer l = 3..L, each (n_{l-1}, n_l)."""
+    rule, sizes = get_rule(req.feedback), req.sizes
+    for name, given in (("feedback_matrices", req.feedback_matrices), ("seed", req.seed)):
+        if given is not None and not rule.fixed:
+            raise Invalid(
+                (name,), f"{name} is for a rule drawn once (random), not for {req.feedback}"
+            )
+    if req.feedback_matrices is None:
+        return
+    if req.seed is not None:
+        raise Invalid(("seed",), "give feedback_matrices or a seed to draw them from, not both")
+    want = [(k, n) for n, k in zip(sizes[2:], sizes[1:-1], strict=True)]
+    if len(req.feedback_matrices) != len(want):
+        raise Invalid(
+            ("feedback_matrices",),
+            f"need {len(want)} matrices, one per layer l = 3..{len(sizes)} (B^l, (n_(l-1), n_l))",
+        )
+    for i, (mat, (k, n)) in enumerate(zip(req.feedback_matrices, want, strict=True)):
+        if len(mat) != k:
+            raise Invalid(("feedback_matrices", i), f"B^{i + 3} needs {k} rows (n_(l-1))")
+        for j, row in enumerate(mat):
+            if len(row) != n:
+                raise Invalid(("feedback_matrices", i, j), f"B^{i + 3} rows need {n} entries (n_l)")
+
+
 def n_weights(sizes: list[int]) -> int:
     return sum(n * k for n, k in zip(sizes[1:], sizes[:-1], strict=True))
 
 
-def response_values(sizes: list[int], m: int, updated: bool) -> int:
+def response_values(sizes: list[int], m: int, updated: bool, rule: bool = False) -> int:
     """How many numbers the answer holds: per example its cost, and for each layer z, a, δ,
-    σ' and the backward contributions; the gradients; the updated parameters."""
+    σ' and the backward contributions; the gradients; the updated parameters; with a rule
+    other than the transpose, the true δ and gradients, alignments and the rule's matrices."""
     params = n_params(sizes)
     per_layer = sum(4 * m * n for n in sizes[1:])
-    return m + per_layer + m * n_weights(sizes) + params + (params if updated else 0)
+    total = m + per_layer + m * n_weights(sizes) + params + (params if updated else 0)
+    if rule:
+        n_back = n_weights(sizes) - sizes[0] * sizes[1]  # B^l for l = 3..L
+        total += sum(m * n for n in sizes[1:]) + params + len(sizes) - 1 + n_back
+    return total
 
 
 def _finite(*arrays: Any) -> bool:
@@ -135,8 +170,10 @@ async def run_backprop(
 ) -> OrjsonResponse:
     """Forward + backward pass in float64 (BP1-BP4); with `learning_rate`, also the
     parameters after one SGD step `w ← w − η ∂C/∂w`. `weights[i][j][k]` is `w^{i+2}_jk`
-    (row j: neuron in layer l, column k: neuron in layer l-1). The answer holds at most
-    `max_response_values` numbers."""
+    (row j: neuron in layer l, column k: neuron in layer l-1). With `feedback` other than
+    `transpose`, BP2 carries δ back through the rule's matrix: the answer is the rule's, with
+    backprop's `true_*` numbers and the `alignment` beside it per layer, and the matrices
+    used. The answer holds at most `max_response_values` numbers."""
     body = await request.body()
     status, payload = await workers.run(_respond, body, settings)
     return OrjsonResponse(payload, status_code=status)
@@ -164,12 +201,26 @@ def _respond(body: bytes, settings: Settings) -> tuple[int, Any]:
         return _answer(req)
 
 
+def _feedback(req: BackpropRequest) -> Feedback | None:
+    """The request's rule (None: the transpose), its matrices given or drawn from the seed."""
+    rule = get_rule(req.feedback)
+    if rule.exact:
+        return None
+    if not rule.fixed:
+        return Feedback(rule)
+    if req.feedback_matrices is not None:
+        return Feedback(rule, tuple(np.array(m, dtype=np.float64) for m in req.feedback_matrices))
+    seed = 1 if req.seed is None else req.seed
+    return Feedback(rule, tuple(random_matrices(list(req.sizes), seed)))
+
+
 def _answer(req: BackpropRequest) -> tuple[int, Any]:
     weights = [np.array(w, dtype=np.float64) for w in req.weights]
     biases = [np.array(b, dtype=np.float64) for b in req.biases]
     net = Network(list(req.sizes), weights, biases, list(req.activations))
     x, y = np.array(req.x, dtype=np.float64), np.array(req.y, dtype=np.float64)
-    t = backprop(net, req.cost, x, y, req.regulariser, req.lambda_, req.n)
+    fb = _feedback(req)
+    t = backprop(net, req.cost, x, y, req.regulariser, req.lambda_, req.n, feedback=fb)
     contributions = [
         w[None, :, :] * d[:, :, None] for w, d in zip(net.weights, t.delta, strict=True)
     ]
@@ -192,6 +243,15 @@ def _answer(req: BackpropRequest) -> tuple[int, Any]:
         "updated": None,
     }
     arrays = [t.cost_x, *t.z, *t.a, *t.delta, *t.sigma_prime, *t.grad_w, *t.grad_b, *contributions]
+    if fb is not None:  # the true numbers beside the rule's, and the rule's matrices
+        true = backprop(net, req.cost, x, y, req.regulariser, req.lambda_, req.n)
+        for i, layer in enumerate(body["layers"]):
+            layer["true_delta"] = true.delta[i]
+            layer["true_grad_w"] = true.grad_w[i]
+            layer["true_grad_b"] = true.grad_b[i]
+            layer["alignment"] = alignment(t.grad_w[i], true.grad_w[i])
+        body["feedback_matrices"] = fb.matrices(net.weights)
+        arrays += [*true.delta, *true.grad_w, *true.grad_b, *body["feedback_matrices"]]
     if req.learning_rate is not None:
         eta = req.learning_rate
         new_w = [w - eta * g for w, g in zip(net.weights, t.grad_w, strict=True)]

@@ -162,6 +162,24 @@ class BackpropRequest(Strict):
     learning_rate: float | None = Field(
         default=None, ge=0.0, le=1e6, description="η: also return the parameters after one SGD step"
     )
+    feedback: FeedbackName = Field(
+        default=_D.feedback,
+        description="the matrix BP2 carries δ^{l+1} back with (app/core/feedback.py); not the "
+        "transpose: delta, grad_w, grad_b and updated are the rule's, and each layer also has "
+        "true_delta, true_grad_w, true_grad_b and alignment",
+    )
+    feedback_matrices: list[Matrix] | None = Field(
+        default=None,
+        description="'random' only: B^l for l = 3..L, shape (n_{l-1}, n_l), the orientation of "
+        "(w^l)^T; left out, they are drawn from seed",
+    )
+    seed: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_SEED,
+        description="'random' without feedback_matrices: the matrices a run with this seed and "
+        "these sizes uses (left out: 1, the default experiment's seed)",
+    )
 
 
 class BackpropLayer(BaseModel):
@@ -175,6 +193,17 @@ class BackpropLayer(BaseModel):
     backward_contribution: list[Matrix] = Field(
         description="(m, n_l, n_{l-1}): [x][j][k] = w^l_jk δ^l_j"
     )
+    true_delta: Matrix | None = Field(
+        default=None,
+        description="backprop's δ^l, (m, n_l); only when feedback is not the transpose",
+    )
+    true_grad_w: Matrix | None = Field(default=None, description="backprop's ∂C/∂w^l")
+    true_grad_b: Vector | None = Field(default=None, description="backprop's ∂C/∂b^l")
+    alignment: float | None = Field(
+        default=None,
+        description="cosine between the rule's grad_w and true_grad_w (both regularised); null "
+        "when either is zero; only when feedback is not the transpose",
+    )
 
 
 class Parameters(BaseModel):
@@ -187,6 +216,11 @@ class BackpropResponse(BaseModel):
     cost_x: Vector = Field(description="per-example cost C_x, (m,)")
     layers: list[BackpropLayer]
     updated: Parameters | None = None
+    feedback_matrices: list[Matrix] | None = Field(
+        default=None,
+        description="the rule's B^l for l = 3..L, (n_{l-1}, n_l), as used (inverse: the "
+        "pseudo-inverse of w^l); only when feedback is not the transpose",
+    )
 
 
 # -- options --------------------------------------------------------------------------------

@@ -86,6 +86,15 @@ class NudgeAnswer(BaseModel):
         description="δ^l_j (z, b); Σ_i w^{l+1}_ij δ^{l+1}_i (a; ∇_a C_x for a^L); "
         "a^{l-1}_k δ^l_j (w)"
     )
+    inverse: float | None = Field(
+        description="what the inverse rule predicts for the same slope: backprop's reading with "
+        "BP2 through the pseudo-inverse (w^{l+1})^+ instead of (w^{l+1})^T (equal to backprop "
+        "for layer L); null if not finite"
+    )
+    feedback: str = Field(description="the run's own rule (its `feedback` setting)")
+    rule: float | None = Field(
+        description="what the run's own rule predicts (backprop's value for the transpose)"
+    )
     forward_passes: int = Field(description="2: C_x(q + ε) and C_x(q − ε)")
     probe: int = Field(description="the training example nudged (the run's probe)")
     step: int = Field(description="the run's step: the weights the slope was measured at")
@@ -160,8 +169,9 @@ async def nudge(
 ) -> JSONResponse:
     """Nudge `z^l_j`, `a^l_j`, `w^l_jk` or `b^l_j` (l in the book's numbering, 2..L; j, k
     0-based) by ±ε on the probe example and measure the slope of its unregularised cost
-    C_x, beside backprop's value. 2 forward passes; the run is not changed. A 409 when the
-    slope is not finite (a saturated output under a logarithm, a diverged network)."""
+    C_x, beside backprop's value, what the inverse rule would have predicted, and what the
+    run's own rule predicts. 2 forward passes; the run is not changed. A 409 when the slope
+    is not finite (a saturated output under a logarithm, a diverged network)."""
     st, probe, step = run.state, run.probe, run.state.trainer.step
     r = request
     inline = st.net.n_params() <= INLINE_PARAMS
@@ -169,7 +179,8 @@ async def nudge(
         args = (st.net, st.cost_name, st.x[probe], st.y[probe])
     else:  # a copy: a playing stream may train the run while the worker nudges
         args = (st.net.copy(), st.cost_name, st.x[probe].copy(), st.y[probe].copy())
-    answer = await _measured(workers, inline, core.nudge, *args, r.of, r.l, r.j, r.k, r.epsilon)
+    fb = st.feedback
+    answer = await _measured(workers, inline, core.nudge, *args, r.of, r.l, r.j, r.k, r.epsilon, fb)
     if isinstance(answer, JSONResponse):
         return answer
     return OrjsonResponse(
@@ -182,6 +193,9 @@ async def nudge(
             "cost": answer.cost,
             "measured": answer.measured,
             "backprop": answer.backprop,
+            "inverse": answer.inverse,
+            "feedback": run.config.feedback,
+            "rule": answer.rule,
             "forward_passes": answer.forward_passes,
             "probe": probe,
             "step": step,

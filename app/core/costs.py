@@ -18,7 +18,7 @@ The API's enums, ``/api/options`` and the link grammar are derived from :data:`C
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,12 +66,30 @@ def _log_likelihood_grad(a_L: Array, y: Array) -> Array:
     return out
 
 
+# C_x written in a^L alone, (a_L, y) -> (m,): what a nudge of a^L changes (per_example reads
+# z^L where that is the stable way, so it cannot be handed a nudged a^L).
+def _quadratic_a(a_L: Array, y: Array) -> Array:
+    return _quadratic(a_L, a_L, y)
+
+
+def _cross_entropy_a(a_L: Array, y: Array) -> Array:
+    out: Array = -np.sum(y * np.log(a_L) + (1.0 - y) * np.log1p(-a_L), axis=1)
+    return out
+
+
+def _log_likelihood_a(a_L: Array, y: Array) -> Array:
+    out: Array = -np.sum(y * np.log(a_L), axis=1)
+    return out
+
+
 @dataclass(frozen=True)
 class Cost:
     """A cost ``C_x`` (per example, shape ``(m,)``) and the output activations it pairs with.
 
     ``cancels_on``: the output activation on which σ' cancels in BP1 (then it is the only
-    one in ``outputs``), or None.
+    one in ``outputs``), or None. ``of_a``: ``C_x`` written in ``a^L`` alone (a nudge of
+    ``a^L`` changes nothing else); ``a_domain``: the open interval its logarithm needs
+    ``a^L`` in, or None.
     """
 
     name: str
@@ -80,6 +98,9 @@ class Cost:
     grad: Callable[[Array, Array], Array]  # (a_L, y) -> ∇_a C_x, (m, n_L)
     outputs: tuple[str, ...]
     cancels_on: str | None = None
+    of_a: Callable[[Array, Array], Array] = field(kw_only=True)  # (a_L, y) -> C_x, (m,)
+    # The open interval a^L must stay inside (the cost takes its logarithm), or None.
+    a_domain: tuple[float, float] | None = field(default=None, kw_only=True)
 
     @property
     def sigma_prime_cancels(self) -> bool:
@@ -103,7 +124,14 @@ _SIGMOID, _SOFTMAX = ("sigmoid",), ("softmax",)
 COSTS: dict[str, Cost] = {
     c.name: c
     for c in (
-        Cost("quadratic", "quadratic", _quadratic, _quadratic_grad, _ELEMENTWISE),
+        Cost(
+            "quadratic",
+            "quadratic",
+            _quadratic,
+            _quadratic_grad,
+            _ELEMENTWISE,
+            of_a=_quadratic_a,
+        ),
         Cost(
             "cross_entropy",
             "cross-entropy",
@@ -111,6 +139,8 @@ COSTS: dict[str, Cost] = {
             _cross_entropy_grad,
             _SIGMOID,
             *_SIGMOID,
+            of_a=_cross_entropy_a,
+            a_domain=(0.0, 1.0),
         ),
         Cost(
             "log_likelihood",
@@ -119,6 +149,8 @@ COSTS: dict[str, Cost] = {
             _log_likelihood_grad,
             _SOFTMAX,
             *_SOFTMAX,
+            of_a=_log_likelihood_a,
+            a_domain=(0.0, float("inf")),
         ),
     )
 }

@@ -20,6 +20,19 @@ the readable reference, on the one example):
   cancellation, measured;
 - ``w^l_jk``: ``a^{l-1}_k δ^l_j`` (BP4); ``b^l_j``: ``δ^l_j`` (BP3).
 
+**What the inverse rule predicts** (``inverse``, :mod:`app.core.feedback`): the same
+readings from a pass whose BP2 carries the error back through the pseudo-inverse instead of
+the transpose, ``δ̃^L = δ^L`` (BP1), ``δ̃^l = ((w^{l+1})^+ δ̃^{l+1}) ⊙ σ'(z^l)``: ``δ̃^l_j``
+for ``z^l_j`` and ``b^l_j``, ``a^{l-1}_k δ̃^l_j`` for ``w^l_jk``, ``((w^{l+1})^+ δ̃^{l+1})_j``
+for ``a^l_j`` (l < L), and ``∇_a C_x`` for ``a^L_j``. For layer L it equals backprop's;
+below it, it is the slope the learner's intuition (undo the layer) would claim, and the
+measurement shows it is not the slope (unless ``(w^{l+1})^+`` happens to act on δ as the
+transpose does). Any other rule (a run's own ``feedback``) is read the same way, with its
+``B^{l+1}``.
+
+The cost in ``a^L`` (for nudging ``a^L``) and the interval its logarithm needs ``a^L`` in
+are the cost registry's (``Cost.of_a``, ``Cost.a_domain``).
+
 Nudging ``z^l`` re-runs ``σ_l`` and the layers after l; nudging ``a^l`` the layers after l;
 nudging ``w^l`` or ``b^l`` layer l and those after it. Each measurement is 2 forward passes
 (of the part after the nudge). The input ``a^1`` is not nudged: it is given, not computed,
@@ -49,6 +62,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.core.costs import Cost, get_cost
+from app.core.feedback import Feedback, get_rule
 from app.core.gradcheck import relative_error
 from app.core.network import Network, Trace, backprop, feedforward
 
@@ -57,6 +71,7 @@ Array = NDArray[np.float64]
 QUANTITIES = ("z", "a", "w", "b")
 CBRT_U = float(np.cbrt(np.finfo(np.float64).eps))  # ∛u ≈ 6.06e-6
 FORWARD_PASSES = 2
+INVERSE = get_rule("inverse")  # the learner's intuition, predicted beside backprop
 
 
 class NudgeError(ValueError):
@@ -71,42 +86,6 @@ class NudgeError(ValueError):
 class NotFinite(ArithmeticError):
     """The cost or a slope is not a finite number at these parameters (a diverged network,
     or a saturated output whose cost has no finite slope)."""
-
-
-# -- C_x as a function of a^L --------------------------------------------------------------
-# The registry's costs read z^L where that is the stable way to compute them (softplus for
-# cross-entropy, log-sum-exp for log-likelihood), so they cannot be handed a nudged a^L
-# alone. Here each is written in a^L, with the scale ε is taken from. The tests hold every
-# entry to the registry's per_example at the un-nudged a^L, and fail on a cost missing here.
-
-
-@dataclass(frozen=True)
-class CostOfA:
-    """``C_x(a^L)`` for a row ``a`` ``(n_L,)`` and target ``y`` ``(n_L,)``, and the scale
-    of ``a_j`` the step is taken from."""
-
-    of: Callable[[Array, Array], float]
-    scale: Callable[[float], float]
-
-
-def _quadratic_a(a: Array, y: Array) -> float:
-    d = a - y
-    return 0.5 * float(d @ d)
-
-
-def _cross_entropy_a(a: Array, y: Array) -> float:
-    return -float(np.sum(y * np.log(a) + (1.0 - y) * np.log1p(-a)))
-
-
-def _log_likelihood_a(a: Array, y: Array) -> float:
-    return -float(np.sum(y * np.log(a)))
-
-
-COST_OF_A: dict[str, CostOfA] = {
-    "quadratic": CostOfA(_quadratic_a, lambda q: max(1.0, abs(q))),
-    "cross_entropy": CostOfA(_cross_entropy_a, lambda q: min(q, 1.0 - q)),
-    "log_likelihood": CostOfA(_log_likelihood_a, lambda q: q),
-}
 
 
 # -- the measurement ------------------------------------------------------------------------
@@ -124,6 +103,8 @@ class Nudge:
     cost: float  # C_x at the un-nudged parameters
     measured: float
     backprop: float
+    inverse: float | None = None  # the inverse rule's prediction; None if not finite
+    rule: float | None = None  # the given feedback rule's prediction (backprop's if None)
     forward_passes: int = FORWARD_PASSES
 
 
@@ -197,10 +178,12 @@ def nudge(
     j: int,
     k: int | None = None,
     epsilon: float | None = None,
+    feedback: Feedback | None = None,
 ) -> Nudge:
     """Nudge ``of`` (``"z"``, ``"a"``, ``"w"``, ``"b"``) of layer ``l`` (2..L), neuron ``j``
     (and, for ``w``, source ``k`` in layer l-1; all 0-based) by ``±ε`` on the example
-    ``x`` ``(n_1,)``, ``y`` ``(n_L,)``; ``net`` is not changed.
+    ``x`` ``(n_1,)``, ``y`` ``(n_L,)``; ``net`` is not changed. Beside backprop's value, the
+    inverse rule's prediction and ``feedback``'s (:func:`predicted`).
 
     Raises :class:`NudgeError` for a quantity the network lacks or an ε that leaves the
     cost's domain, :class:`NotFinite` if the cost or a slope is not finite.
@@ -214,6 +197,8 @@ def nudge(
         c0 = float(trace.cost_x[0])
         slope, eps = _slope(net, cost, trace, y, of, l, j, k, epsilon)
         exact = backprop_value(net, cost, trace, of, l, j, k)
+        inverse = predicted(net, cost, x, y, of, l, j, k, Feedback(INVERSE))
+        rule = exact if feedback is None else predicted(net, cost, x, y, of, l, j, k, feedback)
     values = {"cost": c0, "measured": slope, "backprop": exact, "epsilon": eps}
     bad = [name for name, v in values.items() if not np.isfinite(v)]
     if bad:
@@ -221,7 +206,29 @@ def nudge(
             f"{' and '.join(bad)} not finite at these parameters: the network's numbers "
             "overflowed or its output saturated (reset the run or nudge another quantity)"
         )
-    return Nudge(of, l, j, k, eps, c0, slope, exact)
+    return Nudge(of, l, j, k, eps, c0, slope, exact, inverse, rule)
+
+
+def predicted(
+    net: Network,
+    cost: Cost,
+    x: Array,
+    y: Array,
+    of: str,
+    l: int,  # noqa: E741
+    j: int,
+    k: int | None,
+    feedback: Feedback,
+) -> float | None:
+    """What a feedback rule says ``∂C_x/∂q`` is, for ``x`` ``(n_1,)``, ``y`` ``(n_L,)``: the
+    reading of :func:`backprop_value` from the rule's trace, its BP2 through ``B^{l+1}``
+    (the inverse: ``(w^{l+1})^+``). None if not finite (a pseudo-inverse of a nearly
+    singular w can be huge)."""
+    with np.errstate(all="ignore"):
+        trace = backprop(net, cost.name, x[None, :], y[None, :], feedback=feedback)
+        back = None if feedback.exact else feedback.matrices(net.weights)
+        v = backprop_value(net, cost, trace, of, l, j, k, back)
+    return v if np.isfinite(v) else None
 
 
 def backprop_value(
@@ -232,8 +239,11 @@ def backprop_value(
     l: int,  # noqa: E741
     j: int,
     k: int | None,
+    back: list[Array] | None = None,
 ) -> float:
-    """Backprop's ``∂C_x/∂q`` for the quantity, read from a one-example ``trace``."""
+    """Backprop's ``∂C_x/∂q`` for the quantity, read from a one-example ``trace``; with
+    ``back`` (a rule's ``B^l`` for l = 3..L, ``(n_{l-1}, n_l)``) and that rule's trace,
+    the rule's reading of it (``a^l``: ``Σ_i B^{l+1}_ji δ^{l+1}_i``)."""
     i = l - 2  # index of layer l in the trace's per-layer lists (z, δ, grads)
     if of in ("z", "b"):
         return float(trace.delta[i][0, j] if of == "z" else trace.grad_b[i][j])
@@ -242,7 +252,9 @@ def backprop_value(
         return float(trace.grad_w[i][j, k])
     if l == net.L:  # a^L: the cost's own gradient, ∇_a C_x
         return float(cost.grad_a(trace.a[-1], trace.y)[0, j])
-    # a^l: Σ_i w^{l+1}_ij δ^{l+1}_i, the error BP2 carries back to a^l_j
+    # a^l: Σ_i w^{l+1}_ij δ^{l+1}_i, the error BP2 carries back to a^l_j (or a rule's B)
+    if back is not None:
+        return float((trace.delta[i + 1] @ back[i].T)[0, j])
     return float((trace.delta[i + 1] @ net.weights[i + 1])[0, j])
 
 
@@ -297,28 +309,27 @@ def _slope(
 def _slope_a_L(
     cost: Cost, a_L: Array, y: Array, j: int, epsilon: float | None
 ) -> tuple[float, float]:
-    try:
-        of_a = COST_OF_A[cost.name]
-    except KeyError:
-        raise NudgeError("of", f"nudging a^L is not available for the {cost.label} cost") from None
     q = float(a_L[j])
-    scale = of_a.scale(q)
+    domain = cost.a_domain
+    # the step's scale: max(1, |q|), or the distance to the edge of the log's domain
+    scale = max(1.0, abs(q)) if domain is None else min(q - domain[0], domain[1] - q)
     if scale <= 0.0:
         raise NotFinite(
             f"a^L_j = {q:g} (j = {j}) is at the edge of the {cost.label} cost's logarithm: "
             "the cost has no finite slope there (the output saturated)"
         )
-    if cost.name != "quadratic" and epsilon is not None and epsilon >= scale:
+    if domain is not None and epsilon is not None and epsilon >= scale:
+        lo, hi = (f"{v:g}".replace("inf", "∞") for v in domain)
         raise NudgeError(
             "epsilon",
             f"a^L_j = {q:.6g} (j = {j}) and the {cost.label} cost takes its logarithm: "
-            f"epsilon must be below {scale:.6g} so that a ± ε stays inside (0, 1)",
+            f"epsilon must be below {scale:.6g} so that a ± ε stays inside ({lo}, {hi})",
         )
 
     def c(v: float) -> float:
         row = a_L.copy()
         row[j] = v
-        return of_a.of(row, y)
+        return float(cost.of_a(row[None, :], y[None, :])[0])
 
     return _measure(c, q, epsilon if epsilon is not None else default_epsilon(scale))
 
