@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from app.core.forward import Feedforward
 from app.core.network import Network
 from app.runs.frames import encode
-from app.runs.rounding import Array, rounded32
+from app.runs.rounding import CLIP, Array, make_finite, round_sig, rounded32
 
 GRID = 64
 THUMB = 16
@@ -42,7 +42,10 @@ class GridBuilder:
         self.inputs = np.concatenate([grid, thumbs])
         self.argmax = n_out > 1
         self.axes = [rounded32(v) for v in (self.x1, self.x2, self.t1, self.t2)]
+        # The axes never change: encoded once.
+        self._axes = [orjson.Fragment(encode(v)) for v in self.axes]
         self._forward: Feedforward | None = None
+        self._sent: _Sent | None = None
         self._key: tuple[bytes, ...] | None = None
         self._encoded = orjson.Fragment(b"null")
 
@@ -61,31 +64,26 @@ class GridBuilder:
         fwd = self._forward
         if fwd is None or fwd.sizes != net.sizes or [a.name for a in fwd.acts] != net.activations:
             fwd = self._forward = Feedforward(net.sizes, net.activations, self.inputs)
+            self._sent = None
         fwd.set_network(net)
         fwd.run(layers)
         return fwd
 
     def compute(self, net: Network) -> dict[str, Any]:
-        n_grid, L = GRID * GRID, net.L
+        """The ``grid`` object (``docs/frames.md``); its arrays are reused by the next call."""
         fwd = self._run(net)
-        a_L = fwd.a(L)  # (n_L, N), one column per point
-        # Hidden neurons on the thumbnail points, neuron by neuron, 16x16 each.
-        hidden = [fwd.a(layer)[:, n_grid:].reshape(-1) for layer in range(2, L)]
-        n_hidden = sum(net.sizes[1:-1])
-        values = [*hidden] if self.argmax else [a_L[0, :n_grid], *hidden]
-        flat = rounded32(np.concatenate(values)) if values else np.zeros(0, np.float32)
-        if self.argmax:
-            output: NDArray[Any] = np.argmax(a_L[:, :n_grid], axis=0).astype(np.int32)
-            neurons = flat
-        else:
-            output, neurons = flat[:n_grid], flat[n_grid:]
+        sent = self._sent
+        if sent is None:
+            sent = self._sent = _Sent(fwd, self.argmax)
+        sent.fill()
+        x1, x2, t1, t2 = self._axes
         return {
-            "x1": self.axes[0],
-            "x2": self.axes[1],
-            "output": output.reshape(GRID, GRID),
-            "neurons": neurons.reshape(n_hidden, THUMB, THUMB),
-            "thumb_x1": self.axes[2],
-            "thumb_x2": self.axes[3],
+            "x1": x1,
+            "x2": x2,
+            "output": sent.output,
+            "neurons": sent.neurons,
+            "thumb_x1": t1,
+            "thumb_x2": t2,
         }
 
     def neuron(self, net: Network, l: int, j: int) -> dict[str, Any]:  # noqa: E741
@@ -101,6 +99,50 @@ class GridBuilder:
             "x2": self.axes[1],
             "values": values.reshape(GRID, GRID),
         }
+
+
+class _Sent:
+    """The grid's sent numbers for one forward pass's buffers: where they are read from, and
+    preallocated buffers to round them in (4 significant digits, float32)."""
+
+    def __init__(self, fwd: Feedforward, argmax: bool) -> None:
+        n_grid, L = GRID * GRID, len(fwd.sizes)
+        a_L = fwd.a(L)  # (n_L, N), one column per point: the grid's first, then the thumbnails
+        # Hidden neurons on the thumbnail points, neuron by neuron, 16x16 each.
+        sources = [fwd.a(layer)[:, n_grid:] for layer in range(2, L)]
+        if not argmax:
+            sources.insert(0, a_L[:1, :n_grid])
+        n = sum(src.size for src in sources)
+        self.vals, self.tmp, self.scale = np.empty(n), np.empty(n), np.empty(n)
+        self.idx = np.empty(n, np.intp)
+        self.out32 = np.zeros(n, np.float32)
+        self.copies, offset = [], 0
+        for src in sources:
+            self.copies.append((self.vals[offset : offset + src.size].reshape(src.shape), src))
+            offset += src.size
+        n_hidden = sum(fwd.sizes[1:-1])
+        neurons = self.out32[n - n_hidden * THUMB * THUMB :]
+        self.neurons = neurons.reshape(n_hidden, THUMB, THUMB)
+        self.winner: tuple[NDArray[Any], NDArray[np.intp]] | None = None
+        if argmax:  # several outputs: the winning class's index
+            won = np.zeros(n_grid, np.intp)
+            self.winner = (a_L[:, :n_grid], won)
+            self.output: NDArray[Any] = won.reshape(GRID, GRID)
+        else:
+            self.output = self.out32[:n_grid].reshape(GRID, GRID)
+
+    def fill(self) -> None:
+        """Read the forward's buffers, and round what is sent into ``out32``."""
+        for dst, src in self.copies:
+            np.copyto(dst, src)
+        vals, tmp = self.vals, self.tmp
+        np.abs(vals, out=tmp)
+        if not np.add.reduce(tmp) <= CLIP:  # some value is over CLIP, infinite or NaN
+            make_finite(vals)
+        round_sig(vals, tmp, out=self.out32, scratch=(self.idx, self.scale))
+        if self.winner is not None:
+            a, won = self.winner
+            np.argmax(a, axis=0, out=won)
 
 
 def _mesh(x1: Array, x2: Array) -> Array:

@@ -24,9 +24,16 @@ _SCALE = 10.0 ** (SIG_DIGITS - 1 - (np.arange(_OFFSET + 40) - _OFFSET).clip(-300
 _TINY, _OFFSET_F = np.array(1e-300), np.array(float(_OFFSET))
 
 
-def round_sig(buf: Array, tmp: Array, out: NDArray[Any] | None = None) -> None:
+def round_sig(
+    buf: Array,
+    tmp: Array,
+    out: NDArray[Any] | None = None,
+    scratch: tuple[NDArray[np.intp], Array] | None = None,
+) -> None:
     """Round finite ``buf`` (|x| ≤ CLIP) to 4 significant digits, in place or into ``out``
-    (cast to its dtype, float32 for a frame; ``buf`` is then left scaled); ``tmp``: scratch.
+    (cast to its dtype, float32 for a frame; ``buf`` is then left scaled); ``tmp``: scratch;
+    ``scratch``: an intp and a float64 buffer of ``buf``'s size, for a caller on a hot path
+    (else two arrays are allocated).
 
     ``x`` becomes ``rint(x·s) / s`` with ``s = 10^(3 − e)``, ``e = ⌊log10 |x|⌋`` (``|x|`` is
     taken as at least 1e-300, so that zero has a scale too).
@@ -35,7 +42,12 @@ def round_sig(buf: Array, tmp: Array, out: NDArray[Any] | None = None) -> None:
     np.maximum(tmp, _TINY, out=tmp)
     np.log10(tmp, out=tmp)
     tmp += _OFFSET_F
-    scale = _SCALE[tmp.astype(np.intp)]  # floor: the values are positive here
+    if scratch is None:
+        scale = _SCALE[tmp.astype(np.intp)]  # floor: the values are positive here
+    else:
+        idx, scale = scratch
+        np.copyto(idx, tmp, casting="unsafe")  # floor, as above
+        np.take(_SCALE, idx, out=scale)
     buf *= scale
     np.rint(buf, out=buf)
     np.divide(buf, scale, out=buf if out is None else out, casting="same_kind")

@@ -88,3 +88,20 @@ def test_the_grid_follows_the_weights() -> None:
     want = feedforward(net, _mesh(*exact)).a[-1][:, 0].reshape(GRID, GRID)
     np.testing.assert_allclose(moved["output"], want, rtol=1e-3, atol=1e-6)
     assert moved["output"] != first["output"]
+
+
+def test_a_diverged_network_sends_numbers_clipped_to_the_documented_limit() -> None:
+    """Weights so large that the float32 pass overflows (±inf, and inf − inf = NaN further on):
+    the page still gets numbers, clipped to ±1e30 (docs/frames.md), never null or NaN."""
+    net = _net(["linear", "linear", "linear"], 1)
+    for w in net.weights:
+        w[:] = 1e25
+        w[:, ::2] *= -1.0
+    grid = _received(_builder(1), net)
+    values = np.concatenate(
+        [np.ravel(grid["output"]), np.ravel(np.asarray(grid["neurons"], dtype=float))]
+    )
+    assert values.dtype == float and np.isfinite(values).all()
+    assert np.abs(values).max() == 1e30
+    hidden = np.asarray(grid["neurons"])
+    assert np.abs(hidden).max() == 1e30 and np.abs(hidden).min() < 1e30
