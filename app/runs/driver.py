@@ -4,7 +4,10 @@ The fast path runs on the loop in chunks of about 5 ms, with an ``await`` betwee
 other clients keep being served, and a cancelled stream stops within one chunk. (A W2
 frame of 10 steps is well under a millisecond; 100,000 steps of W1 take about a second.)
 A time budget stops training early: a playing stream trains at most its share of a frame
-interval (:meth:`app.runs.pacer.Pacer.budget`), and always at least one step.
+interval (:meth:`app.runs.pacer.Pacer.budget`), and always at least one step. Budgets, chunks
+and ``run.seconds_per_step`` are CPU time of the loop's thread (``time.thread_time``), as
+every cost the pacer shares out is: on a busy machine, wall time would count other
+processes' turns on the core as this run's steps, and its students would be given fewer.
 
 Between chunks, training also stops when the run is deleted or evicted (``run.closed``),
 when ``cancel`` is set (a REST client disconnected), or at ``deadline`` (a REST request's
@@ -33,7 +36,9 @@ _FIRST_CHUNK = 16
 @dataclass
 class Trained:
     steps: int = 0
-    seconds: float = 0.0  # time spent training, without the pauses between chunks
+    # CPU time spent training (the loop thread's, in the chunks only: not the other work the
+    # loop did between them, nor a busy machine's preemptions)
+    seconds: float = 0.0
     # "steps" (all done, or the time budget), "diverged", "time_cap", "deleted", "cancelled"
     stopped_by: str = "steps"
 
@@ -46,8 +51,8 @@ async def train(
     deadline: float = math.inf,
     cancel: asyncio.Event | None = None,
 ) -> Trained:
-    """Run up to ``steps`` steps, for about ``budget_s`` seconds at most (at least one step);
-    stops early if the run diverges, is closed, ``cancel`` is set, or at ``deadline``
+    """Run up to ``steps`` steps, for about ``budget_s`` seconds of CPU at most (at least one
+    step); stops early if the run diverges, is closed, ``cancel`` is set, or at ``deadline``
     (``time.monotonic()``)."""
     out = Trained()
     job = None
@@ -83,9 +88,9 @@ async def _train(
             out.stopped_by = "time_cap"
             return
         n = min(chunk, steps - out.steps)
-        t0 = time.perf_counter()
+        t0 = time.thread_time()
         k = run.train(n)
-        elapsed = time.perf_counter() - t0
+        elapsed = time.thread_time() - t0
         out.steps += k
         out.seconds += elapsed
         if job is not None:
@@ -126,7 +131,6 @@ async def train_paced(
             if interval:
                 next_at = max(next_at + interval, time.monotonic() - interval)
                 await _wait_until(min(next_at, deadline), run, cancel)
-            t0 = time.thread_time()
             part = await train(
                 run, steps - out.steps, pacer.budget(key), deadline=deadline, cancel=cancel
             )
@@ -134,7 +138,7 @@ async def train_paced(
             out.seconds += part.seconds
             job.done = out.steps
             request = (steps - out.steps) * run.seconds_per_step
-            pacer.report(key, time.thread_time() - t0, 0.0, request)
+            pacer.report(key, part.seconds, 0.0, request)
             if part.stopped_by != "steps":
                 out.stopped_by = part.stopped_by
                 break

@@ -193,9 +193,7 @@ class Player:
                     with contextlib.suppress(RunDiverged):
                         # CPU time, not wall time: the pacer shares the core's time, and a
                         # busy machine's preemptions are not this run's cost.
-                        cpu0 = time.thread_time()
-                        wall = (await driver.train(run, run.steps_per_frame, budget)).seconds
-                        trained = min(wall, time.thread_time() - cpu0)
+                        trained = (await driver.train(run, run.steps_per_frame, budget)).seconds
                     diverged = run.status == "diverged"
                     if diverged:
                         run.playing = False
