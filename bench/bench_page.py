@@ -51,7 +51,7 @@ NETS = {"W1 2-8-8-1": "8,8", "2-8-8-8-8-1": "8,8,8,8"}
 REPLAY = """async ([force, rounds]) => {
   const b = window.__bpv;
   const frames = b.recording.filter(f => f.status !== 'diverged');
-  b.store.selection = {type: 'neuron', l: 2, j: 0};
+  b.store.update({selection: {type: 'neuron', l: 2, j: 0}});
   const times = [], parts = {};
   for (let r = 0; r < rounds; r++) {
     for (const f of frames) {

@@ -197,6 +197,7 @@ export class Controls {
   render(store) {
     this.store = store;
     const s = store.settings;
+    $("#csv-name").textContent = store.csvName; // textContent: the file name is user text
     ensureOption($("#learning_rate"), s.learning_rate);
     ensureOption($("#lambda"), s.lambda);
     ensureOption($("#momentum"), s.momentum);

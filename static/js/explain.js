@@ -8,9 +8,9 @@
 
 import { bp2Matrix } from "./bp2_matrix.js";
 import { Sheet } from "./digits.js";
-import { eq, math, mi, mn, mo, num, odot, paren, row, sum, sym, times } from "./mathml.js";
+import { eq, math, mi, mo, num, odot, paren, row, sum, sym, times } from "./mathml.js";
 import { NudgePanel } from "./nudge.js";
-import { ACT_LABEL, COST_LABEL, actAbout, explainFor, nodeVector } from "./quantities.js";
+import { ACT_LABEL, COST_LABEL, REG_LABEL, actAbout, costAbout, evalTokens, explainFor, formulaMath, nodeVector, regAbout, sheetTokens } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
 
@@ -323,19 +323,24 @@ function bp2MeanView(frame, ex) {
 
 const mfrac1 = (m) => html`<mfrac><mn>1</mn><mn>${m}</mn></mfrac>`;
 
+/**
+ * BP1's lines for one example: δ = a − y where σ′ cancels; else, when the cost registry
+ * gives ∇ₐC as a formula (GET /api/options → costs.grad_a), g = ∇ₐC and δ = g·σ′; else only δ.
+ */
 function bp1Lines(sh, frame, ex, P, prefix) {
-  const cost = frame.cost_name;
   const act = frame.activations[ex.l - 2];
-  sh.num(`${prefix}a`, P.a);
-  sh.num(`${prefix}y`, P.y, { exact: Number.isInteger(P.y) }); // a class target (±1, 0) is exact; a regression target is a float like any other
-  sh.num(`${prefix}g`, P.a_minus_y);
-  sh.num(`${prefix}d`, P.delta);
-  const gEq = sh.eq([`${prefix}a`, "−", `${prefix}y`], `${prefix}g`);
-  if (ex.cancels) return { gEq, spEq: null, dEq: sh.eq([`${prefix}a`, "−", `${prefix}y`], `${prefix}d`) };
-  if (cost !== "quadratic") return { gEq: null, spEq: null, dEq: null };
-  sh.num(`${prefix}sp`, P.sigma_prime);
-  const spEq = primeEq(sh, act, `${prefix}a`, `${prefix}sp`);
-  return { gEq, spEq, dEq: sh.eq([`${prefix}g`, "·", `${prefix}sp`], `${prefix}d`) };
+  const id = (v) => `${prefix}${v}`;
+  sh.num(id("a"), P.a);
+  sh.num(id("y"), P.y, { exact: Number.isInteger(P.y) }); // a class target (±1, 0) is exact; a regression target is a float like any other
+  sh.num(id("d"), P.delta);
+  if (ex.cancels) return { gEq: null, spEq: null, dEq: sh.eq([id("a"), "−", id("y")], id("d")) };
+  const grad = costAbout(frame.cost_name)?.grad_a;
+  if (!grad) return { gEq: null, spEq: null, dEq: null };
+  sh.num(id("g"), evalTokens(grad, { a: P.a, y: P.y }));
+  const gEq = sh.eq(sheetTokens(sh, grad, { a: id("a"), y: id("y") }), id("g"));
+  sh.num(id("sp"), P.sigma_prime);
+  const spEq = primeEq(sh, act, id("a"), id("sp"));
+  return { gEq, spEq, dEq: sh.eq([id("g"), "·", id("sp")], id("d")) };
 }
 
 function bp1View(frame, ex) {
@@ -346,6 +351,8 @@ function bp1View(frame, ex) {
   const sh = new Sheet();
   const { gEq, spEq, dEq } = bp1Lines(sh, frame, ex, P, "");
   sh.fit();
+  const gradTokens = costAbout(cost)?.grad_a;
+  const grad = gradTokens ? formulaMath(gradTokens, { a: sym.a(l, j), y: sym.y(j) }) : null;
   const title = html`BP1 for output neuron j = ${j + 1} (layer L = ${l}, ${ACT_LABEL[act] ?? act}, ${COST_LABEL[cost] ?? cost} cost)`;
   let lines;
   if (ex.cancels) {
@@ -356,9 +363,9 @@ function bp1View(frame, ex) {
     lines = html`<p class="note">Cost ${COST_LABEL[cost] ?? cost}: δ = ${P.delta}.</p>`;
   } else {
     lines = html`<p class="eq-head">${math(sym.delta(l, j), eq(), row(mfracD(sym.a(l, j))), times(), sym.sigmaPrime(sym.z(l, j)))}</p>
-      <p class="note">Quadratic cost ${math(mi("C"), eq(), mn("½"), html`<msup><mrow><mo>‖</mo><mi>y</mi><mo>−</mo><msup><mi>a</mi><mi>L</mi></msup><mo>‖</mo></mrow><mn>2</mn></msup>`)}, so ${math(mfracD(sym.a(l, j)), eq(), sym.a(l, j), mo("−"), sym.y(j))}.</p>
+      <p class="note">With the ${COST_LABEL[cost] ?? cost} cost, ${math(mfracD(sym.a(l, j)), eq(), grad)}.</p>
       <table class="terms">
-      <tr><td>${math(sym.a(l, j), mo("−"), sym.y(j))}</td><td data-bp1-grad="${P.a_minus_y}">${arith(sh, gEq, "bp1-grad")}</td></tr>
+      <tr><td>${math(grad)}</td><td data-bp1-grad="${sh.nums.get("g").v}">${arith(sh, gEq, "bp1-grad")}</td></tr>
       ${primeRow(sh, spEq, act, l, j, P.z, "sp")}
       <tr class="result"><td>${math(sym.delta(l, j))}</td><td data-bp1-delta="${P.delta}">${arith(sh, dEq, "bp1-delta")}</td></tr></table>`;
   }
@@ -410,15 +417,16 @@ function edgeView(frame, ex, edit) {
   sh.num("eta", U.learning_rate, { exact: true });
   sh.num("dw", U.delta_w);
   sh.num("wn", U.w_next);
-  const reg = U.regulariser !== "none" && U.lambda > 0;
+  const rPrime = regAbout(U.regulariser)?.grad_w ?? null; // r′(w) as a formula; null: no regulariser
+  const reg = rPrime !== null && U.lambda > 0;
   let regEq = null;
   let gradEq = null;
   if (reg) {
     sh.num("lam", U.lambda, { exact: true });
     sh.num("n", U.n, { exact: true });
     sh.num("r", U.reg_grad);
-    if (U.regulariser === "l2") sh.num("wr", w);
-    else sh.num("wr", Math.sign(w), { exact: true });
+    const r = evalTokens(rPrime, { w });
+    sh.num("wr", r, { exact: Number.isInteger(r) }); // sgn(w) is exactly ±1 or 0
     regEq = sh.eq(["lam", "/", "n", "·", "wr"], "r");
     gradEq = sh.eq(["bp4", "+", "r"], "grad");
   }
@@ -435,7 +443,8 @@ function edgeView(frame, ex, edit) {
   sh.fit();
   const title = html`Edge ${name.w(l, j, k)}: from neuron k = ${k + 1} (layer ${l - 1}) to neuron j = ${j + 1} (layer ${l})`;
   const W = sym.w(l, j, k);
-  const regName = U.regulariser === "l2" ? html`${math(mfrac(mi("λ"), mi("n")), W)} (L2)` : html`${math(mfrac(mi("λ"), mi("n")), html`<mi>sgn</mi>`, paren(W))} (L1)`;
+  const regTerm = reg ? row(mfrac(mi("λ"), mi("n")), formulaMath(rPrime, { w: W })) : null;
+  const regName = reg ? html`${math(regTerm)} (${REG_LABEL[U.regulariser] ?? U.regulariser})` : "";
   const content = html`<div class="explain-cols flow"><div class="explain-left">
     <p class="eq-head weight-edit"><label>${math(W, eq())}<input type="text" inputmode="decimal" spellcheck="false" autocomplete="off" size="9"
       data-weight-input="${edit.key}" data-shown="${weightText(w)}" value="${weightText(w)}" aria-label="${name.w(l, j, k)}: type a new weight, then Enter"></label>
@@ -452,7 +461,7 @@ function edgeView(frame, ex, edit) {
     <div class="explain-right">
     <p class="eq-head">The next SGD step (batch of ${m})</p>
     <div class="update">
-      <p>${math(sym.dC(W), eq(), html`<mi>mean</mi>`, paren(sym.a(l - 1, k), sym.delta(l, j)), ...(reg ? [mo("+"), U.regulariser === "l2" ? row(mfrac(mi("λ"), mi("n")), W) : row(mfrac(mi("λ"), mi("n")), html`<mi>sgn</mi>`, paren(W))] : []))}</p>
+      <p>${math(sym.dC(W), eq(), html`<mi>mean</mi>`, paren(sym.a(l - 1, k), sym.delta(l, j)), ...(reg ? [mo("+"), regTerm] : []))}</p>
       <p class="dim">the mean of ${math(sym.a(l - 1, k), sym.delta(l, j))} over the batch (BP4)${reg ? html`, plus the ${regName} term: ${arith(sh, regEq, "edge-reg")}` : ""}</p>
       <p data-edge-grad="${U.grad}">${reg ? arith(sh, gradEq, "edge-grad") : html`${math(html`<mn data-v="${U.bp4_mean}">${sh.text("bp4")}</mn>`)}`}</p>
       <p>${U.momentum > 0 ? math(mo("Δ"), W, eq(), mi("μ"), mi("v"), mo("−"), mi("η"), sym.dC(W)) : math(mo("Δ"), W, eq(), mo("−"), mi("η"), sym.dC(W))}</p>

@@ -15,7 +15,7 @@ import { $, fmt, html, maxAbs, niceMax, setHTML } from "./util.js";
 const BOTTOM = 6;
 
 export class NetworkPlot {
-  constructor(root, { onSelect, onResize, setHidden, inputLabel, onHover }) {
+  constructor(root, { onSelect, setHidden, inputLabel, onHover }) {
     this.onHover = onHover; // the hovered neuron or edge, or null (neuron_hover.js)
     this.root = root;
     this.plotDiv = $(".net-plot", root);
@@ -43,7 +43,7 @@ export class NetworkPlot {
     });
     new ResizeObserver(() => {
       this.geom = null;
-      onResize?.();
+      if (this.frame) this.update(this.frame, this.store);
     }).observe(this.plotDiv);
   }
 

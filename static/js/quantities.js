@@ -5,7 +5,7 @@
 
 import { api } from "./api.js";
 import { show } from "./digits.js";
-import { mi, mo, paren } from "./mathml.js";
+import { mi, mn, mo, paren } from "./mathml.js";
 import { html } from "./util.js";
 
 export const layer = (frame, l) => frame.layers[l - 2];
@@ -60,6 +60,68 @@ export function learnChoices(about) {
 
 /** The registry's entry for an activation ({label, symbol, elementwise, bounds, cut, kink, prime_from_a, ...}), or null. */
 export const actAbout = (name) => ABOUT.activations[name] ?? null;
+
+/** The registry's entry for a cost ({label, cancels_on, grad_a: ∇ₐC as tokens | null}). */
+export const costAbout = (name) => ABOUT.costs[name] ?? null;
+
+/** The registry's entry for a regulariser ({label, grad_w: r′(w) as tokens | null (none)}). */
+export const regAbout = (name) => ABOUT.regularisers[name] ?? null;
+
+/**
+ * A registry formula (tokens: variables, "1", "+", "−", "·", "/", "(", ")", "sgn" "(" … ")")
+ * evaluated in float64 in the order it is written: ["a", "−", "y"] with {a, y}.
+ */
+export function evalTokens(tokens, vars) {
+  let i = 0;
+  const peek = () => tokens[i];
+  const take = (t) => {
+    if (tokens[i] !== t) throw new Error(`formula ${tokens.join(" ")}: expected ${t} at ${i}`);
+    i += 1;
+  };
+  const primary = () => {
+    const t = tokens[i++];
+    if (t === "(") {
+      const v = sum();
+      take(")");
+      return v;
+    }
+    if (t === "sgn") {
+      take("(");
+      const v = Math.sign(sum());
+      take(")");
+      return v;
+    }
+    if (/^\d/.test(t)) return Number(t);
+    if (Object.hasOwn(vars, t)) return vars[t];
+    throw new Error(`formula ${tokens.join(" ")}: unknown ${t}`);
+  };
+  const unary = () => (peek() === "−" ? (i++, -unary()) : primary());
+  const product = () => {
+    let v = unary();
+    while (peek() === "·" || peek() === "/") v = tokens[i++] === "·" ? v * unary() : v / unary();
+    return v;
+  };
+  const sum = () => {
+    let v = product();
+    while (peek() === "+" || peek() === "−") v = tokens[i++] === "+" ? v + product() : v - product();
+    return v;
+  };
+  const v = sum();
+  if (i !== tokens.length) throw new Error(`formula ${tokens.join(" ")}: unread ${tokens.slice(i).join(" ")}`);
+  return v;
+}
+
+/** A registry formula's tokens for a digits.js Sheet: its variables as the sheet's number
+ * ids (ids: {a: "a0", y: "y0"}), its 1 as the exact number "one". */
+export function sheetTokens(sheet, tokens, ids) {
+  if (tokens.includes("1")) sheet.num("one", 1, { exact: true });
+  return tokens.map((t) => (Object.hasOwn(ids, t) ? ids[t] : t === "1" ? "one" : t));
+}
+
+/** A registry formula as MathML (no <math> around it); symbols: {variable: MathML}. */
+export function formulaMath(tokens, symbols = {}) {
+  return html`${tokens.map((t) => (Object.hasOwn(symbols, t) ? symbols[t] : /^\d/.test(t) ? mn(t) : /^[a-z]+$/i.test(t) ? mi(t) : mo(t)))}`;
+}
 
 /** BP2 for neuron k of layer l (per example: the probe). Terms come from the frame's edges. */
 export function bp2(frame, l, k) {

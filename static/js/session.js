@@ -5,7 +5,7 @@
 
 import { ApiError, api, openStream } from "./api.js";
 import { banner } from "./banner.js";
-import { CONFIG_KEYS, configOf, diffKeys } from "./state.js";
+import { configOf, diffKeys, settingsFromRun } from "./state.js";
 
 const RUN_KEY = "bpv.run";
 const SENT_KEPT = 64; // messages kept to match errors with (50/s are accepted at most)
@@ -44,7 +44,7 @@ export class Session {
     }
     // CSV text never travels in the link: only a reload of the tab that uploaded it keeps it.
     if (this.store.settings.dataset === "csv" && !this.store.csvText && run?.config.dataset !== "csv") {
-      this.store.settings.dataset = this.store.options.default_config.dataset;
+      this.store.update({ settings: { dataset: this.store.options.default_config.dataset } });
       banner.show("csv", { level: "info", dismiss: true, text: "This link used uploaded CSV data, which links do not carry: showing the default data set instead." });
     }
     if (run) {
@@ -190,10 +190,8 @@ export class Session {
   }
 
   async adopt(run) {
-    this.store.run = run;
+    this.store.update({ run, settings: settingsFromRun(run, this.store.settings) });
     sessionStorage.setItem(RUN_KEY, run.id);
-    for (const k of CONFIG_KEYS) if (k !== "csv" && run.config[k] !== undefined) this.store.settings[k] = run.config[k];
-    if (run.config.lambda_ !== undefined) this.store.settings.lambda = run.config.lambda_;
     await this.reloadData();
   }
 
@@ -201,7 +199,7 @@ export class Session {
     this.loaded = (async () => {
       const data = await api.data(this.store.run.id);
       data.__rev = (this.store.data?.__rev ?? 0) + 1;
-      this.store.data = data;
+      this.store.update({ data });
       this.hooks.data?.(data);
     })();
     return this.loaded;
@@ -217,7 +215,7 @@ export class Session {
       },
       frame: (f) => this.hooks.frame(f),
       rebuilt: (run) => {
-        this.store.run = run;
+        this.store.update({ run });
         this.hooks.rebuilt(run);
       },
       error: (detail, id) => {
@@ -260,8 +258,7 @@ export class Session {
     banner.show("conn", { level: "warn", text: `Connection to the server lost (code ${ev?.code ?? "?"}); reconnecting in ${wait.toFixed(1)} s…` });
     await new Promise((r) => setTimeout(r, wait * 1000));
     try {
-      const run = await api.getRun(this.store.run.id);
-      this.store.run = run;
+      this.store.update({ run: await api.getRun(this.store.run.id) });
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) {
         banner.clear("conn");

@@ -2,6 +2,7 @@
 // server (app/api/presets.py, also used for the teacher's BPV_PRESET): the page asks
 // GET /api/preset?hash=… what a link sets, and writes its own links with the grammar that
 // request returns, so the page and the server cannot read a link differently.
+// The store (below) holds the page's state and is its one write path: store.update.
 
 /** The grammar's keys in order: {key, kind, target: "config"|"view", nullable, default}. */
 export let GRAMMAR = [];
@@ -71,10 +72,11 @@ export function diffKeys(a, b) {
  * The settings a page opens with: the grammar's view defaults, the server's default
  * experiment (the teacher's preset if set), the preset's page-only keys (hide=, lock=, view),
  * then the URL hash; `link` is readLink()'s answer. Only keys of the grammar are copied.
+ * Returns the settings (the caller puts them in the store).
  */
-export function initialSettings(store, opts, link, canonical) {
+export function initialSettings(opts, link, canonical) {
   setGrammar(link.grammar);
-  const s = store.settings;
+  const s = { hide: [], lock: [] };
   for (const g of GRAMMAR) if (g.target === "view") s[g.key] = structuredClone(g.default);
   for (const k of CONFIG_KEYS) if (Object.hasOwn(opts.default_config, k)) s[k] = opts.default_config[k];
   for (const part of [link.preset.view, link.hash.config, link.hash.view]) {
@@ -82,38 +84,136 @@ export function initialSettings(store, opts, link, canonical) {
   }
   s.hide = s.hide.map(canonical).filter((x) => typeof x === "string");
   s.lock = s.lock.map(canonical).filter((x) => typeof x === "string");
+  return s;
 }
 
-/** The page's state: one object, one change channel. */
-class Store {
-  constructor() {
-    this.settings = { hide: [], lock: [] }; // filled by initialSettings()
-    this.options = null;
-    this.run = null; // RunInfo
-    this.data = null; // GET /data
-    this.frame = null; // latest applied frame
-    this.selection = null; // {type: "neuron", l, j} | {type: "edge", l, j, k}
-    this.highlight = null; // set by the walkthrough / step-through
-    this.mode = "normal"; // normal | walkthrough | stepthrough
-    this.listeners = new Set();
+/** Show the settings in the address bar (our own writes fire no hashchange). */
+export function writeHash(settings) {
+  const h = toHash(settings);
+  if (location.hash.replace(/^#/, "") !== h) history.replaceState(null, "", `#${h}`);
+}
+
+/**
+ * settings from a run's config (the server's answer wins over what the page asked for); the
+ * CSV text stays out (it is kept in store.csvText, never in links).
+ */
+export function settingsFromRun(run, settings) {
+  const out = {};
+  for (const [k, v] of Object.entries(run.config)) if (k !== "csv" && k in settings && v !== undefined) out[k] = v;
+  if (run.config.lambda_ !== undefined) out.lambda = run.config.lambda_;
+  return out;
+}
+
+const STATE = {
+  options: null, // GET /api/options
+  settings: { hide: [], lock: [] }, // config + view keys of the link grammar (initialSettings)
+  run: null, // RunInfo (docs/api.md)
+  data: null, // GET /data, with __rev counting reloads
+  csvText: null, // an uploaded CSV's text (never in a link), and its file name
+  csvName: "",
+  frame: null, // the frame on screen (docs/frames.md); never changed once stored
+  selection: null, // {type: "neuron", l, j} | {type: "edge", l, j, k} (j, k 0-based)
+  highlight: null, // a guide's highlight: {edges, nodes, context, pending: Set, color, fill, labels}
+  mode: "normal", // normal | walkthrough | stepthrough
+};
+
+const rethrow = (err) =>
+  queueMicrotask(() => {
+    throw err;
+  });
+const same = (a, b) => a === b || (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i]));
+const frozen = (v) => (Array.isArray(v) ? Object.freeze([...v]) : v);
+
+/**
+ * The page's state, with one write path. Read the fields (store.frame, store.settings, …);
+ * change them only with store.update(patch, meta): the fields named in patch are replaced
+ * (settings: the keys given are merged into a new settings object), then every subscriber
+ * of a field that changed is called once, after the whole patch is in place. An update made
+ * by a subscriber waits until every subscriber of the current one has run, so all of them
+ * see the same state. Fields have no setters: `store.frame = f` throws (ES modules are strict).
+ */
+export class Store {
+  #state = Object.freeze({ ...STATE, settings: Object.freeze({ hide: frozen([]), lock: frozen([]) }) });
+  #subs = [];
+  #queue = [];
+  #busy = false;
+
+  /** report(err): how a subscriber's error is made known (by default thrown on its own, so
+   * the console and the tests see it while the other subscribers still draw). */
+  constructor({ report = rethrow } = {}) {
+    this.report = report;
+    for (const k of Object.keys(STATE)) Object.defineProperty(this, k, { get: () => this.#state[k], enumerable: true });
   }
-  subscribe(fn) {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+
+  /**
+   * Subscribe fn(change) to the fields in events (a name or a list of STATE's names);
+   * change = {fields: Set of changed fields, keys: Set of changed settings keys, meta}.
+   * Returns the function that unsubscribes.
+   */
+  on(events, fn) {
+    const sub = { events: new Set([events].flat()), fn };
+    for (const e of sub.events) if (!Object.hasOwn(STATE, e)) throw new Error(`store.on: no field ${e}`);
+    this.#subs.push(sub);
+    return () => {
+      this.#subs = this.#subs.filter((s) => s !== sub);
+    };
   }
-  emit(what) {
-    for (const fn of this.listeners) fn(what, this);
+
+  /** Replace the fields in patch (settings: merge its keys) and tell their subscribers. */
+  update(patch, meta = {}) {
+    this.#queue.push([patch, meta]);
+    if (this.#busy) return;
+    this.#busy = true;
+    try {
+      while (this.#queue.length) this.#apply(...this.#queue.shift());
+    } finally {
+      this.#busy = false;
+      this.#queue.length = 0;
+    }
   }
+
+  #apply(patch, meta) {
+    const next = { ...this.#state };
+    const fields = new Set();
+    const keys = new Set();
+    for (const [k, v] of Object.entries(patch)) {
+      if (!Object.hasOwn(STATE, k)) throw new Error(`store.update: no field ${k}`);
+      if (k !== "settings") {
+        if (next[k] !== v) {
+          next[k] = v;
+          fields.add(k);
+        }
+        continue;
+      }
+      const s = { ...next.settings };
+      for (const [sk, sv] of Object.entries(v)) {
+        if (same(s[sk], sv)) continue;
+        s[sk] = frozen(sv);
+        keys.add(sk);
+      }
+      if (keys.size) {
+        next.settings = Object.freeze(s);
+        fields.add("settings");
+      }
+    }
+    if (!fields.size) return;
+    this.#state = Object.freeze(next);
+    const change = { fields, keys, meta };
+    for (const sub of this.#subs) {
+      if (![...fields].some((f) => sub.events.has(f))) continue;
+      try {
+        sub.fn(change);
+      } catch (err) {
+        this.report(err); // one view's fault must not stop the others drawing
+      }
+    }
+  }
+
   hidden(control) {
     return this.settings.hide.includes(control) || this.settings.hide.includes("all");
   }
+
   locked(control) {
     return this.settings.lock.includes(control) || this.settings.lock.includes("all");
   }
-  writeHash() {
-    const h = toHash(this.settings);
-    if (location.hash.replace(/^#/, "") !== h) history.replaceState(null, "", `#${h}`);
-  }
 }
-
-export const store = new Store();

@@ -8,29 +8,31 @@
 import { Sheet, show } from "./digits.js";
 import { eq, math, mi, mn, mo, msub, num, odot, paren, sum, sym, times } from "./mathml.js";
 import { edgeKey, nodeKey } from "./network_geom.js";
-import { ACT_LABEL, ExplainCache, actAbout, activationEq, approxNote, arith, layer, shownNum, sigmaCancels } from "./quantities.js";
+import { ACT_LABEL, COST_LABEL, ExplainCache, REG_LABEL, actAbout, activationEq, approxNote, arith, costAbout, evalTokens, formulaMath, layer, regAbout, sheetTokens, shownNum, sigmaCancels } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
 export class StepThrough {
-  constructor(root, { store, onHighlight, onExit, step, runId = () => store.run?.id }) {
+  /** onChange({highlight}): what the page should show after the learner moved here (or the
+   * exact numbers arrived); onExit(): closed; step(): train one batch; runId(): the run. */
+  constructor(root, { onChange, onExit, step, runId }) {
     this.root = root;
-    this.store = store;
-    this.onHighlight = onHighlight;
+    this.onChange = onChange;
     this.onExit = onExit;
     this.stepServer = step;
+    this.active = false;
     // Exact numbers per neuron/edge over REST; one redraw per animation frame as they arrive.
     this.cache = new ExplainCache(runId, () => {
-      if (this.raf || this.store.mode !== "stepthrough") return;
+      if (this.raf || !this.active) return;
       this.raf = requestAnimationFrame(() => {
         this.raf = 0;
-        if (this.store.mode === "stepthrough") this.render();
+        if (this.active) this.onChange(this.render());
       });
     });
     this.i = 0;
     this.frame = null;
     this.waiting = false;
     root.addEventListener("click", (ev) => {
-      if (this.store.mode !== "stepthrough") return;
+      if (!this.active) return;
       const b = ev.target.closest("[data-st]");
       if (!b) return;
       const what = b.dataset.st;
@@ -40,18 +42,21 @@ export class StepThrough {
     });
   }
 
+  /** Begin at the first stage of this frame; returns {highlight} as update() does. */
   start(frame) {
     this.frame = frame;
     this.i = 0;
     this.waiting = false;
-    this.render();
+    this.active = true;
+    return this.render();
   }
 
   stop() {
-    this.store.highlight = null;
+    this.active = false;
   }
 
-  /** A new frame: only the one our "next batch" asked for restarts the walk. */
+  /** A new frame: only the one our "next batch" asked for restarts the walk. Returns
+   * {highlight}: what the network view should show for the stage drawn. */
   update(frame) {
     // Our "next batch" step, or frames still in flight when the walk began: start from them.
     if ((this.waiting || this.i === 0) && frame.step !== this.frame.step) {
@@ -63,7 +68,7 @@ export class StepThrough {
       this.frame = frame;
       this.i = 0;
     }
-    this.render();
+    return this.render();
   }
 
   advance() {
@@ -71,7 +76,7 @@ export class StepThrough {
     if (stages[this.i].kind === "next") {
       this.waiting = true;
       this.stepServer();
-      this.render();
+      this.onChange(this.render());
       return;
     }
     this.go(this.i + 1);
@@ -79,8 +84,7 @@ export class StepThrough {
 
   go(i) {
     this.i = Math.max(0, Math.min(this.stages().length - 1, i));
-    this.render();
-    this.onHighlight();
+    this.onChange(this.render());
   }
 
   stages() {
@@ -93,15 +97,15 @@ export class StepThrough {
     return s;
   }
 
+  /** Draw the current stage; returns {highlight} for the network view. */
   render() {
     const f = this.frame;
-    if (!f) return;
+    if (!f) return { highlight: null };
     const stages = this.stages();
     const st = stages[Math.min(this.i, stages.length - 1)];
     this.pending = false;
     this.refused = false;
     const { title, body, highlight } = this.describe(st, f);
-    this.store.highlight = highlight;
     const id = st.l ? `${st.kind}-${st.l}` : st.kind;
     const phase = st.kind === "z" || st.kind === "a" ? "forward" : st.kind === "update" || st.kind === "next" ? "update" : "backward";
     setHTML(
@@ -115,6 +119,7 @@ export class StepThrough {
         <button data-st="close" class="x" aria-label="close">×</button></div>
         <h3>${title}</h3><div class="guide-body"${this.pending ? html` data-pending="1"` : ""}>${this.waiting ? html`<p>Training one step…</p>` : body}${this.refused ? html`<p class="note">The server could not send some of these numbers (a diverged run has none that are finite).</p>` : ""}</div>`,
     );
+    return { highlight };
   }
 
   /** The exact numbers of sel ("l,j" or "l,j,k") for this frame; undefined while asked. */
@@ -165,19 +170,19 @@ export class StepThrough {
     }
     if (st.kind === "bp1") {
       const cancels = sigmaCancels(f);
-      const quad = f.cost_name === "quadratic";
+      const grad = costAbout(f.cost_name)?.grad_a ?? null; // ∇ₐC as a formula, from the cost registry
       const rows = js(L).map((j) => {
         const n = this.exact(f, `${L},${j}`);
         if (!n) return html`<tr><td>${math(sym.delta(L, j))}</td><td class="num">${wait}</td></tr>`;
         const P = n.probe;
         sh.num(`a${j}`, P.a);
         sh.num(`y${j}`, P.y, { exact: true });
-        sh.num(`g${j}`, P.a_minus_y);
         sh.num(`sp${j}`, P.sigma_prime);
         sh.num(`d${j}`, P.delta);
         if (cancels) return { j, d: sh.eq([`a${j}`, "−", `y${j}`], `d${j}`) };
-        if (!quad) return { j };
-        return { j, g: sh.eq([`a${j}`, "−", `y${j}`], `g${j}`), d: sh.eq([`g${j}`, "·", `sp${j}`], `d${j}`) };
+        if (!grad) return { j };
+        sh.num(`g${j}`, evalTokens(grad, { a: P.a, y: P.y }));
+        return { j, g: sh.eq(sheetTokens(sh, grad, { a: `a${j}`, y: `y${j}` }), `g${j}`), d: sh.eq([`g${j}`, "·", `sp${j}`], `d${j}`) };
       });
       sh.fit();
       const out = rows.map((r) => {
@@ -185,13 +190,14 @@ export class StepThrough {
         const { j } = r;
         if (cancels) return html`<tr><td>${math(sym.delta(L, j))}</td><td>${math(eq(), sym.a(L, j), mo("−"), sym.y(j), eq())}</td><td class="num">${arith(sh, r.d, "bp1-delta")}</td></tr>`;
         if (r.d === undefined) return html`<tr><td>${math(sym.delta(L, j))}</td><td></td><td class="num">${math(eq(), shownNum(sh, `d${j}`))}</td></tr>`;
-        return html`<tr><td>${math(sym.a(L, j), mo("−"), sym.y(j))}</td><td></td><td class="num">${arith(sh, r.g, "bp1-grad")}</td></tr>
-          <tr><td>${math(sym.delta(L, j))}</td><td>${math(eq(), paren(sym.a(L, j), mo("−"), sym.y(j)), times(), sym.sigmaPrime(sym.z(L, j)), eq())}</td><td class="num">${arith(sh, r.d, "bp1-delta")}</td></tr>`;
+        const g = formulaMath(grad, { a: sym.a(L, j), y: sym.y(j) });
+        return html`<tr><td>${math(g)}</td><td></td><td class="num">${arith(sh, r.g, "bp1-grad")}</td></tr>
+          <tr><td>${math(sym.delta(L, j))}</td><td>${math(eq(), paren(g), times(), sym.sigmaPrime(sym.z(L, j)), eq())}</td><td class="num">${arith(sh, r.d, "bp1-delta")}</td></tr>`;
       });
       return {
         title: html`Backward, BP1 at the output (layer ${L}): ${math(sym.delta(L), eq(), row2(cancels))}`,
         highlight: { edges: new Set(), nodes: all(L), context: upTo(L), pending: new Set([...upTo(L - 1)].filter((k) => !k.startsWith("1,"))), color: "backward", fill: "delta", labels: labels(L, "delta", name.delta) },
-        body: html`<table class="terms compact">${out}</table>${approxNote(sh)}<p class="note">${quad ? "Quadratic cost: ∂C/∂a = a − y." : cancels ? "σ′ cancels against this cost's derivative." : ""} Backpropagation starts here.</p>`,
+        body: html`<table class="terms compact">${out}</table>${approxNote(sh)}<p class="note">${cancels ? "σ′ cancels against this cost's derivative." : grad ? html`${COST_LABEL[f.cost_name] ?? f.cost_name} cost: ${math(mfracText("a"), eq(), formulaMath(grad))}.` : ""} Backpropagation starts here.</p>`,
       };
     }
     if (st.kind === "bp2") {
@@ -215,7 +221,8 @@ export class StepThrough {
     if (st.kind === "update") {
       const h = f.hyper;
       const mom = h.momentum > 0;
-      const reg = h.regulariser !== "none" && h.lambda > 0;
+      const rPrime = regAbout(h.regulariser)?.grad_w ?? null; // r′(w) as a formula; null: no regulariser
+      const reg = rPrime !== null && h.lambda > 0;
       const picks = f.layers.map((Lr) => {
         let best = [0, 0];
         Lr.grad_w.forEach((r, j) => r.forEach((g, k) => { if (Math.abs(g) > Math.abs(Lr.grad_w[best[0]][best[1]])) best = [j, k]; }));
@@ -230,13 +237,14 @@ export class StepThrough {
         sh.num(`${p}dw`, U.delta_w);
         sh.num(`${p}wn`, U.w_next);
         const out = { Lr, j, k, e };
-        const r = U.regulariser !== "none" && U.lambda > 0;
+        const uPrime = regAbout(U.regulariser)?.grad_w ?? null;
+        const r = uPrime !== null && U.lambda > 0;
         if (r) {
           sh.num("lam", U.lambda, { exact: true });
           sh.num("n", U.n, { exact: true });
           sh.num(`${p}r`, U.reg_grad);
-          if (U.regulariser === "l2") sh.num(`${p}wr`, e.w);
-          else sh.num(`${p}wr`, Math.sign(e.w), { exact: true });
+          const rw = evalTokens(uPrime, { w: e.w });
+          sh.num(`${p}wr`, rw, { exact: Number.isInteger(rw) }); // sgn(w) is exactly ±1 or 0
           sh.num(`${p}g`, U.grad);
           out.reg = sh.eq(["lam", "/", "n", "·", `${p}wr`], `${p}r`);
           out.grad = sh.eq([`${p}bp4`, "+", `${p}r`], `${p}g`);
@@ -267,7 +275,7 @@ export class StepThrough {
       const rule = mom
         ? html`${math(mi("v"), mo("←"), mi("μ"), mi("v"), mo("−"), mi("η"), mfracText("w"))}, ${math(mi("w"), mo("←"), mi("w"), mo("+"), mi("v"))}`
         : math(mi("w"), mo("←"), mi("w"), mo("−"), mi("η"), mfracText("w"));
-      const regWords = reg ? html` plus the ${h.regulariser === "l2" ? "L2" : "L1"} term ${h.regulariser === "l2" ? math(mfrac(mi("λ"), mi("n")), mi("w")) : math(mfrac(mi("λ"), mi("n")), mi("sgn"), paren(mi("w")))}` : "";
+      const regWords = reg ? html` plus the ${REG_LABEL[h.regulariser] ?? h.regulariser} term ${math(mfrac(mi("λ"), mi("n")), formulaMath(rPrime))}` : "";
       return {
         title: html`Update: BP3 ${math(mfracText("b"), eq(), sym.delta("l", "j"))}, BP4 ${math(mfracText("w"), eq(), sym.a("l-1", "k"), sym.delta("l", "j"))}, then ${rule}`,
         highlight: { edges: new Set(f.layers.flatMap((Lr) => [...edgesInto(Lr.l)])), nodes: new Set(), context: upTo(L), color: "gradient", fill: "delta", labels: [] },

@@ -13,14 +13,17 @@ import { approxNote, arith, explainFor, layer, nodeVector, shownNum } from "./qu
 import { fmt, html, name, setHTML } from "./util.js";
 
 export class Walkthrough {
-  constructor(root, { store, onHighlight, onExit }) {
+  /** onChange({highlight, selection}): what the page should show after a step the learner
+   * took here (Next, Back); onExit(): the learner closed the walk. */
+  constructor(root, { onChange, onExit }) {
     this.root = root;
-    this.store = store;
-    this.onHighlight = onHighlight;
+    this.onChange = onChange;
     this.onExit = onExit;
+    this.active = false;
+    this.frame = null;
     this.i = 0;
     root.addEventListener("click", (ev) => {
-      if (this.store.mode !== "walkthrough") return;
+      if (!this.active) return;
       const b = ev.target.closest("[data-wt]");
       if (!b) return;
       if (b.dataset.wt === "next") this.go(this.i + 1);
@@ -29,15 +32,14 @@ export class Walkthrough {
     });
   }
 
-  start(frame) {
-    const sel = this.store.selection;
+  /** Begin at step 1 on the selected hidden neuron (else neuron 1 of the last hidden layer). */
+  start(frame, selection) {
     const L = frame.sizes.length;
-    // The layer and neuron we follow: the selected hidden neuron, else neuron 1 of the last hidden layer.
-    if (sel && sel.type === "neuron" && sel.l > 1 && sel.l < L) [this.l, this.k] = [sel.l, sel.j];
+    if (selection && selection.type === "neuron" && selection.l > 1 && selection.l < L) [this.l, this.k] = [selection.l, selection.j];
     else [this.l, this.k] = [L - 1, 0];
     this.i = 0;
-    this.select();
-    this.update(frame);
+    this.active = true;
+    return this.update(frame, selection);
   }
 
   /** The neuron followed, as the page's selection: the stream then sends its exact terms. */
@@ -45,42 +47,35 @@ export class Walkthrough {
     return { type: "neuron", l: this.l, j: this.k };
   }
 
-  select() {
-    this.store.selection = this.sel;
-  }
-
   stop() {
-    this.store.highlight = null;
+    this.active = false;
   }
 
   go(i) {
     this.i = Math.max(0, Math.min(this.steps.length - 1, i));
-    this.update(this.store.frame);
-    this.onHighlight();
+    this.onChange(this.update(this.frame, this.sel));
   }
 
-  update(frame) {
-    if (!frame) return;
+  /**
+   * Draw the current step for this frame and selection; returns what the page should show:
+   * {highlight, selection} (the neuron followed: a hidden neuron selected meanwhile becomes
+   * it, anything else gives way to it).
+   */
+  update(frame, selection) {
+    if (!frame) return { highlight: null };
+    this.frame = frame;
     const L = frame.sizes.length;
     if (L < 3) {
       this.steps = [null];
-      this.store.highlight = null;
       setHTML(this.root, html`<div class="guide-head"><b>Why the transpose?</b><button data-wt="close" class="x" aria-label="close">×</button></div>
         <p>This network has no hidden layer, so there is no BP2 to explain: the output error δ goes straight into the weights (BP4). Add a hidden layer (the + above the network) and open this again.</p>`);
-      return;
+      return { highlight: null };
     }
     if (this.l >= L || this.k >= frame.sizes[this.l - 1]) [this.l, this.k] = [L - 1, 0];
-    // A hidden neuron clicked meanwhile becomes the one followed; anything else: ours again
-    // (the page sends the selection on its next draw).
-    const s0 = this.store.selection;
+    const s0 = selection;
     if (s0 && s0.type === "neuron" && s0.l > 1 && s0.l < L) [this.l, this.k] = [s0.l, s0.j];
-    else {
-      this.select();
-      queueMicrotask(() => this.store.mode === "walkthrough" && this.onHighlight());
-    }
     this.steps = this.buildSteps(frame, explainFor(frame, this.sel));
     const s = this.steps[this.i];
-    this.store.highlight = s.highlight;
     setHTML(
       this.root,
       html`<div class="guide-head" data-guide="walkthrough" data-guide-step="${this.i + 1}"><b>Why the transpose?</b>
@@ -91,6 +86,7 @@ export class Walkthrough {
         <button data-wt="close" class="x" aria-label="close">×</button></div>
         <h3>${s.title}</h3><div class="guide-body"${this.pending ? html` data-pending="1"` : ""}>${s.body}</div>`,
     );
+    return { highlight: s.highlight, selection: this.sel };
   }
 
   buildSteps(frame, ex) {

@@ -45,12 +45,77 @@ def test_options_say_what_each_choice_is_called(client: TestClient) -> None:
     assert about["activations"]["sigmoid"]["bounds"] == [0.0, 1.0]
     assert about["activations"]["sigmoid"]["cut"] == 0.5
     assert not about["activations"]["softmax"]["elementwise"]
-    assert about["costs"]["cross_entropy"] == {"label": "cross-entropy", "cancels_on": "sigmoid"}
+    assert about["costs"]["cross_entropy"]["label"] == "cross-entropy"
+    assert about["costs"]["cross_entropy"]["cancels_on"] == "sigmoid"
     assert about["costs"]["quadratic"]["cancels_on"] is None
     assert {r["label"] for r in about["regularisers"].values()} == {"None", "L1", "L2"}
     # every output a kind offers is described
     for kind in o["kinds"].values():
         assert set(kind["outputs"]) <= set(about["activations"])
+
+
+# The textbook costs C_x(a) and penalties r(w) (Nielsen ch. 2 and 3), written here apart from
+# app/core: the formulas /api/options serves for their gradients must be their derivatives.
+COST_OF_A = {
+    "quadratic": lambda a, y: 0.5 * sum((yi - ai) ** 2 for ai, yi in zip(a, y, strict=True)),
+    "cross_entropy": lambda a, y: (
+        -sum(yi * math.log(ai) + (1 - yi) * math.log(1 - ai) for ai, yi in zip(a, y, strict=True))
+    ),
+    "log_likelihood": lambda a, y: -sum(yi * math.log(ai) for ai, yi in zip(a, y, strict=True)),
+}
+PENALTY = {"l2": lambda w: 0.5 * w * w, "l1": abs}
+TOKENS = {"a", "y", "w", "1", "+", "−", "·", "/", "(", ")", "sgn"}
+
+
+def evaluate(tokens: list[str], **values: float) -> float:
+    """A served formula's value: its tokens read as Python arithmetic."""
+    assert set(tokens) <= TOKENS, tokens
+    py = {"−": "-", "·": "*"}
+    text = " ".join(py.get(t, t) for t in tokens)
+    sign = lambda v: float((v > 0) - (v < 0))  # noqa: E731
+    return float(eval(text, {"__builtins__": {}}, {"sgn": sign, **values}))
+
+
+def test_options_give_each_costs_gradient_as_a_formula(client: TestClient) -> None:
+    """BP1's ∂C/∂a on the page is written from costs[*].grad_a: at sample outputs it is the
+    central difference of the textbook C_x in a_j (the other outputs held)."""
+    costs = client.get("/api/options").json()["about"]["costs"]
+    assert set(costs) == set(COST_OF_A)
+    a = [0.2, 0.55, 0.9]
+    for y in ([0.0, 1.0, 0.0], [1.0, 0.0, 1.0], [0.3, 0.6, 0.1]):
+        for name, c in costs.items():
+            assert c["grad_a"] is not None, name
+            for j in range(3):
+                h = 1e-6
+                up, down = list(a), list(a)
+                up[j] += h
+                down[j] -= h
+                slope = (COST_OF_A[name](up, y) - COST_OF_A[name](down, y)) / (2 * h)
+                got = evaluate(c["grad_a"], a=a[j], y=y[j])
+                assert got == pytest.approx(slope, rel=1e-6, abs=1e-8), (name, y, j)
+
+
+def test_options_give_each_regularisers_gradient_as_a_formula(client: TestClient) -> None:
+    """The update's λ/n·r'(w) is written from regularisers[*].grad_w: the derivative of the
+    textbook penalty (away from L1's kink); no regulariser, no formula."""
+    regs = client.get("/api/options").json()["about"]["regularisers"]
+    assert regs["none"]["grad_w"] is None
+    assert set(regs) - {"none"} == set(PENALTY)
+    for name, fn in PENALTY.items():
+        for w in (-1.7, -0.02, 0.3, 4.0):
+            h = 1e-6
+            slope = (fn(w + h) - fn(w - h)) / (2 * h)
+            assert evaluate(regs[name]["grad_w"], w=w) == pytest.approx(slope, rel=1e-6), name
+
+
+def test_a_gradient_no_formula_describes_gets_none() -> None:
+    """A registry function none of the page's formulas computes is served as null (the page
+    then shows values without a formula), never as a formula that is wrong for it."""
+    from app.api.options import GRAD_A, GRAD_W, SAMPLE_A, SAMPLE_W, SAMPLE_Y, formula
+
+    assert formula(lambda a, y: a * y, GRAD_A, SAMPLE_A, SAMPLE_Y) is None
+    assert formula(lambda a, y: 2.0 * (a - y), GRAD_A, SAMPLE_A, SAMPLE_Y) is None
+    assert formula(lambda w: w * w, GRAD_W, SAMPLE_W) is None
 
 
 def next_frame(ws: Any, limit: int = 50) -> Msg:

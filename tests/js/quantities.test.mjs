@@ -6,7 +6,8 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 
 import { Sheet } from "../../static/js/digits.js";
-import { activationEq, arith, bp2, explainFor, learnChoices, nodeVector, selectMessage, sigmaCancels } from "../../static/js/quantities.js";
+import { activationEq, arith, bp2, evalTokens, explainFor, formulaMath, learnChoices, nodeVector, selectMessage, sigmaCancels } from "../../static/js/quantities.js";
+import { html } from "../../static/js/util.js";
 import { evaluateText, holds, ofFloat, readShown, rng, textOf } from "./exact.mjs";
 
 // What GET /api/options says about each choice (tests/api/test_registry.py keeps this copy
@@ -150,5 +151,42 @@ describe("reading a frame by the notation's names", () => {
     assert.equal(explainFor(f, { type: "edge", l: 2, j: 1, k: 0 }), null);
     assert.deepEqual(selectMessage({ type: "edge", l: 3, j: 0, k: 1 }), { type: "select", l: 3, j: 0, k: 1 });
     assert.deepEqual(selectMessage(null), { type: "select" });
+  });
+});
+
+describe("registry formulas (GET /api/options → costs.grad_a, regularisers.grad_w)", () => {
+  const about = JSON.parse(readFileSync(new URL("./about.json", import.meta.url), "utf8"));
+  // ∂C_x/∂a_j of the textbook costs (Nielsen ch. 2, 3), written here apart from the page.
+  const GRAD = {
+    quadratic: (a, y) => a - y,
+    cross_entropy: (a, y) => -y / a + (1 - y) / (1 - a),
+    log_likelihood: (a, y) => -y / a,
+  };
+  test("each cost's ∇ₐC, evaluated as written, is the textbook derivative", () => {
+    for (const [name, c] of Object.entries(about.costs)) {
+      for (const [a, y] of [[0.3, 1], [0.8, 0], [0.55, 0.25]]) {
+        const got = evalTokens(c.grad_a, { a, y });
+        assert.ok(Math.abs(got - GRAD[name](a, y)) <= 1e-12 * Math.max(1, Math.abs(got)), `${name} at a=${a}, y=${y}: ${got}`);
+      }
+    }
+  });
+  test("each regulariser's r′(w): w for L2, sgn(w) for L1, none for none", () => {
+    assert.equal(about.regularisers.none.grad_w, null);
+    for (const w of [-2.5, -1e-3, 0, 0.7]) {
+      assert.equal(evalTokens(about.regularisers.l2.grad_w, { w }), w);
+      assert.equal(evalTokens(about.regularisers.l1.grad_w, { w }), Math.sign(w));
+    }
+  });
+  test("a formula reads as it is written: precedence, unary minus, and what it cannot read", () => {
+    assert.equal(evalTokens(["1", "−", "a", "·", "a"], { a: 0.5 }), 0.75);
+    assert.equal(evalTokens(["a", "·", "(", "1", "−", "a", ")"], { a: 0.25 }), 0.1875);
+    assert.equal(evalTokens(["−", "y", "/", "a"], { a: 4, y: 1 }), -0.25);
+    assert.throws(() => evalTokens(["a", "−"], { a: 1 }));
+    assert.throws(() => evalTokens(["q"], { a: 1 }), /unknown q/);
+  });
+  test("formulaMath writes a formula's tokens as MathML with the symbols given", () => {
+    const m = formulaMath(["sgn", "(", "w", ")"], { w: html`<mi>W</mi>` }).__raw;
+    assert.equal(m, "<mi>sgn</mi><mo>(</mo><mi>W</mi><mo>)</mo>");
+    assert.equal(formulaMath(["1", "−", "a"]).__raw, "<mn>1</mn><mo>−</mo><mi>a</mi>");
   });
 });
