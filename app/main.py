@@ -25,6 +25,7 @@ from app.api import (  # noqa: E402
     docs,
     edge,
     errors,
+    export,
     nudge,
     openapi,
     options,
@@ -92,7 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module in (options, backprop, runs, nudge, stream, stats):
+    for module in (options, backprop, runs, export, nudge, stream, stats):
         app.include_router(module.router)
     errors.install(app)
     runs.install(app)  # busy runs (409), budgets and caps (429), a full work queue (503)

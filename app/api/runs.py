@@ -20,6 +20,7 @@ from fastapi import APIRouter, Body, FastAPI, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from app.api import export
 from app.api.deps import (
     DefaultConfigDep,
     RunDep,
@@ -108,12 +109,24 @@ async def create_run(
     settings: SettingsDep,
     workers: WorkersDep,
     default_config: DefaultConfigDep,
-    config: Annotated[RunConfig | None, Body()] = None,
+    config: Annotated[export.RunConfigOrImport | None, Body()] = None,
 ) -> OrjsonResponse:
     """Create a run. Fields left out take the default experiment (`{}`: all of it).
-    Refused (429, `Retry-After`) when the server holds `max_runs` runs, this client
-    `max_runs_per_client`, or the runs' memory estimates would pass `memory_mb`; a run whose
-    own estimate is over `run_memory_mb` is a 422 naming the field that makes it big."""
+    `{"import": <document>}` alone makes the run a document from `GET .../export` describes,
+    going on exactly where it was. Refused (429, `Retry-After`) when the server holds
+    `max_runs` runs, this client `max_runs_per_client`, or the runs' memory estimates would
+    pass `memory_mb`; a run whose own estimate is over `run_memory_mb` is a 422 naming the
+    field that makes it big."""
+    if config is not None and "import_" in config.model_fields_set:
+        others = sorted(config.model_fields_set - {"import_"})
+        if others:
+            refused = ConfigError((others[0],), "give a config or an import, not both")
+            return export.document_error(refused, ("body",))
+        try:
+            run = await export.open_document(http, store, settings, workers, config.import_)
+        except ConfigError as e:
+            return export.document_error(e)
+        return OrjsonResponse(run_info(run), status_code=201)
     experiment = experiment_of(default_config).changed(**(changes_of(config) if config else {}))
 
     async def build_off_loop(c: Experiment) -> RunState:

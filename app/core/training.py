@@ -106,6 +106,7 @@ class Trainer:
         self._x_T = np.vstack([self.x.T, np.ones((1, len(self.x)))])
         self._y_T = np.ascontiguousarray(self.y.T)
         self._perm_x_T, self._perm_y_T = self._x_T, self._y_T
+        self.order: NDArray[np.intp] | None = None  # this epoch's permutation (a new one each)
         self._cursor = len(self.x)  # forces a shuffle before the first batch
         self._fast_steps: dict[int, FastStep] = {}
         self._flatten_parameters()
@@ -188,7 +189,7 @@ class Trainer:
     # -- batches ------------------------------------------------------------------------
     def _ensure_batch(self) -> None:
         if self._cursor >= len(self.x):
-            perm = self.rng.permutation(len(self.x))
+            perm = self.order = self.rng.permutation(len(self.x))
             self._perm_x_T = self._x_T[:, perm]
             self._perm_y_T = self._y_T[:, perm]
             self._cursor = 0

@@ -12,7 +12,9 @@ frames with grids, metrics), made of the arrays the run builds, sized from the c
   same batch sizes;
 - ``grid``: the decision-boundary grid of a 2-D run (64² points and a 16² thumbnail per
   neuron), in float32, and its encoded JSON;
-- ``history`` and a fixed part for the network, trainer and frame objects.
+- ``history`` and a fixed part for the network, trainer and frame objects;
+- ``snapshots``: the rewind timeline's budget (:func:`app.runs.timeline.budget_bytes`: at
+  most 1 MB, less for a small network).
 
 :func:`estimate` needs no parsing: a CSV's rows and columns are counted from its text (an
 upper bound: a header line counts as a row). ``tests/runs/test_budget.py`` checks the
@@ -29,6 +31,7 @@ from app.core.csvdata import MAX_CLASSES
 from app.core.datasets import DATASETS
 from app.runs.experiment import Experiment
 from app.runs.grid import GRID, THUMB
+from app.runs.timeline import budget_bytes
 from app.settings import Settings
 
 MB = 1_000_000
@@ -46,10 +49,11 @@ class Estimate:
     frames: int
     grid: int
     other: int
+    snapshots: int = 0
 
     @property
     def total(self) -> int:
-        return self.data + self.frames + self.grid + self.other
+        return self.data + self.frames + self.grid + self.other + self.snapshots
 
     @property
     def mb(self) -> float:
@@ -135,6 +139,7 @@ def estimate(config: Experiment, settings: Settings) -> Estimate:
         frames=math.ceil(SAFETY * frames),
         grid=math.ceil(SAFETY * grid),
         other=HISTORY_BYTES + FIXED_BYTES,
+        snapshots=budget_bytes(theta, n),  # n: at least the training set
     )
 
 

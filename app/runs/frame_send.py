@@ -1,59 +1,70 @@
-"""A frame's send plan: which buffer elements are sent, gathered, rounded, and templated.
+"""A frame's send plan: which buffer elements are sent, and the arithmetic done on them.
 
-The values that are sent are gathered (one fancy index) from a frame's buffer
-(:class:`app.runs.frames.FrameArena`) into a short one: first the plain values, then the
-left factors of the products (the edges ``w_jk a_k``, ``w_jk δ_j``, ``a_k δ_j``, and the
+The values that are sent are gathered (one ``take``) from a frame's buffer
+(:class:`app.runs.frame_arena.FrameArena`) into a short one: first the plain values, then
+the left factors of the products (the edges ``w_jk a_k``, ``w_jk δ_j``, ``a_k δ_j``, and the
 gradient's batch sum times ``1/m``), which one multiply by the gathered right factors
-completes. The result is rounded to 4 significant digits into ``send32`` in one pass, and
-read by orjson through float32 views held by a template dict built once per network shape
-and batch size: only the scalars change between frames. The layers are encoded once per
-frame computed (``layers`` is a pre-encoded :class:`orjson.Fragment`). NumPy calls on
-arrays this small cost about a microsecond each whatever they compute, so the index arrays
-and views are made once, and the per-frame work is a fixed list of calls.
+completes. The norms are square roots of sums of squares over segments of it, and the whole
+is rounded to 4 significant digits into ``send32`` in one pass. NumPy calls on arrays this
+small cost about a microsecond each whatever they compute, so the index arrays are made
+once, and the per-frame work (:meth:`SendPlan.finish`) is a fixed list of calls into
+preallocated buffers.
+
+One reason to change: what a frame sends and how its numbers are computed. Where the values
+come from is :mod:`app.runs.frame_arena`'s; the JSON shape they are sent in is
+:mod:`app.runs.frame_template`'s, which reads ``send32`` through views laid out by
+:meth:`SendPlan.views` (one per named slot).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import orjson
 from numpy.typing import NDArray
 
+from app.runs.frame_arena import Factors, Index
 from app.runs.rounding import CLIP, make_finite, round_sig
 
 _CLIP2 = CLIP * CLIP  # a sum of squares below it has every |value| below CLIP
-Index = NDArray[Any]
 
-
-@dataclass(frozen=True)
-class Factors:
-    """Element indices, in a frame's buffer, of what the plan sends or multiplies.
-
-    ``point`` (d,), ``y`` (n_L,) the probe's; ``consts`` ``[1, 1/m]``; per layer l = 2..L
-    (index l − 2): ``w``, ``g`` (batch sum of ∂C/∂w), ``gw`` (regularised ∂C/∂w), each
-    ``(n_l, n_{l-1} + 1)`` with the bias last; ``z``, ``delta``, ``sigma_prime`` ``(2, n_l)``
-    (row 0 the probe's, row 1 the batch mean); ``a``: the same for l = 1..L (the input first).
-    """
-
-    point: Index
-    y: Index
-    consts: Index
-    w: list[Index]
-    g: list[Index]
-    gw: list[Index]
-    a: list[Index]
-    z: list[Index]
-    delta: list[Index]
-    sigma_prime: list[Index]
+# Each layer's slots, by name: a frame's per-layer arrays (``docs/frames.md``); ``mean_*`` are
+# the batch means, ``edges_*`` the edge products of the probe and of the batch.
+LAYER_SLOTS = (
+    "w",
+    "b",
+    "grad_w",
+    "z",
+    "a",
+    "delta",
+    "sigma_prime",
+    "mean_z",
+    "mean_a",
+    "mean_delta",  # = grad_b (BP3: biases are never regularised)
+    "mean_sigma_prime",
+    "probe_forward",
+    "probe_backward",
+    "mean_forward",
+    "mean_backward",
+    "probe_gradient",
+    "mean_gradient",
+)
+# Each layer's norms: the square root of the sum of squares of a slot.
+NORMS = {
+    "grad_b": "mean_delta",  # ‖∂C/∂b^l‖₂ of the batch (the mean δ^l, BP3)
+    "grad_w": "grad_w",  # ‖∂C/∂w^l‖_F of the batch
+    "probe_delta": "delta",  # the probe's ‖δ^l‖₂
+    "probe_grad_w": "probe_gradient",  # the probe's ‖∂C_x/∂w^l‖_F (its a_k δ_j)
+}
 
 
 class SendPlan:
-    """Gather indices of every sent array, the template dict, and the norm segments."""
+    """The gather indices of every sent array, the norms' segments, and the buffers the
+    per-frame arithmetic writes: ``send32`` (what is sent, rounded), ``norms`` (per layer, by
+    name), and ``vals`` (the last frame's values before rounding, for the tests)."""
 
-    def __init__(self, buf_size: int, f: Factors, activations: list[str]) -> None:
+    def __init__(self, buf_size: int, f: Factors) -> None:
         one, inv_m = f.consts
         # A plain value is gathered by one index; a product by two, its left and right
         # factor, multiplied after the gather. Products have a second pair for frames with a
@@ -78,19 +89,25 @@ class SendPlan:
             prods.append((v[0], v[1], v[2], v[3]))
             return len(slots) - 1
 
-        s_point, s_x, s_mx, s_y = send(f.point), send(f.a[0][0]), send(f.a[0][1]), send(f.y)
-        layer_slots = []
+        self.probe_slots = {
+            "point": send(f.point),
+            "x": send(f.a[0][0]),
+            "mean_x": send(f.a[0][1]),
+            "y": send(f.y),
+        }
+        self.layer_slots: list[dict[str, int]] = []
         for i, w_aug in enumerate(f.w):
             k = w_aug.shape[1] - 1
             w, gm, gw = w_aug[:, :k], f.g[i][:, :k], f.gw[i][:, :k]
             a_k, d_j = f.a[i][:, None, :], f.delta[i][:, :, None]  # (2, 1, k), (2, n, 1)
             qs = (f.z[i], f.a[i + 1], f.delta[i], f.sigma_prime[i])
-            layer_slots.append(
+            found = (
                 [send(w), send(w_aug[:, k]), product(gm, inv_m, gw, one)]  # w, b, grad_w
                 + [send(q[c]) for c in (0, 1) for q in qs]
                 + [product(w, v[c]) for c in (0, 1) for v in (a_k, d_j)]  # w_jk a_k, w_jk δ_j
                 + [product(d_j[0], a_k[0]), product(gm, inv_m, gm, one)]  # δ_j a_k
             )
+            self.layer_slots.append(dict(zip(LAYER_SLOTS, found, strict=True)))
         n_plain = sum(p.size for p in plain)
         self._n_plain = n_plain
         # (gathered indices, right factors), indexed by "regularised"
@@ -103,112 +120,50 @@ class SendPlan:
         ]
         assert max(int(g.max()) for pair in self._gather for g in pair) < buf_size
         total = len(self._gather[0][0])
+        self._offsets = [(o + n_plain if is_prod else o, sh) for is_prod, o, sh in slots]
+        # Buffers of the per-frame arithmetic, made once.
+        self.send32 = np.zeros(total, dtype=np.float32)
+        self.vals = np.zeros(total)
+        self._work = np.zeros(total)  # the values, scaled in place while being rounded
+        self._right = np.zeros(total - n_plain)
         self._sq = np.zeros(total + 1)  # squares of the sent values, one slack element
         self._sq_sent = self._sq[:-1]
-        self.send32 = np.zeros(total, dtype=np.float32)
         self._tmp = np.empty(total)
-        self._offsets = [(o + n_plain if is_prod else o, sh) for is_prod, o, sh in slots]
-        self._slots, self._activations = layer_slots, activations
-        self._vals: NDArray[np.float64] = np.zeros(total)
-        self._layers = self._template(self.send32)
-        offsets = self._offsets
-        v = self._views(self.send32)
-        # Norms: ‖∂C/∂w^l‖_F and ‖∂C/∂b^l‖₂ (the mean δ^l, BP3) of the batch, the probe's
-        # ‖δ^l‖₂ and ‖∂C_x/∂w^l‖_F (its a_k δ_j), square roots of sums over segments of the
-        # squares; ``reduceat`` sums each [start, end) (and gives a[end] after it, unused),
-        # and a final index 0 adds the sum of all squares, which bounds every |value|.
+        self._scratch = (np.empty(total, np.intp), np.empty(total))
+        # Norms: square roots of sums over segments of the squares; ``reduceat`` sums each
+        # [start, end) (and gives a[end] after it, unused), and a final index 0 adds the sum
+        # of all squares, which bounds every |value|.
+        self.norms_by_layer: list[dict[str, float]] = [dict.fromkeys(NORMS, 0.0) for _ in f.w]
         segments = []
-        named = ((2, "grad_w"), (9, "grad_b"), (5, "probe_delta"), (15, "probe_grad_w"))
-        for i, sl in enumerate(layer_slots):
-            for j, name in named:
-                o, sh = offsets[sl[j]]
-                segments.append((o, o + math.prod(sh), self._layers[i]["norms"], name))
+        for norms, sl in zip(self.norms_by_layer, self.layer_slots, strict=True):
+            for name, slot in NORMS.items():
+                o, sh = self._offsets[sl[slot]]
+                segments.append((o, o + math.prod(sh), norms, name))
         segments.sort(key=lambda s: s[0])
         self._norm_idx = np.array([b for s in segments for b in s[:2]] + [0], dtype=np.intp)
         self._norms = [(s[2], s[3]) for s in segments]
-        self.probe: dict[str, Any] = {
-            "index": 0,
-            "point": v[s_point],
-            "x": v[s_x],
-            "y": v[s_y],
-            "cost": 0.0,
-        }
-        self.input = {"a": v[s_x], "mean_a": v[s_mx]}
-        self._encoded: orjson.Fragment | None = None
 
-    def _views(self, flat: NDArray[Any]) -> list[NDArray[Any]]:
+    def views(self, flat: NDArray[Any]) -> list[NDArray[Any]]:
+        """Per slot (the numbers :attr:`probe_slots` and :attr:`layer_slots` hold), a view of
+        ``flat`` (laid out as the sent values: ``send32`` or ``vals``) in its shape."""
         return [flat[o : o + math.prod(sh)].reshape(sh) for o, sh in self._offsets]
 
-    def _template(self, flat: NDArray[Any]) -> list[dict[str, Any]]:
-        """The ``layers`` list with views of ``flat`` (laid out as the sent values)."""
-        v = self._views(flat)
-        out = []
-        for i, sl in enumerate(self._slots):
-            w, b, gw, z, a, d, sp, mz, ma, md, ms, pf, pb, mf, mb, pg, mg = (v[j] for j in sl)
-            out.append(
-                {
-                    "l": i + 2,
-                    "activation": self._activations[i],
-                    "w": w,
-                    "b": b,
-                    "grad_w": gw,
-                    "grad_b": md,  # BP3: the mean δ (biases are never regularised)
-                    "z": z,
-                    "a": a,
-                    "delta": d,
-                    "sigma_prime": sp,
-                    "mean": {"z": mz, "a": ma, "delta": md, "sigma_prime": ms},
-                    "edges": {
-                        "probe": {"forward": pf, "backward": pb, "gradient": pg},
-                        "mean": {"forward": mf, "backward": mb, "gradient": mg},
-                    },
-                    "norms": {
-                        "grad_b": 0.0,
-                        "grad_w": 0.0,
-                        "probe_delta": 0.0,
-                        "probe_grad_w": 0.0,
-                    },
-                }
-            )
-        return out
-
     def norms(self) -> list[dict[str, float]]:
-        """Each layer's ``norms`` of the last :meth:`finish` (the frame's dicts: read only)."""
-        return [layer["norms"] for layer in self._layers]
-
-    def unrounded(self) -> list[dict[str, Any]]:
-        """The last :meth:`finish`'s ``layers`` in float64, before rounding (copies; its
-        ``norms`` are not filled): what the tests hold to the readable reference."""
-        return self._template(self._vals.copy())
-
-    @property
-    def layers(self) -> orjson.Fragment:
-        """The frame's ``layers`` list, encoded once per :meth:`finish`."""
-        if self._encoded is None:
-            self._encoded = orjson.Fragment(
-                orjson.dumps(self._layers, option=orjson.OPT_SERIALIZE_NUMPY)
-            )
-        return self._encoded
-
-    def extend_layers(self, extra: list[dict[str, Any]]) -> None:
-        """Set ``extra[i]``'s keys in layer i's dict (layer l = i + 2): fields this plan does
-        not gather (a feedback rule's, :mod:`app.runs.frames`); the caller keeps them current."""
-        for layer, more in zip(self._layers, extra, strict=True):
-            layer.update(more)
-        self._encoded = None
-
-    def invalidate(self) -> None:
-        """The buffer is about to change: the encoded layers are stale."""
-        self._encoded = None
+        """Each layer's norms of the last :meth:`finish` (the frame's dicts: read only)."""
+        return self.norms_by_layer
 
     def finish(self, buf: NDArray[np.float64], regularised: bool) -> bool:
         """Gather from ``buf``, multiply the products, take the norms, round to 4 significant
         digits into ``send32``; False if some sent value was not finite (it is clipped)."""
         perm, right = self._gather[regularised]
-        vals = buf[perm]
+        vals, tmp = self._work, self._tmp
+        # the indices are in range (checked when made): mode='wrap' skips take's buffered
+        # out (mode='raise' copies through a temporary)
+        buf.take(perm, out=vals, mode="wrap")
         prods = vals[self._n_plain :]
-        np.multiply(prods, buf[right], out=prods)
-        sq, sq_sent, tmp = self._sq, self._sq_sent, self._tmp
+        buf.take(right, out=self._right, mode="wrap")
+        np.multiply(prods, self._right, out=prods)
+        sq, sq_sent = self._sq, self._sq_sent
         np.multiply(vals, vals, out=sq_sent)
         sums = np.add.reduceat(sq, self._norm_idx).tolist()
         finite = True
@@ -223,6 +178,6 @@ class SendPlan:
         # The sums are finite now (every |value| ≤ CLIP), and so are the norms.
         for (norms, name), total in zip(self._norms, sums[:-1:2], strict=True):
             norms[name] = float(f"{math.sqrt(total):.4g}")  # round4
-        np.copyto(self._vals, vals)  # kept for :meth:`unrounded` (round_sig scales vals)
-        round_sig(vals, tmp, out=self.send32)
+        np.copyto(self.vals, vals)  # kept for the tests (round_sig scales its input)
+        round_sig(vals, tmp, out=self.send32, scratch=self._scratch)
         return finite

@@ -1,9 +1,15 @@
-"""The experiment a run carries out: its config, what was built from it, the probe.
+"""The experiment a run carries out: its config, what was built from it, the probe, and
+its timeline of snapshots.
 
 One reason to change: what a learner can do to the experiment itself (train it, change its
-settings, set a weight, choose the probe), checked against the network and the data. No
-budgets, locks, streams or frames here: those are the run's (:mod:`app.runs.run`), and
-measuring it is :mod:`app.runs.measurements`'.
+settings, set a weight, choose the probe, rewind it), checked against the network and the
+data. No budgets, locks, streams or frames here: those are the run's (:mod:`app.runs.run`),
+and measuring it is :mod:`app.runs.measurements`'.
+
+Snapshots (:mod:`app.runs.timeline`) are taken as the experiment trains: one at every step
+before :data:`~app.runs.timeline.EVERY_STEP_UNTIL`, one at the end of every :meth:`Lab.train`
+call after it, and one of the state training starts from when that state is not the last
+one kept (after a rewind, a weight set, an opened document).
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from app.core import checkpoint
 from app.runs.config import ConfigError
 from app.runs.experiment import HYPER_FIELDS, KEEP_FIELDS, Experiment
 from app.runs.state import RunState, build, data_key
+from app.runs.timeline import EVERY_STEP_UNTIL, Timeline, budget_bytes
 from app.settings import Settings
 
 MAX_WEIGHT = 100.0  # |w^l_jk| a learner may type in
@@ -34,6 +42,15 @@ class Lab:
         self.state: RunState = state if state is not None else build(config, settings)
         self.probe = config.probe
         self.generation = 0
+        self.timeline = self._new_timeline()
+        self._moved = False  # the state is not the last snapshot's: record it before training
+
+    def _new_timeline(self) -> Timeline:
+        """A timeline that starts with the state now (step 0, or an opened document's)."""
+        st = self.state
+        tl = Timeline(budget_bytes(st.trainer.theta.size, st.n_train))
+        tl.record(checkpoint.capture(st.trainer))
+        return tl
 
     # -- reading ----------------------------------------------------------------------
     def status(self, playing: bool) -> str:
@@ -58,18 +75,47 @@ class Lab:
 
     # -- changing ---------------------------------------------------------------------
     def train(self, steps: int) -> int:
-        """Up to ``steps`` fast-path steps; raises :class:`RunDiverged` if diverged."""
+        """Up to ``steps`` fast-path steps, snapshots taken as it goes (see the module);
+        raises :class:`RunDiverged` if diverged."""
         tr = self.state.trainer
         if tr.status != "ok":
             raise RunDiverged("the run diverged: reset it or lower the learning rate")
         if steps <= 0:
             return 0
-        return tr.train(steps)
+        tl = self.timeline
+        if self._moved or tl.last_step != tr.step:
+            tl.record(checkpoint.capture(tr))  # drops the snapshots ahead of it
+            self._moved = False
+        done = 0
+        while done < steps:
+            k = steps - done
+            if tr.step < EVERY_STEP_UNTIL:
+                k = 1
+            ran = tr.train(k)
+            done += ran
+            if ran < k or tr.status != "ok":
+                break  # diverged: the state rolled back to is not kept
+            tl.record(checkpoint.capture(tr))
+        return done
+
+    def rewind(self, step: int) -> int:
+        """Back to the latest kept snapshot at or before ``step``; returns its step. The
+        snapshots after it stay until the experiment trains on or a weight is set."""
+        snap = self.timeline.at_or_before(step)
+        if snap is None:
+            steps = self.timeline.steps
+            why = f"the earliest kept step is {steps[0]}" if steps else "no steps are kept"
+            raise ConfigError(("step",), f"cannot rewind to step {step}: {why}")
+        checkpoint.restore(self.state.trainer, snap)
+        self._moved = True
+        return snap.step
 
     def rebuilt(self, config: Experiment, state: RunState, *, new: bool) -> None:
         """A state built from ``config`` (by :func:`app.runs.state.build`); ``new``: another
         network or data (a rebuild), not the same config again (a reset)."""
         self.config, self.state, self.probe = config, state, config.probe
+        self.timeline = self._new_timeline()
+        self._moved = False
         if new:
             self.generation += 1
 
@@ -98,7 +144,10 @@ class Lab:
             )
         if not (math.isfinite(value) and abs(value) <= MAX_WEIGHT):
             raise ConfigError(("value",), f"a finite weight with |value| ≤ {MAX_WEIGHT:g}")
-        self.state.trainer.set_weight(l, j, k, value)
+        tr = self.state.trainer
+        tr.set_weight(l, j, k, value)
+        self.timeline.drop_after(tr.step)  # a new future from here
+        self._moved = True
 
     def needs_rebuild(self, new: Experiment) -> bool:
         """``new`` changes more than the training rule and the probe."""
@@ -126,6 +175,7 @@ class Lab:
                 momentum=new.momentum,
             )
         if "learning_rate" in changed and tr.status != "ok":
-            tr.reset_status()
+            tr.reset_status()  # zeroes the velocity
+            self._moved = True
         self.config, self.probe = new, new.probe
         return True

@@ -47,7 +47,7 @@ def round_sig(
     else:
         idx, scale = scratch
         np.copyto(idx, tmp, casting="unsafe")  # floor, as above
-        np.take(_SCALE, idx, out=scale)
+        _SCALE.take(idx, out=scale, mode="wrap")  # in range: e is in [-300, 30]
     buf *= scale
     np.rint(buf, out=buf)
     np.divide(buf, scale, out=buf if out is None else out, casting="same_kind")

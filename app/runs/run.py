@@ -244,8 +244,17 @@ class Run:
         self.lab.set_probe(index, name)
 
     def set_weight(self, l: int, j: int, k: int, value: float) -> None:  # noqa: E741
-        """:meth:`Lab.set_weight`."""
+        """:meth:`Lab.set_weight`; the history put aside by a rewind is dropped."""
         self.lab.set_weight(l, j, k, value)
+        self.measurements.drop_ahead()
+
+    def rewind(self, step: int) -> int:
+        """Back to the latest kept step ≤ ``step`` (:meth:`Lab.rewind`), the history cut
+        there (:meth:`Measurements.rewind`); returns that step. ConfigError naming ``step``
+        if none is kept."""
+        kept = self.lab.rewind(step)
+        self.measurements.rewind(kept)
+        return kept
 
     def plan(self, changes: dict[str, Any]) -> Plan:
         """The config after ``changes``, checked against the caps and the memory budgets."""
@@ -305,8 +314,12 @@ class Run:
             self.bytes = plan.bytes
 
     def train(self, steps: int) -> int:
-        """Up to ``steps`` fast-path steps; raises :class:`RunDiverged` if diverged."""
-        return self.lab.train(steps)
+        """Up to ``steps`` fast-path steps; raises :class:`RunDiverged` if diverged. Training
+        on after a rewind drops what lay ahead of it (snapshots, history)."""
+        done = self.lab.train(steps)
+        if done:
+            self.measurements.drop_ahead()
+        return done
 
     def steps_per_epoch(self) -> int:
         return self.lab.steps_per_epoch()

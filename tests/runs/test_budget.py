@@ -137,15 +137,18 @@ def test_a_change_over_the_per_run_budget_is_refused_and_the_run_kept() -> None:
 
 
 def test_the_server_budget_refuses_new_runs_with_a_retry_after() -> None:
-    settings = replace(Settings(), memory_mb=30, idle_timeout_s=100)
-    store = RunStore(settings)
     config = Experiment(**{"hidden": [8] * 6, "batch_size": 512})
-    size = estimate(config, settings).total
-    fits = int(30 * budget.MB // size)
-    assert fits >= 2
+    size = estimate(config, Settings()).total
+    small_size = estimate(Experiment(), Settings()).total
+    assert small_size < size / 2
+    # Room for three large runs and a small one, and half a large one to spare
+    mb = (3 * size + small_size + size // 2) / budget.MB
+    settings = replace(Settings(), memory_mb=mb, idle_timeout_s=100)
+    store = RunStore(settings)
+    fits = 3
     for i in range(fits):
         store.create(config, f"client{i}")
-    assert store.used_bytes <= 30 * budget.MB
+    assert store.used_bytes <= mb * budget.MB
     with pytest.raises(MemoryFull) as full:
         store.create(config, "late")
     assert 1 <= full.value.retry_after <= 100

@@ -260,7 +260,7 @@ def test_a_frames_numbers_before_rounding_are_the_readable_reference(
     st = run.state
     net, h = st.net, st.trainer.hyper
     bx, by = (v.copy() for v in st.trainer.next_batch())
-    got = st.builder(len(bx)).plan.unrounded()
+    got = st.builder(len(bx)).unrounded()
     batch = backprop(net, st.cost_name, bx, by, h.regulariser, h.lmbda, st.n_train)
     probe = backprop(net, st.cost_name, st.x[3:4], st.y[3:4])
     probe_edges, mean_edges = core_edges.edges(net, probe, example=0), core_edges.edges(net, batch)

@@ -1,0 +1,179 @@
+"""Save and open a run (export, import) and rewind it, over HTTP: exact, or refused whole."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import client_for
+
+RULES: dict[str, dict[str, Any]] = {
+    "sgd": {},
+    "momentum": {"momentum": 0.9},
+    "l1": {"regulariser": "l1", "lambda": 0.01},
+    "l2": {"regulariser": "l2", "lambda": 0.01, "momentum": 0.5},
+}
+BASE = {"hidden": [5, 3], "batch_size": 7, "learning_rate": 0.1, "seed": 4}
+
+
+def _hex(params: dict[str, Any]) -> list[str]:
+    """Every weight and bias as float.hex: equal lists are equal float64 bits."""
+    out: list[str] = []
+    for w in params["weights"]:
+        out += [float(v).hex() for row in w for v in row]
+    for b in params["biases"]:
+        out += [float(v).hex() for v in b]
+    return out
+
+
+def _step(c: TestClient, rid: str, steps: int) -> None:
+    r = c.post(f"/api/runs/{rid}/step?grid=false", json={"steps": steps})
+    assert r.status_code == 200 and r.headers["x-steps-done"] == str(steps)
+
+
+def _export(c: TestClient, rid: str) -> dict[str, Any]:
+    r = c.get(f"/api/runs/{rid}/export")
+    assert r.status_code == 200
+    assert r.headers["content-disposition"].startswith("attachment")
+    doc: dict[str, Any] = r.json()
+    return doc
+
+
+@pytest.mark.parametrize("rule", list(RULES))
+def test_an_opened_run_goes_on_exactly_as_the_saved_one(rule: str) -> None:
+    with client_for() as c:
+        rid = c.post("/api/runs", json={**BASE, **RULES[rule]}).json()["id"]
+        _step(c, rid, 143)  # mid-epoch: 250 examples in batches of 7
+        doc = _export(c, rid)
+        text = json.dumps(doc)  # saved to a file and read back, as the page would
+        made = c.post("/api/runs", json={"import": json.loads(text)})
+        assert made.status_code == 201
+        info = made.json()
+        assert info["step"] == 143 and info["config"] == doc["settings"]
+        twin = info["id"]
+        assert c.get(f"/api/runs/{twin}/history").json()["step"] == doc["history"]["step"]
+        _step(c, rid, 100)
+        _step(c, twin, 100)
+        a, b = _export(c, rid), _export(c, twin)
+        assert a["step"] == b["step"] == 243
+        assert _hex(a["parameters"]) == _hex(b["parameters"])
+        assert _hex(a["velocity"]) == _hex(b["velocity"])
+        assert a["batches"] == b["batches"]
+        assert _hex(a["parameters"]) != _hex(doc["parameters"])  # it did train
+
+
+def test_a_csv_run_carries_its_data() -> None:
+    rows = "\n".join(f"{i % 7 / 7},{i % 5 / 5},{(i % 7 + i % 5) % 2}" for i in range(60))
+    with client_for() as c:
+        rid = c.post("/api/runs", json={"dataset": "csv", "csv": "a,b,y\n" + rows}).json()["id"]
+        _step(c, rid, 20)
+        doc = _export(c, rid)
+        assert doc["settings"]["csv"].endswith(rows)
+        twin = c.post("/api/runs", json={"import": doc}).json()["id"]
+        _step(c, rid, 100)
+        _step(c, twin, 100)
+        assert _hex(_export(c, rid)["parameters"]) == _hex(_export(c, twin)["parameters"])
+
+
+def _broken(doc: dict[str, Any]) -> list[tuple[str, Any, list[Any], str]]:
+    """(what, the document changed, the loc expected after ["body", "import"], a phrase)."""
+    cases = []
+
+    def case(what: str, change: Any, loc: list[Any], phrase: str) -> None:
+        d = copy.deepcopy(doc)
+        change(d)
+        cases.append((what, d, loc, phrase))
+
+    case("newer", lambda d: d.update(format_version=2), ["format_version"], "version 2")
+    case("not ours", lambda d: d.update(format="something"), ["format"], "format must be")
+    case("missing", lambda d: d.pop("velocity"), ["velocity"], "required")
+    case("unknown", lambda d: d.update(extra=1), ["extra"], "not permitted")
+    case(
+        "shape",
+        lambda d: d["parameters"]["weights"].__setitem__(1, [[1.0]]),
+        ["parameters", "weights", 1],
+        "w^3 must be 3 × 5",
+    )
+    case(
+        "layers",
+        lambda d: d["velocity"]["biases"].pop(),
+        ["velocity", "biases"],
+        "3 of these",
+    )
+    case(
+        "order", lambda d: d["batches"].update(order=[0] * 250), ["batches", "order"], "permutation"
+    )
+    case("position", lambda d: d["batches"].update(position=251), ["batches", "position"], "0..250")
+    case(
+        "rng",
+        lambda d: d["batches"]["rng"].update(state="zz"),
+        ["batches", "rng", "state"],
+        "pattern",
+    )
+    case("data", lambda d: d["settings"].update(seed=5), ["data_sha256"], "differs")
+    case("caps", lambda d: d["settings"].update(hidden=[9]), ["settings", "hidden", 0], "max_width")
+    case(
+        "history",
+        lambda d: d["history"]["test_cost"].pop(),
+        ["history", "test_cost"],
+        "entries",
+    )
+    return cases
+
+
+def test_a_broken_or_newer_document_is_refused_naming_the_field_and_nothing_is_made() -> None:
+    with client_for() as c:
+        rid = c.post("/api/runs", json={**BASE, "momentum": 0.9}).json()["id"]
+        _step(c, rid, 40)
+        doc = _export(c, rid)
+        for what, bad, loc, phrase in _broken(doc):
+            r = c.post("/api/runs", json={"import": bad})
+            assert r.status_code == 422, (what, r.text)
+            issue = r.json()["detail"][0]
+            assert issue["loc"] == ["body", "import", *loc], (what, issue)
+            assert phrase in issue["msg"], (what, issue)
+        # NaN in a weight (a raw body: JSON has no NaN, Python's reader takes it)
+        text = json.dumps({"import": doc}).replace(
+            json.dumps(doc["parameters"]["weights"][0][0][0]), "NaN", 1
+        )
+        r = c.post("/api/runs", content=text)
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"][:4] == [
+            "body",
+            "import",
+            "parameters",
+            "weights",
+        ]
+        r = c.post("/api/runs", json={"import": doc, "seed": 3})
+        assert r.status_code == 422 and "not both" in r.json()["detail"][0]["msg"]
+        assert c.get("/api/stats").json()["runs"] == 1  # nothing half-made
+
+
+def test_an_import_counts_against_the_clients_runs() -> None:
+    with client_for(max_runs_per_client=1) as c:
+        rid = c.post("/api/runs", json={}).json()["id"]
+        r = c.post("/api/runs", json={"import": _export(c, rid)})
+        assert r.status_code == 429 and r.json()["reason"] == "client_runs"
+
+
+def test_timeline_and_rewind_over_http() -> None:
+    with client_for() as c:
+        rid = c.post("/api/runs", json={**BASE, "momentum": 0.9}).json()["id"]
+        assert c.get(f"/api/runs/{rid}/timeline").json()["steps"] == [0]
+        _step(c, rid, 30)
+        before = c.get(f"/api/runs/{rid}/frame").json()
+        _step(c, rid, 500)
+        tl = c.get(f"/api/runs/{rid}/timeline").json()
+        assert tl["step"] == 530 and tl["steps"][:31] == list(range(31))
+        assert tl["bytes"] <= tl["budget_bytes"] and len(tl["steps"]) <= tl["max_snapshots"]
+        r = c.post(f"/api/runs/{rid}/rewind?grid=false", json={"step": 30})
+        assert r.status_code == 200
+        f = r.json()
+        assert f["step"] == 30 and f["history"]["step"][-1] <= 30
+        assert f["layers"] == before["layers"] and f["train"] == before["train"]
+        assert c.get(f"/api/runs/{rid}").json()["step"] == 30
+        r = c.post(f"/api/runs/{rid}/rewind", json={"step": -1})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "step"]
