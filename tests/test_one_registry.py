@@ -1,5 +1,5 @@
-"""One place per choice: no activation, cost or regulariser name is written down outside
-its registry.
+"""One place per choice: no activation, cost, regulariser or feedback rule name is written
+down outside its registry.
 
 The API's enums, /api/options, the page's labels and equations, the link grammar, the fast
 path, saturation and accuracy all read app/core/activations.py (and costs.py, which says on
@@ -18,11 +18,17 @@ from pathlib import Path
 
 from app.core.activations import ACTIVATIONS
 from app.core.costs import COSTS
+from app.core.feedback import RULES
 from app.core.regularisers import REGULARISERS
 
 ROOT = Path(__file__).resolve().parents[1]
-NAMES = set(ACTIVATIONS) | set(COSTS) | (set(REGULARISERS) - {"none"})
-REGISTRY = {"app/core/activations.py", "app/core/costs.py", "app/core/regularisers.py"}
+NAMES = set(ACTIVATIONS) | set(COSTS) | (set(REGULARISERS) - {"none"}) | set(RULES)
+REGISTRY = {
+    "app/core/activations.py",
+    "app/core/costs.py",
+    "app/core/regularisers.py",
+    "app/core/feedback.py",
+}
 
 # (file, name): why it may be spelt there.
 ALLOWED = {
@@ -45,6 +51,12 @@ ALLOWED = {
     ("app/core/datasets.py", "quadratic"): "the default cost for classification and regression",
     ("app/core/datasets.py", "log_likelihood"): "the default cost for multiclass",
     ("app/runs/config.py", "quadratic"): "the cost of an output no cost cancels on",
+    # BP2's feedback rules (app/core/feedback.py): the nudge reports the inverse rule's
+    # prediction beside backprop's (issue 12's question), under a field of that name.
+    ("app/core/nudge.py", "inverse"): "the rule every nudge predicts beside backprop",
+    ("app/api/nudge.py", "inverse"): "the nudge answer's field for that prediction",
+    ("static/js/walkthrough.js", "transpose"): "prose: 'so to use column k as a row we "
+    "transpose: the sum is…' reads as an object key",
 }
 
 
