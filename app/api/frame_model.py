@@ -231,6 +231,32 @@ class Health(Wire):
     )
 
 
+class Histogram(Wire):
+    edges: Vector = Field(description="21 bin edges, ascending: bins [e_i, e_{i+1})")
+    counts: list[int] = Field(description="20 counts; the last bin includes its right edge")
+
+
+class LayerHistograms(Wire):
+    l: int  # noqa: E741
+    w: Histogram | None = Field(description="w^l's n_l·n_{l-1} weights (null: not finite)")
+    a: Histogram | None = Field(description="a^l of the m batch examples (m·n_l values)")
+    delta: Histogram | None = Field(description="δ^l of the m batch examples")
+
+
+class Histograms(Wire):
+    bins: int = Field(description="20")
+    m: int = Field(description="the batch size the a and δ histograms count over")
+    layers: list[LayerHistograms]
+
+
+class Prediction(Wire):
+    step: int = Field(description="the run's step count after the predicted step")
+    predicted: float | None = Field(description="∇C·Δθ: the first-order change of the batch cost")
+    actual: float | None = Field(description="C_B(θ + Δθ) − C_B(θ) on the same batch")
+    cost_before: float | None = Field(description="C_B(θ), the batch cost, regularised")
+    cost_after: float | None = Field(description="C_B(θ + Δθ)")
+
+
 class Frame(Wire):
     type: Literal["frame"]
     run_id: str
@@ -260,6 +286,13 @@ class Frame(Wire):
     data_changed: bool
     explain: Explain | None = Field(description="the selection's terms, float64 (or null)")
     health: Health
+    histograms: Histograms | None = Field(
+        description="per-layer histograms of w, a and δ; on frames with fresh metrics only"
+    )
+    prediction: Prediction | None = Field(
+        description="predicted vs actual change of the batch cost, for the first step trained "
+        "after the previous frame; null before any"
+    )
 
 
 class NeuronGrid(Wire):

@@ -346,6 +346,38 @@ class RunData(BaseModel):
     extent: Matrix = Field(description="[[min, max] per input column]")
 
 
+class LayerSeries(BaseModel):
+    """One layer's gradient and health at the history's steps (docs/frames.md, "The gradient
+    across layers"); null where a step has no point."""
+
+    l: int  # noqa: E741 (the layer index of the notation)
+    probe_delta: list[float | None] = Field(description="‖δ^l‖₂ of the probe")
+    probe_grad_w: list[float | None] = Field(description="‖∂C_x/∂w^l‖_F of the probe")
+    grad_b: list[float | None] = Field(description="‖∂C/∂b^l‖₂ = ‖mean δ^l‖₂ of the batch")
+    grad_w: list[float | None] = Field(description="‖∂C/∂w^l‖_F of the batch-mean gradient")
+    saturated: list[int | None] | None = Field(
+        description="saturated units (health); null for a layer never counted"
+    )
+    dead: list[int | None] | None = Field(description="dead ReLU units (health)")
+
+
+class HistogramCounts(BaseModel):
+    edges: Vector = Field(description="B + 1 bin edges, ascending; bins [e_i, e_{i+1})")
+    counts: list[int] = Field(description="B counts; the last bin includes its right edge")
+
+
+class LayerHistogramSeries(BaseModel):
+    l: int  # noqa: E741
+    w: list[HistogramCounts | None] = Field(description="w^l's, one per snapshot")
+    a: list[HistogramCounts | None] = Field(description="the batch's a^l")
+    delta: list[HistogramCounts | None] = Field(description="the batch's δ^l")
+
+
+class HistogramSeries(BaseModel):
+    step: list[int] = Field(description="the snapshots' steps (at most 32, spread over the run)")
+    layers: list[LayerHistogramSeries]
+
+
 class History(BaseModel):
     step: list[int]
     epoch: list[int]
@@ -353,6 +385,12 @@ class History(BaseModel):
     test_cost: list[float | None]
     train_accuracy: list[float | None]
     test_accuracy: list[float | None]
+    layers: list[LayerSeries] = Field(
+        description="per layer l = 2..L, the gradient's norms and the health at `step`"
+    )
+    histograms: HistogramSeries | None = Field(
+        description="the layer histograms over time: GET /history?histograms=true only"
+    )
 
 
 class Detail(BaseModel):

@@ -311,9 +311,15 @@ async def read_data(run: RunDep) -> OrjsonResponse:
     response_class=OrjsonResponse,
     responses=errors(404, 422),
 )
-async def read_history(run: RunDep) -> OrjsonResponse:
-    """Train/test cost and accuracy, one point per measurement, the last 2,000 points."""
-    return OrjsonResponse(run.history_dict())
+async def read_history(
+    run: RunDep,
+    histograms: Annotated[
+        bool, Query(description="add the layer histograms over time (up to 32 snapshots)")
+    ] = False,
+) -> OrjsonResponse:
+    """Train/test cost and accuracy, one point per measurement, the last 2,000 points, and
+    per layer the gradient's norms and the saturated and dead units at the same steps."""
+    return OrjsonResponse(run.history_dict(histograms))
 
 
 @router.get(

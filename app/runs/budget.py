@@ -12,7 +12,8 @@ frames with grids, metrics), made of the arrays the run builds, sized from the c
   same batch sizes;
 - ``grid``: the decision-boundary grid of a 2-D run (64² points and a 16² thumbnail per
   neuron), in float32, and its encoded JSON;
-- ``history`` and a fixed part for the network, trainer and frame objects;
+- ``history`` (the loss history, and the per-layer series and histogram snapshots of
+  :mod:`app.runs.layer_history`) and a fixed part for the network, trainer and frame objects;
 - ``snapshots``: the rewind timeline's budget (:func:`app.runs.timeline.budget_bytes`: at
   most 1 MB, less for a small network).
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 from app.core.csvdata import MAX_CLASSES
 from app.core.datasets import DATASETS
+from app.runs import layer_history
 from app.runs.experiment import Experiment
 from app.runs.grid import GRID, THUMB
 from app.runs.timeline import budget_bytes
@@ -138,7 +140,7 @@ def estimate(config: Experiment, settings: Settings) -> Estimate:
         data=math.ceil(SAFETY * data),
         frames=math.ceil(SAFETY * frames),
         grid=math.ceil(SAFETY * grid),
-        other=HISTORY_BYTES + FIXED_BYTES,
+        other=HISTORY_BYTES + layer_history.max_bytes(len(sizes) - 1) + FIXED_BYTES,
         snapshots=budget_bytes(theta, n),  # n: at least the training set
     )
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.runs import insight
+from app.runs import insight, layer_stats
 from app.runs.frames import encode
 from app.runs.lab import Lab
 from app.runs.measurements import Measurements
@@ -77,6 +77,13 @@ def _frame(
     builder.probe["index"] = p
     status = lab.status(playing)
     explain = asked.explain
+    health = meas.health(st, lab.config, settings, status == "diverged", asked.fresh)
+    # At a measurement: the layer histograms, and a point of the per-layer history
+    measured = asked.fresh or metrics_step == tr.step
+    hist = None
+    if measured:
+        hist = layer_stats.measured(meas.layers, builder, tr.step, health["layers"])
+    lab.predict_next = True  # the next step trained is predicted (the frame's `prediction`)
     frame = {
         "type": "frame",
         "run_id": run_id,
@@ -108,6 +115,8 @@ def _frame(
         "history": meas.history_dict() if asked.history else None,
         "data_changed": asked.data_changed,
         "explain": insight.explain(st, p, (bx, by), explain) if explain else None,
-        "health": meas.health(st, lab.config, settings, status == "diverged", asked.fresh),
+        "health": health,
+        "histograms": hist,
+        "prediction": lab.prediction_at(tr.step),
     }
     return encode(frame)

@@ -18,6 +18,7 @@ import math
 from typing import Any
 
 from app.core import checkpoint
+from app.core.prediction import Prediction, predicted_step
 from app.runs.config import ConfigError
 from app.runs.experiment import HYPER_FIELDS, KEEP_FIELDS, Experiment
 from app.runs.state import RunState, build, data_key
@@ -42,6 +43,9 @@ class Lab:
         self.state: RunState = state if state is not None else build(config, settings)
         self.probe = config.probe
         self.generation = 0
+        # The first step trained after each frame is predicted (app/core/prediction.py).
+        self.prediction: Prediction | None = None
+        self.predict_next = True
         self.timeline = self._new_timeline()
         self._moved = False  # the state is not the last snapshot's: record it before training
 
@@ -49,7 +53,7 @@ class Lab:
         """A timeline that starts with the state now (step 0, or an opened document's)."""
         st = self.state
         tl = Timeline(budget_bytes(st.trainer.theta.size, st.n_train))
-        tl.record(checkpoint.capture(st.trainer))
+        tl.capture(st.trainer)
         return tl
 
     # -- reading ----------------------------------------------------------------------
@@ -84,19 +88,34 @@ class Lab:
             return 0
         tl = self.timeline
         if self._moved or tl.last_step != tr.step:
-            tl.record(checkpoint.capture(tr))  # drops the snapshots ahead of it
+            tl.capture(tr)  # drops the snapshots ahead of it
             self._moved = False
         done = 0
         while done < steps:
             k = steps - done
-            if tr.step < EVERY_STEP_UNTIL:
+            if tr.step < EVERY_STEP_UNTIL or self.predict_next:
                 k = 1
-            ran = tr.train(k)
+            ran = self._steps(k)
             done += ran
             if ran < k or tr.status != "ok":
                 break  # diverged: the state rolled back to is not kept
-            tl.record(checkpoint.capture(tr))
+            tl.capture(tr)
         return done
+
+    def _steps(self, k: int) -> int:
+        """``k`` fast-path steps; the first one after a frame is predicted (``k`` is then 1):
+        the trainer's own step, with the prediction read around it."""
+        if not self.predict_next:
+            return self.state.trainer.train(k)
+        self.predict_next = False  # until the next frame
+        self.prediction = predicted_step(self.state.trainer)
+        return 1
+
+    def prediction_at(self, step: int) -> dict[str, int | float | None] | None:
+        """The frame's ``prediction``: the last predicted step's, unless it lies after
+        ``step`` (the run went back)."""
+        p = self.prediction
+        return p.as_dict() if p is not None and p.step <= step else None
 
     def rewind(self, step: int) -> int:
         """Back to the latest kept snapshot at or before ``step``; returns its step. The
@@ -107,13 +126,16 @@ class Lab:
             why = f"the earliest kept step is {steps[0]}" if steps else "no steps are kept"
             raise ConfigError(("step",), f"cannot rewind to step {step}: {why}")
         checkpoint.restore(self.state.trainer, snap)
+        self.timeline.moved()
         self._moved = True
+        self.prediction, self.predict_next = None, True  # it was of another state's step
         return snap.step
 
     def rebuilt(self, config: Experiment, state: RunState, *, new: bool) -> None:
         """A state built from ``config`` (by :func:`app.runs.state.build`); ``new``: another
         network or data (a rebuild), not the same config again (a reset)."""
         self.config, self.state, self.probe = config, state, config.probe
+        self.prediction, self.predict_next = None, True
         self.timeline = self._new_timeline()
         self._moved = False
         if new:

@@ -7,12 +7,13 @@ history), :meth:`LayerHistory.record` keeps per layer l = 2..L the frame's four 
 health's saturated and dead counts, and every so often the layer histograms.
 
 Memory is bounded like the loss history's: the last :data:`POINTS` points (float32, in a
-buffer of 1.25 × that many rows, so that dropping the oldest is an occasional copy), and at
+buffer of :data:`_SPARE` more rows, so that dropping the oldest is an occasional copy), and at
 most :data:`SNAPSHOTS` histogram snapshots spread over the whole run (when full, every other
 one is dropped and only every 2nd, 4th, … later measurement is kept). A point recorded at a
 step before the last one (the run went back: a rewind, then training on) first drops the
-points after it; a second one at the last point's step is not kept (the loss history keeps
-its first point at a step too). Series are answered *aligned to the steps asked* (the loss
+points after it; one at a step already kept is not (the first stays, as in the loss
+history; a rewind measures again at a kept step, and the points after it stay for a rewind
+forward). Series are answered *aligned to the steps asked* (the loss
 history's), null where a step has no point (an opened document's history, for one).
 """
 
@@ -31,14 +32,14 @@ SNAPSHOTS = 32
 NORMS = ("probe_delta", "probe_grad_w", "grad_b", "grad_w")
 COUNTS = ("saturated", "dead")
 _COLS = len(NORMS) + len(COUNTS)
-_SPARE = POINTS // 4
+_SPARE = 64  # rows beyond POINTS: the oldest are dropped by one copy every _SPARE points
 
 
 def max_bytes(layers: int) -> int:
     """An upper bound on the bytes a history of ``layers`` (L − 1) layers holds."""
     rows = POINTS + _SPARE
     series = rows * (8 + 4 * layers * _COLS)
-    snaps = SNAPSHOTS * 3 * layers * (8 * (BINS + 1) + 8 * BINS)
+    snaps = SNAPSHOTS * 3 * layers * (8 * (BINS + 1) + 4 * BINS)
     return series + snaps + 4_000
 
 
@@ -56,7 +57,7 @@ class LayerHistory:
         self._start = self._end = 0
         self._snap_steps: list[int] = []
         self._snap_edges: list[NDArray[np.float64]] = []
-        self._snap_counts: list[NDArray[np.int32]] = []
+        self._snap_counts: list[NDArray[np.unsignedinteger[Any]]] = []
         self._stride = 1  # a snapshot every ``_stride`` measurements
         self._seen = 0  # measurements since the snapshots were last thinned
 
@@ -74,8 +75,8 @@ class LayerHistory:
         """A point at ``step``: ``norms[i]`` (layer l = i + 2, as the frame's ``norms``),
         ``health`` (the frame's ``health.layers``: the layers counted), and the layer
         histograms of the same frame (a snapshot is kept every so often)."""
-        if len(self) and self._steps[self._end - 1] == step:
-            return  # measured again at the same step: the loss history keeps its first point
+        if self._has(step):
+            return  # measured again at a step kept (after a rewind, say): the first stays
         self._back_to(step)
         row = np.full((len(norms), _COLS), np.nan, dtype=np.float32)
         for i, n in enumerate(norms):
@@ -87,6 +88,11 @@ class LayerHistory:
         self._append(step, row)
         if hist is not None:
             self._snapshot(step, hist)
+
+    def _has(self, step: int) -> bool:
+        kept = self._steps[self._start : self._end]
+        at = int(np.searchsorted(kept, step))
+        return at < len(kept) and int(kept[at]) == step
 
     def _back_to(self, step: int) -> None:
         """Drop the points and snapshots at ``step`` or after it."""
@@ -129,7 +135,7 @@ class LayerHistory:
             return
         self._snap_steps.append(step)
         self._snap_edges.append(np.where(hist.ok[:, None], hist.edges, np.nan))
-        self._snap_counts.append(hist.counts.astype(np.int32))
+        self._snap_counts.append(hist.counts.astype(np.min_scalar_type(hist.counts.max())))
         if len(self._snap_steps) >= SNAPSHOTS:  # every other one, and half as often from now
             for kept in (self._snap_steps, self._snap_edges, self._snap_counts):
                 del kept[1::2]
@@ -137,10 +143,17 @@ class LayerHistory:
             self._seen = 1
 
     # -- reading -----------------------------------------------------------------------
-    def series(self, steps: list[int], n_layers: int) -> list[dict[str, Any]]:
+    @property
+    def n_layers(self) -> int:
+        """L − 1 of the points kept (0 before the first)."""
+        return int(self._rows.shape[1])
+
+    def series(self, steps: list[int]) -> list[dict[str, Any]]:
         """Per layer l = 2..L, each series at the ``steps`` asked (null where there is no
         point): ``{"l", "probe_delta", "probe_grad_w", "grad_b", "grad_w", "saturated",
-        "dead"}``; a count series is null as a whole for a layer that is never counted."""
+        "dead"}``; a count series is null as a whole for a layer that is never counted.
+        No layers before the first point."""
+        n_layers = self.n_layers
         rows = self._aligned(steps, n_layers)
         out = []
         for i in range(n_layers):
@@ -166,11 +179,12 @@ class LayerHistory:
             out[hit] = rows[at[hit]]
         return out
 
-    def histogram_series(self, up_to: int | None, n_layers: int) -> dict[str, Any]:
+    def histogram_series(self, up_to: int | None) -> dict[str, Any]:
         """The kept histogram snapshots at steps ≤ ``up_to`` (all if None), oldest first:
         ``{"step": [...], "layers": [{"l", "w", "a", "delta"}]}``, each kind a list of
         ``{"edges", "counts"}`` (null where that histogram had a value that is not finite)."""
         idx = [i for i, s in enumerate(self._snap_steps) if up_to is None or s <= up_to]
+        n_layers = len(self._snap_edges[0]) // 3 if self._snap_edges else 0
         layers = []
         for i in range(n_layers):
             layer: dict[str, Any] = {"l": i + 2}

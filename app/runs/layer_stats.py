@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from app.core.fast_step import FastStep
 from app.core.histograms import BINS, Histograms, SegmentHistograms
 from app.runs.frames import FrameBuilder
+from app.runs.layer_history import LayerHistory
 
 KINDS = ("w", "a", "delta")  # per layer, in this order
 
@@ -73,3 +74,14 @@ def histograms(builder: FrameBuilder) -> tuple[dict[str, Any], Histograms]:
     s = samples(builder)
     h = s(builder.buf)
     return s.as_json(h), h
+
+
+def measured(
+    history: LayerHistory, builder: FrameBuilder, step: int, health: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """At a measurement (a frame with fresh train/test metrics): the frame's ``histograms``
+    object, and a point of the run's layer history at ``step`` (the builder's norms, the
+    health's per-layer counts ``health``, the histograms)."""
+    obj, h = histograms(builder)
+    history.record(step, builder.plan.norms(), health, h)
+    return obj

@@ -16,6 +16,7 @@ from typing import Any
 
 from app.runs import insight
 from app.runs.experiment import Experiment
+from app.runs.layer_history import LayerHistory
 from app.runs.metrics import Metrics
 from app.runs.state import RunState
 from app.settings import Settings
@@ -32,6 +33,7 @@ class Measurements:
 
     def __init__(self) -> None:
         self.history: deque[HistoryPoint] = deque(maxlen=HISTORY_POINTS)
+        self.layers = LayerHistory()  # per-layer series at the same steps (frame_doc records)
         self._ahead: list[HistoryPoint] = []  # points after a rewind's step, oldest first
         self._metrics: tuple[Metrics, int] | None = None  # the last measured, and its step
         self._health: tuple[RunState, dict[str, Any]] | None = None  # kept like _metrics
@@ -54,16 +56,22 @@ class Measurements:
             self.history.append(point)
         return m, tr.step
 
-    def history_dict(self) -> dict[str, list[Any]]:
-        """The history as columns (GET /api/runs/{id}/history, a frame's ``history``)."""
+    def history_dict(self, histograms: bool = False) -> dict[str, Any]:
+        """The history as columns (GET /api/runs/{id}/history, a frame's ``history``), the
+        per-layer series at its steps, and with ``histograms`` the histogram snapshots."""
         cols = list(zip(*self.history, strict=True)) if self.history else [()] * 6
-        return {k: list(c) for k, c in zip(HISTORY_KEYS, cols, strict=True)}
+        out: dict[str, Any] = {k: list(c) for k, c in zip(HISTORY_KEYS, cols, strict=True)}
+        out["layers"] = self.layers.series(out["step"])
+        last = out["step"][-1] if out["step"] else -1
+        out["histograms"] = self.layers.histogram_series(last) if histograms else None
+        return out
 
     def forget(self) -> None:
         """A new state (step 0 again): the history and the kept metrics are stale."""
         self.history.clear()
         self._ahead.clear()
         self._metrics = None
+        self.layers.forget()
 
     def stale(self) -> None:
         """θ changed other than by training (a rewind, an import): measure again."""

@@ -222,8 +222,8 @@ class Run:
         diverged = self.status == "diverged"
         return self.measurements.advice_arrived(self.config, self.settings, diverged)
 
-    def history_dict(self) -> dict[str, list[Any]]:
-        return self.measurements.history_dict()
+    def history_dict(self, histograms: bool = False) -> dict[str, Any]:
+        return self.measurements.history_dict(histograms)
 
     def data(self) -> dict[str, Any]:
         return self.lab.data()

@@ -33,7 +33,7 @@ def test_series_are_the_recorded_numbers_at_the_steps_asked() -> None:
     h = LayerHistory()
     for s in (0, 3, 6, 9):
         h.record(s, _norms(s), HEALTH)
-    out = _as_sent(h.series([0, 3, 6, 9], 2))
+    out = _as_sent(h.series([0, 3, 6, 9]))
     assert out[0] == {
         "l": 2,
         "probe_delta": [0.25, 3.25, 6.25, 9.25],
@@ -45,7 +45,7 @@ def test_series_are_the_recorded_numbers_at_the_steps_asked() -> None:
     }
     assert out[1]["saturated"] is None and out[1]["dead"] is None  # never counted
     # a step without a point (e.g. an opened document's history) is null, not shifted
-    gaps = _as_sent(h.series([0, 1, 6, 12], 2))
+    gaps = _as_sent(h.series([0, 1, 6, 12]))
     assert gaps[0]["probe_delta"] == [0.25, None, 6.25, None]
     assert gaps[0]["saturated"] == [3, None, 3, None]
 
@@ -55,9 +55,9 @@ def test_a_number_that_is_not_finite_is_sent_as_null() -> None:
     norms = _norms(1)
     norms[0]["grad_w"] = float("inf")
     h.record(1, norms, HEALTH)
-    out = orjson.dumps(h.series([1], 2), option=orjson.OPT_SERIALIZE_NUMPY)
+    out = orjson.dumps(h.series([1]), option=orjson.OPT_SERIALIZE_NUMPY)
     assert b"Infinity" not in out and b"NaN" not in out
-    assert _as_sent(h.series([1], 2))[0]["grad_w"] == [None]  # type: ignore[index]
+    assert _as_sent(h.series([1]))[0]["grad_w"] == [None]  # type: ignore[index]
 
 
 def test_memory_is_bounded_like_the_loss_history() -> None:
@@ -67,7 +67,7 @@ def test_memory_is_bounded_like_the_loss_history() -> None:
         h.record(s, _norms(s, 7), HEALTH)
     assert len(h) == POINTS
     kept = steps[-POINTS:]
-    out = _as_sent(h.series(kept, 7))
+    out = _as_sent(h.series(kept))
     assert out[0]["probe_delta"] == [s + 0.25 for s in kept]  # type: ignore[index]
     held = h._steps.nbytes + h._rows.nbytes
     assert held <= max_bytes(7)
@@ -77,12 +77,14 @@ def test_going_back_drops_the_points_after_it() -> None:
     h = LayerHistory()
     for s in range(0, 50, 5):
         h.record(s, _norms(s), HEALTH)
-    h.record(20, _norms(20), HEALTH)  # same step as a kept point, but after 45: went back
-    assert len(h) == 5  # 0, 5, 10, 15, 20
-    h.record(20, _norms(999), HEALTH)  # measured again at the same step: the first is kept
+    h.record(5, _norms(999), HEALTH)  # rewound to a kept step: the first stays, and the rest
+    assert len(h) == 10
+    h.record(17, _norms(17), HEALTH)  # trained on from a rewind: the old future is gone
+    assert len(h) == 5  # 0, 5, 10, 15, 17
+    h.record(17, _norms(999), HEALTH)  # measured again at the same step: the first is kept
     h.record(23, _norms(23), HEALTH)
-    out = _as_sent(h.series([0, 5, 10, 15, 20, 23], 2))
-    assert out[0]["probe_delta"] == [0.25, 5.25, 10.25, 15.25, 20.25, 23.25]  # type: ignore[index]
+    out = _as_sent(h.series([0, 5, 10, 15, 17, 23]))
+    assert out[0]["probe_delta"] == [0.25, 5.25, 10.25, 15.25, 17.25, 23.25]  # type: ignore[index]
 
 
 def test_histogram_snapshots_are_few_and_spread_over_the_whole_run() -> None:
@@ -94,7 +96,7 @@ def test_histogram_snapshots_are_few_and_spread_over_the_whole_run() -> None:
     for s in range(1000):
         last = hist(rng.normal(size=sum(sizes)) * (1 + s))
         h.record(s, _norms(s), HEALTH, last)
-    snaps = _as_sent(h.histogram_series(None, 2))
+    snaps = _as_sent(h.histogram_series(None))
     steps = snaps["step"]  # type: ignore[index]
     assert SNAPSHOTS // 2 <= len(steps) < SNAPSHOTS
     assert steps[0] == 0 and steps[-1] > 900 and steps == sorted(steps)
@@ -104,5 +106,5 @@ def test_histogram_snapshots_are_few_and_spread_over_the_whole_run() -> None:
     w = snaps["layers"][0]["w"]  # type: ignore[index]
     assert len(w) == len(steps) and len(w[0]["edges"]) == 21 and sum(w[0]["counts"]) == 6
     # up to a step: after a rewind the page asks for what lies before it
-    early = _as_sent(h.histogram_series(steps[3], 2))
+    early = _as_sent(h.histogram_series(steps[3]))
     assert early["step"] == steps[:4]  # type: ignore[index]

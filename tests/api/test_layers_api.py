@@ -1,0 +1,106 @@
+"""Issue 13 over REST: a step's predicted vs actual ΔC, the per-layer history, histograms.
+
+What a script sees: the step response's `prediction` against the frame before it, the
+history's per-layer series against the frames at the same steps, strict JSON throughout.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import DIVERGING
+
+SIGMOID = {
+    "hidden": [6, 6, 6],
+    "hidden_activation": "sigmoid",
+    "output_activation": "sigmoid",
+    "cost": "quadratic",
+    "learning_rate": 1e-5,
+    "init": "xavier",
+}
+
+
+def _strict(text: str) -> Any:
+    """JSON as a strict parser reads it: NaN or Infinity anywhere is an error."""
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"{name} in a response")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def _step(client: TestClient, rid: str, steps: int = 1) -> dict[str, Any]:
+    r = client.post(f"/api/runs/{rid}/step?grid=false", json={"steps": steps})
+    assert r.status_code == 200, r.text
+    out: dict[str, Any] = _strict(r.text)
+    return out
+
+
+def test_a_step_answers_its_prediction_beside_the_change_it_made(client: TestClient) -> None:
+    rid = client.post("/api/runs", json=SIGMOID).json()["id"]
+    before = _strict(client.get(f"/api/runs/{rid}/frame").text)
+    after = _step(client, rid)
+    p = after["prediction"]
+    assert p["step"] == after["step"] == before["step"] + 1
+    # the cost before is the batch cost the previous frame showed (its next batch)
+    assert np.isclose(p["cost_before"], before["batch_cost"], rtol=6e-4)
+    assert p["actual"] == p["cost_after"] - p["cost_before"]
+    # η = 1e-5: the step is tiny and the cost nearly linear along it
+    assert p["predicted"] < 0 and abs(p["actual"] / p["predicted"] - 1) < 1e-3
+    # η = 10: the tangent line says nothing about where the step lands
+    assert client.patch(f"/api/runs/{rid}", json={"learning_rate": 10.0}).status_code == 200
+    ratios = []
+    for _ in range(5):
+        q = _step(client, rid)["prediction"]
+        if q["actual"] is not None and q["predicted"]:
+            ratios.append(q["actual"] / q["predicted"])
+    assert ratios and max(abs(r - 1) for r in ratios) > 0.5, ratios
+
+
+def test_many_steps_predict_the_first_of_them(client: TestClient) -> None:
+    rid = client.post("/api/runs", json={}).json()["id"]
+    start = _strict(client.get(f"/api/runs/{rid}/frame").text)["step"]
+    f = _step(client, rid, 40)
+    assert f["step"] == start + 40 and f["prediction"]["step"] == start + 1
+
+
+def test_history_carries_per_layer_series_at_the_costs_steps(client: TestClient) -> None:
+    rid = client.post("/api/runs", json={"hidden": [5, 4, 3]}).json()["id"]
+    frames = [_step(client, rid, k) for k in (1, 7, 2, 30)]
+    h = _strict(client.get(f"/api/runs/{rid}/history").text)
+    assert h["histograms"] is None
+    steps = [f["step"] for f in frames]
+    assert h["step"][-4:] == steps
+    assert [layer["l"] for layer in h["layers"]] == [2, 3, 4, 5]
+    for layer in h["layers"]:
+        for name in ("probe_delta", "probe_grad_w", "grad_b", "grad_w", "saturated", "dead"):
+            assert len(layer[name]) == len(h["step"])  # one value per cost point
+    for t, f in zip(range(len(h["step"]) - 4, len(h["step"])), frames, strict=True):
+        for i, layer in enumerate(f["layers"]):
+            for name, value in layer["norms"].items():
+                assert h["layers"][i][name][t] == value, (name, t)
+        for counted in f["health"]["layers"]:
+            assert h["layers"][counted["l"] - 2]["saturated"][t] == counted["saturated"]
+    with_hist = _strict(client.get(f"/api/runs/{rid}/history?histograms=true").text)
+    snaps = with_hist["histograms"]
+    assert snaps["step"][-1] == steps[-1]
+    assert snaps["layers"][0]["w"][-1] == frames[-1]["histograms"]["layers"][0]["w"]
+    r = client.get(f"/api/runs/{rid}/history?histograms=perhaps")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "histograms"]
+
+
+def test_a_diverged_run_sends_no_nan_in_frames_history_or_histograms(client: TestClient) -> None:
+    rid = client.post("/api/runs", json=DIVERGING).json()["id"]
+    for _ in range(4):
+        r = client.post(f"/api/runs/{rid}/step?grid=false", json={"steps": 25})
+        if r.status_code == 409:
+            break
+        f = _strict(r.text)
+    frame = _strict(client.get(f"/api/runs/{rid}/frame").text)
+    assert frame["status"] == "diverged"
+    assert f["prediction"] is not None
+    _strict(client.get(f"/api/runs/{rid}/history?histograms=true").text)
