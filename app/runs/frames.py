@@ -26,13 +26,14 @@ import orjson
 
 from app.core.costs import Cost
 from app.core.fast_step import FastStep
-from app.core.feedback import Feedback, alignment
+from app.core.feedback import Feedback
 from app.core.network import Network
 from app.core.regularisers import get_regulariser
 from app.runs.frame_arena import FrameArena
 from app.runs.frame_send import SendPlan
 from app.runs.frame_template import FrameTemplate
-from app.runs.rounding import Array, round4, rounded32
+from app.runs.frame_truth import FrameTruth
+from app.runs.rounding import Array, round4
 
 OPTS = orjson.OPT_SERIALIZE_NUMPY
 
@@ -85,7 +86,9 @@ class FrameBuilder:
         self.probe, self.input = self.template.probe, self.template.input
         self._key: tuple[Any, ...] | None = None
         self._result: tuple[float | None, bool] = (None, False)
-        self.truth = None if feedback is None or feedback.exact else _Truth(self, net)
+        self.truth = None
+        if feedback is not None and not feedback.exact:  # backprop's numbers beside the rule's
+            self.truth = FrameTruth(self, net, cost.sigma_prime_cancels)
         if self.truth is None:  # the transpose: the rule's update is the gradient step
             self.template.extend_layers([{"alignment": 1.0} for _ in sizes[1:]])
 
@@ -153,60 +156,9 @@ class FrameBuilder:
             self.GW += self.G
         self.probe["cost"] = round4(c.item(0))
         if self.truth is not None:
-            self.template.extend_layers(self.truth.layers(reg.grad if coef else None, coef))
+            self.truth.fill(reg.grad if coef else None, coef)
+            self.template.extend_layers(self.truth.layers)
         batch_cost = float(np.add.reduce(c[1:])) / self.m + penalty
         finite = self.plan.finish(self.buf, coef != 0.0)
         return round4(batch_cost), finite and math.isfinite(batch_cost)
 
-
-class _Truth:
-    """Backprop's own pass beside a rule's (``docs/frames.md``, "Feedback rules"): the engine
-    on the same arena's θ, x and y with the transpose, into buffers of its own, giving the
-    true δ and gradient, and each layer's alignment of the rule's update with the true one."""
-
-    def __init__(self, fb: FrameBuilder, net: Network) -> None:
-        ar, sizes = fb.arena, fb.sizes
-        self.fb = fb
-        self.record = np.ones(FastStep.record_size(sizes, ar.cols))
-        self.G = np.zeros(fb.G.size)
-        self.step = FastStep(
-            net,
-            ar.theta_views(fb.W),
-            ar.theta_views(self.G),
-            ar.cols,
-            fb.cost.sigma_prime_cancels,
-            record=self.record,
-            first=1,
-        )
-        self.step.scale[()] = 1.0
-        self.delta = self.step.record_views(self.record)[3]  # (1+m, n_l); row 0: the probe
-        self.w, self.g, self.gw = (ar.theta_views(v) for v in (fb.W, self.G, fb.GW))
-        self.rule_g = ar.theta_views(fb.G)
-
-    def layers(self, reg_grad: Any, coef: float) -> list[dict[str, Any]]:
-        """Per layer: the true probe δ, batch-mean ∂C/∂w (with the regulariser's gradient,
-        as the rule's ``grad_w``) and ∂C/∂b, rounded as the frame's, and the alignment
-        (unrounded). Called after the rule's pass: ``fb.G`` holds its batch sums (means
-        when regularised, with ``fb.GW`` its regularised ∂C/∂w)."""
-        fb = self.fb
-        self.step(fb.x_T, fb.y_T)
-        inv_m = 1.0 / fb.m
-        out = []
-        for i, w_aug in enumerate(self.w):
-            k = w_aug.shape[1] - 1
-            true_w = self.g[i][:, :k] * inv_m
-            if coef:
-                extra = reg_grad(w_aug[:, :k]) * coef
-                true_w += extra
-                rule_w = self.gw[i][:, :k]
-            else:
-                rule_w = self.rule_g[i][:, :k] * inv_m
-            out.append(
-                {
-                    "true_delta": rounded32(self.delta[i][0]),
-                    "true_grad_w": rounded32(true_w),
-                    "true_grad_b": rounded32(self.g[i][:, k] * inv_m),
-                    "alignment": alignment(rule_w, true_w),
-                }
-            )
-        return out
