@@ -249,4 +249,7 @@ def build_opened(opened: Opened, settings: Settings) -> tuple[RunState, list[His
     except checkpoint.CheckpointError as e:
         raise DocumentError(where.get(e.field, (e.field,)), str(e)) from None
     history = _history(doc["history"], snap.step)
+    st.builder(min(st.trainer.hyper.batch_size, st.n_train))  # as build_ready: the first
+    if st.grid is not None:  # frame's slow parts, made here in the worker thread
+        st.grid(st.net)
     return st, history

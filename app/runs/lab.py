@@ -93,13 +93,17 @@ class Lab:
         done = 0
         while done < steps:
             k = steps - done
-            if tr.step < EVERY_STEP_UNTIL or self.predict_next:
+            early = tr.step < EVERY_STEP_UNTIL  # a snapshot every step
+            if early or self.predict_next:
                 k = 1
             ran = self._steps(k)
             done += ran
             if ran < k or tr.status != "ok":
-                break  # diverged: the state rolled back to is not kept
-            tl.capture(tr)
+                return done  # diverged: the state rolled back to is not kept
+            if early:
+                tl.capture(tr)
+        if tl.last_step != tr.step:
+            tl.capture(tr)  # where this stretch of training ends
         return done
 
     def _steps(self, k: int) -> int:

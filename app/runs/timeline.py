@@ -4,10 +4,11 @@ A snapshot is a :class:`app.core.checkpoint.TrainerState` (θ, velocity, batch o
 position, random-generator state, step, epoch). :class:`Timeline` keeps them in step order
 within :data:`BUDGET_BYTES` and :data:`MAX_SNAPSHOTS`: the :data:`RECENT` newest all, and
 older ones thinned so that the gap around each grows with its age (removing, each time,
-the snapshot whose removal leaves the smallest gap for its age: the kept steps end up
-about exponentially spaced), the oldest always. When to take one is the caller's
-(:class:`app.runs.lab.Lab`: every step early on, then at the end of each stretch of
-training).
+the snapshots whose removal leaves the smallest gap for their age: the kept steps end up
+about exponentially spaced), the oldest always. When the bytes allow fewer than
+:data:`MAX_SNAPSHOTS` (a large network), the newest kept all are half of what fits. When
+to take one is the caller's (:class:`app.runs.lab.Lab`: every step early on, then at the
+end of each stretch of training).
 
 Bytes are counted by :func:`snapshot_bytes`: θ and v (16 bytes per parameter), the batch
 order when no other kept snapshot holds the same one (2 bytes per training example, 4
@@ -18,13 +19,16 @@ smallest integer type that holds it, one array per epoch shared by that epoch's 
 from __future__ import annotations
 
 import bisect
-import dataclasses
+import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from app.core import checkpoint
 from app.core.checkpoint import TrainerState
+from app.core.training import Trainer
 
 BUDGET_BYTES = 1_000_000
 MAX_SNAPSHOTS = 128
@@ -54,8 +58,9 @@ class Timeline:
         self.budget, self.most = budget, most
         self._steps: list[int] = []
         self._snaps: list[TrainerState] = []
-        self._order_src: NDArray[np.integer[Any]] | None = None  # the trainer's order last seen
-        self._order: NDArray[np.integer] | None = None  # ... stored compactly
+        self._order_src: Any = _NOTHING  # the trainer's order last seen (None: not drawn yet)
+        self._order: NDArray[np.integer[Any]] | None = None  # ... stored compactly
+        self._rng: Mapping[str, Any] | None = None  # the generator's state since then
         self._held: dict[int, int] = {}  # id(order) → how many kept snapshots hold it
         self.bytes = 0
 
@@ -71,21 +76,33 @@ class Timeline:
         self._steps.clear()
         self._snaps.clear()
         self._held.clear()
-        self._order_src = self._order = None
+        self.moved()
         self.bytes = 0
+
+    def moved(self) -> None:
+        """The trainer was put in another state (a rewind): read its generator again."""
+        self._order_src, self._order, self._rng = _NOTHING, None, None
 
     def at_or_before(self, step: int) -> TrainerState | None:
         """The kept snapshot with the largest step ≤ ``step``, if any."""
         i = bisect.bisect_right(self._steps, step)
         return self._snaps[i - 1] if i else None
 
+    def capture(self, tr: Trainer) -> None:
+        """Keep a snapshot of ``tr`` now (:meth:`record`). The generator moves only when a
+        new permutation is drawn (a new ``tr.order``), so its state is read once an epoch."""
+        same = tr.order is self._order_src
+        st = checkpoint.capture(tr, self._rng if same else None)
+        if not same:
+            self._order_src, self._rng = tr.order, st.rng
+            self._order = None if tr.order is None else _compact(tr.order)
+        st.order = self._order
+        self.record(st)
+
     def record(self, st: TrainerState) -> None:
         """Keep ``st``; snapshots at its step and after it (a future left by a rewind, or
         the same step before a change) are dropped first. Then thinned to the budget."""
-        cut = bisect.bisect_left(self._steps, st.step)
-        for i in range(len(self._steps) - 1, cut - 1, -1):
-            self._drop(i)
-        st = self._compact(st)
+        self.drop_after(st.step - 1)
         self._steps.append(st.step)
         self._snaps.append(st)
         self.bytes += st.nbytes + OVERHEAD
@@ -94,7 +111,8 @@ class Timeline:
             self._held[id(st.order)] = held + 1
             if not held:
                 self.bytes += st.order.nbytes
-        self._thin()
+        if len(self._snaps) > self.most or self.bytes > self.budget:
+            self._thin()
 
     def drop_after(self, step: int) -> None:
         """Forget the snapshots after ``step`` (the run changed there)."""
@@ -112,33 +130,45 @@ class Timeline:
                 del self._held[key]
                 self.bytes -= st.order.nbytes
 
-    def _compact(self, st: TrainerState) -> TrainerState:
-        """``st`` with its order in the smallest integer type, shared with the snapshots of
-        the same epoch (the trainer's order is a new array each epoch, never written to)."""
-        if st.order is None:
-            return st
-        if st.order is not self._order_src:
-            n = len(st.order)
-            dtype = np.int16 if order_itemsize(n) == 2 else np.int32
-            self._order_src, self._order = st.order, st.order.astype(dtype)
-        return dataclasses.replace(st, order=self._order)
-
     def _thin(self) -> None:
-        while self._snaps and (len(self._snaps) > self.most or self.bytes > self.budget):
-            self._drop(self._victim())
+        """Down to 7/8 of the most snapshots or bytes allowed, in one pass: the snapshots
+        dropped are those whose removal leaves the smallest gap for their age, never two
+        neighbours at once, never the oldest nor the :data:`RECENT` newest. Then a room of
+        1/8 fills before the next pass (so a snapshot costs ~1 µs on average)."""
+        while len(self._snaps) > self.most or self.bytes > self.budget:
+            n = len(self._snaps)
+            want = n - min(n, self.most * 7 // 8)
+            if self.bytes > self.budget * 7 // 8:
+                per = self.bytes / n
+                want = max(want, math.ceil((self.bytes - self.budget * 7 // 8) / per))
+            victims = self._victims(max(1, want))
+            for i in sorted(victims, reverse=True):
+                self._drop(i)
 
-    def _victim(self) -> int:
-        """The snapshot to drop: among those neither the oldest nor among the
-        :data:`RECENT` newest, the one whose removal leaves the smallest gap for its age;
-        with none such, the oldest but one (or, of one or two, the oldest: the latest
-        stays)."""
+    def _victims(self, want: int) -> list[int]:
         n = len(self._steps)
-        recent = min(RECENT, max(1, self.most // 2))
+        fit = min(self.most, int(self.budget * n / max(self.bytes, 1)))  # about, by bytes
+        recent = min(RECENT, max(1, fit // 2))
         lo, hi = 1, n - recent  # candidates: indices lo..hi-1
-        if hi <= lo:
-            return 0 if n <= 2 else 1
+        if hi <= lo:  # only the oldest and the newest: the oldest but one goes (or the oldest)
+            return [0 if n <= 2 else 1]
         steps = np.asarray(self._steps, dtype=np.float64)
         i = np.arange(lo, hi)
-        gap = steps[i + 1] - steps[i - 1]
-        age = steps[-1] - steps[i]
-        return int(i[np.argmin(gap / (age + 1.0))])
+        score = (steps[i + 1] - steps[i - 1]) / (steps[-1] - steps[i] + 1.0)
+        taken: set[int] = set()
+        for j in i[np.argsort(score, kind="stable")].tolist():
+            if j - 1 not in taken and j + 1 not in taken:
+                taken.add(j)
+                if len(taken) >= want:
+                    break
+        return list(taken)
+
+
+_NOTHING = object()
+
+
+def _compact(order: NDArray[np.integer[Any]]) -> NDArray[np.integer[Any]]:
+    """The order in the smallest integer type that holds it (a copy: the trainer's own is
+    a new array each epoch and never written to, but may be the one a rewind gave it)."""
+    dtype = np.int16 if order_itemsize(len(order)) == 2 else np.int32
+    return order.astype(dtype)

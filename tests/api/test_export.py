@@ -79,6 +79,37 @@ def test_a_csv_run_carries_its_data() -> None:
         assert _hex(_export(c, rid)["parameters"]) == _hex(_export(c, twin)["parameters"])
 
 
+def test_a_random_feedback_run_carries_its_matrices() -> None:
+    with client_for() as c:
+        config = {**BASE, "hidden": [4, 3], "feedback": "random", "momentum": 0.5}
+        rid = c.post("/api/runs", json=config).json()["id"]
+        _step(c, rid, 50)
+        doc = _export(c, rid)
+        shapes = [(len(m), len(m[0])) for m in doc["feedback_matrices"]]
+        assert shapes == [(4, 3), (3, 1)]  # B^3, B^4: (n_{l-1}, n_l)
+        twin = c.post("/api/runs", json={"import": doc}).json()["id"]
+        _step(c, rid, 100)
+        _step(c, twin, 100)
+        assert _hex(_export(c, rid)["parameters"]) == _hex(_export(c, twin)["parameters"])
+        # The document's matrices are the ones used: other matrices, another run
+        other = copy.deepcopy(doc)
+        other["feedback_matrices"][0][0][0] += 0.5
+        changed = c.post("/api/runs", json={"import": other}).json()["id"]
+        _step(c, changed, 100)
+        after = _export(c, changed)
+        assert after["feedback_matrices"] == other["feedback_matrices"]
+        assert _hex(after["parameters"]) != _hex(_export(c, twin)["parameters"])
+        for bad, loc in (
+            (None, ["feedback_matrices"]),
+            ([[[1.0]]], ["feedback_matrices"]),
+            ([[[1.0] * 3] * 4, [[1.0]] * 2], ["feedback_matrices", 1]),
+        ):
+            d = copy.deepcopy(doc)
+            d["feedback_matrices"] = bad
+            r = c.post("/api/runs", json={"import": d})
+            assert r.status_code == 422 and r.json()["detail"][0]["loc"][2:] == loc, r.text
+
+
 def _broken(doc: dict[str, Any]) -> list[tuple[str, Any, list[Any], str]]:
     """(what, the document changed, the loc expected after ["body", "import"], a phrase)."""
     cases = []
