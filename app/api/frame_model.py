@@ -287,11 +287,12 @@ class Frame(Wire):
     explain: Explain | None = Field(description="the selection's terms, float64 (or null)")
     health: Health
     histograms: Histograms | None = Field(
-        description="per-layer histograms of w, a and δ; on frames with fresh metrics only"
+        description="per-layer histograms of w, a and δ: paused and REST frames, and a playing "
+        "stream's grid frames; else null"
     )
     prediction: Prediction | None = Field(
         description="predicted vs actual change of the batch cost, for the first step trained "
-        "after the previous frame; null before any"
+        "after the last frame with histograms; null before any"
     )
 
 

@@ -78,12 +78,15 @@ def _frame(
     status = lab.status(playing)
     explain = asked.explain
     health = meas.health(st, lab.config, settings, status == "diverged", asked.fresh)
-    # At a measurement: the layer histograms, and a point of the per-layer history
-    measured = asked.fresh or metrics_step == tr.step
+    # At a measurement: a point of the per-layer history. The layer histograms, and a
+    # prediction of the next step trained, each cost about a third of a small network's
+    # frame: while playing only with the grid (every grid_every-th frame), else always.
+    detail = asked.grid or not playing
     hist = None
-    if measured:
-        hist = layer_stats.measured(meas.layers, builder, tr.step, health["layers"])
-    lab.predict_next = True  # the next step trained is predicted (the frame's `prediction`)
+    if asked.fresh or metrics_step == tr.step:
+        hist = layer_stats.measured(meas.layers, builder, tr.step, health["layers"], detail)
+    if detail:
+        lab.predict_next = True  # the frame's `prediction` (app/core/prediction.py)
     frame = {
         "type": "frame",
         "run_id": run_id,

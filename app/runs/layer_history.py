@@ -59,7 +59,7 @@ class LayerHistory:
         self._snap_edges: list[NDArray[np.float64]] = []
         self._snap_counts: list[NDArray[np.unsignedinteger[Any]]] = []
         self._stride = 1  # a snapshot every ``_stride`` measurements
-        self._seen = 0  # measurements since the snapshots were last thinned
+        self._seen = 0  # measurements recorded since the start (snapshots at multiples)
 
     def __len__(self) -> int:
         return self._end - self._start
@@ -74,20 +74,27 @@ class LayerHistory:
     ) -> None:
         """A point at ``step``: ``norms[i]`` (layer l = i + 2, as the frame's ``norms``),
         ``health`` (the frame's ``health.layers``: the layers counted), and the layer
-        histograms of the same frame (a snapshot is kept every so often)."""
+        histograms of the same frame (kept when :meth:`snapshot_due` said so)."""
         if self._has(step):
             return  # measured again at a step kept (after a rewind, say): the first stays
         self._back_to(step)
         row = np.full((len(norms), _COLS), np.nan, dtype=np.float32)
-        for i, n in enumerate(norms):
-            row[i, : len(NORMS)] = [_num(n.get(k)) for k in NORMS]
+        # the frame's norms are finite floats (clipped); anything else is NaN: null
+        row[:, : len(NORMS)] = [[n[k] for k in NORMS] for n in norms]
         for h in health:
             i = h["l"] - 2
             if 0 <= i < len(norms):
                 row[i, len(NORMS) :] = h["saturated"], h["dead"]
         self._append(step, row)
-        if hist is not None:
+        due = self._seen % self._stride == 0
+        self._seen += 1
+        if due and hist is not None:
             self._snapshot(step, hist)
+
+    def snapshot_due(self, step: int) -> bool:
+        """A point recorded at ``step`` now would keep a histogram snapshot (so the caller
+        counts the histograms for it)."""
+        return self._seen % self._stride == 0 and not self._has(step)
 
     def _has(self, step: int) -> bool:
         kept = self._steps[self._start : self._end]
@@ -130,17 +137,13 @@ class LayerHistory:
             self._start += 1
 
     def _snapshot(self, step: int, hist: Histograms) -> None:
-        self._seen += 1
-        if (self._seen - 1) % self._stride:
-            return
         self._snap_steps.append(step)
         self._snap_edges.append(np.where(hist.ok[:, None], hist.edges, np.nan))
         self._snap_counts.append(hist.counts.astype(np.min_scalar_type(hist.counts.max())))
         if len(self._snap_steps) >= SNAPSHOTS:  # every other one, and half as often from now
             for kept in (self._snap_steps, self._snap_edges, self._snap_counts):
-                del kept[1::2]
+                del kept[1::2]  # those at odd multiples of the stride
             self._stride *= 2
-            self._seen = 1
 
     # -- reading -----------------------------------------------------------------------
     @property
@@ -199,10 +202,6 @@ class LayerHistory:
         if seg >= len(edges) or math.isnan(edges[seg, 0]):
             return None
         return {"edges": edges[seg], "counts": self._snap_counts[k][seg]}
-
-
-def _num(v: Any) -> float:
-    return float(v) if isinstance(v, int | float) and math.isfinite(v) else math.nan
 
 
 def _counts(col: NDArray[np.float32]) -> list[int | None] | None:

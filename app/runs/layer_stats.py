@@ -77,11 +77,18 @@ def histograms(builder: FrameBuilder) -> tuple[dict[str, Any], Histograms]:
 
 
 def measured(
-    history: LayerHistory, builder: FrameBuilder, step: int, health: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """At a measurement (a frame with fresh train/test metrics): the frame's ``histograms``
-    object, and a point of the run's layer history at ``step`` (the builder's norms, the
-    health's per-layer counts ``health``, the histograms)."""
-    obj, h = histograms(builder)
+    history: LayerHistory,
+    builder: FrameBuilder,
+    step: int,
+    health: list[dict[str, Any]],
+    send: bool,
+) -> dict[str, Any] | None:
+    """At a measurement (a frame with fresh train/test metrics): a point of the run's layer
+    history at ``step`` (the builder's norms, the health's per-layer counts ``health``, and
+    the histograms when a snapshot is due), and the frame's ``histograms`` object if
+    ``send`` (else None: the histograms are only counted when sent or kept)."""
+    obj, h = None, None
+    if send or history.snapshot_due(step):
+        obj, h = histograms(builder)
     history.record(step, builder.plan.norms(), health, h)
-    return obj
+    return obj if send else None

@@ -113,6 +113,25 @@ def test_frames_between_measurements_carry_no_histograms() -> None:
     assert orjson.loads(run.frame(metrics=False))["histograms"] is None
 
 
+def test_a_playing_stream_sends_histograms_with_the_grid_only() -> None:
+    run = Run("r", Experiment(**CONFIG), Settings())
+    run.playing = True
+    run.train(3)
+    measured = orjson.loads(run.frame(metrics=True))
+    assert measured["metrics_step"] == measured["step"] and measured["histograms"] is None
+    run.train(3)
+    grid_frame = orjson.loads(run.frame(grid=True))
+    assert grid_frame["histograms"] is not None
+    # the history still has a point at each measurement
+    assert _history(run)["step"] == [3, 6]
+    # and the step predicted is the first after a grid frame
+    run.train(4)
+    f = orjson.loads(run.frame(metrics=False))
+    assert f["prediction"]["step"] == grid_frame["step"] + 1 == 7
+    run.train(4)
+    assert orjson.loads(run.frame(metrics=False))["prediction"]["step"] == 7
+
+
 def test_a_reset_forgets_the_layer_series_and_the_prediction() -> None:
     run = Run("r", Experiment(**CONFIG), Settings())
     run.train(5)
