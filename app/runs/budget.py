@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from app.core.csvdata import MAX_CLASSES
 from app.core.datasets import DATASETS
+from app.core.feedback import get_rule
 from app.runs import layer_history
 from app.runs.experiment import Experiment
 from app.runs.grid import GRID, THUMB
@@ -128,6 +129,11 @@ def estimate(config: Experiment, settings: Settings) -> Estimate:
     rows = n1 + 1 + 3 * (sum(k + 1 for k in hidden) + nl_out) + sum(sizes[1:]) + nl_out
     sent = sum(8 * n * k + 9 * n for n, k in pairs) + 3 * n1 + nl_out
     builder = 8 * (3 * theta + (2 + m) * rows + 12 * sent)
+    if not get_rule(config.feedback).exact:
+        # backprop's own pass beside the rule's (app/runs/frame_truth.py): its recording, its
+        # gradient, and the true δ, gradients and their products, gathered and rounded
+        n_w = sum(n * k for n, k in pairs)
+        builder += 8 * ((1 + m) * rows + theta + 6 * n_w + 4 * sum(sizes[1:]))
     # A kept builder holds its buffer and about 20 % more (the encoded layers, the engine's
     # calls); while one is made, an index array as large as its buffer exists too.
     fast = 8 * (m + 1) * (sum(sizes) + n1 + 1) * 3

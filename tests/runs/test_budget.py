@@ -64,6 +64,17 @@ CASES: list[tuple[str, dict[str, Any], list[int]]] = [
     ("wide CSV, no hidden layer", {"csv": csv_text(600, 64, 2), "hidden": []}, [10]),
     # 1,600 rows: 800 training examples, batches of 512 and 288 (two large builders).
     ("wide CSV, deep network", {"csv": csv_text(1600, 64, 10), "hidden": [8] * 6}, [512, 3, 512]),
+    # a feedback rule's frames hold backprop's own pass beside the rule's (frame_truth.py)
+    (
+        "largest 2-D network, inverse rule",
+        {"hidden": [8] * 6, "features": F7, "feedback": "inverse"},
+        [512, 17, 512],
+    ),
+    (
+        "wide CSV, deep network, random rule",
+        {"csv": csv_text(1600, 64, 10), "hidden": [8] * 6, "feedback": "random"},
+        [512, 3, 512],
+    ),
 ]
 
 
