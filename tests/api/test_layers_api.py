@@ -10,9 +10,13 @@ import json
 from typing import Any
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
+from app.api.frame_model import Frame
+from app.api.models import History
 from tests.api.conftest import DIVERGING
+from tests.api.test_contracts import conforms
 
 SIGMOID = {
     "hidden": [6, 6, 6],
@@ -104,3 +108,30 @@ def test_a_diverged_run_sends_no_nan_in_frames_history_or_histograms(client: Tes
     assert frame["status"] == "diverged"
     assert f["prediction"] is not None
     _strict(client.get(f"/api/runs/{rid}/history?histograms=true").text)
+
+
+CONFIGS = [
+    {"hidden": [3], "init": "zeros"},  # every weight equal: the constant histogram's range
+    {"hidden": [8, 8], "hidden_activation": "relu", "learning_rate": 3.0},  # dead ReLUs
+    {"dataset": "spiral", "output_activation": "softmax", "cost": "log_likelihood"},
+    {"hidden": [5, 4], "feedback": "random", "regulariser": "l1", "lambda": 0.5},
+    {"hidden": [], "output_activation": "sigmoid", "cost": "cross_entropy", "momentum": 0.9},
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: ",".join(map(str, c.values())))
+def test_frames_and_history_match_their_models_for_any_network(
+    client: TestClient, config: dict[str, Any]
+) -> None:
+    rid = client.post("/api/runs", json=config).json()["id"]
+    for steps in (1, 13, 2):
+        r = client.post(f"/api/runs/{rid}/step?grid=false", json={"steps": steps})
+        if r.status_code == 409:  # diverged: its frames are still held to the model
+            break
+        frame = conforms(Frame, r.content)
+        assert frame.histograms is not None and frame.prediction is not None
+        for layer in frame.histograms.layers:
+            for h in (layer.w, layer.a, layer.delta):
+                assert h is None or (sum(h.counts) > 0 and len(h.edges) == 21)
+    conforms(Frame, client.get(f"/api/runs/{rid}/frame").content)
+    conforms(History, client.get(f"/api/runs/{rid}/history?histograms=true").content)
