@@ -121,3 +121,34 @@ def test_a_diverged_frame_sends_no_histogram_it_cannot_count() -> None:
     assert obj["layers"][1]["w"] is not None
     text = orjson.dumps(obj, option=orjson.OPT_SERIALIZE_NUMPY)
     assert b"NaN" not in text and b"Infinity" not in text
+
+
+def test_the_norms_are_those_of_the_frames_own_tensors() -> None:
+    """What the strip shows, checked from the numbers a page has: the frame's δ and a."""
+    run = Run("r", Experiment(**DEEP_SIGMOID), Settings())
+    run.train(50)
+    frame = orjson.loads(run.frame())
+    a_prev = frame["input"]["a"]
+    for layer in frame["layers"]:
+        delta = np.array(layer["delta"])
+        n = layer["norms"]
+        # the tensors are rounded to 4 digits: their norms agree to about that
+        assert n["probe_delta"] == pytest.approx(np.linalg.norm(delta), rel=2e-3)
+        expected = np.linalg.norm(delta) * np.linalg.norm(a_prev)
+        assert n["probe_grad_w"] == pytest.approx(expected, rel=2e-3)
+        assert n["grad_w"] == pytest.approx(np.linalg.norm(layer["grad_w"]), rel=2e-3)
+        assert n["grad_b"] == pytest.approx(np.linalg.norm(layer["grad_b"]), rel=2e-3)
+        a_prev = layer["a"]
+
+
+def test_a_repeated_frame_counts_its_histograms_once() -> None:
+    run = Run("r", Experiment(**{"hidden": [4, 2]}), Settings())
+    run.train(5)
+    run.frame()
+    builder = run.state.builder(run.state.trainer.hyper.batch_size)
+    _, first = layer_stats.histograms(builder)
+    run.frame()
+    assert layer_stats.histograms(builder)[1] is first  # nothing changed: not counted again
+    run.train(1)
+    run.frame()
+    assert layer_stats.histograms(builder)[1] is not first
