@@ -135,3 +135,29 @@ def test_frames_and_history_match_their_models_for_any_network(
                 assert h is None or (sum(h.counts) > 0 and len(h.edges) == 21)
     conforms(Frame, client.get(f"/api/runs/{rid}/frame").content)
     conforms(History, client.get(f"/api/runs/{rid}/history?histograms=true").content)
+
+
+def test_a_stream_sends_histograms_and_predictions_where_the_page_reads_them(
+    client: TestClient, run_id: str
+) -> None:
+    with client.websocket_connect(f"/api/runs/{run_id}/stream") as ws:
+        first = ws.receive_json()
+        assert first["histograms"] is not None and first["prediction"] is None
+        assert first["history"]["layers"][0]["l"] == 2
+        ws.send_json({"type": "step", "steps": 1})  # paused: the step is the one predicted
+        f = ws.receive_json()
+        assert f["prediction"]["step"] == f["step"] == 1 and f["histograms"] is not None
+        ws.send_json({"type": "play"})
+        seen = []
+        while len(seen) < 25:
+            f = ws.receive_json()
+            if f["type"] == "frame" and f["status"] == "running":
+                seen.append(f)
+        ws.send_json({"type": "pause"})
+    with_grid = [f for f in seen if f["grid"] is not None]
+    assert with_grid, "a playing stream sends a grid every 10th frame"
+    assert all(f["histograms"] is not None for f in with_grid)
+    assert all(f["histograms"] is None for f in seen if f["grid"] is None)
+    # each prediction is of the first step after a grid frame (or after the paused step)
+    armed = {1} | {f["step"] for f in with_grid}
+    assert all(f["prediction"]["step"] - 1 in armed for f in seen)
