@@ -250,3 +250,23 @@ def test_the_registry_describes_each_activation_truthfully() -> None:
 def test_unknown_activation_lists_the_choices() -> None:
     with pytest.raises(ValueError, match=r"unknown activation 'mish'.*'leaky_relu'"):
         get_activation("mish")
+
+
+def test_gelu_sigma_prime_is_the_textbook_derivative_from_z_and_a() -> None:
+    """GELU's σ' reads Φ(z) off a = z·Φ(z) (no second erf): it is still Φ(z) + z·φ(z),
+    with Φ written here through erfc (the app uses erf), near 0 and at denormal z too."""
+    act = get_activation("gelu")
+    z = np.concatenate(
+        [np.linspace(-9.0, 9.0, 1801), [0.0, -0.0, 1e-300, -1e-300, 5e-324, 1e-12, -3e-8]]
+    )
+    got = act.prime(z, act.fn(z))
+    want = np.array(
+        [
+            0.5 * math.erfc(-v / math.sqrt(2.0))
+            + v * math.exp(-0.5 * v * v) / math.sqrt(2.0 * math.pi)
+            for v in z
+        ]
+    )
+    # erf's 1 + erf(z/√2) loses digits for z ≪ 0 (as the forward pass does): absolute 1e-15
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-15)
+    assert got[-7] == got[-6] == got[-3] == 0.5
