@@ -50,6 +50,9 @@ test: $(VENV)/.installed-test chromium lint test-js
 		--ignore=tests/abuse --ignore=tests/docker
 	$(BIN)/pytest -m "not slow" --durations=10 tests/abuse tests/docker
 
+# Checks too long for `make test` (marked slow): today one, a client that never reads the
+# largest network's frames is dropped (tests/api/test_uvicorn.py; in `make test`,
+# tests/abuse/test_stalled_reader.py checks the same drop with small frames).
 test-slow: $(VENV)/.installed-test chromium
 	$(BIN)/pytest -m slow
 

@@ -20,6 +20,7 @@ import base64
 import contextlib
 import os
 import struct
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,15 +28,34 @@ from typing import Any
 import httpx
 import orjson
 
+_CREATING = 4  # runs asked for at once: well under the server's queue of slow work
+
 
 @dataclass
 class Heavy:
-    """What the abusers got: runs made, refusals by status, bytes read per stream."""
+    """What the abusers got: runs made, refusals by status, bytes read per stream; and
+    :meth:`play` / :meth:`pause` to switch the abuse on and off on the open streams."""
 
     made: int = 0
     refused: dict[int, int] = field(default_factory=dict)
     received: list[int] = field(default_factory=list)
     ended: list[str] = field(default_factory=list)  # streams that ended early, and why
+    writers: list[asyncio.StreamWriter] = field(default_factory=list, repr=False)  # open ones
+
+    async def _send(self, text: str) -> None:
+        for w in self.writers:
+            w.write(masked_text(text))
+        for w in self.writers:
+            with contextlib.suppress(OSError):
+                await w.drain()
+
+    async def play(self) -> None:
+        """Every open stream plays (at the speed it set: "max")."""
+        await self._send('{"type": "play"}')
+
+    async def pause(self) -> None:
+        """Every open stream pauses: the runs and streams stay, their training stops."""
+        await self._send('{"type": "pause"}')
 
 
 def abuser_address(k: int) -> str:
@@ -72,7 +92,7 @@ async def largest_body(http: httpx.AsyncClient) -> dict[str, Any]:
 
 
 async def _stream(
-    port: int, address: str, run_id: str, speed: int, got: list[int], i: int, ended: list[str]
+    port: int, address: str, run_id: str, speed: int, out: Heavy, i: int, playing: bool
 ) -> None:
     reader, writer = await asyncio.open_connection(
         "127.0.0.1", port, local_addr=(address, 0), limit=1 << 20
@@ -89,22 +109,26 @@ async def _stream(
         )
         head = await reader.readuntil(b"\r\n\r\n")  # the 101, before any message
         if not head.startswith(b"HTTP/1.1 101"):
-            ended.append(head.split(b"\r\n")[0].decode(errors="replace"))
+            out.ended.append(head.split(b"\r\n")[0].decode(errors="replace"))
             return
         writer.write(masked_text(f'{{"type": "speed", "steps_per_frame": {speed}}}'))
-        writer.write(masked_text('{"type": "play"}'))
+        if playing:
+            writer.write(masked_text('{"type": "play"}'))
         await writer.drain()
+        out.writers.append(writer)
         while True:  # every frame read whole; pings answered, as any WebSocket client does
             opcode, payload = await read_frame(reader)
-            got[i] += len(payload)
+            out.received[i] += len(payload)
             if opcode == 0x9:
                 writer.write(masked(0xA, payload))
             elif opcode == 0x8:
-                ended.append(f"closed by the server: {payload[:2].hex()} {payload[2:60]!r}")
+                out.ended.append(f"closed by the server: {payload[:2].hex()} {payload[2:60]!r}")
                 return
     except (OSError, asyncio.IncompleteReadError) as e:
-        ended.append(f"dropped: {type(e).__name__}")
+        out.ended.append(f"dropped: {type(e).__name__}")
     finally:
+        if writer in out.writers:
+            out.writers.remove(writer)
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
@@ -112,37 +136,50 @@ async def _stream(
 
 @contextlib.asynccontextmanager
 async def heavy_streams(
-    base: str, k: int, body: dict[str, Any] | None = None
+    base: str, k: int, body: dict[str, Any] | None = None, *, playing: bool = True
 ) -> AsyncIterator[Heavy]:
     """``k`` streams of the largest network (or ``body``) at "max" speed, read as fast as
-    they come, for as long as the ``async with`` lasts."""
+    they come, for as long as the ``async with`` lasts. ``playing=False``: entered once every
+    stream is open (within 10 s) and paused; :meth:`Heavy.play` starts the abuse."""
     out = Heavy(received=[0] * k)
     port = int(base.rsplit(":", 1)[1])
     async with httpx.AsyncClient(base_url=base, timeout=10) as http:
         body = body if body is not None else await largest_body(http)
         speed = (await http.get("/api/options")).json()["limits"]["steps_per_frame"][1]
-    runs: list[tuple[str, str]] = []
-    for i in range(k):
+    made: list[tuple[str, str] | None] = [None] * k
+    creating = asyncio.Semaphore(_CREATING)
+
+    async def create(i: int) -> None:
         address = abuser_address(i)
         transport = httpx.AsyncHTTPTransport(local_address=address)
-        async with httpx.AsyncClient(
-            base_url=base, transport=transport, headers={"origin": base}, timeout=10
-        ) as http:
+        async with (
+            creating,
+            httpx.AsyncClient(
+                base_url=base, transport=transport, headers={"origin": base}, timeout=10
+            ) as http,
+        ):
             r = await http.post(
                 "/api/runs",
                 content=orjson.dumps(body),
                 headers={"content-type": "application/json"},
             )
         if r.status_code == 201:
-            runs.append((address, r.json()["id"]))
+            made[i] = (address, r.json()["id"])
         else:
             out.refused[r.status_code] = out.refused.get(r.status_code, 0) + 1
+
+    await asyncio.gather(*(create(i) for i in range(k)))
+    runs = [m for m in made if m is not None]
     out.made = len(runs)
     tasks = [
-        asyncio.create_task(_stream(port, a, run_id, speed, out.received, i, out.ended))
+        asyncio.create_task(_stream(port, a, run_id, speed, out, i, playing))
         for i, (a, run_id) in enumerate(runs)
     ]
     try:
+        if not playing:  # every stream open (its speed set) or ended, before the abuse starts
+            deadline = time.monotonic() + 10.0
+            while len(out.writers) + len(out.ended) < len(runs) and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
         yield out
     finally:
         for t in tasks:

@@ -21,7 +21,14 @@ Usage, from a synchronous test::
     rates = asyncio.run(measure(server.ws_base, 10, 4.0))
     assert rates.min >= 0.8 * before.min
 
-or concurrently with an abuser inside one ``async`` function (``asyncio.gather``).
+or concurrently with an abuser inside one ``async`` function (``asyncio.gather``). To compare
+windows with and without an abuser on the same students (interleaved, so a machine whose
+load drifts during the test shifts both alike), keep them streaming::
+
+    async with streaming(server.ws_base, 10) as students:
+        alone = await students.window(1.0)
+        ...  # the abuser starts
+        under = await students.window(1.0)
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import asyncio
 import contextlib
 import statistics
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -82,18 +90,37 @@ class _Student:
     streaming: asyncio.Event = field(default_factory=asyncio.Event)  # its first frame came
 
 
-async def measure(
-    ws_base: str,
-    n: int,
-    seconds: float,
-    *,
-    warmup: float = 1.0,
-    body: object = None,
-    join_timeout: float = JOIN_TIMEOUT_S,
-) -> Rates:
-    """Run ``n`` honest streaming students against ``ws_base`` (``ws://127.0.0.1:PORT``) and
-    return their frame rates over ``seconds``, counted from ``warmup`` after all of them
-    are streaming (or ``join_timeout`` has passed: the late ones are failures).
+class Class:
+    """Honest students streaming (see :func:`streaming`): frames counted over any window."""
+
+    def __init__(self, students: list[_Student], joined_s: float) -> None:
+        self._students = students
+        self.joined_s = joined_s
+
+    def rates(self, t0: float, t1: float) -> Rates:
+        """Each student's frames/s between ``t0`` and ``t1`` (``time.monotonic()``)."""
+        seconds = t1 - t0
+        students = self._students
+        rates = tuple(sum(t0 <= t < t1 for t in s.frames) / seconds for s in students)
+        failures = tuple(f"{s.address}: {s.failure}" for s in students if s.failure)
+        planned = tuple(s.planned for s in students)
+        return Rates(rates, seconds, planned, failures, self.joined_s)
+
+    async def window(self, seconds: float) -> Rates:
+        """The rates over the next ``seconds``."""
+        t0 = time.monotonic()
+        await asyncio.sleep(seconds)
+        return self.rates(t0, time.monotonic())
+
+
+@contextlib.asynccontextmanager
+async def streaming(
+    ws_base: str, n: int, *, body: object = None, join_timeout: float = JOIN_TIMEOUT_S
+) -> AsyncIterator[Class]:
+    """``n`` honest students streaming from ``ws_base`` (``ws://127.0.0.1:PORT``) for as long
+    as the ``async with`` lasts, entered once every one has its first frame (or
+    ``join_timeout`` has passed: the late ones are failures); on leaving, the streams close
+    and the runs are deleted.
 
     ``body``: the JSON body of ``POST /api/runs`` (default ``{}``, the default experiment).
     """
@@ -104,21 +131,35 @@ async def measure(
     tasks = [
         asyncio.create_task(_study(base, s, {} if body is None else body, stop)) for s in students
     ]
-    joining = asyncio.gather(*(s.streaming.wait() for s in students))
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(joining, join_timeout)
-    joined = time.monotonic() - start
-    for s in students:
-        if not s.streaming.is_set() and not s.failure:
-            s.failure = f"no frame {join_timeout:g} s after joining"
-    t0 = time.monotonic() + warmup
-    t1 = t0 + seconds
-    await asyncio.sleep(t1 - time.monotonic())
-    stop.set()
-    await asyncio.gather(*tasks)
-    rates = tuple(sum(t0 <= t < t1 for t in s.frames) / seconds for s in students)
-    failures = tuple(f"{s.address}: {s.failure}" for s in students if s.failure)
-    return Rates(rates, seconds, tuple(s.planned for s in students), failures, joined)
+    try:
+        joining = asyncio.gather(*(s.streaming.wait() for s in students))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(joining, join_timeout)
+        joined = time.monotonic() - start
+        for s in students:
+            if not s.streaming.is_set() and not s.failure:
+                s.failure = f"no frame {join_timeout:g} s after joining"
+        yield Class(students, joined)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks)
+
+
+async def measure(
+    ws_base: str,
+    n: int,
+    seconds: float,
+    *,
+    warmup: float = 1.0,
+    body: object = None,
+    join_timeout: float = JOIN_TIMEOUT_S,
+) -> Rates:
+    """Run ``n`` honest students against ``ws_base`` (:func:`streaming`) and return their
+    frame rates over ``seconds``, counted from ``warmup`` after all of them are streaming
+    (or ``join_timeout`` has passed: the late ones are failures)."""
+    async with streaming(ws_base, n, body=body, join_timeout=join_timeout) as students:
+        await asyncio.sleep(warmup)
+        return await students.window(seconds)
 
 
 async def _study(base: str, s: _Student, body: object, stop: asyncio.Event) -> None:
@@ -167,3 +208,61 @@ async def _watch(base: str, s: _Student, stop: asyncio.Event) -> None:
                 i = data.find(b'"fps":')
                 if i >= 0:
                     s.planned = float(data[i + 6 : data.find(b",", i)])
+
+
+@dataclass(frozen=True)
+class Interleaved:
+    """The students' rates in windows without (``off``) and with (``on``) an abuser, in
+    turn: ``off[0], on[0], off[1], ..., on[-1], off[-1]``."""
+
+    off: tuple[Rates, ...]
+    on: tuple[Rates, ...]
+
+    def ratios(self, of: Callable[[Rates], float]) -> list[float]:
+        """Each "on" window's ``of`` (e.g. the median student's rate) over the mean of the
+        "off" windows either side of it."""
+        return [
+            of(u) / max(1e-9, (of(self.off[i]) + of(self.off[i + 1])) / 2)
+            for i, u in enumerate(self.on)
+        ]
+
+    def median_ratio(self, of: Callable[[Rates], float]) -> float:
+        return statistics.median(self.ratios(of))
+
+    @property
+    def failures(self) -> tuple[str, ...]:
+        return tuple(f for r in self.off + self.on for f in r.failures)
+
+    def __str__(self) -> str:
+        lines = []
+        for i, r in enumerate(self.off):
+            lines.append(f"off {r}")
+            if i < len(self.on):
+                lines.append(f"on  {self.on[i]}")
+        median = ", ".join(f"{x:.2f}" for x in self.ratios(lambda r: r.median))
+        slowest = ", ".join(f"{x:.2f}" for x in self.ratios(lambda r: r.min))
+        lines.append(f"on/off, median student: {median}; slowest: {slowest}")
+        return "\n".join(lines)
+
+
+async def interleaved(
+    students: Class,
+    abuse: Callable[[bool], Awaitable[None]],
+    on_windows: int,
+    seconds: float,
+    settle_on: float,
+    settle_off: float,
+) -> Interleaved:
+    """``students``' rates over ``2 · on_windows + 1`` windows of ``seconds``, the abuser
+    off first and last and on in every other one: ``await abuse(True)`` switches it on,
+    ``await abuse(False)`` off, and each window is counted ``settle_on`` or ``settle_off``
+    after the switch (for the server to have seen it)."""
+    off: list[Rates] = []
+    on: list[Rates] = []
+    for k in range(2 * on_windows + 1):
+        abusing = k % 2 == 1
+        if k:
+            await abuse(abusing)
+            await asyncio.sleep(settle_on if abusing else settle_off)
+        (on if abusing else off).append(await students.window(seconds))
+    return Interleaved(tuple(off), tuple(on))
