@@ -152,11 +152,18 @@ def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[s
         _ = builder.layers
 
     def stream_cycle() -> None:
-        """``grid_every`` frames as a playing stream builds them (app/runs/player.py)."""
+        """``grid_every`` frames as a playing stream builds them (app/runs/player.py): a
+        playing run's frames send the layer histograms with the grid only, and the first
+        step after the grid frame is the predicted one (docs/frames.md)."""
+        run.playing = True
         for k in range(1, every + 1):
-            tr.train(1)
+            if k == 1:
+                run.train(1)
+            else:
+                tr.train(1)
             grid = k >= every
             run.frame(grid=grid, metrics=grid or k % METRICS_EVERY == 0)
+        run.playing = False
 
     t = interleaved_us(
         {
