@@ -52,11 +52,16 @@ class Prediction:
         }
 
 
-def flat_gradient(grad_w: list[Array], grad_b: list[Array]) -> Array:
-    """``[∂C/∂w^l | ∂C/∂b^l]`` layer by layer, row-major: the trainer's ``θ`` layout."""
-    return np.concatenate(
-        [np.hstack([gw, gb[:, None]]).reshape(-1) for gw, gb in zip(grad_w, grad_b, strict=True)]
-    )
+def gradient_dot(grad_w: list[Array], grad_b: list[Array], d_theta: Array) -> float:
+    """``∇C·Δθ`` for ``Δθ`` in the trainer's θ layout (layer by layer ``[w^l | b^l]``
+    row-major, ``(n_l, n_{l-1} + 1)``)."""
+    total, o = 0.0, 0
+    for gw, gb in zip(grad_w, grad_b, strict=True):
+        n, k = gw.shape
+        block = d_theta[o : o + n * (k + 1)].reshape(n, k + 1)
+        total += float(np.vdot(gw, block[:, :k])) + float(np.dot(gb, block[:, k]))
+        o += n * (k + 1)
+    return total
 
 
 def predicted_step(trainer: Trainer) -> Prediction:
@@ -76,7 +81,7 @@ def _predicted_step(trainer: Trainer) -> Prediction:
     if trainer.status != "ok":  # diverged: θ was rolled back, there is no "after"
         return Prediction(trainer.step, None, None, _finite(before.cost), None)
     d_theta = trainer.theta - theta_before
-    predicted = float(flat_gradient(before.grad_w, before.grad_b) @ d_theta)
+    predicted = gradient_dot(before.grad_w, before.grad_b, d_theta)
     after = cost_value(trainer.net, trainer.cost, x, y, h.regulariser, h.lmbda, n)
     actual = after - before.cost
     return Prediction(
