@@ -38,6 +38,7 @@ from app.api.limits import LimitsMiddleware  # noqa: E402
 from app.api.presets import parse_preset  # noqa: E402
 from app.api.request_rate import RequestRateMiddleware  # noqa: E402
 from app.api.shutdown import ShutdownMiddleware  # noqa: E402
+from app.runs import insight  # noqa: E402
 from app.runs.pacer import Pacer  # noqa: E402
 from app.runs.store import RunStore  # noqa: E402
 from app.runs.work import Workers  # noqa: E402
@@ -58,7 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     default_config = parse_preset(settings.preset, settings)
     store = RunStore(settings)
     pacer = Pacer(settings.max_fps, settings.min_fps, settings.cpu_share, settings.steady_fps)
-    # Builds and stateless backprop, off the event loop; a duty cycle while streams play.
+    # Builds, stateless backprop and advice trials, off the event loop; a duty cycle while
+    # streams play.
     workers = Workers(contended=lambda: pacer.playing > 0)
 
     @contextlib.asynccontextmanager
@@ -68,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         gc.freeze()
         evictor = asyncio.create_task(store.evict_forever())
         try:
-            yield
+            with insight.trials_in(workers):  # advice trials: the workers' jobs too
+                yield
         finally:
             evictor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -7,14 +7,24 @@
   run*: the run is rebuilt from its config (same seed: the same data and initial weights) at
   smaller learning rates and trained for a while, and only a learning rate that neither
   diverged nor left most units saturated or dead, and lowered the cost, is advised.
+
+Advice trials are long work (up to about a second in all), so the server runs them as jobs
+of its :class:`~app.runs.work.Workers` (:func:`trials_in`, from the app's lifespan), one
+learning rate per job: like a CSV build or a stateless backprop, they run off the event
+loop, queue with a bound, and keep to the workers' duty cycle while streams play. Without a
+server (a script, a test of the domain alone), they run in a thread of their own.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import math
 import threading
+import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +35,7 @@ from app.runs.config import ConfigError
 from app.runs.experiment import Experiment
 from app.runs.rounding import Array
 from app.runs.state import RunState, build
+from app.runs.work import Workers, WorkersBusy
 from app.settings import Settings
 
 # (l, j, k): a neuron when k is None, else the edge k → j into layer l (0-based j, k).
@@ -36,11 +47,21 @@ TRIAL_MIN_STEPS, TRIAL_EPOCHS, TRIAL_MAX_STEPS = 2_000, 20, 4_000
 # 0.1 s of NumPy for the largest networks), so advice costs the same on any machine load.
 TRIAL_WORK = 200_000_000
 _ADVICE_CACHE: OrderedDict[str, dict[str, Any]] = OrderedDict()
-# Trials take up to about a second (several rebuilds and thousands of steps): they run in one
-# background thread, never on the event loop; at most _PENDING_MAX configs wait their turn.
-_ADVISOR = ThreadPoolExecutor(1, thread_name_prefix="bpv-advice")
-_PENDING: set[str] = set()
+# Trials take up to about a second (several rebuilds and thousands of steps): never on the
+# event loop. In a server, the workers' jobs (_TRIALS, set by trials_in); else one thread of
+# their own (_ADVISOR, made on first use). At most _PENDING_MAX configs wait their turn.
+_TRIALS: tuple[Workers, asyncio.AbstractEventLoop] | None = None
+_PARTIAL: OrderedDict[str, list[_Trial]] = OrderedDict()  # trials stopped before advice
+_TASKS: set[asyncio.Task[None]] = set()  # trials under way in the server (kept referenced)
+_ADVISOR: ThreadPoolExecutor | None = None
+_PENDING: dict[str, float] = {}  # config key -> when a frame last asked for its advice
 _PENDING_MAX = 8
+# In a server, a config's trials stop (before its next learning rate) when no frame has asked
+# for its advice this long: its student left, or deleted or changed the run. A paused stream
+# asks every app.runs.player.ADVICE_POLL_S (0.25 s), a playing one with every frame, a REST
+# client each time it GETs a frame; one that asks less often loses nothing but time: the
+# learning rates tried are kept, and the next ask goes on from there.
+UNWANTED_S = 1.0
 _LOCK = threading.Lock()
 _ADVICE_KEEP = 64
 
@@ -207,42 +228,134 @@ def advice(config: Experiment, settings: Settings, reason: str) -> dict[str, Any
         if hit is not None:
             _ADVICE_CACHE.move_to_end(key)
             return hit
-        if key in _PENDING or len(_PENDING) >= _PENDING_MAX:
+        if key in _PENDING:
+            _PENDING[key] = time.monotonic()
             return None
-        _PENDING.add(key)
-    _ADVISOR.submit(_advise, key, config, settings, reason)
+        if len(_PENDING) >= _PENDING_MAX:
+            return None
+        _PENDING[key] = time.monotonic()
+    trials = _TRIALS
+    if trials is None:
+        global _ADVISOR
+        with _LOCK:
+            if _ADVISOR is None:
+                _ADVISOR = ThreadPoolExecutor(1, thread_name_prefix="bpv-advice")
+        _ADVISOR.submit(_advise, key, config, settings, reason)
+        return None
+    workers, loop = trials
+    try:  # from the loop's thread or any other: the trial starts on the server's loop
+        loop.call_soon_threadsafe(_start_trials, workers, key, config, settings, reason)
+    except RuntimeError:  # the server's loop has closed: nothing is tried
+        _settled(key, None)
     return None
 
 
+@contextlib.contextmanager
+def trials_in(workers: Workers) -> Iterator[None]:
+    """From the app's lifespan, on its event loop: advice trials are ``workers``' jobs for as
+    long as the server runs."""
+    global _TRIALS
+    _TRIALS = (workers, asyncio.get_running_loop())
+    try:
+        yield
+    finally:
+        if _TRIALS is not None and _TRIALS[0] is workers:
+            _TRIALS = None
+
+
+def _start_trials(
+    workers: Workers, key: str, config: Experiment, settings: Settings, reason: str
+) -> None:
+    task = asyncio.get_running_loop().create_task(
+        _advise_in(workers, key, config, settings, reason)
+    )
+    _TASKS.add(task)
+    task.add_done_callback(_TASKS.discard)
+
+
+async def _advise_in(
+    workers: Workers, key: str, config: Experiment, settings: Settings, reason: str
+) -> None:
+    """Each learning rate tried as a job of ``workers`` (one after the other; stops at the
+    first that works). A full work queue, or no frame asking for the advice for
+    :data:`UNWANTED_S`, stops the trials: the ones done are kept (:data:`_PARTIAL`), and a
+    frame that asks later resumes from there."""
+    out = None
+    with _LOCK:
+        tried = _PARTIAL.pop(key, [])
+    try:
+        for eta in list(_candidates(config.learning_rate))[len(tried) :]:
+            t = await workers.run(_wanted_trial, key, config, settings, eta)
+            if t is None:
+                return
+            tried.append(t)
+            if t.outcome == "ok":
+                break
+        out = _advised(reason, tried)
+    except WorkersBusy:
+        pass
+    finally:
+        with _LOCK:
+            if out is None and tried:
+                _PARTIAL[key] = tried
+                while len(_PARTIAL) > _ADVICE_KEEP:
+                    _PARTIAL.popitem(last=False)
+        _settled(key, out)
+
+
+def _wanted_trial(key: str, config: Experiment, settings: Settings, eta: float) -> _Trial | None:
+    """:func:`_trial`, in a worker when its turn comes: None (nothing tried) when no frame
+    has asked for this advice for :data:`UNWANTED_S`."""
+    with _LOCK:
+        asked = _PENDING.get(key, -math.inf)
+    if time.monotonic() - asked > UNWANTED_S:
+        return None
+    return _trial(config, settings, eta)
+
+
 def _advise(key: str, config: Experiment, settings: Settings, reason: str) -> None:
+    out = None
     try:
         out = try_smaller_rates(config, settings, reason)
-        with _LOCK:
+    finally:
+        _settled(key, out)
+
+
+def _settled(key: str, out: dict[str, Any] | None) -> None:
+    """The advice for ``key`` is no longer pending; ``out`` (unless None) is kept."""
+    with _LOCK:
+        if out is not None:
             _ADVICE_CACHE[key] = out
             while len(_ADVICE_CACHE) > _ADVICE_KEEP:
                 _ADVICE_CACHE.popitem(last=False)
-    finally:
-        with _LOCK:
-            _PENDING.discard(key)
+        _PENDING.pop(key, None)
 
 
-def try_smaller_rates(config: Experiment, settings: Settings, reason: str) -> dict[str, Any]:
-    """Try smaller learning rates on this run (from step 0, same seed) and advise the largest
-    that works. ``reason``: "diverged" | "saturated" | "dead"."""
-    eta = config.learning_rate
-    tried: list[_Trial] = []
-    chosen = None
+def _candidates(eta: float) -> Iterator[float]:
+    """The learning rates tried, largest first: η/10, η/100, ... (one significant digit),
+    none under 1e-5."""
     for div in TRIAL_DIVISORS:
         candidate = float(f"{eta / div:.1g}")
         if candidate < 1e-5:
-            break
-        t = _trial(config, settings, candidate)
-        tried.append(t)
-        if t.outcome == "ok":
-            chosen = t
-            break
+            return
+        yield candidate
+
+
+def _advised(reason: str, tried: list[_Trial]) -> dict[str, Any]:
+    chosen = next((t for t in tried if t.outcome == "ok"), None)
     return {
         "reason": reason,
         "learning_rate": chosen.learning_rate if chosen else None,
         "tried": [t.as_dict() for t in tried],
     }
+
+
+def try_smaller_rates(config: Experiment, settings: Settings, reason: str) -> dict[str, Any]:
+    """Try smaller learning rates on this run (from step 0, same seed) and advise the largest
+    that works. ``reason``: "diverged" | "saturated" | "dead"."""
+    tried: list[_Trial] = []
+    for eta in _candidates(config.learning_rate):
+        tried.append(_trial(config, settings, eta))
+        if tried[-1].outcome == "ok":
+            break
+    return _advised(reason, tried)

@@ -1,11 +1,13 @@
 """Slow work off the event loop: a small thread pool with a bounded queue.
 
-Building a run from a large CSV takes most of a second, and a large stateless backprop
-answer 100 ms; on the event loop either would stall every stream. They run here instead,
-in one worker thread, one job at a time and in order: a flood of such requests waits in a
-queue of at most :data:`MAX_WAITING` (more are refused with :class:`WorkersBusy`, a 503 with
-``Retry-After``) instead of multiplying. A worker holding the GIL in pure Python gives the
-loop its turn every ``sys.getswitchinterval()`` (5 ms), so the loop's stalls stay that short.
+Building a run from a large CSV takes most of a second, a large stateless backprop answer
+100 ms, and advice tried on a diverged or saturated run (app/runs/insight.py) up to a second
+per learning rate; on the event loop any of them would stall every stream. They run here
+instead, in one worker thread, one job at a time and in order: a flood of such requests
+waits in a queue of at most :data:`MAX_WAITING` (more are refused with :class:`WorkersBusy`,
+a 503 with ``Retry-After``) instead of multiplying. A worker holding the GIL in pure Python
+gives the loop its turn every ``sys.getswitchinterval()`` (5 ms), so the loop's stalls stay
+that short.
 
 But a busy worker still halves what the loop gets done: each time the loop waits for a socket
 it gives up the GIL and must wait up to a switch interval to have it back. So while anyone
@@ -43,7 +45,8 @@ class WorkersBusy(RuntimeError):
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(
-            f"the server is busy with {MAX_WAITING} slow requests (building runs, backprop); "
+            f"the server is busy with {MAX_WAITING} slow requests (building runs, backprop, "
+            "advice); "
             "try again in a moment"
         )
         self.retry_after = retry_after
