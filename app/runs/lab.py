@@ -91,15 +91,22 @@ class Lab:
             tl.capture(tr)  # drops the snapshots ahead of it
             self._moved = False
         done = 0
+        start = None  # θ where this call began, when it is trained in parts
         while done < steps:
             k = steps - done
             early = tr.step < EVERY_STEP_UNTIL  # a snapshot every step
             if early or self.predict_next:
                 k = 1
+                if start is None and done == 0 and steps > 1:
+                    start = tr.theta.copy()
             ran = self._steps(k)
             done += ran
             if ran < k or tr.status != "ok":
-                return done  # diverged: the state rolled back to is not kept
+                # Diverged: θ back where this call began, as one call of the fast path rolls
+                # back (not to the last finite step, whose weights may be ~1e100). Not kept.
+                if start is not None:
+                    tr.theta[:] = start
+                return done
             if early:
                 tl.capture(tr)
         if tl.last_step != tr.step:

@@ -251,9 +251,10 @@ class Run:
     def rewind(self, step: int) -> int:
         """Back to the latest kept step ≤ ``step`` (:meth:`Lab.rewind`), the history cut
         there (:meth:`Measurements.rewind`); returns that step. ConfigError naming ``step``
-        if none is kept."""
+        if none is kept. A playing run is paused there (play trains on from it)."""
         kept = self.lab.rewind(step)
         self.measurements.rewind(kept)
+        self.playing = False
         return kept
 
     def plan(self, changes: dict[str, Any]) -> Plan:

@@ -208,3 +208,16 @@ def test_timeline_and_rewind_over_http() -> None:
         assert c.get(f"/api/runs/{rid}").json()["step"] == 30
         r = c.post(f"/api/runs/{rid}/rewind", json={"step": -1})
         assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "step"]
+
+
+def test_a_document_too_big_for_this_servers_budget_is_refused_naming_the_setting() -> None:
+    with client_for() as c:
+        rid = c.post("/api/runs", json={"hidden": [8] * 6, "batch_size": 512}).json()["id"]
+        doc = _export(c, rid)
+    with client_for(run_memory_mb=2) as small:
+        r = small.post("/api/runs", json={"import": doc})
+        assert r.status_code == 422
+        issue = r.json()["detail"][0]
+        assert issue["loc"][:3] == ["body", "import", "settings"], issue
+        assert "run_memory_mb" in issue["msg"]
+        assert small.get("/api/stats").json()["runs"] == 0

@@ -98,6 +98,15 @@ def test_rewind_cuts_the_history_and_training_on_drops_what_lay_ahead() -> None:
     assert run.step == 62 and [p[0] for p in run.history] == [30, 60]
 
 
+def test_a_playing_run_is_paused_where_it_is_rewound_to() -> None:
+    run = _run("sgd")
+    run.train(50)
+    run.playing = True
+    assert run.status == "running"
+    run.rewind(20)
+    assert run.status == "paused" and run.step == 20
+
+
 def test_a_weight_set_after_a_rewind_drops_the_snapshots_ahead() -> None:
     run = _run("sgd")
     run.train(90)
@@ -127,3 +136,23 @@ def test_a_rebuild_or_reset_starts_a_new_timeline() -> None:
     run.train(5)
     run.update({"hidden": (3,)})
     assert run.lab.timeline.steps == [0]
+
+
+def test_a_run_that_diverges_early_rolls_back_as_the_fast_path_does() -> None:
+    """Before step 100 a run trains step by step (a snapshot each): when it diverges, its
+    weights go back where the call began, as the trainer's own call would put them, not to
+    the last finite step (weights ~1e100 that overflow every frame's sums)."""
+    config = Experiment(
+        dataset="plane",
+        hidden=(8, 8),
+        hidden_activation="linear",
+        learning_rate=10.0,
+        init="standard_normal",
+    )
+    run, twin = Run("r", config, Settings()), Run("t", config, Settings())
+    run.train(16)
+    twin.state.trainer.train(16)  # the fast path alone, in one call
+    assert run.status == twin.status == "diverged"
+    assert run.state.trainer.theta.tobytes() == twin.state.trainer.theta.tobytes()
+    # It stops at the step that diverged; the fast path's call runs its chunk out on NaN.
+    assert 1 <= run.step <= twin.step == 16
