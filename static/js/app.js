@@ -8,9 +8,11 @@
 import { makeActions } from "./actions.js";
 import { api } from "./api.js";
 import { banner } from "./banner.js";
+import { BackwardAnim } from "./backward_anim.js";
 import { BoundaryPlot } from "./boundary_plot.js";
 import { Controls, canonical, plainWords } from "./controls.js";
 import { ExplainPanel } from "./explain.js";
+import { FeedbackCompare } from "./feedback_compare.js";
 import { FrameQueue } from "./frame_queue.js";
 import { showHealth } from "./health.js";
 import { loading } from "./loading.js";
@@ -22,6 +24,7 @@ import { selectMessage } from "./quantities.js";
 import { Session } from "./session.js";
 import { Store, initialSettings, readLink, settingsFromRun, writeHash } from "./state.js";
 import { StepThrough } from "./stepthrough.js";
+import { TransposeView } from "./transpose_view.js";
 import { $, sub } from "./util.js";
 import { Walkthrough } from "./walkthrough.js";
 
@@ -71,8 +74,13 @@ export class App {
       onSetWeight: ({ l, j, k, value }) => this.session?.setWeight(l, j, k, value),
     });
     const guide = { onChange: (r) => store.update(this.guided(r, store.selection)), onExit: () => this.setMode("normal") };
+    // "Compare rules" (issue 12): the learner's settings trained under each feedback rule in
+    // runs of its own, deleted when it closes.
+    this.compare = new FeedbackCompare({ config: () => this.session.wanted(), options: () => store.options });
     this.guides = {
-      walkthrough: new Walkthrough($("#guide"), guide),
+      walkthrough: new Walkthrough($("#guide"), { ...guide, onCompare: () => this.compare.open() }),
+      matrices: new TransposeView($("#guide"), guide),
+      backward: new BackwardAnim($("#guide"), guide),
       stepthrough: new StepThrough($("#guide"), { ...guide, step: () => this.actions.step(), runId: () => store.run?.id }),
     };
     this.frames = new FrameQueue({
@@ -239,6 +247,8 @@ export class App {
     $(".explain-main").hidden = mode !== "normal";
     $("#walkthrough-btn").classList.toggle("active", mode === "walkthrough");
     $("#stepthrough-btn").classList.toggle("active", mode === "stepthrough");
+    for (const b of document.querySelectorAll("[data-mode-btn]")) b.classList.toggle("active", mode === b.dataset.modeBtn);
+    document.body.dataset.mode = mode; // CSS: the backward pass's moving wires
   }
 
   /** Divergence and saturated/dead units: banners with advice the server tried on this run. */
@@ -331,6 +341,8 @@ export class App {
     }
     $("#walkthrough-btn").addEventListener("click", () => this.setMode(s.mode === "walkthrough" ? "normal" : "walkthrough"));
     $("#stepthrough-btn").addEventListener("click", () => this.setMode(s.mode === "stepthrough" ? "normal" : "stepthrough"));
+    for (const b of document.querySelectorAll("[data-mode-btn]")) b.addEventListener("click", () => this.setMode(s.mode === b.dataset.modeBtn ? "normal" : b.dataset.modeBtn));
+    $("#compare-btn").addEventListener("click", () => this.compare.open());
     // replaceState (our own writes) fires no hashchange: this is a learner or teacher editing it.
     window.addEventListener("hashchange", () => location.reload());
   }

@@ -59,6 +59,11 @@ export class Controls {
     this.showCsvHelp(opts.limits);
     options($("#init"), opts.inits, (v) => INIT_LABEL[v] ?? v);
     options($("#regulariser"), opts.regularisers, (v) => REG_LABEL[v] ?? v);
+    // BP2's rules (issue 12): the server's registry, its labels and what each one does.
+    const rules = opts.about?.feedback ?? {};
+    options($("#feedback"), opts.feedback ?? [], (v) => rules[v]?.label ?? v);
+    $("#feedback").closest("label").title = (opts.feedback ?? []).map((v) => `${rules[v]?.label ?? v}: ${rules[v]?.about ?? ""}`).join("\n\n");
+    $("#feedback").addEventListener("change", (e) => a.set({ feedback: e.target.value }));
     const kinds = [...new Set(opts.datasets.filter((d) => d.name !== "csv").map((d) => d.kind))];
     options($("#problem"), kinds, (v) => KIND_LABEL[v] ?? v);
 
@@ -204,6 +209,7 @@ export class Controls {
     ensureOption($("#speed"), s.speed);
     this.renderModel(store);
     this.showLambdaNote(store);
+    if (s.feedback !== undefined) ensureOption($("#feedback"), s.feedback);
     for (const key of ["hidden_activation", "init", "regulariser", "color", "over", "fill"]) {
       ensureOption($(`#${key}`), s[key] ?? "");
     }

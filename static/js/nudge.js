@@ -10,6 +10,7 @@ import { ApiError } from "./api.js";
 import { show } from "./digits.js";
 import { eq, math, mfrac, mi, mn, mo, paren, row, sum, sym } from "./mathml.js";
 import { actAbout, nodeVector } from "./quantities.js";
+import { wPlus } from "./shapes.js";
 import { html, name, setHTML } from "./util.js";
 
 const MAX_DIGITS = 17;
@@ -172,8 +173,10 @@ export class NudgePanel {
       <table class="terms">
         <tr><td>measured</td><td>${math(mfrac(row(mo("Δ"), mi("C")), row(mo("Δ"), Q)))}</td><td class="num" data-nudge-measured="${r.measured}">${mark(s.a)}</td></tr>
         <tr><td>backprop</td><td>${math(backpropSymbol(of, sel, L))}</td><td class="num" data-nudge-backprop="${r.backprop}">${mark(s.b)}</td></tr>
+        ${inverseRow(r, s.digits, sel, L)}
       </table>
       <p class="note">${agreeText} ε = <span data-nudge-epsilon="${r.epsilon}">${show(r.epsilon, 3)}</span>, <span data-nudge-passes>${r.forward_passes} forward passes</span> (${math(mi("C"))} at ${math(Q)} + ε and at ${math(Q)} − ε), cost ${math(mi("C"), eq(), mn(show(r.cost, 6)))}.${tied ? html` Nudging ${math(Q)} alone leaves the ${outAct.label} outputs summing to more or less than 1, so this is the cost's own ${math(sym.dC(Q))}; nudge ${math(sym.z(sel.l, sel.j))} to move them all together, and the slope is δ.` : ""}</p>
+      ${inverseNote(r, sel, L)}
     </div>`;
   }
 
@@ -216,6 +219,42 @@ export class NudgePanel {
     const box = this.body.querySelector("[data-nudge-box]");
     if (box) setHTML(box, this.inner());
   }
+}
+
+/** The inverse rule's prediction, written to the same significant digits as the two above. */
+function inverseRow(r, digits, sel, L) {
+  const v = r.inverse;
+  const text = v === null || v === undefined ? "not finite" : show(v, digits);
+  const how = sel.l === L ? html`BP1 (no BP2 here)` : html`BP2 through ${math(wPlus(sel.l + 1))}`;
+  return html`<tr class="nudge-inverse"><td>inverse rule</td><td class="small">${how}</td><td class="num" data-nudge-inverse="${v ?? ""}">${text}</td></tr>`;
+}
+
+/**
+ * What the inverse's number says, in plain words, from the three numbers on screen: on the
+ * output layer it is backprop's (BP1 uses no BP2); below, it is compared with the measured
+ * slope to the digits they share (no claim beyond what they show).
+ */
+export function inverseVerdict(r, l, L) {
+  if (r.inverse === null || r.inverse === undefined) return { kind: "none" };
+  if (l === L) return { kind: "output" }; // δ^L (and a^{L−1}δ^L) come from BP1 alone
+  const agree = agreeDigits(r.inverse, r.measured);
+  if (agree >= 3) return { kind: "agrees", agree };
+  const ratio = r.measured !== 0 ? r.inverse / r.measured : null;
+  const sign = r.inverse !== 0 && r.measured !== 0 && Math.sign(r.inverse) !== Math.sign(r.measured);
+  return { kind: "differs", agree, ratio, sign };
+}
+
+function inverseNote(r, sel, L) {
+  const v = inverseVerdict(r, sel.l, L);
+  const attr = (k) => html` data-nudge-verdict="${k}"`;
+  if (v.kind === "none")
+    return html`<p class="note"${attr("none")}>The inverse rule has no finite prediction here: the pseudo-inverse of a nearly singular ${math(sym.w(sel.l + 1))} is huge.</p>`;
+  if (v.kind === "output")
+    return html`<p class="note"${attr("output")}>On the output layer the error comes from BP1, not BP2, so the inverse rule predicts exactly what backprop does. Nudge a hidden neuron or a weight into one to see them part.</p>`;
+  if (v.kind === "agrees")
+    return html`<p class="note"${attr("agrees")}>Here the inverse rule's prediction happens to agree with the measured slope to ${v.agree} significant digits.</p>`;
+  const how = v.sign ? "it even has the wrong sign" : v.ratio !== null && Math.abs(v.ratio) >= 1.5 ? `it is ${show(Math.abs(v.ratio), 2)} times as large` : v.ratio !== null && Math.abs(v.ratio) <= 1 / 1.5 ? `it is ${show(Math.abs(v.ratio), 2)} times as large, so too small` : "it is off in the first digits";
+  return html`<p class="nudge-verdict"${attr("differs")}>The inverse rule predicts ${show(r.inverse, 4)}, but the cost actually changes at ${show(r.measured, 4)}: ${how}. Backprop's transpose predicted the slope that was measured; carrying the error back with the inverse would have sent the wrong number.</p>`;
 }
 
 /** Results measured at another step or probe than the frame shown say so. */

@@ -114,7 +114,7 @@ const STATE = {
   frame: null, // the frame on screen (docs/frames.md); never changed once stored
   selection: null, // {type: "neuron", l, j} | {type: "edge", l, j, k} (j, k 0-based)
   highlight: null, // a guide's highlight: {edges, nodes, context, pending: Set, color, fill, labels}
-  mode: "normal", // normal | walkthrough | stepthrough
+  mode: "normal", // normal | a guide of App.guides: walkthrough | stepthrough | matrices | backward
 };
 
 const rethrow = (err) =>

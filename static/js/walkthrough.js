@@ -9,16 +9,19 @@ import { bp2Matrix } from "./bp2_matrix.js";
 import { Sheet } from "./digits.js";
 import { eq, math, mi, mo, num, odot, paren, sum, sym, times } from "./mathml.js";
 import { edgeKey, nodeKey } from "./network_geom.js";
+import { NudgePanel } from "./nudge.js";
 import { approxNote, arith, explainFor, layer, nodeVector, shownNum } from "./quantities.js";
+import { allShapes, dims, shapeOf, shapeSentence, wName, wPlus } from "./shapes.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
 export class Walkthrough {
   /** onChange({highlight, selection}): what the page should show after a step the learner
    * took here (Next, Back); onExit(): the learner closed the walk. */
-  constructor(root, { onChange, onExit }) {
+  constructor(root, { onChange, onExit, onCompare }) {
     this.root = root;
     this.onChange = onChange;
     this.onExit = onExit;
+    this.nudge = new NudgePanel(root); // step 7: measure the slope beside both rules' numbers
     this.active = false;
     this.frame = null;
     this.i = 0;
@@ -29,6 +32,7 @@ export class Walkthrough {
       if (b.dataset.wt === "next") this.go(this.i + 1);
       else if (b.dataset.wt === "prev") this.go(this.i - 1);
       else if (b.dataset.wt === "close") this.onExit();
+      else if (b.dataset.wt === "compare") onCompare?.();
     });
   }
 
@@ -170,8 +174,32 @@ export class Walkthrough {
         body: html`<p class="eq-head">${math(sym.delta(l), eq(), paren(sym.wT(l + 1), sym.delta(l + 1)), odot(), sym.sigmaPrime(sym.z(l)))}</p>
           <p>Every edge colour in the network (backward w·δ) is one term of these sums. ${hiddenRange(frame.sizes.length)} With the δs, BP3 and BP4 give every gradient. Click any neuron later to see its own BP2.</p>`,
       },
+      whyNotInverse(this.nudge, frame, l, k, out, ex ? sh.text("S") : null),
     ];
   }
+}
+
+/**
+ * Step 7, "Why not the inverse?", on the learner's own network: the shape argument with their
+ * w^{l+1}, what the pseudo-inverse would do (measured by the nudge, trained by Compare rules),
+ * and why the chain rule gives the transpose. S: the neuron's Σ_j w_jk δ_j as shown in step 4.
+ */
+function whyNotInverse(nudge, frame, l, k, out, S) {
+  const m = l + 1;
+  const [r, c] = shapeOf(frame.sizes, m);
+  const shape = shapeSentence(frame.sizes, m);
+  const mats = allShapes(frame.sizes);
+  const squares = mats.filter((x) => x.square);
+  const others = html`Your network's weight matrices: ${mats.map((x, i) => html`${i ? ", " : ""}${wName(x.m)} is ${dims(x.shape)}`)}; ${squares.length === 0 ? "none of them is square, so none has an inverse." : html`only ${squares.map((x, i) => html`${i ? ", " : ""}${wName(x.m)}`)} ${squares.length === 1 ? "is" : "are"} square.`}`;
+  const sel = { type: "neuron", l, j: k };
+  return {
+    title: html`7 · Why not the inverse?`,
+    highlight: { edges: out, nodes: new Set([nodeKey(l, k)]), color: "backward", fill: "delta", labels: [] },
+    body: html`<p data-why-inverse-shape data-shape="${dims([r, c])}"><b>The shapes.</b> ${shape.text} ${others}</p>
+      <p><b>What an inverse would do.</b> The closest thing to an inverse of a ${dims([r, c])} matrix is its pseudo-inverse ${math(wPlus(m))} (${dims([c, r])}): it finds the layer-${l} vector that ${wName(m)} would map closest to ${math(sym.delta(m))}, an “undo” of the forward step. But ${math(sym.delta(l, k))} does not ask which values of layer ${l} would produce ${math(sym.delta(m))}; it asks how fast the cost changes when ${math(sym.z(l, k))} moves. Measure it: the nudge below moves ${math(sym.z(l, k))} by ±ε and shows the slope beside backprop's number and the inverse rule's prediction. Or <button type="button" data-wt="compare">Compare rules</button> to train this network with the transpose, the inverse and a random matrix side by side.</p>
+      <p><b>Why the transpose.</b> Moving ${math(sym.a(l, k))} by ε moves each ${math(sym.z(m, "j"))} it feeds by ${math(sym.w(m, "j", k), mi("ε"))}, and the cost through neuron j by ${math(sym.w(m, "j", k), sym.delta(m, "j"), mi("ε"))}. The chain rule adds these contributions back: ${math(sum(mi("j")), sym.w(m, "j", k), sym.delta(m, "j"))}${S ? html` = ${S}` : ""}, entry k of ${math(sym.wT(m), sym.delta(m))}. Each weight multiplies again on the way back and the contributions are summed; nothing is undone, so no inverse is needed${shape.square ? "" : html`, and for this ${dims([r, c])} ${wName(m)} none exists`}.</p>
+      ${nudge.render(frame, sel)}`,
+  };
 }
 
 /**
