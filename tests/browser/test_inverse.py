@@ -337,3 +337,27 @@ def test_backward_pass_respects_reduced_motion(browser, server) -> None:  # type
         pg.evaluate(DELETE_RUN)
     finally:
         ctx.close()
+
+
+def test_the_rule_control_rebuilds_the_run_under_that_rule(page) -> None:  # type: ignore[no-untyped-def]
+    open_app(page)
+    opts = page.evaluate("window.__bpv.store.options")
+    labels = page.eval_on_selector_all(
+        "#feedback option", "os => os.map(o => [o.value, o.textContent])"
+    )
+    assert labels == [[r, opts["about"]["feedback"][r]["label"]] for r in opts["feedback"]]
+    rule = opts["feedback"][1]
+    run = frame_value(page, "f.run_id")
+    page.select_option("#feedback", rule)
+    page.wait_for_function(
+        f"window.__bpv.store.frame.layers[0].true_delta !== undefined"
+        f" && window.__bpv.store.run.config.feedback === '{rule}'",
+        timeout=20_000,
+    )
+    assert api(page, "GET", f"/api/runs/{run}")["body"]["config"]["feedback"] == rule
+    assert f"feedback={rule}" in page.evaluate("location.hash")  # the link carries it
+    # the backward pass says its δ is not BP2's under this rule, and writes no BP2 numbers
+    page.click("#backward-btn")
+    page.click("[data-ba=next]")
+    assert page.locator("[data-ba-bp2]").count() == 0
+    assert "another rule than the transpose" in page.locator("#guide").inner_text()
