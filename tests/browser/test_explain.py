@@ -138,7 +138,8 @@ def test_why_the_transpose_walkthrough(page) -> None:
         if nxt.is_disabled():
             break
         nxt.click()
-    assert seen == [1, 2, 3, 4, 5, 6]
+    assert seen == [1, 2, 3, 4, 5, 6, 7]  # 7: "Why not the inverse?" (issue 12)
+    page.click("[data-wt=prev]")
     page.click("[data-wt=prev]")
     page.click("[data-wt=prev]")  # step 4: the sum over j, with the matrix view
     ARTIFACTS.mkdir(exist_ok=True)
