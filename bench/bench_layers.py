@@ -1,7 +1,8 @@
 """What issue 13's per-layer numbers cost a frame and a step, as ratios measured in one run.
 
 For W1 (2-8-8-1 tanh) and W3 (64-30-10 sigmoid CSV, as bench_stream's), after 500 steps,
-µs per call (medians of 9 interleaved repeats, so the machine's drift affects all alike):
+CPU µs per call (this thread's, medians of 9 interleaved repeats, so the machine's drift
+affects all alike and other processes' turns are not counted):
 
 - ``full``: one training step then a frame with fresh metrics (what REST and every 3rd
   streamed frame build), with the layer histograms and history point (``+hist``) and with
@@ -24,6 +25,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as app.main does for the s
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_stream import W1, interleaved_us, w3_config  # noqa: E402
+import numpy as np  # noqa: E402
+from bench_stream import W1, w3_config  # noqa: E402
 
 from app.core.prediction import predicted_step  # noqa: E402
 from app.runs import frame_doc, layer_stats  # noqa: E402
@@ -39,6 +42,27 @@ from app.runs.experiment import Experiment  # noqa: E402
 from app.runs.player import METRICS_EVERY  # noqa: E402
 from app.runs.run import Run  # noqa: E402
 from app.settings import Settings  # noqa: E402
+
+
+def interleaved_cpu_us(fns: dict[str, Any], seconds: float, repeats: int = 9) -> dict[str, float]:
+    """Median CPU µs (this thread's, ``time.thread_time``: other processes' turns on a busy
+    machine are not counted) per call of each function, their repeats interleaved."""
+    counts = {}
+    for name, fn in fns.items():
+        fn()
+        n, t0 = 0, time.thread_time()
+        while time.thread_time() - t0 < seconds / (repeats * len(fns)):
+            fn()
+            n += 1
+        counts[name] = max(n, 1)
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.thread_time()
+            for _ in range(counts[name]):
+                fn()
+            samples[name].append((time.thread_time() - t0) / counts[name] * 1e6)
+    return {name: float(np.median(v)) for name, v in samples.items()}
 
 
 class _Switch:
@@ -74,8 +98,9 @@ def measure(name: str, changes: dict[str, Any], settings: Settings, seconds: flo
             switch.on = on
             run.playing = True
             for k in range(1, every + 1):
-                if on and k == 1:
-                    run.train(1)  # after the grid frame: the predicted step
+                if k == 1:  # after the grid frame: the predicted step (when on)
+                    run.lab.predict_next = on
+                    run.train(1)  # the run's own training (its timeline's snapshot too)
                 else:
                     tr.train(1)
                 grid = k >= every
@@ -90,7 +115,7 @@ def measure(name: str, changes: dict[str, Any], settings: Settings, seconds: flo
     def predicted() -> None:
         predicted_step(tr)
 
-    t = interleaved_us(
+    t = interleaved_cpu_us(
         {
             "full+hist": full(True),
             "full-hist": full(False),

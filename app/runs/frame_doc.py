@@ -79,7 +79,7 @@ def _frame(
     explain = asked.explain
     health = meas.health(st, lab.config, settings, status == "diverged", asked.fresh)
     # At a measurement: a point of the per-layer history. The layer histograms, and a
-    # prediction of the next step trained, each cost about a third of a small network's
+    # prediction of the next step trained, each cost a third to a half of a small network's
     # frame: while playing only with the grid (every grid_every-th frame), else always.
     detail = asked.grid or not playing
     hist = None
