@@ -5,12 +5,28 @@
 import { api } from "./api.js";
 import { banner } from "./banner.js";
 import { plainWords } from "./controls.js";
+import { saveFile } from "./downloads.js";
+import { refusalText } from "./save_open.js";
 import { KEEP_WEIGHTS, settingsFromRun } from "./state.js";
 
 /** The actions of app (an App: its store, session and setMode). */
 export function makeActions(app) {
   const store = app.store;
   const send = (msg) => app.session?.send(msg);
+  /** Pause a playing run; resolves once a frame says it is paused (or after 3 s). */
+  const paused = () =>
+    new Promise((resolve) => {
+      if (store.frame?.status !== "running") return resolve();
+      let timer = 0;
+      const off = store.on("frame", () => store.frame.status !== "running" && done());
+      const done = () => {
+        off();
+        clearTimeout(timer);
+        resolve();
+      };
+      timer = setTimeout(done, 3000);
+      send({ type: "pause" });
+    });
   const actions = {
     /** Change run settings; all but KEEP_WEIGHTS rebuild the network (and end a guide). */
     set(patch) {
@@ -46,6 +62,71 @@ export function makeActions(app) {
     probe(index) {
       store.update({ settings: { probe: index } });
       send({ type: "probe", index });
+    },
+    /**
+     * Back (or forward) to a kept step: pause, POST /rewind, and show its frame by the
+     * stream's own path (every view follows); the selection's terms are asked for again.
+     * Resolves with the frame shown, or null (refused: said in a banner).
+     */
+    async rewind(step) {
+      const run = store.run;
+      if (!run) return null;
+      await paused();
+      let frame = null;
+      for (let busy = 0; ; busy++) {
+        try {
+          frame = await api.rewind(run.id, step);
+          break;
+        } catch (err) {
+          if (err.status === 409 && busy < 10) {
+            await new Promise((r) => setTimeout(r, 100)); // the run is finishing a step
+            continue;
+          }
+          banner.show("rewind", { level: "error", dismiss: true, text: `Could not go back to step ${step}: ${plainWords(err.text ?? err.message)}` });
+          return null;
+        }
+      }
+      if (store.run?.id !== run.id) return null; // another run was opened meanwhile
+      banner.clear("rewind");
+      app.frames.push(frame);
+      app.sentSelection = null; // the stream answers a select with a frame holding `explain`
+      app.syncSelection();
+      app.timelineFeed.stale();
+      return frame;
+    },
+    /** Download the run's document as the server writes it (run-<step>.json). */
+    async save() {
+      try {
+        const { text, filename } = await api.exportRun(store.run.id);
+        saveFile(new Blob([text], { type: "application/json" }), filename ?? `run-${store.frame?.step ?? 0}.json`);
+      } catch (err) {
+        banner.show("save", { level: "error", dismiss: true, text: `Could not save the run: ${plainWords(err.text ?? err.message)}` });
+      }
+    },
+    /**
+     * Open a saved run (a file's text): the server makes a run of it, and the page switches to
+     * it as to any new run (settings, link, stream); the previous run is closed. A refused
+     * document changes nothing and the banner says which field and why. Resolves true if opened.
+     */
+    async open(text, filename) {
+      let run;
+      try {
+        const doc = JSON.parse(text);
+        if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw Object.assign(new Error("no object"), { notObject: true });
+        run = await api.importRun(doc);
+        const csv = doc.settings?.dataset === "csv" ? doc.settings.csv ?? null : null;
+        banner.clear("open");
+        if (store.mode !== "normal") app.setMode("normal");
+        store.update({ selection: null, timeline: null, csvText: csv, csvName: csv ? filename : "" });
+      } catch (err) {
+        banner.show("open", { level: "error", dismiss: true, text: refusalText(filename, err) });
+        return false;
+      }
+      const old = store.run;
+      await app.switchRun(run);
+      if (old && old.id !== run.id) api.deleteRun(old.id).catch(() => {}); // nothing shows it any more
+      banner.show("open", { level: "info", dismiss: true, text: `Opened ${filename}: the run goes on from step ${run.step.toLocaleString("en-US")} exactly as it would have.` });
+      return true;
     },
     /** CSV text can exceed a stream message (max_ws_message_bytes): it goes by PATCH. */
     async csv(text, filename) {

@@ -59,6 +59,31 @@ export const api = {
   step: (id, body = { steps: 1 }) => call("POST", `${runPath(id)}/step`, body),
   history: (id) => call("GET", `${runPath(id)}/history`),
   deleteRun: (id) => call("DELETE", runPath(id)),
+  /** The kept steps the run can be rewound to (docs/api.md, "Rewind"). */
+  timeline: (id) => call("GET", `${runPath(id)}/timeline`),
+  /** Move the run to the latest kept step ≤ step: answers its frame (grid, history). */
+  rewind: (id, step) => call("POST", `${runPath(id)}/rewind`, { step }),
+  /** A run made from an exported document (201 RunInfo), or a 422 naming its field. */
+  importRun: (doc) => call("POST", "/api/runs", { import: doc }),
+  /** The run as its document, exactly as the server wrote it: {text, filename}. */
+  async exportRun(id) {
+    let res;
+    try {
+      res = await fetch(`${runPath(id)}/export`);
+    } catch {
+      throw new ApiError(0, "the server cannot be reached");
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      let detail = res.statusText;
+      try {
+        detail = JSON.parse(text).detail ?? detail;
+      } catch {}
+      throw new ApiError(res.status, detail);
+    }
+    const name = /filename="([^"]+)"/.exec(res.headers.get("Content-Disposition") ?? "");
+    return { text, filename: name ? name[1] : null };
+  },
 };
 
 /**

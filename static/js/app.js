@@ -11,6 +11,7 @@ import { banner } from "./banner.js";
 import { BackwardAnim } from "./backward_anim.js";
 import { BoundaryPlot } from "./boundary_plot.js";
 import { Controls, canonical, plainWords } from "./controls.js";
+import { Downloads } from "./downloads.js";
 import { ExplainPanel } from "./explain.js";
 import { FeedbackCompare } from "./feedback_compare.js";
 import { FrameQueue } from "./frame_queue.js";
@@ -19,11 +20,14 @@ import { loading } from "./loading.js";
 import { LossPlot } from "./loss_plot.js";
 import { NetworkPlot } from "./network_plot.js";
 import { NeuronHover } from "./neuron_hover.js";
+import { PredictionLine } from "./prediction.js";
 import { loadPlotly, plotlyLoaded, plotsDrawn } from "./plots.js";
 import { selectMessage } from "./quantities.js";
+import { SaveOpen } from "./save_open.js";
 import { Session } from "./session.js";
 import { Store, initialSettings, readLink, settingsFromRun, writeHash } from "./state.js";
 import { StepThrough } from "./stepthrough.js";
+import { Scrubber, Timeline, TimelineFeed, stepText } from "./timeline.js";
 import { TransposeView } from "./transpose_view.js";
 import { $, sub } from "./util.js";
 import { Walkthrough } from "./walkthrough.js";
@@ -69,6 +73,23 @@ export class App {
     this.boundary = new BoundaryPlot($("#boundary"), { onProbe: (i) => this.actions.probe(i) });
     this.hover = new NeuronHover(this.boundary, () => store.run?.id);
     this.loss = new LossPlot($("#loss"));
+    this.prediction = new PredictionLine($("#loss .loss-prediction"));
+    // Rewind (issue 13): the timeline's drags become rewinds, one at a time (timeline.js).
+    this.scrubber = new Scrubber((step) => this.actions.rewind(step));
+    const lossArea = () => $("#loss .loss-plot")._fullLayout?._size; // Plotly's plot area, once drawn
+    this.timeline = new Timeline($("#timeline"), { onScrub: (step) => this.scrubber.to(step), align: () => lossArea() && { left: lossArea().l, right: lossArea().r } });
+    this.timelineFeed = new TimelineFeed({ get: (id) => api.timeline(id), put: (timeline) => store.update({ timeline }) });
+    this.saveOpen = new SaveOpen({ save: $("#save-run"), open: $("#open-run") }, { onSave: () => this.actions.save(), onOpen: (text, name) => this.actions.open(text, name) });
+    const at = () => `step ${stepText(store.frame?.step ?? 0)}`;
+    this.downloads = new Downloads($("#downloads"), {
+      getFrame: () => store.frame,
+      figures: {
+        network: { kind: "network", net: this.network, caption: () => `backprop-viz: the network at ${at()}, probe example ${store.frame?.probe?.index ?? ""}` },
+        boundary: { kind: "plotly", div: $("#boundary"), title: () => `Output at ${at()} ${$("#output-kind").textContent}` },
+        loss: { kind: "plotly", div: $("#loss .loss-plot"), title: () => `Cost and accuracy up to ${at()}`, legend: true },
+      },
+      onError: (text) => banner.show("download", { level: "error", dismiss: true, text }),
+    });
     this.explain = new ExplainPanel($("#explain"), {
       onSelect: (sel) => this.select(sel),
       onSetWeight: ({ l, j, k, value }) => this.session?.setWeight(l, j, k, value),
@@ -132,6 +153,9 @@ export class App {
       if (fields.has("frame")) this.hover.frame(s.frame);
     });
     this.view("loss", ["frame"], ({ meta }) => this.loss.update(s.frame, { force: !!meta.force }));
+    this.view("prediction", ["frame"], () => this.prediction.update(s.frame));
+    this.view("timeline", ["frame", "timeline", "run", "settings"], () => this.timeline.update(s.frame, s));
+    s.on("frame", () => this.timelineFeed.frame(s.run?.id, s.frame.step));
     this.view("explain", ["frame", "settings", "selection", "mode"], () => s.mode === "normal" && this.explain.update(s.frame, s));
     this.view("status", ["frame"], () => this.showStatus(s.frame));
     this.view("loading", ["frame"], () => this.firstPicture());
@@ -268,6 +292,15 @@ export class App {
     if (msg === this.sentSelection || !this.session?.open) return;
     this.sentSelection = msg;
     this.session.send(JSON.parse(msg));
+  }
+
+  /** Another run (an opened document): the page moves to it as to a new run (its settings,
+   * the link, the data, its stream); frames of the old run still on their way are dropped. */
+  async switchRun(run) {
+    this.session.stream?.close();
+    this.frames.pending = null;
+    await this.session.adopt(run);
+    this.session.connect();
   }
 
   /** The server's config of the run becomes the page's settings. */

@@ -113,6 +113,7 @@ const STATE = {
   csvName: "",
   frame: null, // the frame on screen (docs/frames.md); never changed once stored
   selection: null, // {type: "neuron", l, j} | {type: "edge", l, j, k} (j, k 0-based)
+  timeline: null, // GET /api/runs/{id}/timeline + run_id: the steps the run can go back to (timeline.js)
   highlight: null, // a guide's highlight: {edges, nodes, context, pending: Set, color, fill, labels}
   mode: "normal", // normal | a guide of App.guides: walkthrough | stepthrough | matrices | backward
 };

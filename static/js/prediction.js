@@ -1,0 +1,54 @@
+// Predicted versus actual change of the cost of one step (the frame's `prediction`,
+// docs/frames.md): the tangent line's ΔC ≈ ∇C·Δθ made before the step beside the change the
+// step then made on the same batch, and in plain words what the gap says about η.
+
+import { fmt, html, setHTML } from "./util.js";
+
+/** Actual is "far" from predicted when they differ by more than this share of the prediction. */
+export const FAR = 0.5;
+
+/**
+ * What a prediction says: {level: "ok" | "far" | "uphill" | "diverged" | "less" | "flat",
+ * text}, or null when there is nothing to say (no step predicted yet).
+ * - diverged: the step made the cost not finite;
+ * - uphill: the tangent said the cost falls, the step made it rise: η is too big;
+ * - far: the cost fell by less than FAR of what was predicted: η may be too big (the cost
+ *   curved up within the step, so the tangent line overshoots);
+ * - less: the cost fell by more than predicted (the surface curves down along the step);
+ * - flat: both changes are below 1e−12 (nothing to compare);
+ * - ok: within FAR of the prediction, the range where the first-order picture holds.
+ */
+export function predictionVerdict(p) {
+  if (!p || p.predicted === null || p.predicted === undefined) return null;
+  const { predicted: pr, actual: ac } = p;
+  if (ac === null || ac === undefined) return { level: "diverged", text: "the step made the cost overflow: η is far too big" };
+  if (Math.abs(pr) < 1e-12 && Math.abs(ac) < 1e-12) return { level: "flat", text: "no change: the gradient is about zero here" };
+  if (pr < 0 && ac > 0) return { level: "uphill", text: "the step went uphill: η is too big" };
+  const gap = (ac - pr) / Math.abs(pr);
+  if (gap > FAR) return { level: "far", text: "far from predicted: η may be too big" };
+  if (gap < -FAR) return { level: "less", text: "fell more than predicted (the cost curves down along the step)" };
+  return { level: "ok", text: "close to the prediction" };
+}
+
+/** The line beside the loss: one step's predicted and actual ΔC, and the verdict. */
+export class PredictionLine {
+  constructor(el) {
+    this.el = el;
+  }
+
+  update(frame) {
+    const p = frame.prediction;
+    const v = predictionVerdict(p);
+    this.el.hidden = !v;
+    if (!v) return;
+    this.el.dataset.level = v.level;
+    setHTML(
+      this.el,
+      html`<span class="nowrap">ΔC of step ${p.step.toLocaleString("en-US")}:</span>
+        <span class="nowrap">predicted <b data-predicted="${p.predicted}">${fmt(p.predicted)}</b>,</span>
+        <span class="nowrap">actual <b data-actual="${p.actual ?? ""}">${fmt(p.actual)}</b>:</span>
+        <span class="verdict">${v.text}.</span>`,
+    );
+    this.el.title = `Before a step, the slope of the cost along the update predicts its change: ΔC ≈ ∇C·Δθ (first order, the tangent line). After it, the change measured on the same batch. When η is too big the cost curves away within the step and the two part: "far" means they differ by more than ${FAR * 100} % of the prediction.`;
+  }
+}
