@@ -33,8 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-import numpy as np  # noqa: E402
-from bench_stream import W1, w3_config  # noqa: E402
+from bench_stream import W1, interleaved_us, w3_config  # noqa: E402
 
 from app.core.prediction import predicted_step  # noqa: E402
 from app.runs import frame_doc, layer_stats  # noqa: E402
@@ -42,27 +41,6 @@ from app.runs.experiment import Experiment  # noqa: E402
 from app.runs.player import METRICS_EVERY  # noqa: E402
 from app.runs.run import Run  # noqa: E402
 from app.settings import Settings  # noqa: E402
-
-
-def interleaved_cpu_us(fns: dict[str, Any], seconds: float, repeats: int = 9) -> dict[str, float]:
-    """Median CPU µs (this thread's, ``time.thread_time``: other processes' turns on a busy
-    machine are not counted) per call of each function, their repeats interleaved."""
-    counts = {}
-    for name, fn in fns.items():
-        fn()
-        n, t0 = 0, time.thread_time()
-        while time.thread_time() - t0 < seconds / (repeats * len(fns)):
-            fn()
-            n += 1
-        counts[name] = max(n, 1)
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.thread_time()
-            for _ in range(counts[name]):
-                fn()
-            samples[name].append((time.thread_time() - t0) / counts[name] * 1e6)
-    return {name: float(np.median(v)) for name, v in samples.items()}
 
 
 class _Switch:
@@ -115,7 +93,7 @@ def measure(name: str, changes: dict[str, Any], settings: Settings, seconds: flo
     def predicted() -> None:
         predicted_step(tr)
 
-    t = interleaved_cpu_us(
+    t = interleaved_us(
         {
             "full+hist": full(True),
             "full-hist": full(False),
@@ -125,6 +103,7 @@ def measure(name: str, changes: dict[str, Any], settings: Settings, seconds: flo
             "predicted": predicted,
         },
         seconds,
+        clock=time.thread_time,
     )
     frame_doc.layer_stats = layer_stats  # type: ignore[assignment]
     s = t["step"]

@@ -44,6 +44,7 @@ import json
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -88,14 +89,20 @@ def w3_config() -> tuple[dict[str, Any], Settings]:
     return config, replace(Settings(), max_width=30, max_body_bytes=10_000_000)
 
 
-def interleaved_us(fns: dict[str, Any], seconds: float = 3.0, repeats: int = 9) -> dict[str, float]:
+def interleaved_us(
+    fns: dict[str, Any],
+    seconds: float = 3.0,
+    repeats: int = 9,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
     """Median µs per call of each function, their repeats interleaved (A B C A B C ...), so
-    that a drift in the machine's speed affects them alike."""
+    that a drift in the machine's speed affects them alike. ``clock``: wall time, or e.g.
+    ``time.thread_time`` (this thread's CPU: other processes' turns are not counted)."""
     counts = {}
     for name, fn in fns.items():
         fn()
-        n, t0 = 0, time.perf_counter()
-        while time.perf_counter() - t0 < seconds / (repeats * len(fns)):
+        n, t0 = 0, clock()
+        while clock() - t0 < seconds / (repeats * len(fns)):
             fn()
             n += 1
         counts[name] = max(n, 1)
@@ -103,10 +110,10 @@ def interleaved_us(fns: dict[str, Any], seconds: float = 3.0, repeats: int = 9) 
     for _ in range(repeats):
         for name, fn in fns.items():
             n = counts[name]
-            t0 = time.perf_counter()
+            t0 = clock()
             for _ in range(n):
                 fn()
-            samples[name].append((time.perf_counter() - t0) / n * 1e6)
+            samples[name].append((clock() - t0) / n * 1e6)
     return {name: float(np.median(v)) for name, v in samples.items()}
 
 
