@@ -8,7 +8,7 @@
 // the alignment of its weight step with the true gradient step (frames' `alignment`).
 
 import { ApiError } from "./api.js";
-import { fmt, html, setHTML } from "./util.js";
+import { fmt, html, setHTML, sub, sup } from "./util.js";
 
 const ROUND = 25; // steps per request and rule
 const ROUNDS = 20; // requests per rule for one "Train" press: 500 steps
@@ -124,6 +124,7 @@ export class FeedbackCompare {
         if (b.dataset.cmp === "close") this.close();
         else if (b.dataset.cmp === "more") this.train(this.gen);
         else if (b.dataset.cmp === "retry") this.close().then(() => this.open());
+        else if (b.dataset.cmp === "nudge") this.nudgeAll(this.gen);
       });
       document.body.append(this.root);
     }
@@ -135,6 +136,7 @@ export class FeedbackCompare {
     this.rules = opts.feedback.slice(0, 3).map((name, i) => ({ name, label: about[name]?.label ?? name, exact: !!about[name]?.exact, color: COLORS[i], id: null, points: [], diverged: false, start: null }));
     this.state = "making";
     this.message = "";
+    this.nudges = null;
     this.draw();
     for (const r of this.rules) {
       try {
@@ -192,6 +194,43 @@ export class FeedbackCompare {
     this.draw();
   }
 
+  /**
+   * Each rule's own prediction for one slope beside the measured one, on each run as it is
+   * now (POST .../nudge: `rule` is what the run's rule predicts, `measured` the central
+   * difference): z of neuron 1 in the last hidden layer, the first layer a rule acts on.
+   */
+  async nudgeAll(gen) {
+    const L = this.rules.find((r) => r.start)?.start.sizes.length ?? 0;
+    if (L < 3 || this.state !== "done") return;
+    const body = { of: "z", l: L - 1, j: 0 };
+    this.nudges = { l: L - 1, rows: null };
+    this.draw();
+    const rows = [];
+    for (const r of this.rules) {
+      try {
+        rows.push({ r, a: r.id ? await call("POST", `${runPath(r.id)}/nudge`, body) : null });
+      } catch (err) {
+        rows.push({ r, error: err instanceof ApiError ? err.text : String(err) });
+      }
+      if (gen !== this.gen) return;
+    }
+    this.nudges = { l: L - 1, rows };
+    this.draw();
+  }
+
+  nudgeView() {
+    const L = this.rules.find((r) => r.start)?.start.sizes.length ?? 0;
+    if (L < 3 || this.state !== "done") return html``;
+    const n = this.nudges;
+    const button = html`<button data-cmp="nudge">Nudge z${sup(L - 1)}${sub(1)} on each run</button>`;
+    if (!n) return html`<p class="compare-nudge">${button} <span class="dim small">measures the slope ∂C/∂z on each run's probe and puts each rule's own prediction beside it.</span></p>`;
+    if (!n.rows) return html`<p class="compare-nudge dim">Nudging…</p>`;
+    return html`<div class="compare-nudge">${button}
+      <table class="terms" data-cmp-nudge><tr><th></th><th>measured slope</th><th>the rule predicted</th></tr>
+      ${n.rows.map(({ r, a, error }) => html`<tr data-cmp-nudge-rule="${r.name}"><td>${r.label}</td>${error || !a ? html`<td colspan="2">${error ?? "no run"}</td>` : html`<td class="num" data-v="${a.measured}">${fmt(a.measured, 6)}</td><td class="num" data-v="${a.rule ?? ""}">${a.rule === null ? "not finite" : fmt(a.rule, 6)}</td>`}</tr>`)}</table>
+      <p class="note">Each run at its own weights now (so the measured slopes differ between runs). A rule whose prediction matches the measured slope carries the true error back; 6 significant digits shown.</p></div>`;
+  }
+
   /** Stop, delete the runs, hide the view. */
   async close() {
     this.gen += 1;
@@ -236,6 +275,7 @@ export class FeedbackCompare {
         </div>
         <p data-cmp-summary>${summary(rules)}</p>
         <p class="note">The output layer's alignment is 1 under every rule (BP1 uses no BP2); the rules differ from layer L−1 down. These are measurements on this network and this seed, not a general law: a lower cost here says which run went further down on this data, while only the transpose's step is the gradient (alignment 1). Change the settings and compare again.</p>`}
+        ${this.nudgeView()}
         <p class="compare-actions">${canMore ? html`<button data-cmp="more">Train ${ROUND * ROUNDS} more steps</button>` : html``} ${busy ? html`<span class="dim small">working…</span>` : html``}</p>`,
     );
   }

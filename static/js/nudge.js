@@ -173,7 +173,7 @@ export class NudgePanel {
       <table class="terms">
         <tr><td>measured</td><td>${math(mfrac(row(mo("Δ"), mi("C")), row(mo("Δ"), Q)))}</td><td class="num" data-nudge-measured="${r.measured}">${mark(s.a)}</td></tr>
         <tr><td>backprop</td><td>${math(backpropSymbol(of, sel, L))}</td><td class="num" data-nudge-backprop="${r.backprop}">${mark(s.b)}</td></tr>
-        ${inverseRow(r, s.digits, sel, L)}
+        ${inverseRow(r, s.digits, sel, L)}${ruleRow(r, s.digits)}
       </table>
       <p class="note">${agreeText} ε = <span data-nudge-epsilon="${r.epsilon}">${show(r.epsilon, 3)}</span>, <span data-nudge-passes>${r.forward_passes} forward passes</span> (${math(mi("C"))} at ${math(Q)} + ε and at ${math(Q)} − ε), cost ${math(mi("C"), eq(), mn(show(r.cost, 6)))}.${tied ? html` Nudging ${math(Q)} alone leaves the ${outAct.label} outputs summing to more or less than 1, so this is the cost's own ${math(sym.dC(Q))}; nudge ${math(sym.z(sel.l, sel.j))} to move them all together, and the slope is δ.` : ""}</p>
       ${inverseNote(r, sel, L)}
@@ -227,6 +227,14 @@ function inverseRow(r, digits, sel, L) {
   const text = v === null || v === undefined ? "not finite" : show(v, digits);
   const how = sel.l === L ? html`BP1 (no BP2 here)` : html`BP2 through ${math(wPlus(sel.l + 1))}`;
   return html`<tr class="nudge-inverse"><td>inverse rule</td><td class="small">${how}</td><td class="num" data-nudge-inverse="${v ?? ""}">${text}</td></tr>`;
+}
+
+/** The run's own rule's prediction, when it is neither backprop's nor the inverse's (a run
+ * trained with the random rule): its number beside the others. */
+function ruleRow(r, digits) {
+  if (r.rule === undefined || r.rule === r.backprop || r.rule === r.inverse) return html``;
+  const text = r.rule === null ? "not finite" : show(r.rule, digits);
+  return html`<tr class="nudge-rule"><td>this run's rule</td><td class="small">${r.feedback}</td><td class="num" data-nudge-rule="${r.rule ?? ""}">${text}</td></tr>`;
 }
 
 /**

@@ -176,6 +176,32 @@ def test_compare_view_trains_three_rules_and_deletes_its_runs(page, page_probe) 
         f"[data-cmp-layer='{L}'] [data-cmp-align]", "s => s.map(x => x.textContent)"
     )
     assert [num(t) for t in out] == [1.0, 1.0, 1.0]
+    # each rule's own prediction for one slope, beside the measured one, on each run
+    page.click("[data-cmp=nudge]")
+    page.wait_for_selector("[data-cmp-nudge]", timeout=30_000)
+    rows = page.eval_on_selector_all(
+        "[data-cmp-nudge-rule]",
+        """rs => rs.map(r => [r.dataset.cmpNudgeRule,
+                              ...[...r.querySelectorAll('td.num')].map(c => c.textContent)])""",
+    )
+    assert sorted(r[0] for r in rows) == sorted(rules)
+    exact = [
+        r for r in rules if page.evaluate(f"window.__bpv.store.options.about.feedback['{r}'].exact")
+    ]
+    for rule, measured, predicted in rows:
+        rid = ids[
+            page.eval_on_selector_all("[data-cmp-run]", "s => s.map(x => x.dataset.cmpRule)").index(
+                rule
+            )
+        ]
+        answer = api(page, "POST", f"/api/runs/{rid}/nudge", {"of": "z", "l": L - 1, "j": 0})[
+            "body"
+        ]
+        for text, key in ((measured, "measured"), (predicted, "rule")):
+            value, half = shown(text)
+            assert abs(value - answer[key]) <= half * (1 + 1e-9), (rule, key, text, answer[key])
+        if rule in exact:
+            assert predicted == measured  # backprop's prediction is the measured slope
     page.screenshot(path=str(ARTIFACTS / "issue12_compare.png"))
     page.click("[data-cmp=close]")
     page.wait_for_selector(".compare-panel", state="hidden")
