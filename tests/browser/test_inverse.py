@@ -307,6 +307,13 @@ def test_backward_pass_visits_layers_from_the_output_back(page) -> None:  # type
     )
     beats = page.evaluate("window.__beats")
     assert [b["l"] for b in beats] == list(range(L, 1, -1))
+    # the lit wires move (a dash flowing back) while the pass is shown
+    flow = page.evaluate(
+        """[...document.querySelectorAll('.net-live path[data-edge]')].map(p =>
+             [p.getAttribute('opacity'), getComputedStyle(p).animationName])"""
+    )
+    assert {a for o, a in flow if o == "1"} == {"bpv-flow"}
+    assert {a for o, a in flow if o != "1"} == {"none"}
     for b in beats[1:]:
         assert b["lit"] == [b["l"] + 1]  # the edges of w^{l+1}, and only those, are lit
     # BP2 is written for one neuron of the last layer visited (l = 2), with the frame's numbers
@@ -356,8 +363,8 @@ def test_backward_pass_respects_reduced_motion(browser, server) -> None:  # type
         pg.wait_for_timeout(2500)  # longer than the slowest beat: nothing moves on its own
         assert pg.locator("[data-anim-layer]").get_attribute("data-anim-layer") == str(L - 1)
         anim = pg.evaluate(
-            """getComputedStyle(document.querySelector('.net-live > g:nth-child(2) path[data-edge]')
-                                ?? document.body).animationName"""
+            """getComputedStyle(document.querySelector('.net-live path[data-edge][opacity="1"]'))
+                 .animationName"""
         )
         assert anim in ("none", "")
         pg.evaluate(DELETE_RUN)
