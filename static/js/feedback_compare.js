@@ -267,6 +267,7 @@ export class FeedbackCompare {
         <p class="note">Your network (${(cfg.hidden ?? []).join("-") || "no hidden layers"} hidden, ${cfg.dataset ?? ""}, η = ${cfg.learning_rate ?? ""}, seed ${cfg.seed ?? ""}) trained once per rule, in separate runs on the server that this view deletes when you close it. ${fair === true ? html`<span data-cmp-fair>Same seed: the initial weights of the ${rules.length} runs are identical (checked), and they see the same batches.</span>` : fair === false ? html`<b>The initial weights differ between the runs: this comparison is not fair.</b>` : ""}</p>
         ${this.message ? html`<p class="weight-error" role="alert" data-cmp-error>${this.message} <button data-cmp="retry">Try again</button></p>` : html``}
         <p class="dim small" data-cmp-status>${status}</p>
+        ${(cfg.hidden ?? [1]).length === 0 ? html`<p data-cmp-nohidden><b>This network has no hidden layer:</b> BP2 is never used (the output's δ comes from BP1), so every rule trains it exactly alike. Add a hidden layer to see them differ.</p>` : html``}
         <div class="compare-legend">${rules.map((r) => html`<span data-cmp-rule="${r.name}" data-cmp-run="${r.id ?? ""}"><i style="background:${r.color}"></i>${r.label}${r.exact ? " = backprop" : ""}${r.diverged ? " (diverged)" : ""}</span>`)}</div>
         ${this.state === "refused" ? html`` : html`<div class="compare-plots">
           <figure class="compare-loss"><figcaption>Training cost over the steps</figcaption>${this.lossSVG()}</figure>

@@ -394,3 +394,19 @@ def test_the_rule_control_rebuilds_the_run_under_that_rule(page) -> None:  # typ
     page.click("[data-ba=next]")
     assert page.locator("[data-ba-bp2]").count() == 0
     assert "another rule than the transpose" in page.locator("#guide").inner_text()
+
+
+def test_compare_runs_are_deleted_when_the_page_leaves(page, page_probe) -> None:  # type: ignore[no-untyped-def]
+    page_probe.allow("404 (Not Found)")  # asked below: the runs are gone
+    open_app(page)
+    page.click("#compare-btn")
+    page.wait_for_function(
+        "[...document.querySelectorAll('[data-cmp-run]')].every(x => x.dataset.cmpRun)",
+        timeout=30_000,
+    )
+    ids = page.eval_on_selector_all("[data-cmp-run]", "s => s.map(x => x.dataset.cmpRun)")
+    assert len(ids) == 3
+    page.goto(f"{page.base}/healthz")  # the learner leaves the page mid-training
+    page.wait_for_timeout(1000)
+    for rid in ids:
+        assert api(page, "GET", f"/api/runs/{rid}")["status"] == 404
