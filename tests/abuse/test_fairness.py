@@ -35,9 +35,9 @@ from tests.abuse.students import Interleaved, interleaved, streaming
 HONEST = 10
 ABUSERS = 20
 ON_WINDOWS = 4  # with ON_WINDOWS + 1 "off" windows around them
-WINDOW_S = 0.8
+WINDOW_S = 0.7
 SETTLE_S = 0.4
-WARMUP_S = 1.0  # the students' first frames carry grids and history
+WARMUP_S = 0.5  # the students' first frames carry grids and history
 
 
 async def _interleaved(server: Server) -> tuple[Interleaved, Heavy]:
