@@ -4,6 +4,7 @@ Run by ``make bench`` (never by the tests)::
 
     python bench/bench_core.py          # a table
     python bench/bench_core.py --json   # {"W1": {"fast_us": .., "instrumented_us": .., ...}}
+    python bench/bench_core.py --clock cpu  # this thread's CPU time, not wall time
 
 Workloads (issue 2):
 
@@ -13,7 +14,9 @@ Workloads (issue 2):
 
 Four paths are timed in the same run, repeats interleaved (fast, instrumented, tuned,
 naive, fast, ...) so that a noisy neighbour or a CPU frequency change hits all of them
-alike; each figure is the median over the repeats.
+alike; each figure is the median over the repeats. ``--clock cpu`` times this thread's CPU
+(``time.thread_time``) instead of the wall clock: on a shared machine the turns other
+processes take are then not counted, and the ratios vary much less between runs.
 
 - fast: ``Trainer.train`` (flat parameter vector, preallocated buffers, no per-example trace)
 - instrumented: ``Trainer.step_instrumented`` (the fast step in its recording mode: every
@@ -250,13 +253,18 @@ def _naive(w: Workload) -> Callable[[int], None]:
     return run
 
 
-def _time_us(run: Callable[[int], object], steps: int) -> float:
-    t0 = time.perf_counter()
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.thread_time}
+
+
+def _time_us(run: Callable[[int], object], steps: int, clock: Callable[[], float]) -> float:
+    t0 = clock()
     run(steps)
-    return (time.perf_counter() - t0) / steps * 1e6
+    return (clock() - t0) / steps * 1e6
 
 
-def measure(w: Workload, repeats: int = REPEATS) -> tuple[dict[str, float], float]:
+def measure(
+    w: Workload, repeats: int = REPEATS, clock: Callable[[], float] = time.perf_counter
+) -> tuple[dict[str, float], float]:
     """Medians of ``fast_us``, ``instrumented_us``, ``tuned_us``, ``naive_us``; and the fast
     path's best repeat."""
     fast, instr = _trainer(w), _trainer(w)
@@ -277,7 +285,7 @@ def measure(w: Workload, repeats: int = REPEATS) -> tuple[dict[str, float], floa
     samples: dict[str, list[float]] = {key: [] for key in paths}
     for _ in range(repeats):
         for key, run in paths.items():
-            samples[key].append(_time_us(run, steps))
+            samples[key].append(_time_us(run, steps, clock))
     if fast.status != "ok" or instr.status != "ok":
         raise RuntimeError(f"{w.name} diverged during the benchmark")
     medians = {key: round(statistics.median(v), 2) for key, v in samples.items()}
@@ -295,9 +303,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--repeats", type=int, default=REPEATS)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     args = parser.parse_args(argv)
     check_tuned()
-    measured = {w.name: measure(w, args.repeats) for w in workloads()}
+    clock = CLOCKS[args.clock]
+    measured = {w.name: measure(w, args.repeats, clock) for w in workloads()}
     if args.json:
         print(json.dumps({name: medians for name, (medians, _) in measured.items()}))
         return
@@ -312,7 +322,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{best:13.1f}"
         )
     print(
-        f"medians of {args.repeats} interleaved repeats; the ratios are medians of each "
+        f"{args.clock} clock; medians of {args.repeats} interleaved repeats; the ratios are "
+        "medians of each "
         "repeat's own ratio; 'fast best' is the quickest repeat.\n"
         "Targets (issue 11): fast/tuned <= 1.0 on W3; instr/fast <= 2.5 on W1-W3."
     )

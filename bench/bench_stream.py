@@ -28,7 +28,7 @@
    requests of 20,000 steps) measured just before and after each of 3 rounds; the median
    round is reported. Target: >= 0.8.
 
-Run: ``.venv/bin/python bench/bench_stream.py [--json out.json] [--seconds 9]``.
+Run: ``.venv/bin/python bench/bench_stream.py [--json out.json] [--seconds 9] [--clock cpu]``.
 Loopback only; about 40 s.
 """
 
@@ -117,12 +117,19 @@ def interleaved_us(
     return {name: float(np.median(v)) for name, v in samples.items()}
 
 
-def per_call_us(fn: Any, seconds: float = 1.0) -> float:
+def per_call_us(
+    fn: Any, seconds: float = 1.0, clock: Callable[[], float] = time.perf_counter
+) -> float:
     """Median µs per call over 5 repeats."""
-    return interleaved_us({"fn": fn}, seconds, repeats=5)["fn"]
+    return interleaved_us({"fn": fn}, seconds, repeats=5, clock=clock)["fn"]
 
 
-def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[str, float]:
+def frame_cost(
+    name: str,
+    changes: dict[str, Any],
+    settings: Settings,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, float]:
     """A frame as a playing stream builds it: one training step, then the frame, so nothing
     the frame builder caches can be reused; the step's own time is subtracted."""
     run = Run(name, Experiment(**changes), settings)
@@ -182,7 +189,8 @@ def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[s
             "builder": step_then_builder,
             "grid": step_then(grid=True),
             "stream": stream_cycle,
-        }
+        },
+        clock=clock,
     )
     step, step1 = t["step"] / 20, t["step1"]
     full, between, grid = t["full"] - step1, t["between"] - step1, t["grid"] - step1
@@ -190,14 +198,16 @@ def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[s
     stream = (t["stream"] - t["cycle_steps"]) / every
     frame = run.frame()
     numbers = np.asarray(_floats(orjson.loads(frame)), np.float32)
-    floor = per_call_us(lambda: orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY))
+    floor = per_call_us(
+        lambda: orjson.dumps(numbers, option=orjson.OPT_SERIALIZE_NUMPY), clock=clock
+    )
     template = run.state.builder(run.state.trainer.hyper.batch_size).template
 
     def encode_layers_again() -> None:
         template.invalidate()  # the encoded layers are stale: encoded again
         _ = template.layers
 
-    encode_layers = per_call_us(encode_layers_again)
+    encode_layers = per_call_us(encode_layers_again, clock=clock)
     return {
         "step_us": step,
         "train1_us": step1,
@@ -214,7 +224,7 @@ def frame_cost(name: str, changes: dict[str, Any], settings: Settings) -> dict[s
         "encode_layers_us": encode_layers,
         "encode_layers_steps": encode_layers / step,
         "encode_floor_steps": floor / step,
-        "repeat_frame_us": per_call_us(run.frame),  # nothing changed: served from cache
+        "repeat_frame_us": per_call_us(run.frame, clock=clock),  # nothing changed: cached
         "frame_bytes": float(len(frame)),
     }
 
@@ -316,13 +326,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--frames-only", action="store_true", help="frame cost only (no server, about 40 s less)"
     )
+    parser.add_argument(
+        "--clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="frame costs timed by the wall clock or this thread's CPU time (time.thread_time: "
+        "other processes' turns on a shared machine are not counted)",
+    )
     args = parser.parse_args(argv)
+    clock = time.thread_time if args.clock == "cpu" else time.perf_counter
     pin(0)
     w3, w3_settings = w3_config()
     results: dict[str, Any] = {
         "frame": {
-            "W1": frame_cost("W1", W1, Settings()),
-            "W3": frame_cost("W3", w3, w3_settings),
+            "W1": frame_cost("W1", W1, Settings(), clock),
+            "W3": frame_cost("W3", w3, w3_settings, clock),
         },
     }
     if not args.frames_only:
