@@ -34,7 +34,10 @@ answered (counts by status: a refused abuse shows as 4xx):
 - ``heavy streams``: 20 of the largest networks at "max" speed, each reading every frame
   (``tests/abuse/heavy.py``);
 - ``request flood``: one address, 8 keep-alive connections, ``GET`` its own run's
-  ``/api/runs/{id}`` as fast as answered (a script in a loop).
+  ``/api/runs/{id}`` as fast as answered (a script in a loop);
+- ``advice trials``: 3 addresses, each making its run of the largest network diverge with
+  a new seed (``PATCH seed``, ``POST /step``) in a loop, so the server has new advice to try
+  on every one (``tests/abuse/test_advice.py``; the statuses are the steps' answers).
 
 Run: ``.venv/bin/python bench/bench_abuse.py [--seconds 4] [--only heavy,idle]``; it prints a
 Markdown table (and ``--json PATH`` writes the numbers). Each scenario takes about 20 s.
@@ -69,6 +72,7 @@ from procs import ROOT, free_port, rss_mb, start_server  # bench/ is on sys.path
 sys.path.insert(0, str(ROOT))
 from tests.abuse.heavy import heavy_streams
 from tests.abuse.students import Rates, measure
+from tests.abuse.test_advice import DIVERGING
 
 HONEST = 10
 RAMP_S = 1.0
@@ -81,6 +85,7 @@ class Outcome:
     statuses: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
     ready: asyncio.Event = field(default_factory=asyncio.Event)  # the abuse is in full swing
+    diverged: int = 0
 
     def count(self, what: int | str) -> None:
         self.statuses[str(what)] += 1
@@ -384,6 +389,26 @@ async def heavy(base: str, stop: asyncio.Event, out: Outcome) -> None:
         out.notes.append(f"{len(got.ended)} streams ended early ({got.ended[0]})")
 
 
+async def advice_trials(base: str, stop: asyncio.Event, out: Outcome) -> None:
+    async def one(k: int) -> None:
+        async with _client(base, f"127.5.0.{k + 1}") as http:
+            r = await http.post("/api/runs", json=DIVERGING)
+            run_id = r.json()["id"]
+            out.ready.set()
+            seed = 1000 * k
+            while not stop.is_set():
+                seed += 1
+                await http.patch(f"/api/runs/{run_id}", json={"seed": seed})
+                r = await _request(out, http.post(f"/api/runs/{run_id}/step", json={"steps": 20}))
+                if r is not None and r.status_code == 200 and r.json()["status"] == "diverged":
+                    out.diverged += 1
+                await asyncio.sleep(0.05)
+            await http.delete(f"/api/runs/{run_id}")
+
+    await asyncio.gather(*(one(k) for k in range(3)))
+    out.notes.append(f"{out.diverged} diverged runs, each with new advice to try")
+
+
 SCENARIOS: dict[str, tuple[str, Abuser]] = {
     "batch": ("batch_size cycling on a big CSV run", batch_cycling),
     "idle": ("1,000 idle connections", idle_connections),
@@ -395,6 +420,7 @@ SCENARIOS: dict[str, tuple[str, Abuser]] = {
     "header": ("100 MB header", huge_header),
     "heavy": ("20 largest nets at max speed", heavy),
     "flood": ("request flood (8 connections)", request_flood),
+    "advice": ("advice trials (3 students diverging)", advice_trials),
 }
 
 
