@@ -27,7 +27,7 @@ import { SaveOpen } from "./save_open.js";
 import { Session } from "./session.js";
 import { Store, initialSettings, readLink, settingsFromRun, writeHash } from "./state.js";
 import { StepThrough } from "./stepthrough.js";
-import { Scrubber, Timeline, TimelineFeed, stepText } from "./timeline.js";
+import { Scrubber, Timeline, TimelineFeed, sliderMax, stepText } from "./timeline.js";
 import { TransposeView } from "./transpose_view.js";
 import { $, sub } from "./util.js";
 import { Walkthrough } from "./walkthrough.js";
@@ -155,6 +155,11 @@ export class App {
     this.view("loss", ["frame"], ({ meta }) => this.loss.update(s.frame, { force: !!meta.force }));
     this.view("prediction", ["frame"], () => this.prediction.update(s.frame));
     this.view("timeline", ["frame", "timeline", "run", "settings"], () => this.timeline.update(s.frame, s));
+    // The loss curve's x axis spans the timeline's steps: each step above its place on the timeline.
+    this.view("loss-span", ["timeline", "run"], () => {
+      const tl = s.timeline?.run_id === s.run?.id ? s.timeline : null;
+      this.loss.setSpan(tl ? sliderMax(tl.steps, s.frame.step) : null);
+    });
     s.on("frame", () => this.timelineFeed.frame(s.run?.id, s.frame.step));
     this.view("explain", ["frame", "settings", "selection", "mode"], () => s.mode === "normal" && this.explain.update(s.frame, s));
     this.view("status", ["frame"], () => this.showStatus(s.frame));

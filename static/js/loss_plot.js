@@ -33,6 +33,7 @@ export class LossPlot {
     this.lastDraw = 0;
     this.dirty = false;
     this.rev = 0;
+    this.span = null; // the steps the x axis spans at least (setSpan)
     this.logBox?.addEventListener("change", () => this.draw());
     new ResizeObserver(() => this.draw()).observe(this.div);
   }
@@ -60,6 +61,17 @@ export class LossPlot {
     if (force || frame.status !== "running" || now - this.lastDraw >= REDRAW_MS) this.draw();
   }
 
+  /**
+   * The x axis spans at least [0, max] (null: the history's own steps): the timeline's steps,
+   * so that the timeline under the plot (timeline.js) has each step under the same step of
+   * the curve, and after a rewind the steps kept ahead are room to the right of the curve.
+   */
+  setSpan(max) {
+    if (max === this.span) return;
+    this.span = max;
+    this.draw();
+  }
+
   /** The numbers, and the legend: each name carries the swatch of its curve. */
   renderStats(f) {
     const acc = (a, which) =>
@@ -81,6 +93,8 @@ export class LossPlot {
     // One measurement (step 0) is a marker: Plotly draws no line through a single point, and
     // the stand-in draws what Plotly will (standin.js).
     const mode = h.step.length === 1 ? "lines+markers" : "lines";
+    const lastStep = h.step.length ? h.step[h.step.length - 1] : 0;
+    const x = this.span > lastStep ? { range: [0, this.span], autorange: false } : { autorange: true };
     const traces = [
       { type: "scatter", mode, name: "train cost", x: h.step, y: h.train_cost, line: STYLE["train cost"], marker: dot(STYLE["train cost"]), hovertemplate: "step %{x}<br>train cost %{y:.4g}<extra></extra>" },
       { type: "scatter", mode, name: "test cost", x: h.step, y: h.test_cost, line: STYLE["test cost"], marker: dot(STYLE["test cost"]), hovertemplate: "step %{x}<br>test cost %{y:.4g}<extra></extra>" },
@@ -100,7 +114,7 @@ export class LossPlot {
         // Fixed margins (automargin off): the plot area is exactly these, in Plotly and in the
         // stand-in drawn before it (standin.js), so nothing moves when Plotly replaces it.
         margin: { l: 40, r: hasAcc ? 44 : 8, t: 4, b: 30 },
-        xaxis: { title: { text: "step", standoff: 0, font: { size: 10 } }, tickfont: { size: 10 }, zeroline: false, rangemode: "tozero", automargin: false },
+        xaxis: { title: { text: "step", standoff: 0, font: { size: 10 } }, tickfont: { size: 10 }, zeroline: false, rangemode: "tozero", automargin: false, ...x },
         yaxis: { type: log ? "log" : "linear", tickfont: { size: 10 }, rangemode: log ? "normal" : "tozero", exponentformat: "power", title: { text: "cost", font: { size: 10 }, standoff: 2 }, automargin: false },
         yaxis2: { overlaying: "y", side: "right", range: [0, 1.02], tickmode: "auto", nticks: 5, tickformat: ".0%", tickfont: { size: 9, color: "#2166ac" }, title: { text: "accuracy", font: { size: 10, color: "#2166ac" }, standoff: 2 }, showgrid: false, visible: hasAcc, fixedrange: true, automargin: false },
         showlegend: false,

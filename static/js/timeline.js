@@ -85,6 +85,15 @@ export function markPositions(steps, max, width, shown) {
 /** "1,234": a step as the page's counters print it. */
 export const stepText = (s) => Number(s).toLocaleString("en-US");
 
+/** What is kept, in words: "· 57 kept steps, 0–5,120 (187 of 1,000 kB)". */
+export function keptText(steps, tl) {
+  if (!steps.length) return "· no kept steps yet";
+  const n = steps.length;
+  const span = n === 1 ? `step ${stepText(steps[0])}` : `${stepText(steps[0])}–${stepText(steps[n - 1])}`;
+  const kb = (b) => stepText(Math.round(b / 1000));
+  return `· ${n} kept ${n === 1 ? "step" : "steps"}, ${span} (${kb(tl.bytes)} of ${kb(tl.budget_bytes)} kB)`;
+}
+
 /**
  * When to ask for the timeline: whenever the frame on screen is not the step the timeline
  * was read at (the run trained, was rewound, reset or replaced), but at most once per
@@ -258,9 +267,7 @@ export class Timeline {
     this.label.dataset.step = String(this.shown ?? 0);
     const s = this.steps;
     const tl = this.budget;
-    this.kept.textContent = s.length
-      ? `· ${s.length} kept steps, ${stepText(s[0])}–${stepText(s[s.length - 1])} (${Math.round(tl.bytes / 1000)} of ${Math.round(tl.budget_bytes / 1000)} kB)`
-      : "· no kept steps yet";
+    this.kept.textContent = keptText(s, tl);
     this.range.setAttribute("aria-valuetext", `step ${stepText(this.asked ?? this.shown ?? 0)}`);
   }
 

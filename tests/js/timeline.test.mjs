@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { Scrubber, TimelineFeed, keptAtOrBefore, keyTarget, markPositions, sliderMax } from "../../static/js/timeline.js";
+import { Scrubber, TimelineFeed, keptAtOrBefore, keptText, keyTarget, markPositions, sliderMax } from "../../static/js/timeline.js";
 
 /** Kept steps as the server keeps them: every step to 100, then thinning out. */
 function keptSteps(rng, last) {
@@ -58,6 +58,14 @@ describe("keyTarget", () => {
     assert.equal(keyTarget(steps, 1000, "ArrowRight"), 1000);
     assert.equal(keyTarget(steps, 100, "a"), null);
     assert.equal(keyTarget([], 100, "Home"), null);
+  });
+});
+
+describe("keptText", () => {
+  test("says how many steps are kept, their span and the memory against the budget", () => {
+    assert.equal(keptText([0, 1, 2, 5120], { bytes: 187200, budget_bytes: 1000000 }), "· 4 kept steps, 0–5,120 (187 of 1,000 kB)");
+    assert.equal(keptText([0], { bytes: 1000, budget_bytes: 192000 }), "· 1 kept step, step 0 (1 of 192 kB)");
+    assert.equal(keptText([], null), "· no kept steps yet");
   });
 });
 
