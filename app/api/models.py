@@ -263,10 +263,18 @@ class ActivationAbout(BaseModel):
 class CostAbout(BaseModel):
     label: str
     cancels_on: str | None = Field(description="the output on which σ' cancels in BP1")
+    grad_a: list[str] | None = Field(
+        description="∇_a C_x as tokens (a for a^L, y for the target), matched against the "
+        "registry's own gradient; null when none of the page's forms computes it"
+    )
 
 
 class RegulariserAbout(BaseModel):
     label: str
+    grad_w: list[str] | None = Field(
+        description="r'(w) as tokens, matched against the registry's own gradient; null "
+        "without a penalty"
+    )
 
 
 class FeedbackAbout(BaseModel):
