@@ -118,7 +118,20 @@ def test_drag_back_shows_the_network_then_and_play_trains_on(page) -> None:  # t
     gaps = [(b - a, a) for a, b in itertools.pairwise(kept) if 150 <= a <= last - 100 and a in seen]
     _, target = max(gaps)
     gap = kept[kept.index(target) + 1] - target
+    # Where the learner lets go (the slider's own value), whatever a pixel rounds to.
+    page.eval_on_selector(
+        "#timeline-range",
+        "e => e.addEventListener('input', () => (window.__dragged = Number(e.value)))",
+    )
     drag_to(page, target + gap / 2)
+    page.wait_for_function(
+        f"window.__dragged !== undefined && window.__bpv.store.frame.step !== {last}"
+        " && !document.querySelector('#timeline .tl-step').textContent.includes('going')",
+        timeout=15_000,
+    )
+    dragged = page.evaluate("window.__dragged")
+    assert abs(dragged - (target + gap / 2)) <= gap / 2, (dragged, target, gap)
+    target = max(k for k in kept if k <= dragged)  # the latest kept step before it
     check_at(page, run, target, seen)
     assert frame_value(page, "f.status") == "paused"
     assert shown_step(page) == target
