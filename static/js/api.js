@@ -57,7 +57,8 @@ export const api = {
   /** A frame without grid whose `explain` is the selection "l,j" or "l,j,k" (0-based j, k). */
   explain: (id, sel) => call("GET", `${runPath(id)}/frame?grid=false&explain=${encodeURIComponent(sel)}`),
   step: (id, body = { steps: 1 }) => call("POST", `${runPath(id)}/step`, body),
-  history: (id) => call("GET", `${runPath(id)}/history`),
+  /** The costs and the layers' norms and health over time; histograms: add the layer histograms' snapshots. */
+  history: (id, histograms = false) => call("GET", `${runPath(id)}/history${histograms ? "?histograms=true" : ""}`),
   deleteRun: (id) => call("DELETE", runPath(id)),
   /** The kept steps the run can be rewound to (docs/api.md, "Rewind"). */
   timeline: (id) => call("GET", `${runPath(id)}/timeline`),

@@ -10,6 +10,9 @@ import { api } from "./api.js";
 import { banner } from "./banner.js";
 import { BackwardAnim } from "./backward_anim.js";
 import { BoundaryPlot } from "./boundary_plot.js";
+import { Distributions } from "./distributions.js";
+import { GradientStrip, HistoryFeed } from "./gradient_strip.js";
+import { LayersPanel } from "./layers_panel.js";
 import { Controls, canonical, plainWords } from "./controls.js";
 import { Downloads } from "./downloads.js";
 import { ExplainPanel } from "./explain.js";
@@ -98,6 +101,16 @@ export class App {
     // "Compare rules" (issue 12): the learner's settings trained under each feedback rule in
     // runs of its own, deleted when it closes.
     this.compare = new FeedbackCompare({ config: () => this.session.wanted(), options: () => store.options });
+    // Issue 13: the gradient across layers and the layers' distributions, now and over the
+    // run (GET /history, read at most once a second while new steps are shown).
+    this.layersPanel = new LayersPanel($("#layers"), {
+      onTab: (layersTab) => store.update({ layersTab }),
+      onOver: (over) => this.actions.view({ over }),
+      onKind: (histKind) => store.update({ histKind }),
+    });
+    this.strip = new GradientStrip($("#layers .gs"));
+    this.dists = new Distributions($("#layers .dist"));
+    this.historyFeed = new HistoryFeed({ get: (id, histograms) => api.history(id, histograms), put: (layerHistory) => store.update({ layerHistory }) });
     this.guides = {
       walkthrough: new Walkthrough($("#guide"), { ...guide, onCompare: () => this.compare.open() }),
       matrices: new TransposeView($("#guide"), guide),
@@ -163,6 +176,14 @@ export class App {
     s.on("frame", () => this.timelineFeed.frame(s.run?.id, s.frame.step));
     this.view("explain", ["frame", "settings", "selection", "mode"], () => s.mode === "normal" && this.explain.update(s.frame, s));
     this.view("status", ["frame"], () => this.showStatus(s.frame));
+    this.view("layers-panel", ["frame", "layersTab", "histKind", "settings"], () => this.layersPanel.render(s));
+    const layersOf = () => ({ over: s.settings.over, kind: s.histKind, history: s.layerHistory, runId: s.run?.id });
+    this.view("gradient", ["frame", "settings", "layerHistory", "layersTab"], () => s.layersTab === "gradient" && this.strip.update(s.frame, layersOf()));
+    this.view("distributions", ["frame", "histKind", "layerHistory", "layersTab"], () => this.dists.update(s.frame, layersOf()));
+    s.on(["frame", "layersTab"], () => {
+      this.historyFeed.wantHistograms(s.layersTab === "distributions");
+      if (s.frame) this.historyFeed.frame(s.run?.id, `${s.frame.step}|${s.frame.metrics_step}`);
+    });
     this.view("loading", ["frame"], () => this.firstPicture());
   }
 

@@ -116,6 +116,9 @@ const STATE = {
   timeline: null, // GET /api/runs/{id}/timeline + run_id: the steps the run can go back to (timeline.js)
   highlight: null, // a guide's highlight: {edges, nodes, context, pending: Set, color, fill, labels}
   mode: "normal", // normal | a guide of App.guides: walkthrough | stepthrough | matrices | backward
+  layersTab: "gradient", // the layers panel's tab: gradient (gradient_strip.js) | distributions (distributions.js)
+  histKind: "w", // what the distributions show: w | a | delta
+  layerHistory: null, // GET /api/runs/{id}/history (+ run_id, histograms_asked): the layers over time
 };
 
 const rethrow = (err) =>

@@ -1,0 +1,360 @@
+// The gradient across layers (issue 13, item 1): Nielsen's "speed of learning" of each layer
+// (chapter 5) on a log scale, so that vanishing and exploding gradients are seen, not
+// inferred. Now: per layer l = 2..L, ‖δˡ‖ and ‖∂C/∂wˡ‖ of the probe or of the batch mean
+// (the frame's `norms`, docs/frames.md) as bars on a log axis with their numbers, and the
+// share of saturated units and dead ReLUs (the frame's `health.layers`). Over time: a layer ×
+// step heat strip of the same norm from GET /api/runs/{id}/history (asked at most once a
+// second, HistoryFeed). A norm of exactly 0 is said "0" and drawn as no bar with a "0" on the
+// floor: a log axis has no place for it, and it must not pass for a very small number.
+
+import { actAbout } from "./quantities.js";
+import { $, fmt, html, setHTML, sup } from "./util.js";
+
+/** What the view shows of the frame's norms, per source (the "Values" setting, settings.over). */
+export const SOURCES = {
+  probe: {
+    delta: { key: "probe_delta", label: "‖δˡ‖", title: "‖δˡ‖₂ of the probe example" },
+    grad: { key: "probe_grad_w", label: "‖∂Cₓ/∂wˡ‖", title: "‖∂Cₓ/∂wˡ‖_F of the probe example (= ‖δˡ‖·‖aˡ⁻¹‖, BP4)" },
+  },
+  mean: {
+    delta: { key: "grad_b", label: "‖mean δˡ‖", title: "‖∂C/∂bˡ‖₂ = ‖mean δˡ‖₂ over the batch (BP3)" },
+    grad: { key: "grad_w", label: "‖∂C/∂wˡ‖", title: "‖∂C/∂wˡ‖_F of the batch-mean gradient (what the next update applies)" },
+  },
+};
+
+/** The backend's thresholds (app/core/saturation.py, docs/frames.md "health"), in words. */
+export const SATURATED_RULE = "saturated: σ′(z) < 1 % of its largest value (¼ for σ, 1 for tanh) on ≥ half of the training examples";
+export const DEAD_RULE = "dead ReLU: z ≤ 0 on every training example (σ′ = 0: it never learns again)";
+
+/** A norm as shown: 3 significant digits, and an honest "0" for exactly zero. */
+export function normText(v) {
+  if (v === null || v === undefined || Number.isNaN(v)) return "—";
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a < 1e-3 || a >= 1e4) return v.toExponential(2).replace("e+", "e").replace("-", "−");
+  return fmt(v, 3);
+}
+
+/**
+ * The whole decades [lo, hi] (integers, lo < hi) that hold every positive finite value, at
+ * least `min` decades wide (widened downwards) and at most `max` (the smallest values then
+ * sit on the floor). No positive value: [−min, 0].
+ */
+export function decadeRange(values, { min = 2, max = 12 } = {}) {
+  let a = Infinity;
+  let b = -Infinity;
+  for (const v of values) {
+    if (!(v > 0) || !Number.isFinite(v)) continue;
+    a = Math.min(a, v);
+    b = Math.max(b, v);
+  }
+  if (a === Infinity) return [-min, 0];
+  let hi = Math.ceil(Math.log10(b) - 1e-12) + 0; // + 0: never −0
+  let lo = Math.floor(Math.log10(a) + 1e-12);
+  if (hi <= lo) hi = lo + 1;
+  if (hi - lo < min) lo = hi - min;
+  if (hi - lo > max) lo = hi - max;
+  return [lo, hi];
+}
+
+/**
+ * Position of v on a log axis over decades [lo, hi]: 0 at 10^lo, 1 at 10^hi, clamped to
+ * [0, 1]; null for 0, negative or missing values (they have no place on a log axis).
+ */
+export function logPos(v, lo, hi) {
+  if (!(v > 0) || !Number.isFinite(v)) return null;
+  const t = (Math.log10(v) - lo) / (hi - lo);
+  return Math.max(0, Math.min(1, t));
+}
+
+/** 10^k as a label: "10⁻⁵", "1", "10". */
+export function decadeLabel(k) {
+  if (k === 0) return "1";
+  if (k === 1) return "10";
+  return k < 0 ? `10⁻${sup(-k)}` : `10${sup(k)}`;
+}
+
+/**
+ * Per layer l = 2..L, what the strip shows of a frame: {l, delta, grad, saturated, dead, n,
+ * canSaturate, canDie} (saturated/dead null where the health does not count the layer).
+ */
+export function layerRows(frame, over) {
+  const src = SOURCES[over] ?? SOURCES.probe;
+  const health = new Map((frame.health?.layers ?? []).map((h) => [h.l, h]));
+  return frame.layers.map((layer) => {
+    const h = health.get(layer.l);
+    const about = actAbout(layer.activation);
+    return {
+      l: layer.l,
+      delta: layer.norms?.[src.delta.key] ?? null,
+      grad: layer.norms?.[src.grad.key] ?? null,
+      saturated: h ? h.saturated : null,
+      dead: h ? h.dead : null,
+      n: h?.n ?? frame.sizes[layer.l - 1],
+      canSaturate: about ? !!about.saturates : true,
+      canDie: about ? !!about.dies : false,
+    };
+  });
+}
+
+// A sequential colour scale for magnitudes (viridis, colour-blind safe): dark is small.
+const VIRIDIS = [
+  [68, 1, 84],
+  [59, 82, 139],
+  [33, 145, 140],
+  [94, 201, 98],
+  [253, 231, 37],
+];
+export const ZERO_RGB = [255, 255, 255]; // a norm of exactly 0
+export const NONE_RGB = [236, 238, 241]; // a step without a point
+
+/** Colour at t in [0, 1] of the sequential scale. */
+export function seqRgb(t) {
+  const x = Math.max(0, Math.min(1, t)) * (VIRIDIS.length - 1);
+  const i = Math.min(VIRIDIS.length - 2, Math.floor(x));
+  const f = x - i;
+  return [0, 1, 2].map((q) => Math.round(VIRIDIS[i][q] + f * (VIRIDIS[i + 1][q] - VIRIDIS[i][q])));
+}
+
+/** The colour of a norm on the heat strip over decades [lo, hi]: 0 white, missing grey. */
+export function heatRgb(v, lo, hi) {
+  if (v === null || v === undefined || Number.isNaN(v)) return NONE_RGB;
+  if (v === 0) return ZERO_RGB;
+  return seqRgb(logPos(v, lo, hi) ?? 0);
+}
+
+/**
+ * At most `cols` columns of a history of n points: the index of the point each column shows
+ * (the last point of its stretch, so the newest point is always the last column).
+ */
+export function columnIndex(n, cols) {
+  if (n <= cols) return Array.from({ length: n }, (_, i) => i);
+  return Array.from({ length: cols }, (_, c) => Math.min(n - 1, Math.floor(((c + 1) * n) / cols) - 1));
+}
+
+/**
+ * GET /history, asked at most once per `every` ms while the page shows new steps: the run
+ * and the step on screen (and whether histograms are wanted) name what is wanted; a read is
+ * asked when that differs from what the last read was asked for, never two at once.
+ */
+export class HistoryFeed {
+  /** get(runId, histograms) → the history; put(history with run_id and histograms_asked). */
+  constructor({ get, put, every = 1000, now = () => performance.now(), later = (fn, ms) => setTimeout(fn, ms) }) {
+    Object.assign(this, { get, put, every, clock: now, later });
+    this.last = -Infinity;
+    this.inFlight = false;
+    this.timer = null;
+    this.want = null; // {runId, key, histograms}
+    this.have = null; // what the last read was asked for
+    this.histograms = false;
+  }
+
+  /** The page shows this run at this step (key: anything that changes with new points). */
+  frame(runId, key) {
+    this.want = { runId, key: String(key), histograms: this.histograms };
+    this.kick();
+  }
+
+  /** Histograms wanted (the distributions are on screen) or not. */
+  wantHistograms(on) {
+    if (this.histograms === on) return;
+    this.histograms = on;
+    if (this.want) this.frame(this.want.runId, this.want.key);
+  }
+
+  /** The run changed under the page (a rewind, a reset): read again. */
+  stale() {
+    this.have = null;
+    this.kick();
+  }
+
+  done() {
+    const w = this.want;
+    const h = this.have;
+    return !!h && h.runId === w.runId && h.key === w.key && (h.histograms || !w.histograms);
+  }
+
+  kick() {
+    if (this.inFlight || this.timer !== null || !this.want?.runId || this.done()) return;
+    const wait = this.last + this.every - this.clock();
+    if (wait > 0) {
+      this.timer = this.later(() => {
+        this.timer = null;
+        this.kick();
+      }, wait);
+      return;
+    }
+    this.fetch();
+  }
+
+  async fetch() {
+    const asked = { ...this.want };
+    this.inFlight = true;
+    this.last = this.clock();
+    try {
+      const h = await this.get(asked.runId, asked.histograms);
+      this.have = asked;
+      this.put({ ...h, run_id: asked.runId, histograms_asked: asked.histograms });
+    } catch {
+      this.have = null; // a run gone or a lost connection: the session says so
+    } finally {
+      this.inFlight = false;
+    }
+    if (this.have) this.kick();
+  }
+}
+
+const HEAT_COLS = 240; // columns of the heat strip at most (the history keeps 2,000 points)
+
+/** The view: the strip's table (now) and heat strip (over time) in root. */
+export class GradientStrip {
+  constructor(root) {
+    this.root = root;
+    this.now = $(".gs-now", root);
+    this.time = $(".gs-time", root);
+    this.readout = $(".gs-readout", root);
+    this.note = $(".gs-note", root);
+    this.canvas = $("canvas.gs-heat", root);
+    this.heatKey = null;
+    this.heat = null; // {steps, rows: [{l, values}], idx, lo, hi, label}
+    this.canvas.addEventListener("pointermove", (ev) => this.point(ev));
+    this.canvas.addEventListener("pointerleave", () => this.point(null));
+  }
+
+  /** Draw the frame's norms and health (over: "probe" | "mean") and the history, if it is this run's. */
+  update(frame, { over, history, runId }) {
+    const src = SOURCES[over] ?? SOURCES.probe;
+    const rows = layerRows(frame, over);
+    const hist = history && history.run_id === runId ? history : null;
+    const heat = this.heatData(hist, src.grad.key, src.grad.label);
+    const [lo, hi] = decadeRange([...rows.flatMap((r) => [r.delta, r.grad]), ...(heat ? [10 ** heat.hi, 10 ** (heat.hi - 1)] : [])], { min: 3 });
+    this.renderNow(rows, src, lo, hi, frame);
+    this.renderHeat(heat);
+    this.root.dataset.over = over in SOURCES ? over : "probe";
+    this.root.dataset.step = String(frame.step);
+  }
+
+  /** The table: a log-scale bar chart per layer, the numbers under it, saturation and dead units. */
+  renderNow(rows, src, lo, hi, frame) {
+    const H = 40; // chart height (px) of the bars
+    const PAD = 5; // px above them, for the top tick's label
+    const ticks = [];
+    const every = Math.ceil((hi - lo) / 4);
+    for (let k = hi; k >= lo; k -= every) ticks.push(k);
+    const y = (v) => {
+      const t = logPos(v, lo, hi);
+      return t === null ? null : H - t * H;
+    };
+    const bar = (v, cls, x) => {
+      const top = y(v);
+      if (top === null) return v === 0 ? html`<text class="gs-zero" x="${x + 4}" y="${H - 2}" text-anchor="middle">0</text>` : html``;
+      return html`<rect class="${cls}" x="${x}" y="${top.toFixed(1)}" width="8" height="${Math.max(1, H - top).toFixed(1)}"><title>${normText(v)}</title></rect>`;
+    };
+    const axis = html`<svg class="gs-axis" width="34" height="${H + PAD + 2}" aria-hidden="true"><g transform="translate(0 ${PAD})">${ticks.map(
+      (k) => html`<text x="31" y="${(H - ((k - lo) / (hi - lo)) * H + 3).toFixed(1)}" text-anchor="end">${decadeLabel(k)}</text>`,
+    )}</g></svg>`;
+    const lines = ticks.map((k) => html`<line x1="0" x2="26" y1="${(H - ((k - lo) / (hi - lo)) * H).toFixed(1)}" y2="${(H - ((k - lo) / (hi - lo)) * H).toFixed(1)}"/>`);
+    const L = frame.sizes.length;
+    const cells = rows.map(
+      (r) => html`<td class="gs-chart"><svg width="26" height="${H + PAD + 2}" role="img" aria-label="layer ${r.l}: ${src.delta.label} ${normText(r.delta)}, ${src.grad.label} ${normText(r.grad)}"><g transform="translate(0 ${PAD})"><g class="gs-grid">${lines}</g>${bar(r.delta, "gs-bar-delta", 3)}${bar(r.grad, "gs-bar-grad", 14)}</g></svg></td>`,
+    );
+    const units = (r, what) => {
+      const v = r[what];
+      if (v === null || v === undefined) return html`<td class="dim" data-l="${r.l}" data-q="${what}" title="not counted: σ′ cancels in BP1 at this output">—</td>`;
+      const applies = what === "saturated" ? r.canSaturate : r.canDie;
+      return html`<td data-l="${r.l}" data-q="${what}" data-count="${v}" data-n="${r.n}" class="${v > 0 ? "gs-warn" : applies ? "" : "dim"}">${v}/${r.n}</td>`;
+    };
+    const anyDie = rows.some((r) => r.canDie || (r.dead ?? 0) > 0);
+    setHTML(
+      this.now,
+      html`<table class="gs-table">
+        <tr><th class="gs-axis-cell">${axis}</th>${cells}</tr>
+        <tr class="gs-layers"><th>layer</th>${rows.map((r) => html`<th data-l="${r.l}" title="${r.l === L ? "the output layer" : `hidden layer ${r.l}`}">l = ${r.l}</th>`)}</tr>
+        <tr><th title="${src.delta.title}"><i class="gs-key gs-bar-delta"></i>${src.delta.label}</th>${rows.map((r) => html`<td data-l="${r.l}" data-q="delta" data-value="${r.delta ?? ""}">${normText(r.delta)}</td>`)}</tr>
+        <tr><th title="${src.grad.title}"><i class="gs-key gs-bar-grad"></i>${src.grad.label}</th>${rows.map((r) => html`<td data-l="${r.l}" data-q="grad" data-value="${r.grad ?? ""}">${normText(r.grad)}</td>`)}</tr>
+        <tr><th title="${SATURATED_RULE}">saturated</th>${rows.map((r) => units(r, "saturated"))}</tr>
+        ${anyDie ? html`<tr><th title="${DEAD_RULE}">dead ReLU</th>${rows.map((r) => units(r, "dead"))}</tr>` : html``}
+      </table>`,
+    );
+    const ratio = rows.length > 1 && rows[0].grad > 0 && rows[rows.length - 1].grad > 0 ? rows[rows.length - 1].grad / rows[0].grad : null;
+    const words = ratio === null ? "" : ratio >= 10 ? ` Layer ${L} learns ${fmt(ratio, 2)}× faster than layer 2.` : ratio <= 0.1 ? ` Layer 2 learns ${fmt(1 / ratio, 2)}× faster than layer ${L}.` : "";
+    const counted = frame.health?.layers?.length ? `${SATURATED_RULE}${anyDie ? `; ${DEAD_RULE}` : ""} (training set, step ${(frame.metrics_step ?? frame.step).toLocaleString("en-US")}).` : "";
+    this.note.textContent = `${counted}${words}`;
+  }
+
+  /** The heat strip's data from a history (null without one): the grad norm at each point. */
+  heatData(history, key, label) {
+    const layers = history?.layers ?? [];
+    const steps = history?.step ?? [];
+    if (!layers.length || !steps.length) return null;
+    const rows = layers.map((s) => ({ l: s.l, values: s[key] ?? [] }));
+    const [lo, hi] = decadeRange(rows.flatMap((r) => r.values), { min: 2 });
+    const idx = columnIndex(steps.length, HEAT_COLS);
+    return { steps, rows, idx, lo, hi, key, label };
+  }
+
+  renderHeat(heat) {
+    this.heat = heat;
+    this.time.hidden = !heat;
+    if (!heat) return;
+    const { rows, idx, lo, hi, steps } = heat;
+    const key = `${heat.key}|${steps.length}|${steps[steps.length - 1]}|${steps[0]}|${lo}|${hi}|${rows.length}`;
+    if (key !== this.heatKey) {
+      this.heatKey = key;
+      const cv = this.canvas;
+      cv.width = idx.length;
+      cv.height = rows.length;
+      const ctx = cv.getContext("2d");
+      const img = ctx.createImageData(idx.length, rows.length);
+      rows.forEach((r, ri) => {
+        idx.forEach((i, c) => {
+          const [R, G, B] = heatRgb(r.values[i], lo, hi);
+          const p = 4 * (ri * idx.length + c);
+          img.data[p] = R;
+          img.data[p + 1] = G;
+          img.data[p + 2] = B;
+          img.data[p + 3] = 255;
+        });
+      });
+      ctx.putImageData(img, 0, 0);
+      const ramp = Array.from({ length: 6 }, (_, i) => `rgb(${seqRgb(i / 5).join(",")}) ${i * 20}%`).join(", ");
+      setHTML($(".gs-rows", this.time), html`${rows.map((r) => html`<span>l = ${r.l}</span>`)}`);
+      setHTML($(".gs-steps", this.time), html`<span>step ${steps[0].toLocaleString("en-US")}</span><span>${heat.label} over the run</span><span>step ${steps[steps.length - 1].toLocaleString("en-US")}</span>`);
+      setHTML(
+        $(".gs-legend", this.time),
+        html`<span class="dim">log scale</span><span>≤${decadeLabel(lo)}</span><span class="gs-ramp" style="background: linear-gradient(to right, ${ramp})"></span><span>${decadeLabel(hi)}</span><span class="gs-zero-key" title="a norm of exactly 0"><i></i>= 0</span><span class="gs-none-key" title="a step without a point (e.g. an opened run's history)"><i></i>none</span>`,
+      );
+      this.canvas.style.setProperty("--rows", String(rows.length));
+    }
+    if (!this.pointed) this.showReadout(null);
+  }
+
+  /** The readout names the value under the pointer (or the newest column). */
+  point(ev) {
+    const heat = this.heat;
+    if (!heat) return;
+    if (!ev) {
+      this.pointed = false;
+      this.showReadout(null);
+      return;
+    }
+    const r = this.canvas.getBoundingClientRect();
+    const c = Math.max(0, Math.min(heat.idx.length - 1, Math.floor(((ev.clientX - r.left) / r.width) * heat.idx.length)));
+    const row = Math.max(0, Math.min(heat.rows.length - 1, Math.floor(((ev.clientY - r.top) / r.height) * heat.rows.length)));
+    this.pointed = true;
+    this.showReadout(c, row);
+  }
+
+  /** Column c, row `row` of the heat strip in words (null: how to read it). */
+  showReadout(c, row = 0) {
+    const heat = this.heat;
+    if (c === null) {
+      setHTML(this.readout, html`<span class="dim">Point at the strip for a layer's value at a step.</span>`);
+      return;
+    }
+    const i = heat.idx[c];
+    const step = heat.steps[i];
+    const r = heat.rows[row];
+    setHTML(this.readout, html`step <b data-step="${step}">${step.toLocaleString("en-US")}</b>, l = ${r.l}: ${heat.label.replace("ˡ", sup(r.l))} = <b data-l="${r.l}" data-value="${r.values[i] ?? ""}">${normText(r.values[i])}</b>`);
+  }
+}
