@@ -248,7 +248,7 @@ class Trainer:
                 grad_w[i] = grad_w[i] + regularisers.penalty_grad(h.regulariser, h.lmbda, n, w)
             penalty = regularisers.penalty(h.regulariser, h.lmbda, n, self.net.weights)
         cost_x = self.cost.per_example(z[-1], a[-1], y)
-        total = float(cost_x.sum()) / m + penalty
+        total = float(np.add.reduce(cost_x)) / m + penalty
         return Trace(x, y, z, [x, *a], delta, sigma_prime, grad_w, grad_b, total, cost_x)
 
     # -- the fast path ------------------------------------------------------------------
