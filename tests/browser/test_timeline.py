@@ -169,3 +169,23 @@ def test_drag_back_shows_the_network_then_and_play_trains_on(page) -> None:  # t
     )
     # Training from step 0 dropped the snapshots kept aside: none is past the step now.
     assert max(get_json(f"{page.base}/api/runs/{run}/timeline")["steps"]) <= now
+
+
+def test_a_diverged_run_goes_back_to_before_it_diverged(page) -> None:  # type: ignore[no-untyped-def]
+    open_app(page, "dataset=plane&learning_rate=10&speed=50&hidden=8,8")
+    page.click("#play")
+    page.wait_for_function("window.__bpv.store.frame.status === 'diverged'", timeout=30_000)
+    page.locator("#banner [data-banner=diverged]").wait_for()
+    assert page.locator("#play").is_disabled()
+    run = frame_value(page, "f.run_id")
+    page.wait_for_function("(window.__bpv.store.timeline || {}).steps?.length > 0", timeout=5_000)
+    kept = get_json(f"{page.base}/api/runs/{run}/timeline")["steps"]
+    page.focus("#timeline-range")
+    page.keyboard.press("Home")
+    wait_step(page, kept[0])
+    # Back before the divergence: the run is healthy again, and play is offered.
+    assert frame_value(page, "f.status") == "paused"
+    assert get_json(f"{page.base}/api/runs/{run}")["status"] != "diverged"
+    page.wait_for_function("!document.querySelector('#banner [data-banner=diverged]')")
+    assert page.locator("#play").is_enabled()
+    assert frame_value(page, "Number.isFinite(f.train.cost)")
