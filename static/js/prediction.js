@@ -46,8 +46,8 @@ export class PredictionLine {
       this.el,
       html`<span class="nowrap">ΔC of step ${p.step.toLocaleString("en-US")}:</span>
         <span class="nowrap">predicted <b data-predicted="${p.predicted}">${fmt(p.predicted)}</b>,</span>
-        <span class="nowrap">actual <b data-actual="${p.actual ?? ""}">${fmt(p.actual)}</b>:</span>
-        <span class="verdict">${v.text}.</span>`,
+        <span class="nowrap">actual <b data-actual="${p.actual ?? ""}">${fmt(p.actual)}</b>.</span>
+        <span class="verdict">${v.text[0].toUpperCase()}${v.text.slice(1)}.</span>`,
     );
     this.el.title = `Before a step, the slope of the cost along the update predicts its change: ΔC ≈ ∇C·Δθ (first order, the tangent line). After it, the change measured on the same batch. When η is too big the cost curves away within the step and the two part: "far" means they differ by more than ${FAR * 100} % of the prediction.`;
   }

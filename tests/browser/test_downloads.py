@@ -100,7 +100,9 @@ def test_every_figure_and_the_frame_numbers_download(page, tmp_path) -> None:  #
     assert page.locator("#downloads").get_attribute("open") is None
 
 
-@pytest.mark.parametrize(("eta", "says"), [(0.03, "close to the prediction"), (3, "η is too big")])
+@pytest.mark.parametrize(
+    ("eta", "says"), [(0.03, "Close to the prediction"), (3, "The step went uphill: η is too big")]
+)
 def test_predicted_and_actual_change_of_a_step(page, eta: float, says: str) -> None:  # type: ignore[no-untyped-def]
     open_app(page, f"learning_rate={eta}")
     line = page.locator("#loss .loss-prediction")
