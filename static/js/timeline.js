@@ -146,12 +146,15 @@ export class TimelineFeed {
       this.have = { runId, step: tl.step };
       this.put({ ...tl, run_id: runId });
     } catch {
-      this.have = null; // a run gone or a lost connection: the session says so; try later
+      // A run gone or a lost connection (the session says so): asked again on the next
+      // frame, never in a loop of its own.
+      this.have = null;
+      return;
     } finally {
       this.inFlight = false;
     }
     const w = this.want;
-    if (!this.have || w.runId !== this.have.runId || w.step !== this.have.step) this.kick();
+    if (w.runId !== this.have.runId || w.step !== this.have.step) this.kick();
   }
 }
 

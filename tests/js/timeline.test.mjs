@@ -174,6 +174,28 @@ describe("TimelineFeed", () => {
   });
 });
 
+describe("TimelineFeed after a refusal", () => {
+  test("a run that is gone is not asked for again until a frame comes", async () => {
+    const time = fakeTime();
+    let asked = 0;
+    const feed = new TimelineFeed({
+      now: time.now,
+      later: time.later,
+      get: async () => {
+        asked += 1;
+        throw new Error("404");
+      },
+      put: () => {},
+    });
+    feed.frame("gone", 5);
+    await time.advance(10_000);
+    assert.equal(asked, 1);
+    feed.frame("gone", 5); // the next frame: one more try
+    await time.advance(10_000);
+    assert.equal(asked, 2);
+  });
+});
+
 describe("Scrubber", () => {
   test("one rewind at a time; steps asked meanwhile collapse into the latest", async () => {
     const started = [];
