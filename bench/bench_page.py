@@ -150,7 +150,7 @@ def load_once(browser, base: str, mbit: float | None, identity: bool) -> dict:  
             pg.goto(f"{base}/")
         pg.wait_for_function(
             "performance.getEntriesByName('bpv-plots-ready').length > 0"
-            " && document.querySelector('#net .net-plot .main-svg')"
+            " && document.querySelector('#net .net-live circle')"
             " && document.querySelector('#boundary .main-svg')",
             timeout=120_000,
         )

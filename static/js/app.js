@@ -264,8 +264,7 @@ export class App {
       loading.plotsFailed(`The interactive plots could not load (${err.message}): the pictures are true but do not answer hover or clicks. Reload to try again.`);
       return;
     }
-    this.network.geom = null; // as after a resize: everything drawn again, now by Plotly
-    this.boundary.invalidate();
+    this.boundary.invalidate(); // drawn again, now by Plotly
     this.redraw();
     this.loss.draw();
     await plotsDrawn();

@@ -1,16 +1,15 @@
-// The network view: a Plotly figure (hover / click targets, the two colour bars, the neurons'
-// thumbnails as a layout image) under a live SVG layer of edges and neuron discs that is
-// updated in place every frame (network_svg.js). Above it, per-layer labels and the
-// add/remove neuron buttons; beside the pointer, a tooltip naming the quantity in the
-// notation with its value.
+// The network view: an SVG picture of thumbnails, edges and neurons, updated in place every
+// frame, that is also what the pointer hovers and clicks (network_svg.js). Above it,
+// per-layer labels and the add/remove neuron buttons; beside the pointer, a tooltip naming
+// the quantity in the notation with its value. No Plotly here: the view is live from the
+// first frame.
 
 import { CLASS_COLORS, StableScale, featureGrid, renderColorbar, thumbImage } from "./colors.js";
 import { bezierAt, geometry } from "./network_geom.js";
-import { LiveLayer, thumbsSVG } from "./network_svg.js";
-import { plot } from "./plots.js";
+import { LiveLayer, hitOf } from "./network_svg.js";
 import { tipContent } from "./network_tip.js";
 import { ACT_LABEL, EDGE_LABEL, NODE_LABEL, edgeMatrix, nodeVector } from "./quantities.js";
-import { $, fmt, html, maxAbs, niceMax, setHTML } from "./util.js";
+import { $, html, maxAbs, setHTML } from "./util.js";
 
 const BOTTOM = 6;
 
@@ -18,7 +17,7 @@ export class NetworkPlot {
   constructor(root, { onSelect, setHidden, inputLabel, onHover }) {
     this.onHover = onHover; // the hovered neuron or edge, or null (neuron_hover.js)
     this.root = root;
-    this.plotDiv = $(".net-plot", root);
+    this.plotDiv = $(".net-plot", root); // the view's box: the picture is drawn to its size
     this.header = $(".net-header", root);
     this.tip = $(".net-tip", root);
     this.live = new LiveLayer($(".net-live", root));
@@ -31,20 +30,32 @@ export class NetworkPlot {
     this.gridRef = null;
     this.hover = null;
     this.scales = { edge: new StableScale(), node: new StableScale(), input: new StableScale() };
-    this.traces = null;
-    this.ready = false;
-    // Before Plotly.js has loaded (plots.js draws a stand-in) a click on a neuron's disc
-    // selects it all the same: the discs' places are the geometry's, not Plotly's.
-    this.plotDiv.addEventListener("click", (ev) => {
-      if (this.ready || !this.geom) return;
-      const r = this.plotDiv.getBoundingClientRect();
-      const hit = nearestNeuron(this.geom, ev.clientX - r.left, ev.clientY - r.top);
-      if (hit) this.onSelect({ type: "neuron", ...hit });
+    const stage = this.live.svg.parentElement;
+    stage.addEventListener("pointermove", (ev) => this.pointAt(hitOf(ev.target), ev));
+    stage.addEventListener("pointerleave", () => this.pointAt(null));
+    stage.addEventListener("click", (ev) => {
+      const hit = hitOf(ev.target);
+      if (hit) this.onSelect(hit);
     });
     new ResizeObserver(() => {
       this.geom = null;
       if (this.frame) this.update(this.frame, this.store);
     }).observe(this.plotDiv);
+  }
+
+  /** The pointer is on hit (a neuron or edge) or on nothing: the tooltip and onHover follow. */
+  pointAt(hit, ev = null) {
+    if (!hit) {
+      if (!this.hover) return;
+      this.hover = null;
+      this.tip.hidden = true;
+      this.onHover?.(null);
+      return;
+    }
+    const same = this.hover && ["type", "l", "j", "k"].every((k) => this.hover[k] === hit[k]);
+    this.hover = { ...hit, x: ev?.clientX ?? 0, y: ev?.clientY ?? 0 };
+    this.showTip();
+    if (!same) this.onHover?.(this.hover);
   }
 
   /** Draw frame with the view settings; highlight/selection from the store. */
@@ -61,7 +72,6 @@ export class NetworkPlot {
       const labelW = 6 + 6.2 * Math.max(0, ...this.inputLabels.map((t) => t.length));
       this.geom = geometry(frame.sizes, W, H, labelW);
       this.sizesKey = sizesKey;
-      this.traces = null;
       this.live.build(this.geom, this.inputLabels);
     }
     // The header names each layer's activation as the frame says it is in use: redrawn when
@@ -86,12 +96,10 @@ export class NetworkPlot {
     const nodeValues = frame.sizes.map((_, li) => nodeVector(frame, li + 1, fillMode, over));
     const sc = this.colourScales(frame, s.scale === "log", edgeValues, nodeValues, `${colorMode}|${over}`, `${fillMode}|${over}`);
     this.live.update({ edgeValues, nodeValues, scales: sc, highlight: hl, selection: store.selection });
-    let changed = structural;
     if (this.thumbsFor !== this.thumbs || this.thumbsHl !== hl || structural) {
       this.thumbsFor = this.thumbs;
       this.thumbsHl = hl;
-      this.thumbsURL = thumbsSVG(this.geom, this.thumbs, hl);
-      changed = true;
+      this.live.setThumbs(this.thumbs, hl);
     }
     const edgeTitle = `edges: ${EDGE_LABEL[colorMode]}${colorMode === "weight" ? "" : over === "mean" ? " (batch mean)" : " (probe)"}`;
     const nodeTitle = `neurons: ${NODE_LABEL[fillMode]}`;
@@ -99,31 +107,9 @@ export class NetworkPlot {
     renderColorbar(this.bars[1], sc.node, sc.input ? `${nodeTitle} (hidden, output)` : nodeTitle);
     this.bars[2].hidden = !sc.input;
     if (sc.input) renderColorbar(this.bars[2], sc.input, "inputs x");
-    if (!this.traces) {
-      this.traces = this.targetTraces();
-      changed = true;
-    }
     this.frame = frame;
     this.store = store;
     if (this.hover) this.showTip();
-    if (!changed) return;
-    const layout = {
-      width: W,
-      height: Htot,
-      margin: { l: 0, r: 0, t: 0, b: BOTTOM },
-      xaxis: { range: [0, W], visible: false, fixedrange: true },
-      yaxis: { range: [H, 0], visible: false, fixedrange: true },
-      images: [{ source: this.thumbsURL, xref: "x", yref: "y", x: 0, y: 0, sizex: W, sizey: H, xanchor: "left", yanchor: "top", sizing: "stretch", layer: "below" }],
-      hovermode: "closest",
-      hoverdistance: 14,
-      dragmode: false,
-      showlegend: false,
-      paper_bgcolor: "rgba(0,0,0,0)",
-      plot_bgcolor: "rgba(0,0,0,0)",
-    };
-    // plots.js: a canvas stand-in (the thumbnails) until Plotly.js has loaded, then Plotly.
-    if (!plot(this.plotDiv, this.traces, layout, { displayModeBar: false, doubleClick: false, responsive: false })) return;
-    if (!this.ready) this.bindEvents();
   }
 
   /**
@@ -142,57 +128,31 @@ export class NetworkPlot {
   }
 
   /**
-   * Viewport position of neuron j of layer l (disc centre), or of a point where a click selects
-   * edge (l, j, k): of the edge's own click targets (targetTraces), the one farthest from every
-   * other target. (Its middle will not do: in a symmetric layout k=1→j=0 crosses k=0→j=1 there.)
+   * Viewport position of neuron j of layer l (disc centre), or of a point where a click finds
+   * edge (l, j, k): the point of its line farthest from every other edge and neuron (its
+   * middle will not do: in a symmetric layout k=1→j=0 crosses k=0→j=1 there).
    */
   clientPos(l, j, k = null) {
     const r = this.plotDiv.getBoundingClientRect();
+    const g = this.geom;
     if (k === null) {
-      const n = this.geom.nodes[l - 1][j];
+      const n = g.nodes[l - 1][j];
       return { x: r.left + n.x, y: r.top + n.y };
     }
-    const [edges, nodes] = this.targetTraces();
-    const own = [];
     const others = [];
-    edges.customdata.forEach(([el, ej, ek], i) => (el === l && ej === j && ek === k ? own : others).push([edges.x[i], edges.y[i], 0]));
-    nodes.x.forEach((x, i) => others.push([x, nodes.y[i], nodes.marker.size / 2]));
+    for (const e of g.edges) {
+      if (e.l === l && e.j === j && e.k === k) continue;
+      for (let i = 0; i <= 60; i++) others.push([...bezierAt(e.p, i / 60), 0]);
+    }
+    for (const col of g.nodes) for (const n of col) others.push([n.x, n.y, g.D / 2], [n.tx + g.T / 2, n.y, g.T * 0.71]);
+    const own = g.edges.find((e) => e.l === l && e.j === j && e.k === k);
     let best = null;
-    for (const [x, y] of own) {
+    for (let t = 0.1; t <= 0.9; t += 0.02) {
+      const [x, y] = bezierAt(own.p, t);
       const margin = Math.min(...others.map(([ox, oy, rad]) => Math.hypot(x - ox, y - oy) - rad));
       if (!best || margin > best.margin) best = { x, y, margin };
     }
     return { x: r.left + best.x, y: r.top + best.y };
-  }
-
-  targetTraces() {
-    const g = this.geom;
-    const ex = [];
-    const ey = [];
-    const ec = [];
-    for (const e of g.edges) {
-      for (const t of [0.3, 0.5, 0.7]) {
-        const [x, y] = bezierAt(e.p, t);
-        ex.push(x);
-        ey.push(y);
-        ec.push([e.l, e.j, e.k]);
-      }
-    }
-    const nx = [];
-    const ny = [];
-    const nc = [];
-    g.nodes.forEach((col, li) =>
-      col.forEach((n, j) => {
-        nx.push(n.x, n.tx + g.T / 2);
-        ny.push(n.y, n.y);
-        nc.push([li + 1, j], [li + 1, j]);
-      }),
-    );
-    const clear = "rgba(0,0,0,0)";
-    return [
-      { type: "scatter", mode: "markers", x: ex, y: ey, customdata: ec, marker: { size: 9, color: clear }, hoverinfo: "none", name: "edges" },
-      { type: "scatter", mode: "markers", x: nx, y: ny, customdata: nc, marker: { size: Math.max(g.D, g.T), color: clear, symbol: "square" }, hoverinfo: "none", name: "neurons" },
-    ];
   }
 
   makeThumbs(frame, store) {
@@ -252,30 +212,6 @@ export class NetworkPlot {
     );
   }
 
-  bindEvents() {
-    this.ready = true;
-    const target = (pt) => {
-      const c = pt.customdata;
-      return pt.data.name === "edges" ? { type: "edge", l: c[0], j: c[1], k: c[2] } : { type: "neuron", l: c[0], j: c[1] };
-    };
-    this.plotDiv.on("plotly_hover", (ev) => {
-      const pt = ev.points?.[0];
-      if (!pt || !pt.customdata) return;
-      this.hover = { ...target(pt), x: ev.event?.clientX ?? 0, y: ev.event?.clientY ?? 0 };
-      this.showTip();
-      this.onHover?.(this.hover);
-    });
-    this.plotDiv.on("plotly_unhover", () => {
-      this.hover = null;
-      this.tip.hidden = true;
-      this.onHover?.(null);
-    });
-    this.plotDiv.on("plotly_click", (ev) => {
-      const pt = ev.points?.[0];
-      if (pt && pt.customdata) this.onSelect(target(pt));
-    });
-  }
-
   showTip() {
     const f = this.frame;
     const h = this.hover;
@@ -291,18 +227,6 @@ export class NetworkPlot {
     this.tip.style.left = `${Math.max(2, x)}px`;
     this.tip.style.top = `${Math.max(2, h.y - box.top + 10)}px`;
   }
-}
-
-/** The neuron whose disc holds the point (x, y) of the plot (a few px of slack), or null. */
-function nearestNeuron(geom, x, y) {
-  let best = null;
-  geom.nodes.forEach((col, li) =>
-    col.forEach((n, j) => {
-      const d = Math.hypot(x - n.x, y - n.y);
-      if (d <= geom.D / 2 + 4 && (!best || d < best.d)) best = { d, l: li + 1, j };
-    }),
-  );
-  return best && { l: best.l, j: best.j };
 }
 
 /** With several outputs, output neuron j stands for class j: show the class's colour. */

@@ -1,14 +1,16 @@
-// The network's per-frame layer: edges and neuron discs as SVG elements updated in place,
-// lying exactly over the Plotly figure's plot area (same pixel coordinates, pointer events
-// passing through to Plotly's hover / click targets). Changing ~300 attributes costs ~1 ms
-// a frame; re-styling hundreds of Plotly traces costs ~100 ms and swapping a layout image
-// ~25 ms on the same machine (bench/bench_page.py), so only the rarely changing parts
-// (thumbnails, colour bars, targets) go through Plotly.react.
+// The network view's picture, all SVG: each neuron's thumbnail (its output over the input
+// plane), edges and neuron discs, updated in place, and the targets the pointer hovers and
+// clicks (hit-testing is the browser's: a wide invisible stroke per edge, the disc and the
+// thumbnail per neuron). Changing ~300 attributes costs ~1 ms a frame; re-styling hundreds of
+// Plotly traces cost ~100 ms and swapping a layout image ~25 ms on the same machine
+// (bench/bench_page.py), so this view does not use Plotly at all: it is live, hover and
+// clicks included, from the first frame.
 
 import { colorOf } from "./colors.js";
 import { bezierAt, edgeKey, nodeKey } from "./network_geom.js";
 
 const NS = "http://www.w3.org/2000/svg";
+const HIT_WIDTH = 9; // px: how near an edge's line the pointer finds it
 const f1 = (v) => (Math.round(v * 10) / 10).toString();
 
 function el(tag, attrs = {}, parent = null) {
@@ -49,6 +51,17 @@ export class LiveLayer {
     svg.setAttribute("width", geom.W);
     svg.setAttribute("height", geom.H);
     svg.setAttribute("viewBox", `0 0 ${geom.W} ${geom.H}`);
+    const T = geom.T;
+    const thumbsG = el("g", {}, svg);
+    this.thumbs = geom.nodes.map((col, li) =>
+      col.map((n, j) => {
+        const g = el("g", {}, thumbsG);
+        const box = { x: f1(n.tx), y: f1(n.ty), width: f1(T), height: f1(T) };
+        const img = el("image", { ...box, preserveAspectRatio: "none", display: "none" }, g);
+        const frame = el("rect", { ...box, fill: "#f4f4f4", stroke: "#c8c8c8", "stroke-width": "0.8" }, g);
+        return { g, img, frame, key: nodeKey(li + 1, j), href: null };
+      }),
+    );
     this.back = el("g", {}, svg);
     this.front = el("g", {}, svg);
     this.edges = geom.edges.map((e) => {
@@ -58,12 +71,18 @@ export class LiveLayer {
       const line = el("path", { d, fill: "none", "data-edge": edgeKey(e.l, e.j, e.k) }, g);
       return { e, g, under, line, key: edgeKey(e.l, e.j, e.k), emph: false };
     });
+    // What the pointer finds: an edge near its line, a neuron on its disc or thumbnail.
+    const hits = el("g", { fill: "none", stroke: "transparent" }, svg);
+    for (const e of geom.edges) el("path", { d: pathOf(e.p), "stroke-width": HIT_WIDTH, "pointer-events": "stroke", "data-hit": edgeKey(e.l, e.j, e.k) }, hits);
+    geom.nodes.forEach((col, li) =>
+      col.forEach((n, j) => el("rect", { x: f1(n.tx), y: f1(n.ty), width: f1(T), height: f1(T), "pointer-events": "all", "data-hit": nodeKey(li + 1, j) }, hits)),
+    );
     const nodesG = el("g", {}, svg);
     const D = geom.D;
     this.nodes = geom.nodes.flatMap((col, li) =>
       col.map((n, j) => {
         const g = el("g", {}, nodesG);
-        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(D / 2), "data-node": nodeKey(li + 1, j) }, g);
+        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(D / 2), "data-node": nodeKey(li + 1, j), "data-hit": nodeKey(li + 1, j), "pointer-events": "all" }, g);
         if (li === 0 && inputLabels?.[j]) {
           const t = el("text", { x: f1(n.tx - 4), y: f1(n.y + 3.5), "font-size": 10.5, "text-anchor": "end", fill: "#222" }, g);
           t.textContent = inputLabels[j]; // textContent: never markup
@@ -115,6 +134,27 @@ export class LiveLayer {
     this.drawLabels(hl?.labels ?? []);
   }
 
+  /**
+   * The thumbnails: thumbs[li][j] is an image URL or null (a grey square); a neuron the
+   * highlight leaves out is faded with its disc.
+   */
+  setThumbs(thumbs, hl) {
+    for (const col of this.thumbs) {
+      for (const t of col) {
+        const [l, j] = t.key.split(",").map(Number);
+        const href = thumbs?.[l - 1]?.[j] ?? null;
+        if (href !== t.href) {
+          t.href = href;
+          if (href) t.img.setAttribute("href", href);
+          put(t.img, "display", href ? "inline" : "none");
+          put(t.frame, "fill", href ? "none" : "#f4f4f4");
+          put(t.frame, "stroke", href ? "#9a9a9a" : "#c8c8c8");
+        }
+        put(t.g, "opacity", isFaded(hl, t.key) ? "0.3" : "1");
+      }
+    }
+  }
+
   /** Numbers the walkthrough / step-through point at (plain text via textContent). */
   drawLabels(labels) {
     const key = JSON.stringify(labels);
@@ -147,22 +187,10 @@ export class LiveLayer {
   }
 }
 
-/** The neurons' thumbnails (their output over the input plane), as one Plotly layout image:
- * rebuilt only when a frame brings a new grid or the highlight changes. */
-export function thumbsSVG(geom, thumbs, hl) {
-  const { W, H, T } = geom;
-  const out = [`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`];
-  geom.nodes.forEach((col, li) =>
-    col.forEach((n, j) => {
-      const thumb = thumbs?.[li]?.[j];
-      const faded = isFaded(hl, nodeKey(li + 1, j));
-      const box = `x="${f1(n.tx)}" y="${f1(n.ty)}" width="${f1(T)}" height="${f1(T)}"`;
-      out.push(faded ? '<g opacity="0.3">' : "<g>");
-      if (thumb) out.push(`<image href="${thumb}" ${box} preserveAspectRatio="none"/><rect ${box} fill="none" stroke="#9a9a9a" stroke-width="0.8"/>`);
-      else out.push(`<rect ${box} fill="#f4f4f4" stroke="#c8c8c8" stroke-width="0.8"/>`);
-      out.push("</g>");
-    }),
-  );
-  out.push("</svg>");
-  return "data:image/svg+xml;charset=utf-8," + encodeURIComponent(out.join(""));
+/** The neuron or edge an element of the layer stands for ({type, l, j[, k]}), or null. */
+export function hitOf(target) {
+  const key = target?.closest?.("[data-hit]")?.dataset.hit;
+  if (!key) return null;
+  const [l, j, k] = key.split(",").map(Number);
+  return k === undefined ? { type: "neuron", l, j } : { type: "edge", l, j, k };
 }

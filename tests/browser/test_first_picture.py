@@ -17,11 +17,10 @@ DELETE_RUN = """(r => fetch(`/api/runs/${r.id}`,
 
 SHOWN = """() => {
   const b = document.querySelector('#boundary image');
-  const net = document.querySelector('#net .net-plot image');
-  const href = net ? decodeURIComponent(net.getAttribute('href') || '') : '';
+  const thumbs = document.querySelectorAll('#net .net-live image[href^="data:image"]');
   return {
     boundary: !!(b && (b.getAttribute('href') || '').startsWith('data:image')),
-    thumbs: (href.match(/<image /g) || []).length,
+    thumbs: thumbs.length,
   };
 }"""
 

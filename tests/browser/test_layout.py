@@ -80,7 +80,7 @@ def check_controls(pg, w: int, h: int, desktop: bool) -> None:  # type: ignore[n
 
 
 def check_reachable(pg, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
-    for sel in ("#net .net-plot", "#boundary", "#explain", "#loss .loss-plot"):
+    for sel in ("#net .net-stage", "#boundary", "#explain", "#loss .loss-plot"):
         pg.evaluate(f"document.querySelector('{sel}').scrollIntoView({{block: 'nearest'}})")
         r = pg.evaluate(f"document.querySelector('{sel}').getBoundingClientRect().toJSON()")
         assert r["width"] >= min(240, w - 40) and r["height"] >= 80, f"{sel} too small: {r}"

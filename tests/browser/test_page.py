@@ -18,7 +18,8 @@ def test_loads_offline_without_console_errors(page, page_probe) -> None:
     assert any(u.endswith("/vendor/plotly.min.js") for u in page_probe.requests)
     assert any(u.startswith("ws://127.0.0.1") for u in page_probe.requests)
     # Every view is drawn.
-    assert page.locator("#net .net-plot .main-svg").count() > 0
+    assert page.locator("#net .net-live circle").count() == 9  # 2-4-2-1, drawn as SVG
+    assert page.locator("#net .net-live image[href^='data:image']").count() == 9  # thumbnails
     assert page.locator("#boundary .main-svg").count() > 0
     assert page.locator("#loss .loss-plot .main-svg").count() > 0
     assert page.locator(".explain-title").inner_text().startswith("The four equations")

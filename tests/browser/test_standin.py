@@ -8,7 +8,8 @@ what the server says and against what Plotly draws once released:
   (the frame's ``grid.output``, coloured by the scale the page's own colour bar shows);
 * every isolated training point of ``/api/runs/{id}/data`` is drawn where Plotly later draws
   it, in the same colour, on its label's side of the scale; the probe ring is on the probe;
-* the loss view already shows the train cost; the network's thumbnails are drawn;
+* the loss view already shows the train cost; the network's thumbnails are drawn (the network
+  view is SVG of its own, never a Plotly figure: the same picture before and after);
 * once Plotly has drawn, the stand-ins are gone and were removed only after Plotly's own plot
   was there (no moment of an empty plot).
 """
@@ -176,9 +177,11 @@ def test_first_picture_before_plotly_is_true_and_plotly_replaces_it(browser, ser
 
         # --- the stand-in state: drawn, usable, and saying the plots are on their way
         assert pg.evaluate("typeof Plotly") == "undefined"
-        for host in ("#boundary", "#loss .loss-plot", "#net .net-plot"):
+        for host in ("#boundary", "#loss .loss-plot"):
             assert pg.locator(f"{host} > canvas.standin").count() == 1, host
             assert pg.locator(f"{host} .main-svg").count() == 0, host
+        assert pg.locator("#net canvas.standin, #net .main-svg").count() == 0
+        assert pg.locator("#net .net-live image[href^='data:image']").count() == 9  # 2 + 4 + 2 + 1
         note = pg.locator("#loading")
         assert note.is_visible()
         assert "plots loading" in note.inner_text()
@@ -208,11 +211,12 @@ def test_first_picture_before_plotly_is_true_and_plotly_replaces_it(browser, ser
             r.continue_()
         pg.wait_for_function("window.__bpv.plotsReady === true", timeout=60_000)
         pg.wait_for_timeout(300)
-        for host in ("#boundary", "#loss .loss-plot", "#net .net-plot"):
+        for host in ("#boundary", "#loss .loss-plot"):
             assert pg.locator(f"{host} > canvas.standin").count() == 0, host
             assert pg.locator(f"{host} .main-svg").count() >= 1, host
+        assert pg.locator("#net canvas.standin, #net .main-svg").count() == 0
         removed = pg.evaluate("window.__standins")
-        assert len(removed) >= 3 and all(r["plotly"] for r in removed), removed
+        assert len(removed) >= 2 and all(r["plotly"] for r in removed), removed
         assert not note.is_visible()
         after = screenshot(pg)
         ax = pg.evaluate(PLOTLY_AXES)

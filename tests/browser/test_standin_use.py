@@ -1,6 +1,7 @@
 """While the plots' stand-ins show (Plotly.js held back): the "plots loading" note covers no
-control, plot or text a learner needs, and a click on a neuron selects it (the explain panel
-shows its BP2), not ignored. Screenshot in artifacts/."""
+control, plot or text a learner needs, and the network view answers at once (it is SVG of its
+own, not a Plotly figure): a click on a neuron selects it (the explain panel shows its BP2),
+hovering an edge names it, a click on it explains it. Screenshot in artifacts/."""
 
 from __future__ import annotations
 
@@ -66,6 +67,17 @@ def test_stand_in_state_note_covers_nothing_and_a_neuron_click_works(
         assert pg.evaluate("typeof Plotly") == "undefined"  # still the stand-ins
         got = pg.evaluate(COVERED)  # the longer BP2 text flows around the note too
         assert got["hits"] == [], got
+
+        pos = pg.evaluate("window.__bpv.network.clientPos(3, 0, 1)")  # w³₁₂: k = 2 → j = 1
+        pg.mouse.move(pos["x"], pos["y"])
+        tip = pg.locator("#net .net-tip")
+        tip.wait_for(state="visible", timeout=5_000)
+        assert tip.inner_text().startswith("w³₁₂ = ")
+        pg.mouse.click(pos["x"], pos["y"])
+        pg.wait_for_selector(".explain-title:has-text('Edge w³₁₂')", timeout=10_000)
+        pg.mouse.move(2, 2)  # off the network: the tooltip goes
+        tip.wait_for(state="hidden", timeout=5_000)
+        assert pg.evaluate("typeof Plotly") == "undefined"
         ARTIFACTS.mkdir(exist_ok=True)
         pg.screenshot(path=str(ARTIFACTS / f"standin-click-{w}x{h}.png"))
     finally:

@@ -277,10 +277,8 @@ def test_three_input_csv_has_an_honest_empty_state(page, page_probe) -> None:
     assert "No 2-D plot for 3 inputs" in page.locator("#boundary").inner_text()
     assert page.locator("#boundary .layer-above image, #boundary .layer-below image").count() == 0
     # The network shows no thumbnails left over from the 2-D data set.
-    thumbs = page.evaluate(
-        "decodeURIComponent(document.querySelector('#net .net-plot image').getAttribute('href'))"
-    )
-    assert "<image" not in thumbs
+    assert page.locator("#net .net-live circle").count() == sum(info["sizes"])
+    assert page.locator("#net .net-live image[href]:not([display='none'])").count() == 0
     assert page.locator("#problem").input_value() == "classification"
     page.screenshot(path=str(ARTIFACTS / "truth-csv-3-inputs-1280x720.png"))
 
