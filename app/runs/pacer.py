@@ -19,7 +19,8 @@ The plan, recomputed at most every ``_PLAN_EVERY_S`` and when a stream joins or 
    thirty light students keep all they ask for. Streams asking for more than ``_EXPENSIVE``
    (10) times what the class's lighter quarter asks are *expensive* (:func:`expensive`),
    and come last (:func:`class_shares`): the others get all they ask for first, as long as
-   each expensive stream keeps its frames at ``min_fps``. Twenty of the largest networks at
+   each expensive stream keeps its frames at ``min_fps`` (when the core is too small for
+   that, at ``_LOWEST_FPS``). Twenty of the largest networks at
    "max" speed ask a hundred times what a student's default experiment does, and an even
    split among thirty streams is a little less than that student needs for 30 frames/s:
    they share what the class leaves. (Not an even split as the yardstick: a busy machine
@@ -208,7 +209,8 @@ class Pacer:
         req = np.fromiter((s.request for s in streams), float, n)
         wanted = self.max_fps * (c + req)
         costly = expensive(wanted)
-        shares = class_shares(wanted, costly, self.min_fps * c, self.cpu_share, self.scale)
+        floors = (self.min_fps * c, min(_LOWEST_FPS, self.min_fps) * c)
+        shares = class_shares(wanted, costly, floors, self.cpu_share, self.scale)
         target = rate_for_share(
             shares, c, req, self.max_fps, self.min_fps, self.steady_fps, _THROUGHPUT_SLACK
         )
@@ -303,27 +305,33 @@ def expensive(demand: NDArray[np.float64]) -> NDArray[np.bool_]:
 def class_shares(
     demand: NDArray[np.float64],
     costly: NDArray[np.bool_],
-    floor: NDArray[np.float64],
+    floors: tuple[NDArray[np.float64], ...],
     total: float,
     scale: float,
 ) -> NDArray[np.float64]:
     """Steps 1 and 4: each stream's share (n,) of the ``scale · total`` seconds of CPU per
     second that turned out to be there, for its ``demand`` (n,).
 
-    The ``costly`` streams (:func:`expensive`) come last: the others get all they ask for,
-    as long as the costly ones keep at least their ``floor`` (their frames at ``min_fps``),
-    and the costly ones share the rest max-min. Otherwise (no costly stream, or too little
-    core even for that) it is plain :func:`max_min_shares` over what is there. So twenty of
-    the largest networks at "max" speed slow themselves, and not the students beside them,
-    also when the core turns out smaller than planned."""
+    The ``costly`` streams (:func:`expensive`) come last. ``floors`` (each (n,)) are what
+    a stream's frames cost at the rates the costly ones are held to, highest first (at
+    ``min_fps``, then at ``_LOWEST_FPS``). With the first floors that fit beside them, the
+    others get all they ask for and the costly ones share the rest max-min. Otherwise (no
+    costly stream, or the others alone ask for more than there is: a class too big for the
+    core, where a stream at "max" speed is one more student) it is plain
+    :func:`max_min_shares` over what is there. So twenty of the largest networks at "max"
+    speed slow themselves, and not the students beside them, also when other processes take
+    much of the core (on a loaded machine the core shrinks until the networks' frames at
+    ``min_fps`` no longer fit beside the class; an even split would then cut every student
+    to a third of its rate)."""
     there = total * scale
     if costly.any() and not costly.all():
         modest = float(demand[~costly].sum())
-        floors = float(np.minimum(floor, demand)[costly].sum())
-        if modest + floors <= there:
-            shares = demand.copy()
-            shares[costly] = max_min_shares(demand[costly], there - modest)
-            return shares
+        for floor in floors:
+            held = float(np.minimum(floor, demand)[costly].sum())
+            if modest + held <= there:
+                shares = demand.copy()
+                shares[costly] = max_min_shares(demand[costly], there - modest)
+                return shares
     return max_min_shares(demand, there)
 
 
