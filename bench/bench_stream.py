@@ -20,7 +20,8 @@
    frame's ``layers`` alone (the same numbers in the documented shape), part of every
    frame's cost; ``builder`` is the frame builder alone (the engine's update-free recording
    of the probe and batch, the send buffer's gather and rounding, and ``layers`` encoded),
-   the part of ``between`` that app/runs/frames.py and frame_send.py own.
+   the part of ``between`` that app/runs/frames.py and its frame_arena, frame_send and
+   frame_template own.
 2. Streaming overhead: one client streams W2 (2-8-8-8-8-1) from a real uvicorn process at
    "max" speed (``steps_per_frame`` = 100,000: the server trains for the frame interval,
    then sends the frame, at 30 frames/s) with the server's defaults. The training steps/s
