@@ -266,3 +266,41 @@ async def interleaved(
             await asyncio.sleep(settle_on if abusing else settle_off)
         (on if abusing else off).append(await students.window(seconds))
     return Interleaved(tuple(off), tuple(on))
+
+
+ON_WINDOWS = 2  # with ON_WINDOWS + 1 "off" windows around them
+WINDOW_S = 1.0
+SETTLE_S = 0.4
+WARMUP_S = 0.8  # the students' first frames carry grids and history
+
+
+async def beside(
+    ws_base: str,
+    abuse: Callable[[bool], Awaitable[None]],
+    *,
+    n: int = 10,
+    on_windows: int = ON_WINDOWS,
+    seconds: float = WINDOW_S,
+    settle_on: float = SETTLE_S,
+    settle_off: float = SETTLE_S,
+) -> Interleaved:
+    """``n`` honest students streaming (:func:`streaming`), and after ``WARMUP_S`` their
+    rates with ``abuse`` off and on in turn (:func:`interleaved`); the abuse is switched off
+    at the end whatever happens. About ``join + WARMUP_S + (2 · on_windows + 1) · (seconds
+    + settle)`` seconds: 7-8 s with the defaults."""
+    try:
+        async with streaming(ws_base, n) as students:
+            await asyncio.sleep(WARMUP_S)
+            return await interleaved(students, abuse, on_windows, seconds, settle_on, settle_off)
+    finally:
+        with contextlib.suppress(AssertionError):
+            await abuse(False)
+
+
+def keeps_its_rate(rates: Interleaved) -> None:
+    """What every abuse test asserts of the class: no student refused or dropped, and the
+    median student keeps 80 % of its rate without the abuse (the median of the "on" windows'
+    ratios; the slowest student 60 %)."""
+    assert not rates.failures, rates.failures
+    assert rates.median_ratio(lambda r: r.median) >= 0.8, rates
+    assert rates.median_ratio(lambda r: r.min) >= 0.6, rates

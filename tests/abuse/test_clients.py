@@ -8,11 +8,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
+
+import httpx
 
 from app.settings import Settings
 from tests.abuse.conftest import Server
+from tests.abuse.students import Interleaved, beside, keeps_its_rate
 from tests.abuse.test_memory import client
 
 
@@ -62,3 +67,53 @@ def test_reads_do_not_keep_runs_alive_and_retry_after_comes_true(
     finally:
         for c in clients:
             c.close()
+
+
+async def _ask_for_runs(
+    base: str, address: str, headers: dict[str, str], body: bytes | None, got: Counter[int]
+) -> None:
+    """POST /api/runs from ``address`` as fast as it is answered, until cancelled."""
+    transport = httpx.AsyncHTTPTransport(local_address=address)
+    async with httpx.AsyncClient(base_url=base, transport=transport, timeout=10) as http:
+        while True:
+            got[(await http.post("/api/runs", headers=headers, content=body)).status_code] += 1
+
+
+def test_a_greedy_client_and_a_cross_site_page_leave_the_class_its_frame_rate(
+    serve: Callable[..., Server],
+) -> None:
+    """One address asking for runs in a loop, and a page elsewhere sending no-cors POSTs
+    (``fetch(url, {method: 'POST', mode: 'no-cors'})``: no JSON type, a foreign Origin) in a
+    loop, in turn with windows where neither does: both are refused, and the ten honest
+    students streaming keep their frame rate."""
+    server = serve()
+    greedy: Counter[int] = Counter()
+    cross_site: Counter[int] = Counter()
+    running: list[asyncio.Task[None]] = []
+    json = {"content-type": "application/json", "origin": server.base}
+    no_cors = {"origin": "http://evil.example", "content-type": "text/plain"}
+
+    async def abuse(on: bool) -> None:
+        if on:
+            running.append(
+                asyncio.create_task(_ask_for_runs(server.base, "127.4.2.1", json, b"{}", greedy))
+            )
+            running.append(
+                asyncio.create_task(
+                    _ask_for_runs(server.base, "127.4.2.2", no_cors, b"{}", cross_site)
+                )
+            )
+        else:
+            for t in running:
+                t.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            running.clear()
+
+    rates: Interleaved = asyncio.run(beside(server.ws_base, abuse))
+    print(f"\n{rates}\ngreedy {greedy}, cross-site {cross_site}")
+    # The abuse happened, and was refused: the greedy client got its runs and no more, the
+    # cross-site page none.
+    assert greedy[201] == Settings().max_runs_per_client, greedy
+    assert sum(greedy.values()) > 50 and set(greedy) <= {201, 429}, greedy
+    assert sum(cross_site.values()) > 50 and cross_site[201] == 0, cross_site
+    keeps_its_rate(rates)

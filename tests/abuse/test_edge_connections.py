@@ -21,7 +21,7 @@ import websockets
 from websockets.typing import Origin
 
 from tests.abuse.conftest import Server
-from tests.abuse.students import student_address
+from tests.abuse.students import Interleaved, beside, keeps_its_rate, student_address
 
 IDLE = 1_000
 
@@ -114,6 +114,26 @@ def test_a_thousand_idle_connections_leave_the_class_served(
     closed = sum(closed_by_server(s, 0.01) for s in sockets)
     assert closed >= IDLE - 256
     assert server.rss_mb() < 512
+
+
+def test_a_thousand_idle_connections_leave_the_class_its_frame_rate(
+    serve: Callable[..., Server], sockets: list[socket.socket]
+) -> None:
+    """Ten honest students streaming while one laptop opens 1,000 idle connections and
+    closes them, in turn (each window with them against the windows without either side)."""
+    server = serve()
+
+    async def abuse(on: bool) -> None:
+        if on:
+            await asyncio.to_thread(open_idle, server.port, IDLE, sockets)
+        else:
+            for s in sockets:
+                s.close()
+            sockets.clear()
+
+    rates: Interleaved = asyncio.run(beside(server.ws_base, abuse))
+    print(f"\n{rates}")
+    keeps_its_rate(rates)
 
 
 def test_idle_connections_do_not_hold_concurrency_slots(

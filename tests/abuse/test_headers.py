@@ -6,12 +6,15 @@ Before: a 100 MB header was read whole and answered 200, costing about 200 MB of
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
 
 from tests.abuse.conftest import Server
+from tests.abuse.students import Interleaved, beside, keeps_its_rate
 
 MB = 1024 * 1024
 
@@ -55,6 +58,38 @@ def test_a_100_mb_header_is_refused_431_with_memory_bounded(
     assert server.rss_mb() - before < 30  # not 200 MB
     with urllib.request.urlopen(server.base + "/healthz", timeout=5) as r:
         assert r.status == 200
+
+
+def test_huge_headers_in_a_loop_leave_the_class_its_frame_rate(
+    serve: Callable[..., Server],
+) -> None:
+    """A script sending 100 MB headers one after the other, in turn with windows where it
+    does not: each is refused 431, memory stays bounded, and the ten honest students
+    streaming keep their frame rate."""
+    server = serve()
+    answers: list[bytes] = []
+    stop = threading.Event()
+    running: list[asyncio.Future[None]] = []
+
+    def loop() -> None:
+        while not stop.is_set():
+            head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: "
+            answers.append(send_raw(server, head, 100 * MB)[:12])
+
+    async def abuse(on: bool) -> None:
+        if on:
+            stop.clear()
+            running.append(asyncio.ensure_future(asyncio.to_thread(loop)))
+        elif running:
+            stop.set()
+            await running.pop()
+
+    before = server.rss_mb()
+    rates: Interleaved = asyncio.run(beside(server.ws_base, abuse))
+    print(f"\n{rates}\n{len(answers)} huge headers sent")
+    assert len(answers) >= 4 and set(answers) == {b"HTTP/1.1 431"}, set(answers)
+    assert server.rss_mb() - before < 60
+    keeps_its_rate(rates)
 
 
 def test_many_headers_and_a_long_url_are_refused(serve: Callable[..., Server]) -> None:
