@@ -31,9 +31,13 @@ from tests.abuse.students import Interleaved, beside, keeps_its_rate
 
 ABUSE_S = 4.0
 # The loop's work between two ticks; without the worker thread a CSV build alone was
-# 600-900 ms and a backprop answer 115 ms. (About 5 ms is the aim: the margin is for a
-# shared, noisy machine.)
-MAX_STALL_S = 0.02
+# 600-900 ms and a backprop answer 115 ms. Now the longest single callback under these
+# abusers is about 5 ms (a backprop answer's request and response handling: 5.5 ms at most
+# in a probe timing every callback), and between two 1 ms ticks the loop did 4.8-6.9 ms at
+# most (3 runs); 10 ms leaves a shared, noisy machine some margin. (Streams of the largest
+# networks training at "max" speed, and REST training, run 5 ms training slices on the loop
+# that measured up to 13 ms: README, "Long work never blocks the class".)
+MAX_STALL_S = 0.01
 
 _PRELUDE = r"""
 import sys, threading, time
@@ -205,6 +209,7 @@ def test_the_event_loop_never_stalls_under_slow_requests() -> None:
         assert patches >= 1 and backprops >= 2 and bad == 0, abuser.stdout
         stall = ticker.max_cpu
         wall = f"(longest wall-clock gap {ticker.max_gap * 1e3:.0f} ms)"
+        print(f"\nlongest stretch of loop work {stall * 1e3:.1f} ms {wall}; {abuser.stdout}")
         assert stall < MAX_STALL_S, f"the loop worked {stall * 1e3:.1f} ms at a stretch {wall}"
         # and the server still answers a student at once
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
