@@ -21,8 +21,9 @@ from app.static_assets import AssetStore
 from app.web import PLOTLY_JS
 from tests.browser.conftest import Server
 
-MODULE = "/static/js/main.js"
-ON_DISK = {MODULE: ROOT / "static/js/main.js", "/vendor/plotly.min.js": PLOTLY_JS}
+# The page's largest module: a 1.7 kB entry point compresses by less than half.
+MODULE = "/static/js/app.js"
+ON_DISK = {MODULE: ROOT / "static/js/app.js", "/vendor/plotly.min.js": PLOTLY_JS}
 
 
 def raw_get(client: TestClient, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
