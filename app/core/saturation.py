@@ -87,11 +87,15 @@ def count(
 
 def share(layers: list[LayerHealth]) -> tuple[float, float]:
     """(saturated share, dead share) of the hidden units; (0, 0) without hidden layers."""
-    hidden = [h for h in layers if not h.output]
-    total = sum(h.n for h in hidden)
+    total = saturated = dead = 0
+    for h in layers:
+        if not h.output:
+            total += h.n
+            saturated += h.saturated
+            dead += h.dead
     if not total:
         return 0.0, 0.0
-    return sum(h.saturated for h in hidden) / total, sum(h.dead for h in hidden) / total
+    return saturated / total, dead / total
 
 
 def output_saturated(layers: list[LayerHealth]) -> bool:
@@ -101,5 +105,26 @@ def output_saturated(layers: list[LayerHealth]) -> bool:
 
 def alarming(layers: list[LayerHealth]) -> bool:
     """More than ``ALARM`` of the hidden units saturated or dead, or the output saturated."""
+    return summary(layers).alarm
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What a frame's ``health`` says about ``layers`` (:func:`count`), each rule applied once:
+    the hidden units' shares (:func:`share`), :func:`output_saturated`, the alarm
+    (:func:`alarming`), and whether the alarm is mostly for dead units (more than ``ALARM``
+    of the hidden units affected, at least as many dead as saturated)."""
+
+    saturated_share: float
+    dead_share: float
+    output_saturated: bool
+    alarm: bool
+    mostly_dead: bool
+
+
+def summary(layers: list[LayerHealth]) -> Summary:
+    """:class:`Summary` of ``layers``: one pass over them (a frame's hot path)."""
     s, d = share(layers)
-    return s + d > ALARM or output_saturated(layers)
+    out = output_saturated(layers)
+    many = s + d > ALARM
+    return Summary(s, d, out, many or out, many and d >= s)

@@ -148,14 +148,14 @@ def health(st: RunState) -> dict[str, Any]:
     """Saturated and dead shares per hidden layer, over the training set (counted on the
     metrics' forward pass at this θ: no pass of its own when the metrics were just measured)."""
     layers = _layer_health(st)
-    s, d = saturation.share(layers)
+    sm = saturation.summary(layers)  # the rules of share, output_saturated, alarming, reason
     return {
-        "reason": reason(layers),
+        "reason": "dead" if sm.mostly_dead else "saturated",
         "layers": [{"l": h.l, "n": h.n, "saturated": h.saturated, "dead": h.dead} for h in layers],
-        "saturated_share": s,
-        "dead_share": d,
-        "output_saturated": saturation.output_saturated(layers),
-        "alarm": saturation.alarming(layers),
+        "saturated_share": sm.saturated_share,
+        "dead_share": sm.dead_share,
+        "output_saturated": sm.output_saturated,
+        "alarm": sm.alarm,
         "advice": None,
         "advice_pending": False,
     }
@@ -168,8 +168,7 @@ def _layer_health(st: RunState) -> list[saturation.LayerHealth]:
 
 def reason(layers: list[saturation.LayerHealth]) -> str:
     """Why the alarm is on: "dead" (mostly dead ReLUs) or "saturated" (hidden or output)."""
-    s, d = saturation.share(layers)
-    return "dead" if s + d > saturation.ALARM and d >= s else "saturated"
+    return "dead" if saturation.summary(layers).mostly_dead else "saturated"
 
 
 @dataclass

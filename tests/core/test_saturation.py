@@ -8,7 +8,7 @@ import pytest
 from app.core.activations import ACTIVATIONS
 from app.core.forward import Feedforward
 from app.core.network import Network
-from app.core.saturation import count, layer_health
+from app.core.saturation import ALARM, LayerHealth, count, layer_health, summary
 
 HIDDEN = [name for name, act in ACTIVATIONS.items() if act.hidden_ok]
 
@@ -65,3 +65,36 @@ def test_only_the_first_n_points_of_a_pass_are_counted() -> None:
     assert count(fwd, y, n=50)[0].saturated == 4
     assert count(fwd, y)[0].saturated == 0
     assert layer_health(net, train, y[:50])[0].saturated == 4
+
+
+def test_the_summary_applies_the_documented_rules_to_every_mix_of_layers() -> None:
+    """docs/frames.md's health: shares over the hidden units only, the output saturated when
+    every output unit is, the alarm above ALARM (or on that output), "dead" when the alarm is
+    for mostly dead units; checked by plain arithmetic on random layers, edges included."""
+    rng = np.random.default_rng(3)
+    for _ in range(2000):
+        layers = []
+        for l in range(2, 2 + int(rng.integers(1, 4))):  # noqa: E741
+            n = int(rng.integers(1, 5))
+            sat = int(rng.integers(0, n + 1))
+            dead = int(rng.integers(0, n - sat + 1)) if rng.random() < 0.5 else 0
+            layers.append(LayerHealth(l, n, sat, dead))
+        if rng.random() < 0.7:
+            n = int(rng.integers(1, 3))
+            layers.append(LayerHealth(len(layers) + 2, n, int(rng.integers(0, n + 1)), 0, True))
+        hidden_n = sum(h.n for h in layers if not h.output)
+        s = sum(h.saturated for h in layers if not h.output) / hidden_n
+        d = sum(h.dead for h in layers if not h.output) / hidden_n
+        out = [h for h in layers if h.output]
+        out_sat = bool(out) and out[0].saturated == out[0].n
+        sm = summary(layers)
+        assert (sm.saturated_share, sm.dead_share) == (s, d)
+        assert sm.output_saturated == out_sat
+        assert sm.alarm == (s + d > ALARM or out_sat)
+        assert sm.mostly_dead == (s + d > ALARM and d >= s)
+
+
+def test_without_hidden_layers_nothing_is_shared_out() -> None:
+    sm = summary([LayerHealth(2, 1, 1, 0, output=True)])
+    assert (sm.saturated_share, sm.dead_share, sm.output_saturated, sm.alarm) == (0, 0, True, True)
+    assert not sm.mostly_dead
