@@ -176,7 +176,7 @@ export class App {
     s.on("frame", () => this.timelineFeed.frame(s.run?.id, s.frame.step));
     this.view("explain", ["frame", "settings", "selection", "mode"], () => s.mode === "normal" && this.explain.update(s.frame, s));
     this.view("status", ["frame"], () => this.showStatus(s.frame));
-    this.view("layers-panel", ["frame", "layersTab", "histKind", "settings"], () => this.layersPanel.render(s));
+    this.view("layers-panel", ["layersTab", "histKind", "settings"], () => this.layersPanel.render(s));
     const layersOf = () => ({ over: s.settings.over, kind: s.histKind, history: s.layerHistory, runId: s.run?.id });
     this.view("gradient", ["frame", "settings", "layerHistory", "layersTab"], () => s.layersTab === "gradient" && this.strip.update(s.frame, layersOf()));
     this.view("distributions", ["frame", "histKind", "layerHistory", "layersTab"], () => this.dists.update(s.frame, layersOf()));

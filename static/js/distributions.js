@@ -81,6 +81,7 @@ export class Distributions {
     this.cells = $(".ds-cells", root);
     this.caption = $(".ds-caption", root);
     this.last = null; // {runId, step, histograms}: the newest frame that carried histograms
+    this.drawn = null; // what was drawn last (draw)
     this.args = null;
     new ResizeObserver(() => this.args && this.draw(...this.args)).observe(this.cells);
   }
@@ -95,8 +96,15 @@ export class Distributions {
   }
 
   draw(frame, kind, hist) {
-    if (this.root.closest("[hidden]")) return;
+    if (this.root.closest("[hidden]")) {
+      this.drawn = null;
+      return;
+    }
     const live = this.last;
+    // Drawn again only when what it shows changed (most playing frames carry no histograms).
+    const drawn = { kind, hist, live, width: this.cells.clientWidth, sizes: frame.sizes.join(), step: live ? null : frame.step };
+    if (this.drawn && Object.keys(drawn).every((k) => drawn[k] === this.drawn[k])) return;
+    this.drawn = drawn;
     const m = live?.histograms?.m ?? frame.hyper?.batch_size ?? 0;
     // Cells side by side, wrapping onto more rows when a cell would be under 64 px wide.
     const width = this.cells.clientWidth;

@@ -135,12 +135,15 @@ export function columnIndex(n, cols) {
 /**
  * GET /history, asked at most once per `every` ms while the page shows new steps: the run
  * and the step on screen (and whether histograms are wanted) name what is wanted; a read is
- * asked when that differs from what the last read was asked for, never two at once.
+ * asked when that differs from what the last read was asked for, never two at once. A long
+ * history is asked for less often: every `every` ms per POINTS points (up to 10×), since the
+ * server sends all of it each time (about 300 bytes a point for a 6×8 network, 2,000 points
+ * at most) and one more point hardly moves a strip of 240 columns.
  */
 export class HistoryFeed {
   /** get(runId, histograms) → the history; put(history with run_id and histograms_asked). */
   constructor({ get, put, every = 1000, now = () => performance.now(), later = (fn, ms) => setTimeout(fn, ms) }) {
-    Object.assign(this, { get, put, every, clock: now, later });
+    Object.assign(this, { get, put, base: every, every, clock: now, later });
     this.last = -Infinity;
     this.inFlight = false;
     this.timer = null;
@@ -194,6 +197,7 @@ export class HistoryFeed {
     try {
       const h = await this.get(asked.runId, asked.histograms);
       this.have = asked;
+      this.every = this.base * Math.max(1, Math.min(10, (h?.step?.length ?? 0) / POINTS));
       this.put({ ...h, run_id: asked.runId, histograms_asked: asked.histograms });
     } catch {
       this.have = null; // a run gone or a lost connection: the session says so
@@ -204,6 +208,8 @@ export class HistoryFeed {
   }
 }
 
+const REDRAW_MS = 150; // the strip while training plays (GradientStrip.update)
+const POINTS = 200; // history points per `every` ms between reads (HistoryFeed)
 const HEAT_COLS = 240; // columns of the heat strip at most (the history keeps 2,000 points)
 
 /** The view: the strip's table (now) and heat strip (over time) in root. */
@@ -216,13 +222,24 @@ export class GradientStrip {
     this.note = $(".gs-note", root);
     this.canvas = $("canvas.gs-heat", root);
     this.heatKey = null;
+    this.drawnAt = -Infinity;
+    this.drawnKey = null;
     this.heat = null; // {steps, rows: [{l, values}], idx, lo, hi, label}
     this.canvas.addEventListener("pointermove", (ev) => this.point(ev));
     this.canvas.addEventListener("pointerleave", () => this.point(null));
   }
 
-  /** Draw the frame's norms and health (over: "probe" | "mean") and the history, if it is this run's. */
+  /**
+   * Draw the frame's norms and health (over: "probe" | "mean") and the history, if it is this
+   * run's. While training plays, at most every REDRAW_MS (numbers changing 30 times a second
+   * cannot be read; a paused frame is always drawn).
+   */
   update(frame, { over, history, runId }) {
+    const now = performance.now();
+    const key = `${over}|${history?.step?.length}|${runId}`;
+    if (frame.status === "running" && key === this.drawnKey && now - this.drawnAt < REDRAW_MS) return;
+    this.drawnAt = now;
+    this.drawnKey = key;
     const src = SOURCES[over] ?? SOURCES.probe;
     const rows = layerRows(frame, over);
     const hist = history && history.run_id === runId ? history : null;
@@ -298,7 +315,7 @@ export class GradientStrip {
     this.time.hidden = !heat;
     if (!heat) return;
     const { rows, idx, lo, hi, steps } = heat;
-    const key = `${heat.key}|${steps.length}|${steps[steps.length - 1]}|${steps[0]}|${lo}|${hi}|${rows.length}`;
+    const key = `${heat.key}|${steps.length}|${steps[steps.length - 1]}|${steps[0]}|${lo}|${hi}|${rows.map((r) => r.values[r.values.length - 1]).join()}`;
     if (key !== this.heatKey) {
       this.heatKey = key;
       const cv = this.canvas;

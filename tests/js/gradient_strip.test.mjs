@@ -99,7 +99,7 @@ describe("heat strip colours", () => {
 });
 
 describe("HistoryFeed", () => {
-  function rig() {
+  function rig(points = 1) {
     let t = 0;
     const timers = [];
     const asked = [];
@@ -108,7 +108,7 @@ describe("HistoryFeed", () => {
     const feed = new HistoryFeed({
       get: (id, h) => {
         asked.push([id, h, t]);
-        return new Promise((resolve) => pending.push(() => resolve({ step: [t] })));
+        return new Promise((resolve) => pending.push(() => resolve({ step: Array.from({ length: points }, (_, i) => i) })));
       },
       put: (x) => put.push(x),
       now: () => t,
@@ -144,6 +144,18 @@ describe("HistoryFeed", () => {
     feed.frame("r1", 100); // the same step again: nothing new to read
     await advance(5000);
     assert.equal(asked.length, times.length);
+  });
+
+  test("a long history is read less often (10 s apart at 2,000 points)", async () => {
+    const { feed, asked, advance, answer } = rig(2000);
+    for (let step = 1; step <= 400; step++) {
+      feed.frame("r1", step);
+      await answer();
+      await advance(50);
+    }
+    const times = asked.map((a) => a[2]);
+    assert.ok(times.length >= 2, `${times}`);
+    for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 10_000, `reads at ${times}`);
   });
 
   test("histograms asked for once wanted; never two reads at once", async () => {
