@@ -18,7 +18,9 @@ Other units (leaky ReLU, swish, GELU, linear) never count.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -61,28 +63,51 @@ def count(
     how many units are saturated or dead over the first ``n`` points (all by default) of
     ``fwd``'s last :meth:`~app.core.forward.Feedforward.run`; ``y`` ``(≥ n, n_L)``, their
     targets, one per row. σ' is the registry's ``prime`` on the pass's ``z^l`` and ``a^l``
-    ``(n_l, n)``: no second forward pass."""
+    ``(n_l, n)``: no second forward pass.
+
+    Consecutive layers of one activation (the hidden layers, and the output when it has the
+    same σ) are counted as one block of rows: every unit is its own row, each test is
+    elementwise or per row, so stacking the rows changes no value and no count; it makes a
+    fixed number of NumPy calls per activation instead of per layer (each call costs about
+    as much as its arithmetic on a small network)."""
     n = fwd.n_points if n is None else n
     L = len(fwd.sizes)
-    out = []
+    ls = list(range(2, L if cancels else L + 1))
+    saturated, dead = dict.fromkeys(ls, 0), dict.fromkeys(ls, 0)
     with np.errstate(all="ignore"):  # a diverged run's z and a are ±inf or NaN: counted as is
-        for l, act in enumerate(fwd.acts, start=2):  # noqa: E741
-            output = l == L
-            if output and cancels:
-                break
-            z, a = fwd.z(l)[:, :n], fwd.a(l)[:, :n]
-            saturated = dead = 0
+        i = 0
+        while i < len(ls):
+            act = fwd.acts[ls[i] - 2]
+            j = i + 1
+            while j < len(ls) and fwd.acts[ls[j] - 2].name == act.name:
+                j += 1
+            group, i = ls[i:j], j
+            if act.prime_max is None and not act.dies:
+                continue
+            z, a = _rows(fwd.z, group, n), _rows(fwd.a, group, n)
             if act.prime_max is not None:
                 low = act.prime(z, a) < SATURATED * act.prime_max
-                stuck = np.add.reduce(low, axis=1) >= MOST * n
-                if output and act.bounds is not None:  # the output: saturated *and* wrong
-                    wrong = np.abs(a - y[:n].T) > 0.5 * (act.bounds[1] - act.bounds[0])
-                    stuck &= np.add.reduce(wrong, axis=1) >= WRONG * n
-                saturated = int(np.count_nonzero(stuck))
-            elif act.dies:
-                dead = int(np.count_nonzero((z <= 0).all(axis=1)))
-            out.append(LayerHealth(l, z.shape[0], saturated, dead, output=output))
-    return out
+                per_unit = np.add.reduce(low, axis=1) >= MOST * n
+                if group[-1] == L and act.bounds is not None:  # the output: saturated *and* wrong
+                    n_L = fwd.sizes[-1]
+                    wrong = np.abs(a[-n_L:] - y[:n].T) > 0.5 * (act.bounds[1] - act.bounds[0])
+                    per_unit[-n_L:] &= np.add.reduce(wrong, axis=1) >= WRONG * n
+                into = saturated
+            else:
+                per_unit = (z <= 0).all(axis=1)
+                into = dead
+            starts = list(accumulate((fwd.sizes[k - 1] for k in group[:-1]), initial=0))
+            counts = np.add.reduceat(per_unit, starts, dtype=np.intp).tolist()
+            into.update(zip(group, counts, strict=True))
+    return [LayerHealth(k, fwd.sizes[k - 1], saturated[k], dead[k], k == L) for k in ls]
+
+
+def _rows(get: Callable[[int], NDArray[Any]], group: list[int], n: int) -> NDArray[Any]:
+    """The first ``n`` columns of ``get(l)`` ``(n_l, N)`` for the layers ``l`` of ``group``,
+    stacked ``(Σ n_l, n)`` (a view when ``group`` is one layer)."""
+    if len(group) == 1:
+        return get(group[0])[:, :n]
+    return np.concatenate([get(k)[:, :n] for k in group])
 
 
 def share(layers: list[LayerHealth]) -> tuple[float, float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,53 @@ def test_without_hidden_layers_nothing_is_shared_out() -> None:
     sm = summary([LayerHealth(2, 1, 1, 0, output=True)])
     assert (sm.saturated_share, sm.dead_share, sm.output_saturated, sm.alarm) == (0, 0, True, True)
     assert not sm.mostly_dead
+
+
+def _per_layer(fwd: Feedforward, y: np.ndarray, cancels: bool, n: int) -> list[LayerHealth]:
+    """The rule of the module's docstring, one layer at a time and written out plainly."""
+    out, L = [], len(fwd.sizes)
+    with np.errstate(all="ignore"):
+        for l, act in enumerate(fwd.acts, start=2):  # noqa: E741
+            if l == L and cancels:
+                break
+            z, a = fwd.z(l)[:, :n], fwd.a(l)[:, :n]
+            sat = dead = 0
+            for u in range(z.shape[0]):
+                if act.prime_max is not None:
+                    p = act.prime(z[u], a[u])
+                    stuck = np.count_nonzero(p < 0.01 * act.prime_max) >= 0.5 * n
+                    if l == L and act.bounds is not None:
+                        wrong = np.abs(a[u] - y[:n, u]) > 0.5 * (act.bounds[1] - act.bounds[0])
+                        stuck = stuck and np.count_nonzero(wrong) >= 0.25 * n
+                    sat += bool(stuck)
+                elif act.dies:
+                    dead += bool(np.all(z[u] <= 0))
+            out.append(LayerHealth(l, z.shape[0], sat, dead, output=l == L))
+    return out
+
+
+OUTPUTS = [name for name, act in ACTIVATIONS.items() if act.output_ok]
+
+
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_counting_layers_together_counts_what_each_layer_alone_does(hidden: str) -> None:
+    """The stacked count (one block of rows per activation) against the per-unit rule, on
+    networks from calm to saturated and dead, diverged ones included, over every output."""
+    rng = np.random.default_rng(11)
+    x = rng.uniform(-1, 1, size=(40, 3))
+    for trial in range(12):
+        output = OUTPUTS[trial % len(OUTPUTS)]
+        sizes = [3, *rng.integers(1, 6, size=int(rng.integers(1, 4))).tolist(), 2]
+        scale, shift = [0.3, 3.0, 30.0][trial % 3], float(rng.normal(0, 2))
+        ws = [rng.normal(0, scale, (n, k)) for k, n in itertools.pairwise(sizes)]
+        bs = [rng.normal(shift, scale, n) for n in sizes[1:]]
+        if trial == 11:
+            ws[0][0, 0] = np.nan  # a diverged run
+        net = Network(sizes, ws, bs, [hidden] * (len(sizes) - 2) + [output])
+        y = rng.choice(ACTIVATIONS[output].classes, size=(40, 2))
+        fwd = Feedforward(net.sizes, net.activations, x)
+        fwd.set_network(net)
+        fwd.run()
+        for cancels in (False, True):
+            for n in (40, 17):
+                assert count(fwd, y, cancels, n) == _per_layer(fwd, y, cancels, n)
