@@ -194,6 +194,9 @@ class Player:
                         # CPU time, not wall time: the pacer shares the core's time, and a
                         # busy machine's preemptions are not this run's cost.
                         trained = (await driver.train(run, run.steps_per_frame, budget)).seconds
+                    # The last training slice and the frame in two turns of the event loop,
+                    # not one: each takes a few ms for the largest networks.
+                    await asyncio.sleep(0)
                     diverged = run.status == "diverged"
                     if diverged:
                         run.playing = False

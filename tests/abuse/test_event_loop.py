@@ -36,7 +36,7 @@ ABUSE_S = 4.0
 # in a probe timing every callback), and between two 1 ms ticks the loop did 4.8-6.9 ms at
 # most (3 runs); 10 ms leaves a shared, noisy machine some margin. (Streams of the largest
 # networks training at "max" speed, and REST training, run 5 ms training slices on the loop
-# that measured up to 13 ms: README, "Long work never blocks the class".)
+# that measured up to 9.5 ms: README, "Long work never blocks the class".)
 MAX_STALL_S = 0.01
 
 _PRELUDE = r"""
