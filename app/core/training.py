@@ -297,9 +297,7 @@ class Trainer:
         step = self._fast_steps.get(m)
         if step is None:
             cancels = self.cost.sigma_prime_cancels
-            step = FastStep(
-                self.net, self._w_aug, self._g_aug, m, cancels, feedback=self.feedback
-            )
+            step = FastStep(self.net, self._w_aug, self._g_aug, m, cancels, feedback=self.feedback)
             self._fast_steps[m] = step
         step.scale[()] = eta / m
         return step

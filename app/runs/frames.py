@@ -161,4 +161,3 @@ class FrameBuilder:
         batch_cost = float(np.add.reduce(c[1:])) / self.m + penalty
         finite = self.plan.finish(self.buf, coef != 0.0)
         return round4(batch_cost), finite and math.isfinite(batch_cost)
-
