@@ -113,7 +113,10 @@ def test_a_greedy_client_and_a_cross_site_page_leave_the_class_its_frame_rate(
     print(f"\n{rates}\ngreedy {greedy}, cross-site {cross_site}")
     # The abuse happened, and was refused: the greedy client got its runs and no more, the
     # cross-site page none.
-    assert greedy[201] == Settings().max_runs_per_client, greedy
-    assert sum(greedy.values()) > 50 and set(greedy) <= {201, 429}, greedy
-    assert sum(cross_site.values()) > 50 and cross_site[201] == 0, cross_site
+    # "Abuse" is asking for several times the cap (on a loaded machine the loops get through
+    # only ~50 requests in the two windows, so the count is not a speed test).
+    cap = Settings().max_runs_per_client
+    assert greedy[201] == cap, greedy
+    assert sum(greedy.values()) >= 4 * cap and set(greedy) <= {201, 429}, greedy
+    assert sum(cross_site.values()) >= 4 * cap and cross_site[201] == 0, cross_site
     keeps_its_rate(rates)
