@@ -1,5 +1,7 @@
 // The backward pass, animated on the network's own wires (issue 12, item 4): δ flows from the
-// output layer back to the first hidden layer, one layer per beat. A beat on layer l < L lights
+// output layer back to the first hidden layer, one layer per beat; and the forward pass the
+// other way (a beat on layer l lights the edges of w^l, coloured by w^l_jk·a^{l−1}_k, and
+// writes z then a = σ(z) for one neuron of layer l). A beat on layer l < L lights
 // every edge of w^{l+1}, coloured by its backward contribution w^{l+1}_jk·δ^{l+1}_j (the frame's
 // numbers), and writes BP2 for one neuron of layer l with its live numbers; the first beat is
 // the output layer's δ^L (BP1). Play at a chosen speed, or step. With prefers-reduced-motion the
@@ -13,6 +15,12 @@ import { fmt, html, name, setHTML } from "./util.js";
 
 /** The layers a backward pass visits, in order: L, L−1, …, 2. */
 export const beatLayers = (L) => Array.from({ length: L - 1 }, (_, i) => L - i);
+
+/** The layers a forward pass visits, in order: 2, …, L. */
+export const forwardLayers = (L) => Array.from({ length: L - 1 }, (_, i) => i + 2);
+
+/** The layers visited by a pass ("forward" | "backward"), in order. */
+export const passLayers = (pass, L) => (pass === "forward" ? forwardLayers(L) : beatLayers(L));
 
 /** Milliseconds per beat for each speed the learner can choose. */
 export const SPEEDS = { slow: 3200, normal: 1900, fast: 900 };
@@ -36,9 +44,17 @@ export class BackwardAnim {
     this.timer = 0;
     this.playing = false;
     this.speed = "normal";
+    this.pass = "backward";
     root.addEventListener("click", (ev) => {
       if (!this.active) return;
       const b = ev.target.closest("[data-ba]");
+      const p = ev.target.closest("[data-ba-pass]");
+      if (p) {
+        this.pause();
+        this.pass = p.dataset.baPass;
+        this.beat = 0;
+        return this.onChange(this.update(this.frame, this.selection));
+      }
       if (!b) return;
       const what = b.dataset.ba;
       if (what === "close") return this.onExit();
@@ -75,14 +91,14 @@ export class BackwardAnim {
       this.pause();
       return this.onChange(this.update(this.frame, this.selection));
     }
-    const last = beatLayers(this.frame.sizes.length).length - 1;
+    const last = passLayers(this.pass, this.frame.sizes.length).length - 1;
     if (reducedMotion()) return this.go(this.beat >= last ? 0 : this.beat + 1); // one layer per press
     this.playing = true;
     this.go(this.beat >= last ? 0 : this.beat);
   }
 
   go(beat) {
-    const n = beatLayers(this.frame.sizes.length).length;
+    const n = passLayers(this.pass, this.frame.sizes.length).length;
     this.beat = Math.max(0, Math.min(n - 1, beat));
     clearTimeout(this.timer);
     if (this.playing) {
@@ -102,15 +118,18 @@ export class BackwardAnim {
     this.frame = frame;
     this.selection = selection;
     const L = frame.sizes.length;
-    const layers = beatLayers(L);
+    const fwd = this.pass === "forward";
+    const layers = passLayers(this.pass, L);
     this.beat = Math.min(this.beat, layers.length - 1);
     const l = layers[this.beat];
     const reduced = reducedMotion();
     const playLabel = this.playing ? "❚❚ Pause" : reduced ? "Next layer ▶" : this.beat === layers.length - 1 ? "▶ Play again" : "▶ Play";
-    const beat = l === L ? this.outputBeat(frame, L) : this.hiddenBeat(frame, l, selection);
+    const beat = fwd ? this.forwardBeat(frame, l, selection) : l === L ? this.outputBeat(frame, L) : this.hiddenBeat(frame, l, selection);
+    beat.highlight.flow = this.pass; // network_svg.js: the lit wires' dashes run this way
     setHTML(
       this.root,
-      html`<div class="guide-head" data-guide="backward" data-anim-layer="${l}" data-anim-playing="${this.playing}"><b>The backward pass</b>
+      html`<div class="guide-head" data-guide="backward" data-anim-layer="${l}" data-anim-pass="${this.pass}" data-anim-playing="${this.playing}"><b>The ${this.pass} pass</b>
+        <span class="ba-pass" role="group" aria-label="which pass">${["forward", "backward"].map((p) => html`<button data-ba-pass="${p}" class="${p === this.pass ? "active" : ""}" aria-pressed="${p === this.pass}">${p === "forward" ? "forward →" : "← backward"}</button>`)}</span>
         <span class="dim">layer ${l} · beat ${this.beat + 1} of ${layers.length} · probe #${frame.probe.index}</span>
         <span class="grow"></span>
         <button data-ba="play" class="primary">${playLabel}</button>
@@ -123,6 +142,35 @@ export class BackwardAnim {
         ${reduced ? html`<p class="note">Your system asks for reduced motion: the pass moves one layer per press, and the wires stay still.</p>` : html``}`,
     );
     return { highlight: beat.highlight };
+  }
+
+  /** Layer l of the forward pass: the edges of w^l carry w^l_jk·a^{l−1}_k into layer l; one
+   * neuron j adds them and its bias (z), then applies its activation (a = σ(z)). */
+  forwardBeat(frame, l, selection) {
+    const cur = layer(frame, l);
+    const fwd = cur.edges.probe.forward; // w^l_jk · a^{l−1}_k, the frame's numbers (n_l × n_{l−1})
+    const K = fwd[0].length;
+    const j = neuronOf(cur.z, l, selection);
+    const edges = new Set();
+    for (let jj = 0; jj < cur.z.length; jj++) for (let k = 0; k < K; k++) edges.add(edgeKey(l, jj, k));
+    const labels = [
+      ...Array.from({ length: Math.min(K, 8) }, (_, k) => ({ edge: [l, j, k], t: 0.26, text: `${fmt(fwd[j][k])}` })),
+      { node: [l, j], text: `${name.z(l, j)} = ${fmt(cur.z[j])}, ${name.a(l, j)} = ${fmt(cur.a[j])}` },
+    ];
+    const prev = new Set(Array.from({ length: K }, (_, k) => nodeKey(l - 1, k)));
+    const highlight = { edges, nodes: new Set([nodeKey(l, j)]), context: prev, color: "forward", fill: "a", labels };
+    const terms = fwd[j];
+    const total = terms.reduce((s, v) => s + v, 0);
+    const paren1 = (v) => (v < 0 ? `(${fmt(v)})` : fmt(v));
+    return {
+      highlight,
+      body: html`<p><b>Layer ${l}: forward.</b> Each edge into layer ${l} carries ${math(sym.w(l, "j", "k"), sym.a(l - 1, "k"))} forward (the numbers on the lit edges); neuron j adds them and its bias, then applies its activation (${frame.activations[l - 2]}). For j = ${j + 1}:</p>
+        <p class="ba-eq" data-ba-z="${l},${j}">${math(sym.z(l, j), mo("="), sum(mi("k")), sym.w(l, j, "k"), sym.a(l - 1, "k"), mo("+"), sym.b(l, j))}
+          = (${terms.map((v, k) => html`${k ? " + " : ""}${paren1(v)}`)}) + ${paren1(cur.b[j])}
+          ≈ ${paren1(total)} + ${paren1(cur.b[j])} ≈ <b data-ba-zval>${fmt(cur.z[j])}</b></p>
+        <p class="ba-eq" data-ba-a="${l},${j}">${math(sym.a(l, j), mo("="), mi("σ"), paren(sym.z(l, j)))} = <b data-ba-aval>${fmt(cur.a[j])}</b></p>
+        <p class="note">The frame's numbers, rounded to 4 significant digits, hence ≈. The backward pass runs along the same wires the other way, with the same weights.</p>`,
+    };
   }
 
   outputBeat(frame, L) {

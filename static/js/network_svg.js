@@ -97,7 +97,7 @@ export class LiveLayer {
   /**
    * opts: {edgeValues: [matrix per layer l=2..L], nodeValues: [vector|null per layer l=1..L],
    * scales: {edge, node, input|null} (colors.js StableScale: value → position t on the ramp),
-   * highlight: {edges, nodes, context, pending: Set, labels}|null, selection}
+   * highlight: {edges, nodes, context, pending: Set, labels, flow?: "forward"|"backward"}|null, selection}
    */
   update(opts) {
     const hl = opts.highlight;
@@ -113,6 +113,8 @@ export class LiveLayer {
       put(x.line, "stroke", colorOf(t));
       put(x.line, "stroke-width", f1(width));
       put(x.line, "opacity", faded ? "0.13" : "1");
+      // A guide's lit wires may flow (app.css): "forward" (a^{l−1} → layer l) or "backward".
+      put(x.line, "data-flow", hl?.flow && hl.edges?.has(x.key) ? hl.flow : "none");
       if (emph !== x.emph) {
         x.emph = emph;
         (emph ? this.front : this.back).append(x.g);

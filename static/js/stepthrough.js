@@ -164,7 +164,7 @@ export class StepThrough {
       });
       return {
         title: st.kind === "z" ? html`Forward, layer ${l}: weighted inputs ${math(sym.z(l), eq(), sym.w(l), sym.a(l - 1), mo("+"), sym.b(l))}` : html`Forward, layer ${l}: activations ${math(sym.a(l), eq(), applied(actName, sym.z(l)))} (${act}: the σ of BP1 and BP2 stands for it)`,
-        highlight: { edges: st.kind === "z" ? edgesInto(l) : new Set(), nodes: all(l), context: upTo(l), pending: pend, color: "forward", fill: st.kind, labels: labels(l, st.kind, st.kind === "z" ? name.z : name.a) },
+        highlight: { edges: st.kind === "z" ? edgesInto(l) : new Set(), nodes: all(l), context: upTo(l), pending: pend, color: "forward", flow: "forward", fill: st.kind, labels: labels(l, st.kind, st.kind === "z" ? name.z : name.a) },
         body: html`<table class="terms compact">${rows}</table>${approxNote(sh)}<p class="note">Values for the probe example #${f.probe.index}, unrounded from the server and shown with the digits each “=” needs${st.kind === "z" ? html` (the sum ${math(sum(mi("k")), sym.w(l, "j", "k"), sym.a(l - 1, "k"))} is written as ${math(mi("z"), mo("−"), mi("b"))})` : ""}; edge colours are the forward contributions ${math(sym.w(l, "j", "k"), sym.a(l - 1, "k"))}.</p>`,
       };
     }
@@ -214,7 +214,7 @@ export class StepThrough {
       const out = rows.map((e, k) => html`<tr><td>${math(sym.delta(l, k))}</td><td>${math(eq(), sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"), times(), sym.sigmaPrime(sym.z(l, k)), eq())}</td><td class="num">${e === null ? wait : arith(sh, e, "bp2-delta")}</td></tr>`);
       return {
         title: html`Backward, BP2 into layer ${l}: ${math(sym.delta(l), eq(), paren(sym.wT(l + 1), sym.delta(l + 1)), odot(), sym.sigmaPrime(sym.z(l)))}`,
-        highlight: { edges: edgesInto(l + 1), nodes: all(l), context: new Set([...all(l + 1), ...after(l)]), pending: new Set([...upTo(l - 1)].filter((k) => !k.startsWith("1,"))), color: "backward", fill: "delta", labels: labels(l, "delta", name.delta) },
+        highlight: { edges: edgesInto(l + 1), nodes: all(l), context: new Set([...all(l + 1), ...after(l)]), pending: new Set([...upTo(l - 1)].filter((k) => !k.startsWith("1,"))), color: "backward", flow: "backward", fill: "delta", labels: labels(l, "delta", name.delta) },
         body: html`<table class="terms compact">${out}</table>${approxNote(sh)}<p class="note">Edge colours: backward contributions ${math(sym.w(l + 1, "j", "k"), sym.delta(l + 1, "j"))}; each neuron k adds those on its outgoing edges, then multiplies by its own σ′.</p>`,
       };
     }
