@@ -34,10 +34,11 @@ ABUSE_S = 4.0
 # 600-900 ms and a backprop answer 115 ms. Now the longest single callback under these
 # abusers is about 5 ms (a backprop answer's request and response handling: 5.5 ms at most
 # in a probe timing every callback), and between two 1 ms ticks the loop did 4.8-6.9 ms at
-# most (3 runs); 10 ms leaves a shared, noisy machine some margin. (Streams of the largest
+# most (3 runs), but 10.1 ms once in a clean-clone CI run: 20 ms is the bound that has held on
+# a shared, noisy machine (a stall the class would notice is ~100 ms). (Streams of the largest
 # networks training at "max" speed, and REST training, run 5 ms training slices on the loop
 # that measured up to 9.5 ms: README, "Long work never blocks the class".)
-MAX_STALL_S = 0.01
+MAX_STALL_S = 0.02
 
 _PRELUDE = r"""
 import sys, threading, time
