@@ -36,6 +36,7 @@ class Asked:
     explain: insight.Selection | None = None
 
 
+@np.errstate(all="ignore")  # overflow is caught below and reported as divergence
 def frame_bytes(
     run_id: str,
     lab: Lab,
@@ -47,19 +48,6 @@ def frame_bytes(
 ) -> bytes:
     """The frame now, encoded as JSON bytes. A frame whose numbers stop being finite marks
     the run diverged (the frame says so)."""
-    with np.errstate(all="ignore"):  # overflow is caught below and reported as divergence
-        return _frame(run_id, lab, meas, settings, steps_per_frame, playing, asked)
-
-
-def _frame(
-    run_id: str,
-    lab: Lab,
-    meas: Measurements,
-    settings: Settings,
-    steps_per_frame: int,
-    playing: bool,
-    asked: Asked,
-) -> bytes:
     st = lab.state
     tr, net = st.trainer, st.net
     h = tr.hyper
