@@ -8,7 +8,7 @@
 // floor: a log axis has no place for it, and it must not pass for a very small number.
 
 import { actAbout } from "./quantities.js";
-import { $, fmt, html, setHTML, sup } from "./util.js";
+import { $, fmt, html, kickThrottled, setHTML, sup } from "./util.js";
 
 /** What the view shows of the frame's norms, per source (the "Values" setting, settings.over). */
 export const SOURCES = {
@@ -178,16 +178,7 @@ export class HistoryFeed {
   }
 
   kick() {
-    if (this.inFlight || this.timer !== null || !this.want?.runId || this.done()) return;
-    const wait = this.last + this.every - this.clock();
-    if (wait > 0) {
-      this.timer = this.later(() => {
-        this.timer = null;
-        this.kick();
-      }, wait);
-      return;
-    }
-    this.fetch();
+    kickThrottled(this, () => this.done());
   }
 
   async fetch() {

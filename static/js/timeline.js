@@ -8,7 +8,7 @@
 // for the kept steps: at most once per second while they are stale), Scrubber (one rewind in
 // flight, the latest asked wins) and the Timeline view.
 
-import { $, html, setHTML } from "./util.js";
+import { $, html, kickThrottled, setHTML } from "./util.js";
 
 const KEYS_PER_PAGE = 10; // PageUp / PageDown move this many kept steps
 
@@ -125,16 +125,7 @@ export class TimelineFeed {
   }
 
   kick() {
-    if (this.inFlight || this.timer !== null || !this.want?.runId) return;
-    const wait = this.last + this.every - this.clock();
-    if (wait > 0) {
-      this.timer = this.later(() => {
-        this.timer = null;
-        this.kick();
-      }, wait);
-      return;
-    }
-    this.fetch();
+    kickThrottled(this);
   }
 
   async fetch() {

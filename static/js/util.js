@@ -81,3 +81,20 @@ export function setHTML(el, content) {
   if (!content || content.__raw === undefined) throw new TypeError("setHTML needs html`` content");
   el.innerHTML = content.__raw;
 }
+
+/** One step of a feed that asks the server at most once per ``feed.every`` ms: fetch now, or
+ * set a timer for when it may, unless a request or timer is pending, there is no run to ask
+ * about, or ``finished()`` says nothing more is wanted. The feed has ``inFlight``, ``timer``,
+ * ``want.runId``, ``last``, ``every``, ``clock()``, ``later(fn, ms)``, ``kick()``, ``fetch()``. */
+export function kickThrottled(feed, finished = () => false) {
+  if (feed.inFlight || feed.timer !== null || !feed.want?.runId || finished()) return;
+  const wait = feed.last + feed.every - feed.clock();
+  if (wait > 0) {
+    feed.timer = feed.later(() => {
+      feed.timer = null;
+      feed.kick();
+    }, wait);
+    return;
+  }
+  feed.fetch();
+}
