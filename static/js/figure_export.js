@@ -32,12 +32,6 @@ export function dataURLBlob(url) {
   return new Blob([decodeURIComponent(body)], { type });
 }
 
-/** The markup inside a `data:image/svg+xml,…` URL (the network's thumbnails). */
-function svgOfDataURL(url) {
-  if (!url?.startsWith("data:image/svg+xml")) return "";
-  return decodeURIComponent(url.slice(url.indexOf(",") + 1));
-}
-
 /** A Plotly figure as a file: its data and layout, with a title and a white background. */
 async function plotlyFile(div, title, format, legend) {
   if (!plotlyLoaded() || !div?.data) throw new Error("the interactive plots are still loading; try again in a moment");
@@ -93,7 +87,6 @@ export function networkSVG(net, caption) {
     out.push(`<text x="${x.toFixed(1)}" y="${TOP - 3}" text-anchor="${anchor}" font-size="10" fill="#667085">${xmlText(la)}</text>`);
   }
   out.push(`<g transform="translate(0 ${TOP})">`);
-  out.push(svgOfDataURL(net.thumbsURL));
   const live = net.live.svg.cloneNode(true);
   live.removeAttribute("class");
   live.removeAttribute("style");
