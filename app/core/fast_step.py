@@ -147,7 +147,8 @@ class FastStep:
 
         self.forward, self.backward = forward, backward
         self.w_0, self.z_0, self.g_0 = w_aug[0], z[0], g_aug[0]
-        self.a_L, self.delta_L, self.delta_0 = a[last], d_L, delta[0][:, first:]
+        self.z_L, self.a_L, self.delta_L = z[last], a[last], d_L
+        self.delta_0 = delta[0][:, first:]
         self._first = first
         # For :meth:`recorded`: each layer's z, a, σ', δ in the recording buffer (an identity
         # layer's z is its a), as ndarray (shape, offset, strides) of a transposed view.
@@ -179,6 +180,13 @@ class FastStep:
         assert buf.size == self._record.size and dtype.itemsize == self._record.itemsize
         v = [make(shape, dtype, buf, offset, strides) for shape, offset, strides in self._views]
         return v[0::4], v[1::4], v[2::4], v[3::4]
+
+    def forward_pass(self, x_T: Array) -> None:
+        """The forward pass alone (and σ') for ``x_T`` ``(n_1 + 1, m)``: ``z_L`` and ``a_L``
+        ``(n_L, m)`` then hold the output layer's ``z^L`` and ``a^L`` at the current θ."""
+        np.dot(self.w_0, x_T, self.z_0)
+        for f, args in self.forward:
+            f(*args)
 
     def __call__(self, x_T: Array, y_T: Array) -> None:
         """Gradient step for ``x_T`` ``(n_1 + 1, m)`` (a row of ones last), ``y_T`` ``(n_L, m)``."""

@@ -12,20 +12,30 @@ curves away from its tangent within the step and the gap shows it.
 
 The step itself is the trainer's own :meth:`~app.core.training.Trainer.train` of one step,
 untouched: the prediction reads the batch and θ around it, never changes the arithmetic
-of training (a run trains to the same bits with or without predictions). ``∇C`` and the
-costs come from :func:`app.core.network.backprop` and :func:`~app.core.network.cost_value`,
-the readable reference, with the transpose in BP2 whatever rule the engine uses: the
-prediction is about the cost's true gradient.
+of training (a run trains to the same bits with or without predictions). Nothing is
+computed twice: ``∇C`` is the gradient the engine took the step with (the trainer's
+``η∇C``, divided by η), ``C_B(θ)`` is read from the engine's recording of that step's
+forward pass, and ``C_B(θ + Δθ)`` is one more forward pass of the same engine on the same
+batch. The prediction is about the cost's true gradient: when the step's ``η∇C`` is not η
+times it (η = 0, a step that only coasts on the velocity; or a BP2 rule other than the
+transpose, :mod:`app.core.feedback`, whose step follows the rule's direction), the engine
+with the transpose takes ``∇C`` first, at scale 1/m and without an update. The tests hold the
+numbers to plain NumPy (the cost written out, its gradient by central differences), which
+is also how :func:`app.core.network.backprop`, the readable reference, is held.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
 
-from app.core.network import Array, backprop, cost_value
+from app.core import regularisers
+from app.core.fast_step import FastStep
+from app.core.forward import theta_layers
+from app.core.network import Array
 from app.core.training import Trainer
 
 
@@ -33,14 +43,16 @@ from app.core.training import Trainer
 class Prediction:
     """One step's ``predicted`` (``∇C·Δθ``) and ``actual`` (``C_B(θ+Δθ) − C_B(θ)``) change
     of the batch cost, with ``cost_before`` and ``cost_after``; ``step`` is the run's step
-    count after it (the step took the run from ``step − 1`` to ``step``). A value that is not
-    finite is None (a diverging step: the trainer then rolls θ back, ``actual`` is None)."""
+    count after it (the step took the run from ``step − 1`` to ``step``); ``batch`` the
+    examples in its batch B, the cost both are of. A value that is not finite is None (a
+    diverging step: the trainer then rolls θ back, ``actual`` is None)."""
 
     step: int
     predicted: float | None
     actual: float | None
     cost_before: float | None
     cost_after: float | None
+    batch: int
 
     def as_dict(self) -> dict[str, int | float | None]:
         return {
@@ -49,19 +61,8 @@ class Prediction:
             "actual": self.actual,
             "cost_before": self.cost_before,
             "cost_after": self.cost_after,
+            "batch": self.batch,
         }
-
-
-def gradient_dot(grad_w: list[Array], grad_b: list[Array], d_theta: Array) -> float:
-    """``∇C·Δθ`` for ``Δθ`` in the trainer's θ layout (layer by layer ``[w^l | b^l]``
-    row-major, ``(n_l, n_{l-1} + 1)``)."""
-    total, o = 0.0, 0
-    for gw, gb in zip(grad_w, grad_b, strict=True):
-        n, k = gw.shape
-        block = d_theta[o : o + n * (k + 1)].reshape(n, k + 1)
-        total += float(np.vdot(gw, block[:, :k])) + float(np.dot(gb, block[:, k]))
-        o += n * (k + 1)
-    return total
 
 
 def predicted_step(trainer: Trainer) -> Prediction:
@@ -72,21 +73,75 @@ def predicted_step(trainer: Trainer) -> Prediction:
 
 
 def _predicted_step(trainer: Trainer) -> Prediction:
-    h, n = trainer.hyper, len(trainer.x)
-    bx, by = trainer.next_batch()  # the batch the step trains on (views: copied)
-    x, y = bx.copy(), by.copy()
-    before = backprop(trainer.net, trainer.cost_name, x, y, h.regulariser, h.lmbda, n)
+    h = trainer.hyper
+    x_T, y_T = trainer.batch_T()  # the batch the step trains on (views: kept by the trainer)
+    m = x_T.shape[1]
+    engine = trainer.engine(m)
+    exact = trainer.feedback is None or trainer.feedback.exact
+    gradient = None
+    if h.learning_rate == 0.0 or not exact:  # the step's η∇C is not η times ∇C
+        gradient = _gradient(trainer, x_T, y_T)
     theta_before = trainer.theta.copy()
+    penalty_before = _penalty(trainer)
     trainer.train(1)
+    # the engine's recording of the step: z^L and a^L of the batch at θ before it
+    before = _batch_cost(trainer, engine, y_T) + penalty_before
     if trainer.status != "ok":  # diverged: θ was rolled back, there is no "after"
-        return Prediction(trainer.step, None, None, _finite(before.cost), None)
+        return Prediction(trainer.step, None, None, _finite(before), None, m)
+    if gradient is None:
+        gradient = trainer.scaled_gradient * (1.0 / h.learning_rate)
     d_theta = trainer.theta - theta_before
-    predicted = gradient_dot(before.grad_w, before.grad_b, d_theta)
-    after = cost_value(trainer.net, trainer.cost, x, y, h.regulariser, h.lmbda, n)
-    actual = after - before.cost
+    predicted = float(np.dot(gradient, d_theta))
+    engine.forward_pass(x_T)  # the same batch at θ + Δθ
+    after = _batch_cost(trainer, engine, y_T) + _penalty(trainer)
+    actual = after - before
     return Prediction(
-        trainer.step, _finite(predicted), _finite(actual), _finite(before.cost), _finite(after)
+        trainer.step, _finite(predicted), _finite(actual), _finite(before), _finite(after), m
     )
+
+
+# Per trainer, the engine of the exact gradient at scale 1 (for η = 0, or a BP2 rule other
+# than the transpose) and its gradient buffer, for the last batch size asked.
+_EXACT: weakref.WeakKeyDictionary[Trainer, tuple[int, FastStep, Array]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _gradient(trainer: Trainer, x_T: Array, y_T: Array) -> Array:
+    """``∇C`` at θ on the batch, by the engine with the transpose in BP2, without an update:
+    the batch mean of ``∇C_x``, plus the penalty's gradient ``λ/n·r'(w)`` on the weights."""
+    m, net = x_T.shape[1], trainer.net
+    kept = _EXACT.get(trainer)
+    if kept is None or kept[0] != m:
+        g = np.empty_like(trainer.theta)
+        w_aug = theta_layers(trainer.theta, net.sizes)
+        cancels = trainer.cost.sigma_prime_cancels
+        kept = _EXACT[trainer] = (
+            m,
+            FastStep(net, w_aug, theta_layers(g, net.sizes), m, cancels),
+            g,
+        )
+    _, engine, g = kept
+    engine.scale[()] = 1.0 / m  # δ^L / m: the gradient comes out as the batch mean
+    engine(x_T, y_T)
+    out = g.copy()
+    h, n = trainer.hyper, len(trainer.x)
+    for block, w in zip(theta_layers(out, net.sizes), net.weights, strict=True):
+        r = regularisers.penalty_grad(h.regulariser, h.lmbda, n, w)
+        if r is not None:
+            block[:, :-1] += r
+    return out
+
+
+def _batch_cost(trainer: Trainer, engine: FastStep, y_T: Array) -> float:
+    """The mean ``C_x`` over the batch of the engine's last forward pass."""
+    c = trainer.cost.per_example(engine.z_L.T, engine.a_L.T, y_T.T)
+    return float(np.add.reduce(c)) / len(c)
+
+
+def _penalty(trainer: Trainer) -> float:
+    h = trainer.hyper
+    return regularisers.penalty(h.regulariser, h.lmbda, len(trainer.x), trainer.net.weights)
 
 
 def _finite(v: float) -> float | None:

@@ -203,6 +203,24 @@ class Trainer:
         x.flags.writeable = y.flags.writeable = False
         return x, y
 
+    def batch_T(self) -> tuple[Array, Array]:
+        """The next batch in the fast path's layout: ``[x; 1]`` ``(n_1 + 1, m)`` and ``y``
+        ``(n_L, m)``, one column per example (views of the shuffled set: read only)."""
+        self._ensure_batch()
+        c, end = self._cursor, self._cursor + self.hyper.batch_size
+        return self._perm_x_T[:, c:end], self._perm_y_T[:, c:end]
+
+    def engine(self, m: int) -> FastStep:
+        """The fast step :meth:`train` takes batches of ``m`` with: after a step on such a
+        batch its recording holds that batch's z, a, σ', δ (at θ before the step)."""
+        return self._fast_step(m, self.hyper.learning_rate)
+
+    @property
+    def scaled_gradient(self) -> Array:
+        """``η∇C`` of the last step :meth:`train` took (the batch mean of ``∇C_x`` plus the
+        penalty's gradient, times η), in θ's layout (read only: the next step overwrites it)."""
+        return self._grad
+
     def _advance(self, m: int) -> None:
         self.step += 1
         self._cursor += m

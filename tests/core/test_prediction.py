@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.core.network import Network
+from app.core import feedback
+from app.core.network import Network, backprop, cost_value
 from app.core.prediction import predicted_step
 from app.core.training import Hyper, Trainer
 
@@ -51,14 +52,17 @@ def _grad(theta: np.ndarray, x: np.ndarray, y: np.ndarray, lmbda: float) -> np.n
     return g
 
 
-def _setup(eta: float, momentum: float = 0.0, lmbda: float = 0.0, batch: int = 5) -> Trainer:
+def _setup(
+    eta: float, momentum: float = 0.0, lmbda: float = 0.0, batch: int = 5, rule: str = ""
+) -> Trainer:
     rng = np.random.default_rng(3)
     net = Network.create(SIZES, ["tanh", "tanh", "sigmoid"], "xavier", rng)
     x = rng.normal(size=(N, 2))
     y = rng.integers(0, 2, size=(N, 1)).astype(float)
     reg = "l2" if lmbda else "none"
     hyper = Hyper(eta, batch, reg, lmbda, momentum)
-    return Trainer(net, "quadratic", x, y, hyper, np.random.default_rng(9))
+    fb = feedback.make(rule, SIZES, 5) if rule else None
+    return Trainer(net, "quadratic", x, y, hyper, np.random.default_rng(9), fb)
 
 
 def _replayed_batches(steps: int, batch: int) -> list[np.ndarray]:
@@ -131,3 +135,83 @@ def test_a_diverging_step_reports_no_numbers_that_are_not_finite() -> None:
     for v in (p.predicted, p.actual, p.cost_before, p.cost_after):
         assert v is None or np.isfinite(v)
     assert tr.status == "diverged" and p.actual is None and p.cost_before is None
+
+
+@pytest.mark.parametrize("rule", ["random", "inverse"])
+def test_a_rule_other_than_backprop_is_predicted_with_the_true_gradient(rule: str) -> None:
+    """The step follows the rule's direction; the prediction is the cost's true gradient
+    (central differences) dotted with the step the rule took."""
+    tr = _setup(0.4, 0.5, 2.0, rule=rule)
+    x_all, y_all = tr.x.copy(), tr.y.copy()
+    for rows in _replayed_batches(6, 5):
+        x, y, theta = x_all[rows], y_all[rows], tr.theta.copy()
+        g = _grad(theta, x, y, 2.0)
+        p = predicted_step(tr)
+        d_theta = tr.theta - theta
+        assert abs(float(g @ d_theta) - float(-0.4 * g @ g)) > 1e-6  # not backprop's step
+        assert p.predicted == pytest.approx(float(g @ d_theta), rel=1e-6, abs=1e-12)
+        assert p.cost_before == pytest.approx(_cost(theta, x, y, 2.0), rel=1e-10)
+        assert p.cost_after == pytest.approx(_cost(tr.theta, x, y, 2.0), rel=1e-10)
+
+
+def test_a_step_with_no_learning_rate_predicts_the_velocitys_coast() -> None:
+    """η = 0 after some momentum: Δθ = μv, and ΔC ≈ ∇C·μv (the gradient is not η∇C / η)."""
+    tr = _setup(0.5, 0.9, 1.0)
+    tr.train(4)
+    tr.set_hyper(learning_rate=0.0)
+    rows = _replayed_batches(5, 5)[4]
+    x, y, theta = tr.x[rows], tr.y[rows], tr.theta.copy()
+    v = 0.9 * tr._velocity  # the coast: v ← μv − 0·∇C
+    g = _grad(theta, x, y, 1.0)
+    p = predicted_step(tr)
+    np.testing.assert_allclose(tr.theta, theta + v, rtol=1e-12)
+    assert abs(float(g @ v)) > 1e-4
+    assert p.predicted == pytest.approx(float(g @ v), rel=1e-6)
+    assert p.actual == pytest.approx(
+        _cost(theta + v, x, y, 1.0) - _cost(theta, x, y, 1.0), rel=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    ("acts", "cost", "reg"),
+    [
+        (["relu", "swish", "softmax"], "log_likelihood", "l1"),
+        (["gelu", "leaky_relu", "sigmoid"], "cross_entropy", "l2"),
+        (["sigmoid", "tanh", "linear"], "quadratic", "none"),
+    ],
+)
+def test_the_prediction_agrees_with_the_readable_reference(
+    acts: list[str], cost: str, reg: str
+) -> None:
+    """Every output, cost and penalty: ∇C·Δθ and the costs as app.core.network computes
+    them (backprop's gradient, cost_value) on the batch the trainer's order gives."""
+    rng = np.random.default_rng(4)
+    sizes = [3, 5, 4, 3]
+    net = Network.create(sizes, acts, "xavier", rng)
+    x = rng.normal(size=(N, 3))
+    y = np.eye(3)[rng.integers(0, 3, size=N)] if acts[-1] != "linear" else rng.normal(size=(N, 3))
+    lmbda = 0.7 if reg != "none" else 0.0
+    tr = Trainer(net, cost, x, y, Hyper(0.3, 4, reg, lmbda, 0.6), np.random.default_rng(2))
+    for _ in range(9):  # crosses an epoch's short batch (23 = 5·4 + 3)
+        bx, by = (v.copy() for v in tr.next_batch())
+        ref = backprop(tr.net, cost, bx, by, reg, lmbda, N)
+        theta = tr.theta.copy()
+        p = predicted_step(tr)
+        d = tr.theta - theta
+        dw = [blk[:, :-1] for blk in _layers(d, sizes)]
+        db = [blk[:, -1] for blk in _layers(d, sizes)]
+        want = sum(float(np.vdot(g, w)) for g, w in zip(ref.grad_w, dw, strict=True))
+        want += sum(float(np.dot(g, b)) for g, b in zip(ref.grad_b, db, strict=True))
+        after = cost_value(tr.net, tr.cost, bx, by, reg, lmbda, N)
+        assert p.predicted == pytest.approx(want, rel=1e-9, abs=1e-14)
+        assert p.cost_before == pytest.approx(ref.cost, rel=1e-12)
+        assert p.cost_after == pytest.approx(after, rel=1e-12)
+        assert p.actual == pytest.approx(after - ref.cost, rel=1e-9, abs=1e-14)
+
+
+def _layers(theta: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    out, o = [], 0
+    for n, k in zip(sizes[1:], sizes[:-1], strict=True):
+        out.append(theta[o : o + n * (k + 1)].reshape(n, k + 1))
+        o += n * (k + 1)
+    return out
