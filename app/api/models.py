@@ -264,16 +264,16 @@ class CostAbout(BaseModel):
     label: str
     cancels_on: str | None = Field(description="the output on which σ' cancels in BP1")
     grad_a: list[str] | None = Field(
-        description="∇_a C_x as tokens (a for a^L, y for the target), matched against the "
-        "registry's own gradient; null when none of the page's forms computes it"
+        description="∂C_x/∂a_j as tokens (a for a^L_j, y for its target), the cost registry's "
+        "own (app/core/costs.py; the tests hold it to the registry's gradient)"
     )
 
 
 class RegulariserAbout(BaseModel):
     label: str
     grad_w: list[str] | None = Field(
-        description="r'(w) as tokens, matched against the registry's own gradient; null "
-        "without a penalty"
+        description="r'(w) as tokens, the regulariser registry's own (app/core/regularisers.py; "
+        "the tests hold it to the registry's gradient); null without a penalty"
     )
 
 

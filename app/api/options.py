@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Query
-from numpy.typing import NDArray
 
 from app.api.deps import DefaultConfigDep, SettingsDep
 from app.api.models import Options
@@ -41,45 +38,9 @@ def kinds() -> dict[str, Any]:
     }
 
 
-# Formulas the page can write out, as tokens (the page's equations read them, as they read an
-# activation's prime_from_a), each beside the NumPy it means. A registry entry is described
-# by the first formula its own function agrees with on the sample points, so what the page
-# writes is checked against the function the engine runs; one that matches none gets None
-# and the page shows its values without a formula.
-Formula = tuple[tuple[str, ...], Callable[..., NDArray[np.float64]]]
-GRAD_A: tuple[Formula, ...] = (  # ∇_a C_x from (a^L, y)
-    (("a", "−", "y"), lambda a, y: a - y),
-    (("−", "y", "/", "a"), lambda a, y: -y / a),
-    (
-        ("(", "a", "−", "y", ")", "/", "(", "a", "·", "(", "1", "−", "a", ")", ")"),
-        lambda a, y: (a - y) / (a * (1.0 - a)),
-    ),
-)
-GRAD_W: tuple[Formula, ...] = (  # a regulariser's r'(w)
-    (("w",), lambda w: w),
-    (("sgn", "(", "w", ")"), np.sign),
-)
-SAMPLE_A = np.array([[0.12, 0.5, 0.93], [0.7, 0.31, 0.055]])
-SAMPLE_Y = np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.25]])
-SAMPLE_W = np.array([[-1.5, 0.0, 0.25], [2.0, -0.003, 7.0]])
-
-
-def formula(
-    fn: Callable[..., NDArray[np.float64]],
-    candidates: tuple[Formula, ...],
-    *args: NDArray[np.float64],
-) -> list[str] | None:
-    """The tokens of the first candidate that computes what ``fn`` does on ``args``."""
-    want = fn(*args)
-    for tokens, f in candidates:
-        if np.allclose(f(*args), want, rtol=1e-12, atol=0.0):
-            return list(tokens)
-    return None
-
-
 def about() -> dict[str, Any]:
     """What the page says about each choice, from the registries (app/core): labels, and
-    the properties its equations and plots need."""
+    the properties its equations and plots need (the formulas as the registries' tokens)."""
     return {
         "activations": {
             name: {
@@ -99,14 +60,14 @@ def about() -> dict[str, Any]:
             name: {
                 "label": cost.label,
                 "cancels_on": cost.cancels_on,
-                "grad_a": formula(cost.grad, GRAD_A, SAMPLE_A, SAMPLE_Y),
+                "grad_a": list(cost.grad_formula),
             }
             for name, cost in costs.COSTS.items()
         },
         "regularisers": {
             name: {
                 "label": reg.label,
-                "grad_w": formula(reg.grad, GRAD_W, SAMPLE_W) if reg.active else None,
+                "grad_w": list(reg.grad_formula) if reg.grad_formula else None,
             }
             for name, reg in regularisers.REGULARISERS.items()
         },

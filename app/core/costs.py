@@ -86,6 +86,11 @@ def _log_likelihood_a(a_L: Array, y: Array) -> Array:
     return out
 
 
+def _tokens(formula: str) -> tuple[str, ...]:
+    """A formula's tokens, written with a space between each two."""
+    return tuple(formula.split(" "))
+
+
 @dataclass(frozen=True)
 class Cost:
     """A cost ``C_x`` (per example, shape ``(m,)``) and the output activations it pairs with.
@@ -93,7 +98,9 @@ class Cost:
     ``cancels_on``: the output activation on which σ' cancels in BP1 (then it is the only
     one in ``outputs``), or None. ``of_a``: ``C_x`` written in ``a^L`` alone (a nudge of
     ``a^L`` changes nothing else); ``a_domain``: the open interval its logarithm needs
-    ``a^L`` in, or None.
+    ``a^L`` in, or None. ``grad_formula``: ``∂C_x/∂a_j`` as arithmetic on ``a`` and ``y``
+    (one output's): the tokens the page writes BP1 with (``/api/options``; the tests hold
+    them to ``grad``).
     """
 
     name: str
@@ -103,6 +110,7 @@ class Cost:
     outputs: tuple[str, ...]
     cancels_on: str | None = None
     of_a: Callable[[Array, Array], Array] = field(kw_only=True)  # (a_L, y) -> C_x, (m,)
+    grad_formula: tuple[str, ...] = field(kw_only=True)  # ∂C_x/∂a_j, tokens for the page
     # The open interval a^L must stay inside (the cost takes its logarithm), or None.
     a_domain: tuple[float, float] | None = field(default=None, kw_only=True)
 
@@ -135,6 +143,7 @@ COSTS: dict[str, Cost] = {
             _quadratic_grad,
             _ELEMENTWISE,
             of_a=_quadratic_a,
+            grad_formula=_tokens("a − y"),
         ),
         Cost(
             "cross_entropy",
@@ -144,6 +153,7 @@ COSTS: dict[str, Cost] = {
             _SIGMOID,
             *_SIGMOID,
             of_a=_cross_entropy_a,
+            grad_formula=_tokens("( a − y ) / ( a · ( 1 − a ) )"),
             a_domain=(0.0, 1.0),
         ),
         Cost(
@@ -154,6 +164,7 @@ COSTS: dict[str, Cost] = {
             _SOFTMAX,
             *_SOFTMAX,
             of_a=_log_likelihood_a,
+            grad_formula=_tokens("− y / a"),
             a_domain=(0.0, float("inf")),
         ),
     )

@@ -29,7 +29,9 @@ class Regulariser:
     """``term(w)``: ``Σ r(w)`` over one weight matrix; ``grad(w)``: ``r'(w)``, ``w``'s shape.
 
     ``grad_ops(w, tmp)``: NumPy calls that make ``r'(w)``, and the array that then holds it
-    (``w`` itself for L2, ``tmp`` for L1), for the fast path's update.
+    (``w`` itself for L2, ``tmp`` for L1), for the fast path's update. ``grad_formula``:
+    ``r'(w)`` as arithmetic on ``w``, the tokens the page writes the update with
+    (``/api/options``; the tests hold it to ``grad``); None for no regulariser.
     """
 
     name: str
@@ -37,6 +39,7 @@ class Regulariser:
     term: Callable[[Array], float]
     grad: Callable[[Array], Array]
     grad_ops: Callable[[Array, Array], tuple[list[Op], Array]]
+    grad_formula: tuple[str, ...] | None
 
     @property
     def active(self) -> bool:
@@ -63,9 +66,16 @@ def _sign(w: Array) -> Array:
 REGULARISERS: dict[str, Regulariser] = {
     r.name: r
     for r in (
-        Regulariser("none", "None", lambda w: 0.0, np.zeros_like, lambda w, tmp: ([], tmp)),
-        Regulariser("l1", "L1", _l1_term, _sign, lambda w, tmp: ([(np.sign, (w, tmp))], tmp)),
-        Regulariser("l2", "L2", _l2_term, _identity, lambda w, tmp: ([], w)),
+        Regulariser("none", "None", lambda w: 0.0, np.zeros_like, lambda w, tmp: ([], tmp), None),
+        Regulariser(
+            "l1",
+            "L1",
+            _l1_term,
+            _sign,
+            lambda w, tmp: ([(np.sign, (w, tmp))], tmp),
+            ("sgn", "(", "w", ")"),
+        ),
+        Regulariser("l2", "L2", _l2_term, _identity, lambda w, tmp: ([], w), ("w",)),
     )
 }
 NAMES: tuple[str, ...] = tuple(REGULARISERS)

@@ -108,16 +108,6 @@ def test_options_give_each_regularisers_gradient_as_a_formula(client: TestClient
             assert evaluate(regs[name]["grad_w"], w=w) == pytest.approx(slope, rel=1e-6), name
 
 
-def test_a_gradient_no_formula_describes_gets_none() -> None:
-    """A registry function none of the page's formulas computes is served as null (the page
-    then shows values without a formula), never as a formula that is wrong for it."""
-    from app.api.options import GRAD_A, GRAD_W, SAMPLE_A, SAMPLE_W, SAMPLE_Y, formula
-
-    assert formula(lambda a, y: a * y, GRAD_A, SAMPLE_A, SAMPLE_Y) is None
-    assert formula(lambda a, y: 2.0 * (a - y), GRAD_A, SAMPLE_A, SAMPLE_Y) is None
-    assert formula(lambda w: w * w, GRAD_W, SAMPLE_W) is None
-
-
 def next_frame(ws: Any, limit: int = 50) -> Msg:
     for _ in range(limit):
         msg: Msg = ws.receive_json()
