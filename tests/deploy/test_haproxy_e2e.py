@@ -1,0 +1,89 @@
+"""Two replicas behind the deployed HAProxy config, on loopback: REST and streams.
+
+With the in-process store a run exists on one replica only, so every request about it must
+reach that replica: one 404 would be a student's run vanishing mid-lesson. The runs are
+created through HAProxy (it picks the replica), then stepped through HAProxy many times,
+interleaved, and streamed over a WebSocket through it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from websockets.sync.client import connect
+
+from tests.deploy.procs import App, HAProxy, free_port, get, post, wait_until
+
+RUNS = 8
+ROUNDS = 6  # steps per run, interleaved across the runs: 48 requests that must not stray
+
+
+def frames(ws, until: float) -> list[dict]:  # type: ignore[no-untyped-def]
+    got = []
+    while time.monotonic() < until:
+        try:
+            msg = json.loads(ws.recv(timeout=max(0.05, until - time.monotonic())))
+        except TimeoutError:
+            break
+        if msg.get("type") == "frame":
+            got.append(msg)
+    return got
+
+
+def test_in_process_runs_stay_on_their_replica(tmp_path: Path) -> None:
+    ports = [free_port(), free_port()]
+    a, b = App(ports[0]), App(ports[1])
+    with a, b:
+        a.launch(), b.launch()  # started together: each takes seconds to import on a busy machine
+        a.ready(), b.ready()
+        with HAProxy(ports, tmp_path / "haproxy.cfg").start() as lb:
+            ids = []
+            for _ in range(RUNS):
+                status, body = post(f"{lb.url}/api/runs")
+                assert status == 201, body
+                ids.append(json.loads(body)["id"])
+            # Which replica has each run, asked of the replicas themselves.
+            home = {}
+            for run in ids:
+                on = [app.port for app in (a, b) if get(f"{app.url}/api/runs/{run}")[0] == 200]
+                assert len(on) == 1, (run, on)
+                home[run] = on[0]
+            # New runs are spread (least connections): both replicas hold some.
+            assert set(home.values()) == set(ports), home
+            # Every request about a run reaches its replica: no 404 in 48 interleaved steps,
+            # and each run counts exactly its own steps.
+            for _ in range(ROUNDS):
+                for run in ids:
+                    status, body = post(f"{lb.url}/api/runs/{run}/step", b'{"steps": 1}')
+                    assert status == 200, (run, status, body[:200])
+            for run in ids:
+                status, body = get(f"{lb.url}/api/runs/{run}")
+                assert status == 200
+                assert json.loads(body)["step"] == ROUNDS
+                _, direct = get(f"http://127.0.0.1:{home[run]}/api/runs/{run}")
+                assert json.loads(direct)["step"] == ROUNDS
+
+            # A stream through HAProxy: the first frame is the run as it is, then play moves it.
+            run = ids[0]
+            ws_url = f"ws://127.0.0.1:{lb.port}/api/runs/{run}/stream"
+            with connect(ws_url, open_timeout=5, max_size=2**24) as ws:
+                first = json.loads(ws.recv(timeout=5))
+                assert first["type"] == "frame" and first["step"] == ROUNDS
+                ws.send(json.dumps({"type": "play"}))
+                got = frames(ws, time.monotonic() + 1.5)
+                steps = [f["step"] for f in got]
+                assert len(steps) >= 5, steps  # streaming, not one frame
+                assert steps == sorted(steps) and steps[-1] > ROUNDS
+                ws.send(json.dumps({"type": "pause"}))
+                last = frames(ws, time.monotonic() + 0.5)
+                at_pause = (last or got)[-1]["step"]
+            # The stream trained the run on its own replica: REST through HAProxy agrees.
+            wait_until(
+                lambda: json.loads(get(f"{lb.url}/api/runs/{run}")[1])["step"] >= at_pause,
+                3,
+                "the run's step read back through HAProxy",
+            )
+            _, direct = get(f"http://127.0.0.1:{home[run]}/api/runs/{run}")
+            assert json.loads(direct)["step"] >= at_pause
