@@ -63,6 +63,22 @@ class Parameters(Strict):
 OptionalNumbers = list[float | None]
 
 
+Norm = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class LayerColumns(Strict):
+    """One layer's series at the history's steps, as GET /history's ``layers``."""
+
+    l: int = Field(ge=2, le=HARD_LAYERS + 2)  # noqa: E741 (the notation's layer index)
+    probe_delta: list[Norm | None] = Field(max_length=HISTORY_POINTS)
+    probe_grad_w: list[Norm | None] = Field(max_length=HISTORY_POINTS)
+    grad_b: list[Norm | None] = Field(max_length=HISTORY_POINTS)
+    grad_w: list[Norm | None] = Field(max_length=HISTORY_POINTS)
+    saturated: list[Count | None] | None = Field(max_length=HISTORY_POINTS)
+    dead: list[Count | None] | None = Field(max_length=HISTORY_POINTS)
+
+
 class HistoryColumns(Strict):
     step: list[int] = Field(max_length=HISTORY_POINTS)
     epoch: list[int] = Field(max_length=HISTORY_POINTS)
@@ -70,6 +86,12 @@ class HistoryColumns(Strict):
     test_cost: OptionalNumbers = Field(max_length=HISTORY_POINTS)
     train_accuracy: OptionalNumbers = Field(max_length=HISTORY_POINTS)
     test_accuracy: OptionalNumbers = Field(max_length=HISTORY_POINTS)
+    layers: list[LayerColumns] | None = Field(
+        default=None,
+        max_length=HARD_LAYERS + 1,
+        description="format version 2 on (required there): per layer l = 2..L, the "
+        "gradient's norms and the saturated and dead units at `step` (GET /history's)",
+    )
 
 
 class RunDocument(Strict):

@@ -255,6 +255,7 @@ class Prediction(Wire):
     actual: float | None = Field(description="C_B(θ + Δθ) − C_B(θ) on the same batch")
     cost_before: float | None = Field(description="C_B(θ), the batch cost, regularised")
     cost_after: float | None = Field(description="C_B(θ + Δθ)")
+    batch: int = Field(description="m: the examples in B, the batch the update trained on")
 
 
 class Frame(Wire):

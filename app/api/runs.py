@@ -316,10 +316,19 @@ async def read_history(
     histograms: Annotated[
         bool, Query(description="add the layer histograms over time (up to 32 snapshots)")
     ] = False,
+    since: Annotated[
+        int | None,
+        Query(
+            ge=0,
+            le=2**53,
+            description="only the points at steps after this one (a poller's increment; "
+            "read all again when `revision` changes)",
+        ),
+    ] = None,
 ) -> OrjsonResponse:
     """Train/test cost and accuracy, one point per measurement, the last 2,000 points, and
     per layer the gradient's norms and the saturated and dead units at the same steps."""
-    return OrjsonResponse(run.history_dict(histograms))
+    return OrjsonResponse(run.history_dict(histograms, since))
 
 
 @router.get(

@@ -5,13 +5,17 @@ settings (the experiment, as the wire spells it: the API's :mod:`app.api.mapping
 both ways, so this module takes and gives them as they are), θ and the momentum velocity
 as the notation's ``w^l`` and ``b^l``, the batch order and position and the generator's
 state (:mod:`app.core.checkpoint`), step, epoch and status, the random feedback rule's
-matrices, a digest of the data the settings build, and the loss history. The data itself
+matrices, a digest of the data the settings build, and the loss history with the gradient
+across layers at its steps (:mod:`app.runs.layer_history`'s series). The data itself
 is the settings' (a CSV's text is a setting), drawn again from the seed otherwise; the
 digest refuses a document whose data this server would draw differently.
 
 Opening is all or nothing: :func:`build_opened` builds the state in a worker thread and
 checks every part against it before anything is registered; a part that does not fit is
 a :class:`DocumentError` naming it (its path in the document).
+
+Versions: 1 had the loss history alone; 2 adds ``history.layers`` (required in 2, refused in
+1). Both are read; a newer one is refused before anything else is looked at.
 """
 
 from __future__ import annotations
@@ -24,18 +28,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 from numpy.typing import NDArray
 
 from app.core import checkpoint
 from app.runs.config import ConfigError
 from app.runs.experiment import Experiment
-from app.runs.measurements import HISTORY_KEYS, HISTORY_POINTS, HistoryPoint
+from app.runs.layer_history import COUNTS, NORMS, LayerHistory
+from app.runs.measurements import HISTORY_KEYS, HISTORY_POINTS, HistoryPoint, OpenedHistory
 from app.runs.run import Run
 from app.runs.state import RunState, build
 from app.settings import Settings
 
 FORMAT = "backprop-viz run"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: history.layers (the gradient across layers at the history's steps)
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # the layer series are kept as float32
 Array = NDArray[np.float64]
 
 
@@ -85,6 +92,7 @@ def export(run: Run, settings: dict[str, Any]) -> dict[str, Any]:
     fb = st.feedback
     fixed = fb is not None and fb.rule.fixed
     history = run.measurements.history
+    steps = [p[0] for p in history]
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -101,8 +109,22 @@ def export(run: Run, settings: dict[str, Any]) -> dict[str, Any]:
         },
         "feedback_matrices": [m.tolist() for m in fb.fixed] if fb is not None and fixed else None,
         "data_sha256": data_sha256(st),
-        "history": {k: [p[i] for p in history] for i, k in enumerate(HISTORY_KEYS)},
+        "history": {
+            **{k: [p[i] for p in history] for i, k in enumerate(HISTORY_KEYS)},
+            "layers": [_plain(layer) for layer in run.measurements.layers.series(steps)],
+        },
     }
+
+
+def _plain(layer: Mapping[str, Any]) -> dict[str, Any]:
+    """A layer's series as JSON lists: each float32 norm as the shortest decimal that reads
+    back as the same float32 (half the characters of its float64 digits), NaN as null."""
+    out: dict[str, Any] = {"l": layer["l"]}
+    for k in NORMS:
+        out[k] = orjson.loads(orjson.dumps(layer[k], option=orjson.OPT_SERIALIZE_NUMPY))
+    for k in COUNTS:
+        out[k] = layer[k]
+    return out
 
 
 @dataclass(frozen=True)
@@ -177,7 +199,7 @@ def _rng_in(rng: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _history(h: Mapping[str, Sequence[Any]], step: int) -> list[HistoryPoint]:
+def _history(h: Mapping[str, Any], step: int) -> list[HistoryPoint]:
     cols = [list(h[k]) for k in HISTORY_KEYS]
     n = len(cols[0])
     for k, c in zip(HISTORY_KEYS, cols, strict=True):
@@ -194,9 +216,52 @@ def _history(h: Mapping[str, Sequence[Any]], step: int) -> list[HistoryPoint]:
     return [tuple(p) for p in zip(*cols, strict=True)]
 
 
+def _layers(
+    given: Sequence[Mapping[str, Any]] | None, version: int, st: RunState, steps: list[int]
+) -> LayerHistory:
+    """``history.layers`` (per layer l = 2..L, each series at ``steps``) checked against
+    the network and kept as a :class:`LayerHistory`; absent in version 1, required after."""
+    loc: tuple[str, ...] = ("history", "layers")
+    if version == 1:
+        if given is not None:
+            raise DocumentError(loc, "not part of format version 1 (it came with version 2)")
+        given = []
+    elif given is None:
+        raise DocumentError(loc, f"required in format version {version}")
+    out = LayerHistory()
+    if not given:
+        return out  # a history without points, or of version 1
+    sizes = st.net.sizes
+    if [g["l"] for g in given] != list(range(2, len(sizes) + 1)):
+        raise DocumentError(loc, f"one entry per layer l = 2..{len(sizes)}, in order")
+    n = len(steps)
+    for i, g in enumerate(given):
+        for k in (*NORMS, *COUNTS):
+            c = g[k]
+            if c is None and k in COUNTS:
+                continue
+            if c is None or len(c) != n:
+                raise DocumentError((*loc, i, k), f"must have {n} entries (one per step)")
+            if k in NORMS and any(v is not None and not 0 <= v <= FLOAT32_MAX for v in c):
+                raise DocumentError((*loc, i, k), f"norms are 0..{FLOAT32_MAX:.4g} or null")
+            if k in COUNTS and any(v is not None and not 0 <= v <= sizes[i + 1] for v in c):
+                raise DocumentError((*loc, i, k), f"counts are 0..{sizes[i + 1]} or null")
+    for t, step in enumerate(steps):
+        norms = [{k: g[k][t] for k in NORMS} for g in given]
+        health = [
+            {"l": g["l"], **{k: None if g[k] is None else g[k][t] for k in COUNTS}} for g in given
+        ]
+        empty = all(v is None for d in (*norms, *health) for k, v in d.items() if k != "l")
+        if not empty:  # a step without a point stays one (null), as in the original
+            out.record(step, norms, health)
+    return out
+
+
 def build_opened(opened: Opened, settings: Settings) -> tuple[RunState, list[HistoryPoint]]:
     """The state the document describes (for a worker thread): built from its settings,
-    every part checked against it, then the trainer restored; :class:`DocumentError` (or a
+    every part checked against it, then the trainer restored, and its history (an
+    :class:`~app.runs.measurements.OpenedHistory`, with the per-layer series, for
+    :meth:`~app.runs.measurements.Measurements.restore`); :class:`DocumentError` (or a
     ConfigError from the build, naming a setting) before anything is kept."""
     doc = opened.parts
     try:
@@ -248,8 +313,11 @@ def build_opened(opened: Opened, settings: Settings) -> tuple[RunState, list[His
         checkpoint.restore(st.trainer, snap)
     except checkpoint.CheckpointError as e:
         raise DocumentError(where.get(e.field, (e.field,)), str(e)) from None
-    history = _history(doc["history"], snap.step)
+    points = _history(doc["history"], snap.step)
+    layers = _layers(
+        doc["history"].get("layers"), doc["format_version"], st, [p[0] for p in points]
+    )
     st.builder(min(st.trainer.hyper.batch_size, st.n_train))  # as build_ready: the first
     if st.grid is not None:  # frame's slow parts, made here in the worker thread
         st.grid(st.net)
-    return st, history
+    return st, OpenedHistory(points, layers)

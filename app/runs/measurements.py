@@ -11,6 +11,7 @@ forward again gets them back.
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 from typing import Any
 
@@ -28,6 +29,15 @@ HISTORY_KEYS = ("step", "epoch", "train_cost", "test_cost", "train_accuracy", "t
 HistoryPoint = tuple[int, int, float | None, float | None, float | None, float | None]
 
 
+class OpenedHistory(list[HistoryPoint]):
+    """An opened document's loss history (oldest first) with the per-layer series at its
+    steps (``layers``, made in the worker thread that opened it)."""
+
+    def __init__(self, points: list[HistoryPoint], layers: LayerHistory) -> None:
+        super().__init__(points)
+        self.layers = layers
+
+
 class Measurements:
     """The last metrics (and the step they were measured at), the last health, the history."""
 
@@ -38,6 +48,10 @@ class Measurements:
         self._metrics: tuple[Metrics, int] | None = None  # the last measured, and its step
         self._health: tuple[RunState, dict[str, Any]] | None = None  # kept like _metrics
         self.advice_pending = False  # the last frame said advice is being tried
+        # Changes whenever points already answered may be taken back or replaced (a reset,
+        # a rebuild, a rewind, an opened document): a reader merging ``since`` answers
+        # reads it all again then. Only appending (and dropping the oldest) keeps it.
+        self.revision = 0
 
     # -- metrics and history --------------------------------------------------------------
     def metrics(self, st: RunState, penalty: float, fresh: bool) -> tuple[Metrics, int]:
@@ -56,15 +70,43 @@ class Measurements:
             self.history.append(point)
         return m, tr.step
 
-    def history_dict(self, histograms: bool = False) -> dict[str, Any]:
+    def history_dict(self, histograms: bool = False, since: int | None = None) -> dict[str, Any]:
         """The history as columns (GET /api/runs/{id}/history, a frame's ``history``), the
-        per-layer series at its steps, and with ``histograms`` the histogram snapshots."""
-        cols = list(zip(*self.history, strict=True)) if self.history else [()] * 6
+        per-layer series at its steps, and with ``histograms`` the histogram snapshots;
+        ``since``: only the points (and snapshots) at steps after it, the snapshots' kept
+        steps all in ``histograms.kept`` (a reader of increments drops the others)."""
+        points = self._after(since)
+        cols = list(zip(*points, strict=True)) if points else [()] * 6
         out: dict[str, Any] = {k: list(c) for k, c in zip(HISTORY_KEYS, cols, strict=True)}
         out["layers"] = self.layers.series(out["step"])
-        last = out["step"][-1] if out["step"] else -1
-        out["histograms"] = self.layers.histogram_series(last) if histograms else None
+        last = self.history[-1][0] if self.history else -1
+        out["histograms"] = self._histograms(last, since) if histograms else None
         return out
+
+    def _after(self, since: int | None) -> list[HistoryPoint]:
+        """The points at steps after ``since`` (all if None), oldest first."""
+        if since is None:
+            return list(self.history)
+        n = 0
+        for p in reversed(self.history):  # the steps ascend; the new points are the last few
+            if p[0] <= since:
+                break
+            n += 1
+        return list(itertools.islice(self.history, len(self.history) - n, None))
+
+    def _histograms(self, last: int, since: int | None) -> dict[str, Any]:
+        hs = self.layers.histogram_series(last)
+        if since is None:
+            return hs
+        new = [i for i, s in enumerate(hs["step"]) if s > since]
+        return {
+            "step": [hs["step"][i] for i in new],
+            "layers": [
+                {k: v if k == "l" else [v[i] for i in new] for k, v in layer.items()}
+                for layer in hs["layers"]
+            ],
+            "kept": hs["step"],
+        }
 
     def forget(self) -> None:
         """A new state (step 0 again): the history and the kept metrics are stale."""
@@ -72,6 +114,7 @@ class Measurements:
         self._ahead.clear()
         self._metrics = None
         self.layers.forget()
+        self.revision += 1
 
     def stale(self) -> None:
         """θ changed other than by training (a rewind, an import): measure again."""
@@ -87,6 +130,7 @@ class Measurements:
         self._ahead = [p for p in everything if p[0] > step]
         self.history.clear()
         self.history.extend(keep)
+        self.revision += 1
         self.stale()
 
     def drop_ahead(self) -> None:
@@ -94,9 +138,12 @@ class Measurements:
         self._ahead.clear()
 
     def restore(self, points: list[HistoryPoint]) -> None:
-        """The history of an opened document (oldest first)."""
+        """The history of an opened document (oldest first), and its per-layer series when
+        ``points`` is an :class:`OpenedHistory` (:func:`app.runs.document.build_opened`)."""
         self.forget()
         self.history.extend(points)
+        if isinstance(points, OpenedHistory):
+            self.layers = points.layers
 
     # -- health ---------------------------------------------------------------------------
     def health(

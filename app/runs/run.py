@@ -222,8 +222,11 @@ class Run:
         diverged = self.status == "diverged"
         return self.measurements.advice_arrived(self.config, self.settings, diverged)
 
-    def history_dict(self, histograms: bool = False) -> dict[str, Any]:
-        return self.measurements.history_dict(histograms)
+    def history_dict(self, histograms: bool = False, since: int | None = None) -> dict[str, Any]:
+        """GET /history: :meth:`Measurements.history_dict` and its ``revision`` (not in a
+        frame's history: a rewound run's frame is the one it showed then)."""
+        m = self.measurements
+        return {"revision": m.revision, **m.history_dict(histograms, since)}
 
     def data(self) -> dict[str, Any]:
         return self.lab.data()

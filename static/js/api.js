@@ -58,7 +58,11 @@ export const api = {
   explain: (id, sel) => call("GET", `${runPath(id)}/frame?grid=false&explain=${encodeURIComponent(sel)}`),
   step: (id, body = { steps: 1 }) => call("POST", `${runPath(id)}/step`, body),
   /** The costs and the layers' norms and health over time; histograms: add the layer histograms' snapshots. */
-  history: (id, histograms = false) => call("GET", `${runPath(id)}/history${histograms ? "?histograms=true" : ""}`),
+  /** since: only the points after that step (null: all of it); docs/api.md. */
+  history: (id, histograms = false, since = null) => {
+    const q = [histograms ? "histograms=true" : "", since === null || since === undefined ? "" : `since=${since}`].filter(Boolean).join("&");
+    return call("GET", `${runPath(id)}/history${q ? `?${q}` : ""}`);
+  },
   deleteRun: (id) => call("DELETE", runPath(id)),
   /** The kept steps the run can be rewound to (docs/api.md, "Rewind"). */
   timeline: (id) => call("GET", `${runPath(id)}/timeline`),

@@ -110,7 +110,7 @@ export class App {
     });
     this.strip = new GradientStrip($("#layers .gs"));
     this.dists = new Distributions($("#layers .dist"));
-    this.historyFeed = new HistoryFeed({ get: (id, histograms) => api.history(id, histograms), put: (layerHistory) => store.update({ layerHistory }) });
+    this.historyFeed = new HistoryFeed({ get: (id, histograms, since) => api.history(id, histograms, since), put: (layerHistory) => store.update({ layerHistory }) });
     this.guides = {
       walkthrough: new Walkthrough($("#guide"), { ...guide, onCompare: () => this.compare.open() }),
       matrices: new TransposeView($("#guide"), guide),

@@ -4,7 +4,7 @@
 // (the frame's `norms`, docs/frames.md) as bars on a log axis with their numbers, and the
 // share of saturated units and dead ReLUs (the frame's `health.layers`). Over time: a layer ×
 // step heat strip of the same norm from GET /api/runs/{id}/history (asked at most once a
-// second, HistoryFeed). A norm of exactly 0 is said "0" and drawn as no bar with a "0" on the
+// second for the points after the last one the page has, HistoryFeed and mergeHistory). A norm of exactly 0 is said "0" and drawn as no bar with a "0" on the
 // floor: a log axis has no place for it, and it must not pass for a very small number.
 
 import { actAbout } from "./quantities.js";
@@ -132,23 +132,82 @@ export function columnIndex(n, cols) {
   return Array.from({ length: cols }, (_, c) => Math.min(n - 1, Math.floor(((c + 1) * n) / cols) - 1));
 }
 
+export const HISTORY_POINTS = 2000; // the server keeps the last 2,000 points (docs/api.md)
+const COLUMNS = ["step", "epoch", "train_cost", "test_cost", "train_accuracy", "test_accuracy"];
+const SERIES = ["probe_delta", "probe_grad_w", "grad_b", "grad_w", "saturated", "dead"];
+const COUNTED = new Set(["saturated", "dead"]); // null as a whole when nothing is counted
+const KINDS = ["w", "a", "delta"];
+
+/**
+ * The history a full GET /history would answer now, from `have` (a full answer, or one
+ * merged before) and `inc`, the answer to `?since=<have's last step>` of the same
+ * `revision` (the caller reads it all again when the revision differs): the columns joined
+ * and cut to the newest `limit` points as the server keeps them; per layer each series
+ * joined (null for the steps of a side that had no such layer or count: a count series
+ * with no count left is null as a whole, as the server says it); the histogram snapshots
+ * that `inc.histograms.kept` still lists, then the new ones. Neither argument is changed.
+ */
+export function mergeHistory(have, inc, limit = HISTORY_POINTS) {
+  const n0 = have.step.length;
+  const n1 = inc.step.length;
+  const drop = Math.max(0, n0 + n1 - limit);
+  const join = (a, b) => {
+    const out = a.concat(b);
+    return drop ? out.slice(drop) : out;
+  };
+  const out = { ...inc };
+  for (const k of COLUMNS) out[k] = join(have[k] ?? [], inc[k] ?? []);
+  const nulls = (n) => new Array(n).fill(null);
+  const old = new Map((have.layers ?? []).map((x) => [x.l, x]));
+  const add = new Map((inc.layers ?? []).map((x) => [x.l, x]));
+  const ls = [...new Set([...old.keys(), ...add.keys()])].sort((a, b) => a - b);
+  out.layers = ls.map((l) => {
+    const layer = { l };
+    for (const k of SERIES) {
+      const s = join(old.get(l)?.[k] ?? nulls(n0), add.get(l)?.[k] ?? nulls(n1));
+      layer[k] = COUNTED.has(k) && s.every((v) => v === null) ? null : s;
+    }
+    return layer;
+  });
+  out.histograms = inc.histograms ? mergeSnapshots(have.histograms, inc.histograms) : null;
+  return out;
+}
+
+/** The histogram snapshots of a full read: have's at steps `inc.kept` lists, then inc's. */
+function mergeSnapshots(have, inc) {
+  if (!inc.kept || !have) return { step: inc.step, layers: inc.layers };
+  const kept = new Set(inc.kept);
+  const idx = have.step.map((s, i) => (kept.has(s) ? i : -1)).filter((i) => i >= 0);
+  const old = new Map(have.layers.map((x) => [x.l, x]));
+  const layers = inc.layers.map((x) => {
+    const o = old.get(x.l);
+    const layer = { l: x.l };
+    for (const k of KINDS) layer[k] = [...idx.map((i) => o?.[k]?.[i] ?? null), ...x[k]];
+    return layer;
+  });
+  return { step: [...idx.map((i) => have.step[i]), ...inc.step], layers };
+}
+
 /**
  * GET /history, asked at most once per `every` ms while the page shows new steps: the run
  * and the step on screen (and whether histograms are wanted) name what is wanted; a read is
- * asked when that differs from what the last read was asked for, never two at once. A long
- * history is asked for less often: every `every` ms per POINTS points (up to 10×), since the
- * server sends all of it each time (about 300 bytes a point for a 6×8 network, 2,000 points
- * at most) and one more point hardly moves a strip of 240 columns.
+ * asked when that differs from what the last read was asked for, never two at once. After
+ * the first read of a run only the points after the last one the page has are asked for
+ * (`since`, a few hundred bytes a second) and merged (mergeHistory); when the server's
+ * `revision` differs from the one the page holds (the run was rewound, reset or opened
+ * again: points it had may be gone or different), it is all read again at once.
  */
 export class HistoryFeed {
-  /** get(runId, histograms) → the history; put(history with run_id and histograms_asked). */
+  /** get(runId, histograms, since) → the history (since: a step, or null for all of it);
+   * put(history with run_id and histograms_asked). */
   constructor({ get, put, every = 1000, now = () => performance.now(), later = (fn, ms) => setTimeout(fn, ms) }) {
-    Object.assign(this, { get, put, base: every, every, clock: now, later });
+    Object.assign(this, { get, put, every, clock: now, later });
     this.last = -Infinity;
     this.inFlight = false;
     this.timer = null;
     this.want = null; // {runId, key, histograms}
     this.have = null; // what the last read was asked for
+    this.merged = null; // the history the page holds (what the last put was given)
     this.histograms = false;
   }
 
@@ -165,9 +224,10 @@ export class HistoryFeed {
     if (this.want) this.frame(this.want.runId, this.want.key);
   }
 
-  /** The run changed under the page (a rewind, a reset): read again. */
+  /** The run changed under the page (a rewind, a reset): read it all again. */
   stale() {
     this.have = null;
+    this.merged = null;
     this.kick();
   }
 
@@ -186,12 +246,17 @@ export class HistoryFeed {
     this.inFlight = true;
     this.last = this.clock();
     try {
-      const h = await this.get(asked.runId, asked.histograms);
+      const m = this.merged;
+      const base = m && m.run_id === asked.runId && m.step.length && (m.histograms_asked || !asked.histograms) ? m : null;
+      let h = await this.get(asked.runId, asked.histograms, base ? base.step[base.step.length - 1] : null);
+      if (base && h.revision !== base.revision) h = await this.get(asked.runId, asked.histograms, null);
+      else if (base) h = mergeHistory(base, h);
       this.have = asked;
-      this.every = this.base * Math.max(1, Math.min(10, (h?.step?.length ?? 0) / POINTS));
-      this.put({ ...h, run_id: asked.runId, histograms_asked: asked.histograms });
+      this.merged = { ...h, run_id: asked.runId, histograms_asked: asked.histograms };
+      this.put(this.merged);
     } catch {
       this.have = null; // a run gone or a lost connection: the session says so
+      this.merged = null;
     } finally {
       this.inFlight = false;
     }
@@ -200,7 +265,6 @@ export class HistoryFeed {
 }
 
 const REDRAW_MS = 150; // the strip while training plays (GradientStrip.update)
-const POINTS = 200; // history points per `every` ms between reads (HistoryFeed)
 const HEAT_COLS = 240; // columns of the heat strip at most (the history keeps 2,000 points)
 
 /** The view: the strip's table (now) and heat strip (over time) in root. */

@@ -30,6 +30,25 @@ export function predictionVerdict(p) {
   return { level: "ok", text: "close to the prediction" };
 }
 
+const steps = (n) => `${n.toLocaleString("en-US")} ${n === 1 ? "step" : "steps"}`;
+
+/**
+ * Which update a prediction is of, in words, for a frame at `frameStep`: {head, note}. The
+ * prediction is of one update (from step p.step − 1 to p.step) and of its own batch's cost
+ * (p.batch examples); the frame may be later (a request of many steps predicts the first,
+ * a playing run the one after its last grid frame), and then the steps since were not
+ * predicted.
+ */
+export function predictionLabel(p, frameStep) {
+  const to = p.step;
+  const head = `ΔC of step ${(to - 1).toLocaleString("en-US")} → ${to.toLocaleString("en-US")}`;
+  const m = p.batch;
+  const over = m ? `one update, on its batch of ${m.toLocaleString("en-US")} ${m === 1 ? "example" : "examples"}` : "one update, on its batch";
+  const later = (frameStep ?? to) - to;
+  const since = later > 0 ? `; the ${steps(later)} since, to step ${frameStep.toLocaleString("en-US")}, not predicted` : "";
+  return { head, note: `(${over}${since})` };
+}
+
 /** The line beside the loss: one step's predicted and actual ΔC, and the verdict. */
 export class PredictionLine {
   constructor(el) {
@@ -42,13 +61,15 @@ export class PredictionLine {
     this.el.hidden = !v;
     if (!v) return;
     this.el.dataset.level = v.level;
+    const label = predictionLabel(p, frame.step);
     setHTML(
       this.el,
-      html`<span class="nowrap">ΔC of step ${p.step.toLocaleString("en-US")}:</span>
+      html`<span class="nowrap" data-step="${p.step}">${label.head}</span>
+        <span class="dim pred-note">${label.note}:</span>
         <span class="nowrap">predicted <b data-predicted="${p.predicted}">${fmt(p.predicted)}</b>,</span>
         <span class="nowrap">actual <b data-actual="${p.actual ?? ""}">${fmt(p.actual)}</b>.</span>
         <span class="verdict">${v.text[0].toUpperCase()}${v.text.slice(1)}.</span>`,
     );
-    this.el.title = `Before a step, the slope of the cost along the update predicts its change: ΔC ≈ ∇C·Δθ (first order, the tangent line). After it, the change measured on the same batch. When η is too big the cost curves away within the step and the two part: "far" means they differ by more than ${FAR * 100} % of the prediction.`;
+    this.el.title = `Before a step, the slope of the cost along the update predicts its change: ΔC ≈ ∇C·Δθ (first order, the tangent line). After it, the change measured on the same batch. One update is predicted after each frame shown (the first of a request of many steps; while playing, one about 3 times a second). When η is too big the cost curves away within the step and the two part: "far" means they differ by more than ${FAR * 100} % of the prediction.`;
   }
 }

@@ -119,7 +119,7 @@ def _broken(doc: dict[str, Any]) -> list[tuple[str, Any, list[Any], str]]:
         change(d)
         cases.append((what, d, loc, phrase))
 
-    case("newer", lambda d: d.update(format_version=2), ["format_version"], "version 2")
+    case("newer", lambda d: d.update(format_version=3), ["format_version"], "version 3")
     case("not ours", lambda d: d.update(format="something"), ["format"], "format must be")
     case("missing", lambda d: d.pop("velocity"), ["velocity"], "required")
     case("unknown", lambda d: d.update(extra=1), ["extra"], "not permitted")
@@ -153,6 +153,42 @@ def _broken(doc: dict[str, Any]) -> list[tuple[str, Any, list[Any], str]]:
         ["history", "test_cost"],
         "entries",
     )
+    case(
+        "a layer's series too short",
+        lambda d: d["history"]["layers"][1]["grad_w"].pop(),
+        ["history", "layers", 1, "grad_w"],
+        "entries",
+    )
+    case(
+        "a layer missing",
+        lambda d: d["history"]["layers"].pop(),
+        ["history", "layers"],
+        "l = 2..4",
+    )
+    case(
+        "a norm float32 cannot hold",
+        lambda d: d["history"]["layers"][0]["probe_delta"].__setitem__(0, 1e39),
+        ["history", "layers", 0, "probe_delta"],
+        "norms are",
+    )
+    case(
+        "more saturated units than the layer has",
+        lambda d: d["history"]["layers"][0]["saturated"].__setitem__(0, 6),
+        ["history", "layers", 0, "saturated"],
+        "0..5",
+    )
+    case(
+        "version 2 without layers",
+        lambda d: d["history"].pop("layers"),
+        ["history", "layers"],
+        "required",
+    )
+    case(
+        "version 1 with layers",
+        lambda d: d.update(format_version=1),
+        ["history", "layers"],
+        "not part of format version 1",
+    )
     return cases
 
 
@@ -181,6 +217,52 @@ def test_a_broken_or_newer_document_is_refused_naming_the_field_and_nothing_is_m
         r = c.post("/api/runs", json={"import": doc, "seed": 3})
         assert r.status_code == 422 and "not both" in r.json()["detail"][0]["msg"]
         assert c.get("/api/stats").json()["runs"] == 1  # nothing half-made
+
+
+DEEP = {"dataset": "circle", "hidden": [8] * 6, "hidden_activation": "sigmoid", "seed": 2}
+
+
+def test_an_opened_run_has_the_gradient_across_layers_of_the_saved_one() -> None:
+    with client_for() as c:
+        rid = c.post("/api/runs", json=DEEP).json()["id"]
+        for k in (1, 3, 10, 40, 6):
+            _step(c, rid, k)
+        doc = _export(c, rid)
+        assert doc["format_version"] == 2 and [x["l"] for x in doc["history"]["layers"]] == list(
+            range(2, 9)
+        )
+        made = c.post("/api/runs", json={"import": json.loads(json.dumps(doc))})
+        assert made.status_code == 201, made.text
+        twin = made.json()["id"]
+        original = c.get(f"/api/runs/{rid}/history").json()
+        opened = c.get(f"/api/runs/{twin}/history").json()
+        original.pop("revision"), opened.pop("revision")  # a count of this run's cuts
+        assert opened == original
+        # the staircase is there: layer 2 learns orders of magnitude slower than the output
+        g = {x["l"]: x["grad_w"][-1] for x in opened["layers"]}
+        assert g[8] / g[2] > 100, g
+        # it trains on from there: the new points follow the document's
+        _step(c, twin, 5)
+        on = c.get(f"/api/runs/{twin}/history").json()
+        assert on["step"][:-1] == original["step"] and on["step"][-1] == original["step"][-1] + 5
+        for x, y in zip(on["layers"], opened["layers"], strict=True):
+            assert x["grad_w"][:-1] == y["grad_w"]
+
+
+def test_a_version_1_document_still_opens_with_its_loss_history() -> None:
+    with client_for() as c:
+        rid = c.post("/api/runs", json=BASE).json()["id"]
+        _step(c, rid, 20)
+        doc = _export(c, rid)
+        old = copy.deepcopy(doc)
+        old["format_version"] = 1
+        del old["history"]["layers"]  # what a version 1 server wrote
+        made = c.post("/api/runs", json={"import": old})
+        assert made.status_code == 201, made.text
+        h = c.get(f"/api/runs/{made.json()['id']}/history").json()
+        assert h["step"] == doc["history"]["step"]
+        assert h["train_cost"] == doc["history"]["train_cost"]
+        assert h["layers"] == []  # nothing to show of the layers' past, and nothing made up
 
 
 def test_an_import_counts_against_the_clients_runs() -> None:

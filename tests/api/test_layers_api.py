@@ -97,6 +97,71 @@ def test_history_carries_per_layer_series_at_the_costs_steps(client: TestClient)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "histograms"]
 
 
+def _merged(have: dict[str, Any], inc: dict[str, Any]) -> dict[str, Any]:
+    """What a reader of increments holds: the columns and each layer's series joined (the
+    layers and series these tests' runs have from their first point on)."""
+    out = {k: have[k] + inc[k] for k in ("step", "epoch", "train_cost", "test_cost")}
+    out["layers"] = [
+        {k: v if k == "l" else (v or []) + (w[k] or []) for k, v in old.items()}
+        for old, w in zip(have["layers"], inc["layers"], strict=True)
+    ]
+    return out
+
+
+def test_history_since_a_step_answers_only_the_points_after_it(client: TestClient) -> None:
+    rid = client.post("/api/runs", json={**SIGMOID, "learning_rate": 0.5}).json()["id"]
+    first = [_step(client, rid, k)["step"] for k in (1, 4, 2)]
+    have = _strict(client.get(f"/api/runs/{rid}/history").text)
+    assert have["step"] == first
+    later = [_step(client, rid, k)["step"] for k in (3, 10, 5)]
+    inc = _strict(client.get(f"/api/runs/{rid}/history?since={first[-1]}").text)
+    assert inc["step"] == later and inc["revision"] == have["revision"]
+    assert all(len(layer["grad_w"]) == 3 for layer in inc["layers"])
+    full = _strict(client.get(f"/api/runs/{rid}/history").text)
+    cut = {k: full[k] for k in ("step", "epoch", "train_cost", "test_cost", "layers")}
+    assert _merged(have, inc) == cut  # the increment and what was read before: all of it
+    # a step between points, and one after the last: the points after it, or none
+    mid = _strict(client.get(f"/api/runs/{rid}/history?since={later[0] + 1}").text)
+    assert mid["step"] == later[1:]
+    assert _strict(client.get(f"/api/runs/{rid}/history?since={later[-1]}").text)["step"] == []
+    assert _strict(client.get(f"/api/runs/{rid}/history?since=0").text)["step"] == full["step"]
+    # histograms: only the snapshots after `since`, and the steps of every snapshot kept
+    hs = _strict(client.get(f"/api/runs/{rid}/history?histograms=true&since={first[-1]}").text)
+    whole = _strict(client.get(f"/api/runs/{rid}/history?histograms=true").text)["histograms"]
+    assert hs["histograms"]["kept"] == whole["step"]
+    assert hs["histograms"]["step"] == [s for s in whole["step"] if s > first[-1]]
+    n = len(hs["histograms"]["step"])
+    assert hs["histograms"]["layers"][0]["w"] == whole["layers"][0]["w"][-n:]
+    conforms(History, client.get(f"/api/runs/{rid}/history?histograms=true&since=3").content)
+    # a rewind takes points back: the revision says so
+    assert client.post(f"/api/runs/{rid}/rewind", json={"step": later[0]}).status_code == 200
+    _step(client, rid, 2)
+    after = _strict(client.get(f"/api/runs/{rid}/history?since={later[-1]}").text)
+    assert after["revision"] != have["revision"] and after["step"] == []
+    again = _strict(client.get(f"/api/runs/{rid}/history").text)
+    assert again["step"] == [*first, later[0], later[0] + 2]
+    assert client.post(f"/api/runs/{rid}/reset").status_code == 200
+    assert _strict(client.get(f"/api/runs/{rid}/history").text)["revision"] != after["revision"]
+
+
+@pytest.mark.parametrize(
+    ("since", "says"),
+    [
+        ("-1", "greater than or equal to 0"),
+        ("abc", "valid integer"),
+        ("2.5", "valid integer"),
+        (str(2**53 + 1), "less than or equal to 9007199254740992"),
+        ("", "valid integer"),
+    ],
+)
+def test_a_bad_since_is_a_422_naming_it(client: TestClient, since: str, says: str) -> None:
+    rid = client.post("/api/runs", json={}).json()["id"]
+    r = client.get(f"/api/runs/{rid}/history?since={since}")
+    assert r.status_code == 422, r.text
+    issue = r.json()["detail"][0]
+    assert issue["loc"] == ["query", "since"] and says in issue["msg"], issue
+
+
 def test_a_diverged_run_sends_no_nan_in_frames_history_or_histograms(client: TestClient) -> None:
     rid = client.post("/api/runs", json=DIVERGING).json()["id"]
     for _ in range(4):

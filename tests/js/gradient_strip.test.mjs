@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { snapshots, thinned, ridgePoints, valueCount, xRange } from "../../static/js/distributions.js";
-import { HistoryFeed, ZERO_RGB, columnIndex, decadeLabel, decadeRange, heatRgb, logPos, normText, seqRgb } from "../../static/js/gradient_strip.js";
+import { HistoryFeed, ZERO_RGB, mergeHistory, columnIndex, decadeLabel, decadeRange, heatRgb, logPos, normText, seqRgb } from "../../static/js/gradient_strip.js";
 
 function lcg(seed) {
   let x = seed;
@@ -108,7 +108,7 @@ describe("HistoryFeed", () => {
     const feed = new HistoryFeed({
       get: (id, h) => {
         asked.push([id, h, t]);
-        return new Promise((resolve) => pending.push(() => resolve({ step: Array.from({ length: points }, (_, i) => i) })));
+        return new Promise((resolve) => pending.push(() => resolve({ revision: 0, step: Array.from({ length: points }, (_, i) => i), layers: [] })));
       },
       put: (x) => put.push(x),
       now: () => t,
@@ -146,16 +146,50 @@ describe("HistoryFeed", () => {
     assert.equal(asked.length, times.length);
   });
 
-  test("a long history is read less often (10 s apart at 2,000 points)", async () => {
-    const { feed, asked, advance, answer } = rig(2000);
-    for (let step = 1; step <= 400; step++) {
-      feed.frame("r1", step);
-      await answer();
-      await advance(50);
+  test("after the first read only the points after the last one are asked for; a new revision reads it all", async () => {
+    let t = 0;
+    const timers = [];
+    const asked = [];
+    const put = [];
+    let revision = 0;
+    let last = 0; // the server's newest step
+    const answer = (since) => {
+      const steps = [];
+      for (let s = since === null ? 1 : since + 1; s <= last; s++) steps.push(s);
+      return { revision, step: steps, epoch: steps.map(() => 0), train_cost: steps.map((s) => 1 / s), test_cost: steps, train_accuracy: steps, test_accuracy: steps, layers: [], histograms: null };
+    };
+    const feed = new HistoryFeed({
+      get: async (id, h, since) => {
+        asked.push(since);
+        return answer(since);
+      },
+      put: (x) => put.push(x),
+      now: () => t,
+      later: (fn, ms) => timers.push([t + ms, fn]),
+    });
+    const advance = async (ms) => {
+      t += ms;
+      for (let i = timers.length - 1; i >= 0; i--) if (timers[i][0] <= t) timers.splice(i, 1)[0][1]();
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    };
+    for (last = 1; last <= 30; last++) {
+      feed.frame("r1", last);
+      await advance(250);
     }
-    const times = asked.map((a) => a[2]);
-    assert.ok(times.length >= 2, `${times}`);
-    for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 10_000, `reads at ${times}`);
+    last = 30;
+    await advance(2000);
+    assert.equal(asked[0], null, "the first read is of everything");
+    assert.ok(asked.slice(1).every((s) => s !== null), `${asked}`);
+    assert.deepEqual(put.at(-1).step, Array.from({ length: 30 }, (_, i) => i + 1), "every point once, in order");
+    assert.deepEqual(put.at(-1).train_cost, put.at(-1).step.map((s) => 1 / s));
+    // The run is rewound and trains on: the points after 10 are others now.
+    revision = 1;
+    last = 12;
+    const n = asked.length;
+    feed.frame("r1", 12);
+    await advance(2000);
+    assert.deepEqual(asked.slice(n), [30, null], "the increment's revision differs: it is all read again");
+    assert.deepEqual(put.at(-1).step, Array.from({ length: 12 }, (_, i) => i + 1));
   });
 
   test("histograms asked for once wanted; never two reads at once", async () => {
@@ -199,5 +233,75 @@ describe("distributions", () => {
     assert.equal(t[t.length - 1], 39);
     for (let i = 1; i < t.length; i++) assert.ok(t[i] > t[i - 1]);
     assert.equal(thinned(xs.slice(0, 5), 12).length, 5);
+  });
+});
+
+describe("mergeHistory", () => {
+  // A server of its own: points at steps 1..last (a layer history from step `layersFrom`,
+  // layer 3's saturation counted from step `countFrom`), snapshots at every 4th step, the
+  // newest `limit` points kept, at most 3 snapshots (the oldest dropped).
+  function server({ last, limit = 1000, layersFrom = 1, countFrom = 1 }) {
+    const first = Math.max(1, last - limit + 1);
+    const all = [];
+    for (let s = first; s <= last; s++) all.push(s);
+    const snaps = all.filter((s) => s % 4 === 0).slice(-3);
+    const hist = (s, k) => ({ edges: [s, s + 1], counts: [k.length + s] });
+    const read = (since) => {
+      const steps = all.filter((s) => since === null || s > since);
+      const anyLayers = all.some((s) => s >= layersFrom);
+      const val = (s, l) => (s >= layersFrom ? s * l : null);
+      const nullIfNone = (xs) => (xs.every((v) => v === null) ? null : xs); // as the server's counts
+      const sn = snaps.filter((s) => since === null || s > since);
+      return {
+        revision: 7,
+        step: steps,
+        epoch: steps.map((s) => Math.floor(s / 5)),
+        train_cost: steps.map((s) => (s % 3 ? 1 / s : null)),
+        test_cost: steps.map((s) => 2 / s),
+        train_accuracy: steps.map(() => 0.5),
+        test_accuracy: steps.map(() => null),
+        layers: anyLayers
+          ? [2, 3].map((l) => ({
+              l,
+              probe_delta: steps.map((s) => val(s, l)),
+              probe_grad_w: steps.map((s) => val(s, l + 1)),
+              grad_b: steps.map((s) => val(s, l + 2)),
+              grad_w: steps.map((s) => val(s, l + 3)),
+              saturated: nullIfNone(l === 3 ? steps.map((s) => (s >= countFrom && s >= layersFrom ? s % 7 : null)) : steps.map((s) => (s >= layersFrom ? 1 : null))),
+              dead: l === 2 ? nullIfNone(steps.map((s) => (s >= layersFrom ? 0 : null))) : null,
+            }))
+          : [],
+        histograms: { step: sn, layers: [2, 3].map((l) => ({ l, w: sn.map((s) => hist(s, "w")), a: sn.map((s) => hist(s, "aa")), delta: sn.map(() => null) })), ...(since === null ? {} : { kept: snaps }) },
+      };
+    };
+    return read;
+  }
+  const full = (o) => server(o)(null);
+  const strip = (h) => JSON.parse(JSON.stringify(h));
+
+  test("a full read merged with the next increment is the next full read", () => {
+    for (const [a, b, opts] of [
+      [5, 9, {}],
+      [5, 5, {}],
+      [12, 40, { limit: 20 }], // the oldest points dropped by the server, some of them the page's
+      [3, 30, { limit: 10 }], // every point the page had is gone
+      [6, 14, { layersFrom: 9 }], // layers appear after the first read (an opened run's history)
+      [6, 14, { countFrom: 10 }], // a count series null as a whole, then counted
+    ]) {
+      const have = full({ ...opts, last: a });
+      const inc = server({ ...opts, last: b })(a);
+      const before = strip(have);
+      assert.deepEqual(strip(mergeHistory(have, inc, opts.limit ?? 1000)), strip(full({ ...opts, last: b })), `${a} → ${b} ${JSON.stringify(opts)}`);
+      assert.deepEqual(strip(have), before, "the history held is not changed");
+    }
+  });
+
+  test("merging step by step gives what one read gives", () => {
+    const opts = { limit: 25, layersFrom: 4, countFrom: 8 };
+    let have = full({ ...opts, last: 2 });
+    for (let last = 3; last <= 60; last += 1 + (last % 3)) {
+      have = mergeHistory(have, server({ ...opts, last })(have.step.at(-1)), 25);
+      assert.deepEqual(strip(have), strip(full({ ...opts, last })), `at ${last}`);
+    }
   });
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { FAR, predictionVerdict } from "../../static/js/prediction.js";
+import { FAR, predictionLabel, predictionVerdict } from "../../static/js/prediction.js";
 
 function quadraticStep(k, theta, eta) {
   const C = (t) => 0.5 * k * t * t;
@@ -53,5 +53,16 @@ describe("predictionVerdict's other cases", () => {
   });
   test("no change at all is not a gap", () => {
     assert.equal(predictionVerdict({ step: 3, predicted: 0, actual: 0 }).level, "flat");
+  });
+});
+
+describe("predictionLabel: which update, over what", () => {
+  const p = { step: 1, predicted: -0.01, actual: -0.009, batch: 10 };
+  test("the frame at the predicted step: that update alone", () => {
+    assert.deepEqual(predictionLabel(p, 1), { head: "ΔC of step 0 → 1", note: "(one update, on its batch of 10 examples)" });
+  });
+  test("a frame ten steps on (POST /step of 10): the first update, the nine since not predicted", () => {
+    assert.deepEqual(predictionLabel(p, 10), { head: "ΔC of step 0 → 1", note: "(one update, on its batch of 10 examples; the 9 steps since, to step 10, not predicted)" });
+    assert.equal(predictionLabel({ ...p, step: 1200, batch: 1 }, 1201).note, "(one update, on its batch of 1 example; the 1 step since, to step 1,201, not predicted)");
   });
 });
