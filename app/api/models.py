@@ -384,9 +384,20 @@ class LayerHistogramSeries(BaseModel):
 class HistogramSeries(BaseModel):
     step: list[int] = Field(description="the snapshots' steps (at most 32, spread over the run)")
     layers: list[LayerHistogramSeries]
+    kept: list[int] | None = Field(
+        default=None,
+        description="with `since`: the steps of every snapshot kept now (those sent here "
+        "are the ones after `since`; a reader drops its snapshots at steps not in this list)",
+    )
 
 
 class History(BaseModel):
+    revision: int | None = Field(
+        default=None,
+        description="GET /history (not a frame's history): changes when points already "
+        "answered may have been taken back or replaced (a reset, a rebuild, a rewind): "
+        "read it all again then",
+    )
     step: list[int]
     epoch: list[int]
     train_cost: list[float | None]
@@ -395,20 +406,9 @@ class History(BaseModel):
     test_accuracy: list[float | None]
     layers: list[LayerSeries] = Field(
         description="per layer l = 2..L, the gradient's norms and the health at `step`"
-    kept: list[int] | None = Field(
-        default=None,
-        description="with `since`: the steps of every snapshot kept now (those sent here "
-        "are the ones after `since`; a reader drops its snapshots at steps not in this list)",
-    )
     )
     histograms: HistogramSeries | None = Field(
         description="the layer histograms over time: GET /history?histograms=true only"
-    revision: int | None = Field(
-        default=None,
-        description="GET /history (not a frame's history): changes when points already "
-        "answered may have been taken back or replaced (a reset, a rebuild, a rewind): "
-        "read it all again then",
-    )
     )
 
 
