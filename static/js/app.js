@@ -10,6 +10,7 @@ import { api } from "./api.js";
 import { banner } from "./banner.js";
 import { BackwardAnim } from "./backward_anim.js";
 import { BoundaryPlot } from "./boundary_plot.js";
+import { DigitsPanel, imageShape } from "./digit_views.js";
 import { Distributions } from "./distributions.js";
 import { GradientStrip, HistoryFeed } from "./gradient_strip.js";
 import { LayersPanel } from "./layers_panel.js";
@@ -69,12 +70,14 @@ export class App {
     this.controls = new Controls(this.actions);
     this.network = new NetworkPlot($("#net"), {
       onSelect: (sel) => this.select(sel),
-      onHover: (h) => this.hover.set(h),
+      onHover: (h) => this.pointed(h),
       setHidden: (hidden) => this.actions.set({ hidden }),
       inputLabel: (name, k) => this.featureLabels[name] ?? `x${sub(k + 1)}`, // CSV columns beyond x₁, x₂
     });
     this.boundary = new BoundaryPlot($("#boundary"), { onProbe: (i) => this.actions.probe(i) });
     this.hover = new NeuronHover(this.boundary, () => store.run?.id);
+    // The book's digits (issue 13): image views in the output plot's place (digit_views.js).
+    this.digits = new DigitsPanel($("#digits"), { onProbe: (i) => this.actions.probe(i), onSelect: (sel) => this.select(sel) });
     this.loss = new LossPlot($("#loss"));
     this.prediction = new PredictionLine($("#loss .loss-prediction"));
     // Rewind (issue 13): the timeline's drags become rewinds, one at a time (timeline.js).
@@ -161,6 +164,7 @@ export class App {
     this.view("controls", ["frame"], () => this.controls.renderFrame(s.frame, s));
     this.view("network", ["frame", "settings", "selection", "highlight"], () => this.network.update(s.frame, s));
     this.view("output", ["frame", "settings"], ({ fields, meta }) => {
+      if (this.showImage(imageShape(s))) return;
       if (meta.force) this.boundary.invalidate();
       this.boundary.update(s.frame, s);
       if (fields.has("frame")) this.hover.frame(s.frame);
@@ -270,6 +274,35 @@ export class App {
     await plotsDrawn();
     this.hook.plotsReady = true;
     loading.plotsReady();
+  }
+
+  /**
+   * The output panel for data whose inputs are an image's pixels (shape [rows, columns]): the
+   * digits' views in the place of the output over the plane; null: the plane's plot again.
+   * Returns whether the image views are shown.
+   */
+  showImage(shape) {
+    const on = !!shape;
+    if (on !== this.imageShown) {
+      this.imageShown = on;
+      document.body.dataset.inputs = on ? "image" : "plane";
+      $("#digits").hidden = !on;
+      $("#boundary").hidden = on;
+      $("[data-plane]").hidden = on;
+      this.boundary.caption.hidden = on;
+      if (!on) this.boundary.invalidate(); // drawn again at its size, now visible
+    }
+    if (on) this.digits.update(this.store.frame, this.store, shape);
+    return on;
+  }
+
+  /** The network view's pointer on a neuron or edge (or on nothing): the output plot shows
+   * that neuron over the input plane; the digits outline its weight image. Data without an
+   * input plane (the digits, a CSV of d ≠ 2 columns) has no plane to show it over. */
+  pointed(h) {
+    const d = this.store.data?.train?.points?.[0]?.length ?? 2;
+    if (d === 2 || this.hover.target) this.hover.set(d === 2 ? h : null);
+    if (this.imageShown) this.digits.hoverNeuron(h);
   }
 
   /** Click on a neuron or edge: select it, or clear the selection if it was selected. */

@@ -3,7 +3,9 @@
 // plus Playground's own names as aliases).
 
 import { drawDatasetIcon } from "./dataset_icons.js";
+import { datasetLabel, drawDigitIcon } from "./digit_views.js";
 import { ACT_LABEL, COST_LABEL, REG_LABEL, learnChoices } from "./quantities.js";
+import { readLink } from "./state.js";
 import { $, $$, esc, fmt, html, setHTML } from "./util.js";
 
 const LEARNING_RATES = [0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10];
@@ -85,7 +87,7 @@ export class Controls {
     $("#cost").addEventListener("change", (e) => a.set({ cost: e.target.value || null }));
     $("#problem").addEventListener("change", (e) => {
       const first = opts.datasets.find((d) => d.kind === e.target.value);
-      if (first) a.set({ dataset: first.name, output_activation: null, cost: null });
+      if (first) this.pickDataset(first.name, { output_activation: null, cost: null });
     });
     const slider = (key, scale) => {
       const el = $(`#${key}`);
@@ -111,11 +113,12 @@ export class Controls {
 
     const box = $("#datasets");
     setHTML(box, html`${opts.datasets.filter((d) => d.name !== "csv").map(
-      (d) => html`<button class="ds" data-dataset="${d.name}" data-kind="${d.kind}" title="${d.name}: ${d.description}" aria-label="${d.name}"><canvas width="44" height="44"></canvas></button>`,
+      (d) => html`<button class="ds" data-dataset="${d.name}" data-kind="${d.kind}" title="${datasetLabel(d)}: ${d.description}" aria-label="${datasetLabel(d)}"><canvas width="44" height="44"></canvas></button>`,
     )}`);
     $$(".ds", box).forEach((b) => {
-      drawDatasetIcon($("canvas", b), b.dataset.dataset, b.dataset.kind);
-      b.addEventListener("click", () => a.set({ dataset: b.dataset.dataset, csv: null }));
+      if (opts.datasets.find((d) => d.name === b.dataset.dataset)?.image) drawDigitIcon($("canvas", b));
+      else drawDatasetIcon($("canvas", b), b.dataset.dataset, b.dataset.kind);
+      b.addEventListener("click", () => this.pickDataset(b.dataset.dataset));
     });
     setHTML($("#features"), html`${opts.features.map(
       (f) => html`<label class="feat"><input type="checkbox" value="${f.name}"><span>${f.label}</span></label>`,
@@ -130,6 +133,21 @@ export class Controls {
         a.set({ features: chosen });
       }),
     );
+  }
+
+  /**
+   * Pick a data set. One that comes with settings of its own (GET /api/options: `link`, the
+   * digits' 64-30-10 network) gets them; leaving it for one without restores the default
+   * experiment's values of those settings (30 hidden neurons are too wide for the 2-D sets).
+   */
+  async pickDataset(name, extra = {}) {
+    const opts = this.opts;
+    const linked = async (d) => (d?.link ? (await readLink(d.link)).hash.config : null);
+    const now = opts.datasets.find((d) => d.name === this.store?.settings.dataset);
+    const to = await linked(opts.datasets.find((d) => d.name === name));
+    const from = to ? null : await linked(now);
+    const back = from ? Object.fromEntries(Object.keys(from).filter((k) => k in opts.default_config).map((k) => [k, opts.default_config[k]])) : {};
+    this.actions.set({ ...back, ...(to ?? {}), ...extra, dataset: name, csv: null });
   }
 
   showSlider(key, v) {
@@ -250,7 +268,8 @@ export class Controls {
    */
   dataShape(store) {
     const csv = store.settings.dataset === "csv";
-    const d = csv ? (store.data?.train?.points?.[0]?.length ?? 2) : 2;
+    const image = this.opts.datasets.find((x) => x.name === store.settings.dataset)?.image; // the digits' pixels
+    const d = csv ? (store.data?.train?.points?.[0]?.length ?? 2) : image ? image[0] * image[1] : 2;
     const key = `${csv}|${d}|${store.locked("noise")}|${store.locked("features")}`;
     if (key === this.shapeKey) return;
     this.shapeKey = key;
@@ -265,9 +284,10 @@ export class Controls {
       note.className = "dim small";
       $("#features").after(note);
     }
-    const noPlane = csv && d !== 2;
+    const noPlane = d !== 2;
     note.hidden = !noPlane;
-    note.textContent = noPlane ? `Features such as x₁² or sin(x₁) are made from exactly 2 input columns; this CSV has ${d}, which go into the network directly.` : "";
+    const these = csv ? `this CSV has ${d}` : `the digits have ${d} pixels`;
+    note.textContent = noPlane ? `Features such as x₁² or sin(x₁) are made from exactly 2 input columns; ${these}, which go into the network directly.` : "";
     for (const cb of $$("#features input")) cb.disabled = noPlane || store.locked("features");
   }
 

@@ -76,7 +76,7 @@ export class NetworkPlot {
     }
     // The header names each layer's activation as the frame says it is in use: redrawn when
     // the activations change too, not only the shape (issue 9, item 3).
-    const headerKey = `${sizesKey}|${frame.activations.join(",")}|${W}x${H}|${store.hidden("layers")}|${store.locked("layers")}`;
+    const headerKey = `${sizesKey}|${frame.activations.join(",")}|${W}x${H}|${store.hidden("layers")}|${store.locked("layers")}|${widthCap(store)}`;
     if (structural || headerKey !== this.headerKey) {
       this.headerKey = headerKey;
       this.renderHeader(frame, store);
@@ -144,7 +144,7 @@ export class NetworkPlot {
       if (e.l === l && e.j === j && e.k === k) continue;
       for (let i = 0; i <= 60; i++) others.push([...bezierAt(e.p, i / 60), 0]);
     }
-    for (const col of g.nodes) for (const n of col) others.push([n.x, n.y, g.D / 2], [n.tx + g.T / 2, n.y, g.T * 0.71]);
+    for (const col of g.nodes) for (const n of col) others.push([n.x, n.y, n.d / 2], [n.tx + n.t / 2, n.y, n.t * 0.71]);
     const own = g.edges.find((e) => e.l === l && e.j === j && e.k === k);
     let best = null;
     for (let t = 0.1; t <= 0.9; t += 0.02) {
@@ -185,7 +185,7 @@ export class NetworkPlot {
     const g = this.geom;
     const L = frame.sizes.length;
     const canEdit = !store.hidden("layers") && !store.locked("layers");
-    const maxW = Math.min(8, store.options?.limits?.max_width ?? 8);
+    const maxW = widthCap(store);
     const items = frame.sizes.map((n, li) => {
       const l = li + 1;
       const act = li > 0 ? ACT_LABEL[frame.activations[li - 1]] ?? frame.activations[li - 1] : "";
@@ -195,8 +195,9 @@ export class NetworkPlot {
         canEdit && li > 0 && li < L - 1
           ? html`<span class="neuron-buttons"><button class="mini" data-neurons="${li - 1}" data-delta="-1" title="remove a neuron from layer ${l}" ${n <= 1 ? "disabled" : ""}>−</button><span class="count">${n}</span><button class="mini" data-neurons="${li - 1}" data-delta="1" title="add a neuron to layer ${l}" ${n >= maxW ? "disabled" : ""}>+</button></span>`
           : html`<span class="count-only">${n} ${n === 1 ? "neuron" : "neurons"}</span>`;
-      const x0 = g.cols[li] - g.D / 2 - 2 - g.T - (li === 0 ? 24 : 0);
-      const x1 = g.cols[li] + g.D / 2;
+      const n0 = g.nodes[li][0]; // each layer's own disc and thumbnail (a dense one's are smaller)
+      const x0 = n0.tx - (li === 0 ? 24 : 0);
+      const x1 = g.cols[li] + n0.d / 2;
       const where = li === 0 ? "first" : li === L - 1 ? "last" : "";
       const left = li === 0 ? x0 : li === L - 1 ? x1 : (x0 + x1) / 2;
       return html`<div class="layer-label ${where}" style="left:${Math.round(left)}px"><span class="lt">${title}</span><span class="la">${sub2}</span>${buttons}</div>`;
@@ -227,6 +228,14 @@ export class NetworkPlot {
     this.tip.style.left = `${Math.max(2, x)}px`;
     this.tip.style.top = `${Math.max(2, h.y - box.top + 10)}px`;
   }
+}
+
+/** The most neurons a hidden layer may have here: 8 as in Playground, the server's wider cap
+ * on an image data set (the book's 30 hidden neurons on the digits). */
+export function widthCap(store) {
+  const limits = store.options?.limits ?? {};
+  const image = store.options?.datasets?.find((d) => d.name === store.settings.dataset)?.image;
+  return image && limits.max_digits_width ? limits.max_digits_width : Math.min(8, limits.max_width ?? 8);
 }
 
 /** With several outputs, output neuron j stands for class j: show the class's colour. */

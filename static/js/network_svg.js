@@ -51,12 +51,11 @@ export class LiveLayer {
     svg.setAttribute("width", geom.W);
     svg.setAttribute("height", geom.H);
     svg.setAttribute("viewBox", `0 0 ${geom.W} ${geom.H}`);
-    const T = geom.T;
     const thumbsG = el("g", {}, svg);
     this.thumbs = geom.nodes.map((col, li) =>
       col.map((n, j) => {
-        const g = el("g", {}, thumbsG);
-        const box = { x: f1(n.tx), y: f1(n.ty), width: f1(T), height: f1(T) };
+        const g = el("g", n.t ? {} : { display: "none" }, thumbsG); // t = 0: no thumbnail (network_geom.js)
+        const box = { x: f1(n.tx), y: f1(n.ty), width: f1(n.t), height: f1(n.t) };
         const img = el("image", { ...box, preserveAspectRatio: "none", display: "none" }, g);
         const frame = el("rect", { ...box, fill: "#f4f4f4", stroke: "#c8c8c8", "stroke-width": "0.8" }, g);
         return { g, img, frame, key: nodeKey(li + 1, j), href: null };
@@ -73,21 +72,25 @@ export class LiveLayer {
     });
     // What the pointer finds: an edge near its line, a neuron on its disc or thumbnail.
     const hits = el("g", { fill: "none", stroke: "transparent" }, svg);
-    for (const e of geom.edges) el("path", { d: pathOf(e.p), "stroke-width": HIT_WIDTH, "pointer-events": "stroke", "data-hit": edgeKey(e.l, e.j, e.k) }, hits);
+    // A dense layer's edges lie a pixel or two apart: a narrower band finds the nearest one.
+    for (const e of geom.edges) el("path", { d: pathOf(e.p), "stroke-width": geom.dense ? Math.min(HIT_WIDTH, 1 + geom.edgeWidth[e.l]) : HIT_WIDTH, "pointer-events": "stroke", "data-hit": edgeKey(e.l, e.j, e.k) }, hits);
     geom.nodes.forEach((col, li) =>
-      col.forEach((n, j) => el("rect", { x: f1(n.tx), y: f1(n.ty), width: f1(T), height: f1(T), "pointer-events": "all", "data-hit": nodeKey(li + 1, j) }, hits)),
+      col.forEach((n, j) => {
+        // A neuron without a thumbnail is found on its whole slot (a 3 px disc is hard to hit).
+        const box = n.t ? { x: n.tx, y: n.ty, width: n.t, height: n.t } : { x: n.x - n.d / 2 - 1, y: n.y - n.slot / 2, width: n.d + 2, height: n.slot };
+        el("rect", { x: f1(box.x), y: f1(box.y), width: f1(box.width), height: f1(box.height), "pointer-events": "all", "data-hit": nodeKey(li + 1, j) }, hits);
+      }),
     );
     const nodesG = el("g", {}, svg);
-    const D = geom.D;
     this.nodes = geom.nodes.flatMap((col, li) =>
       col.map((n, j) => {
         const g = el("g", {}, nodesG);
-        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(D / 2), "data-node": nodeKey(li + 1, j), "data-hit": nodeKey(li + 1, j), "pointer-events": "all" }, g);
-        if (li === 0 && inputLabels?.[j]) {
+        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(n.d / 2), "data-node": nodeKey(li + 1, j), "data-hit": nodeKey(li + 1, j), "pointer-events": "all" }, g);
+        if (li === 0 && inputLabels?.[j] && n.slot >= 11) {
           const t = el("text", { x: f1(n.tx - 4), y: f1(n.y + 3.5), "font-size": 10.5, "text-anchor": "end", fill: "#222" }, g);
           t.textContent = inputLabels[j]; // textContent: never markup
         }
-        return { l: li + 1, j, g, c, key: nodeKey(li + 1, j) };
+        return { l: li + 1, j, g, c, key: nodeKey(li + 1, j), thin: n.d < 8 };
       }),
     );
     this.labels = el("g", { "font-size": 11, "font-weight": 600, fill: "#111", stroke: "#fff", "stroke-width": 3.2, "paint-order": "stroke" }, svg);
@@ -107,7 +110,8 @@ export class LiveLayer {
       const { e } = x;
       const v = opts.edgeValues[e.l - 2][e.j][e.k];
       const t = Math.max(-1, Math.min(1, opts.scales.edge.t(v)));
-      const width = Math.min(7, 0.6 + 5.4 * Math.abs(t));
+      // A dense layer (network_geom.js): hairlines up to the width its spacing allows.
+      const width = this.geom.dense ? 0.15 + (this.geom.edgeWidth[e.l] - 0.15) * Math.abs(t) : Math.min(7, 0.6 + 5.4 * Math.abs(t));
       const emph = x.key === selKey || !!(hl && hl.edges && hl.edges.has(x.key));
       const faded = !!(hl && hl.edges && !emph);
       put(x.line, "stroke", colorOf(t));
@@ -129,7 +133,7 @@ export class LiveLayer {
       const scale = n.l === 1 && opts.scales.input ? opts.scales.input : opts.scales.node;
       put(n.c, "fill", values && !pending ? colorOf(scale.t(values[n.j])) : "#ffffff");
       put(n.c, "stroke", ring ? "#111" : "#6b6b6b");
-      put(n.c, "stroke-width", ring ? "2.6" : "1");
+      put(n.c, "stroke-width", ring ? (n.thin ? "1.6" : "2.6") : n.thin ? "0.5" : "1");
       put(n.c, "stroke-dasharray", pending ? "3 2" : "none");
       put(n.g, "opacity", isFaded(hl, n.key) ? "0.3" : "1");
     }
@@ -163,7 +167,7 @@ export class LiveLayer {
     if (key === this.labelKey) return;
     this.labelKey = key;
     this.labels.replaceChildren();
-    const { D } = this.geom;
+    const placed = []; // the boxes of the labels drawn: one that would overlap them is left out
     for (const lab of labels) {
       let x;
       let y;
@@ -179,10 +183,17 @@ export class LiveLayer {
         // Right of the disc, except in the output layer: there the text ends at the disc's
         // right edge (above it), so that it is never cut by the panel's edge.
         const last = lab.node[0] === this.geom.nodes.length;
-        x = last ? n.x + D / 2 : n.x + D / 2 + 4;
-        y = n.y - D / 2 - 2;
+        x = last ? n.x + n.d / 2 : n.x + n.d / 2 + 4;
+        y = n.y - n.d / 2 - 2;
         anchor = last ? "end" : "start";
       } else continue;
+      // Text never on text (a dense layer's neurons are closer than a line): ~6.3 px a
+      // character at 11 px, 12 px high, with 1 px to spare.
+      const w = 6.3 * String(lab.text).length;
+      const x0 = anchor === "end" ? x - w : anchor === "middle" ? x - w / 2 : x;
+      const box = [x0 - 1, y - 10, x0 + w + 1, y + 3];
+      if (placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) continue;
+      placed.push(box);
       const t = el("text", { x: f1(x), y: f1(y), "text-anchor": anchor }, this.labels);
       t.textContent = lab.text;
     }

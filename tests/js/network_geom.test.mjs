@@ -65,6 +65,32 @@ describe("geometry", () => {
     }
   });
 
+  test("a dense network (the book's 64-30-10): every neuron inside, none on another, every weight an edge", () => {
+    for (const sizes of [[64, 30, 10], [64, 30, 30, 10], [64, 8, 10], [17, 2, 1]]) {
+      for (const [W, H] of [[300, 160], [520, 230], [770, 260], [1200, 600]]) {
+        const g = geometry(sizes, W, H, 24);
+        const what = `${sizes.join("-")} in ${W}×${H}`;
+        assert.ok(g.dense, what);
+        g.nodes.forEach((layer, li) => {
+          for (const [j, n] of layer.entries()) {
+            assert.ok(n.d >= Math.min(3, n.slot) - 1e-9, `${what}: disc ${li},${j} smaller than it need be`);
+            assert.ok(n.y - n.d / 2 >= -1e-9 && n.y + n.d / 2 <= H + 1e-9, `${what}: disc ${li},${j} cut`);
+            assert.ok(n.x + n.d / 2 <= W + 1e-9 && n.tx >= 24 - 1e-9, `${what}: neuron ${li},${j} beyond the sides`);
+            if (n.t) assert.ok(n.tx + n.t <= n.x - n.d / 2 && n.ty >= -1e-9 && n.ty + n.t <= H + 1e-9, `${what}: thumbnail ${li},${j}`);
+            if (j) assert.ok(layer[j - 1].y + Math.max(layer[j - 1].d, layer[j - 1].t) / 2 <= n.y - Math.max(n.d, n.t) / 2 + 1e-9, `${what}: neurons ${j - 1} and ${j} of layer ${li + 1} overlap`);
+          }
+          if (li) assert.ok(g.nodes[li - 1][0].x + g.nodes[li - 1][0].d / 2 < layer[0].tx, `${what}: layer ${li + 1} overlaps layer ${li}`);
+        });
+        assert.equal(g.edges.length, sizes.slice(1).reduce((s, n, i) => s + n * sizes[i], 0));
+        for (const e of g.edges) {
+          const src = g.nodes[e.l - 2][e.k];
+          assert.deepEqual(bezierAt(e.p, 0), [src.x + src.d / 2, src.y]);
+          assert.ok(g.edgeWidth[e.l] > 0 && g.edgeWidth[e.l] <= 7);
+        }
+      }
+    }
+  });
+
   test("keys name l, j, k as the notation does", () => {
     assert.equal(edgeKey(3, 0, 1), "3,0,1");
     assert.equal(nodeKey(2, 4), "2,4");
