@@ -1,10 +1,13 @@
 // The run's life cycle: find or create the run (its id survives a reload in sessionStorage),
 // wait politely when the server is full (429 + Retry-After), stream its frames, reconnect
-// after a dropped connection. A run the server evicted while idle is never replaced
-// silently: the page says so and offers to recreate it with the same settings.
+// after a dropped connection (backoff with jitter, reconnect.js; a run that was playing plays
+// on). A run the server evicted while idle is never replaced silently: the page says so and
+// offers to recreate it with the same settings. A run gone after a restart (the server kept
+// it in memory) is replaced by a new one with the same settings, and the page says so.
 
 import { ApiError, api, openStream } from "./api.js";
 import { banner } from "./banner.js";
+import { reconnectDelay, reconnectStatus, replacedText } from "./reconnect.js";
 import { configOf, diffKeys, settingsFromRun } from "./state.js";
 
 const RUN_KEY = "bpv.run";
@@ -17,8 +20,9 @@ export class Session {
     this.store = store;
     this.hooks = hooks;
     this.stream = null;
-    this.retries = 0;
     this.closing = false;
+    this.generation = 0; // bumped by every connect(): a reconnect loop from before it stops
+    this.resume = false; // the run was playing when its stream dropped: play on reconnect
     this.nextId = 1; // every message sent carries an id; the server's errors echo it
     this.sentById = new Map(); // id -> message, the last SENT_KEPT sent
   }
@@ -207,11 +211,13 @@ export class Session {
 
   connect() {
     const id = this.store.run.id;
+    this.generation += 1;
     this.stream = openStream(id, {
       open: () => {
-        this.retries = 0;
         banner.clear("conn");
         this.hooks.connected?.();
+        if (this.resume) this.send({ type: "play" });
+        this.resume = false;
       },
       frame: (f) => this.hooks.frame(f),
       rebuilt: (run) => {
@@ -229,6 +235,7 @@ export class Session {
   async onClose(ev) {
     if (this.closing) return;
     this.stream = null;
+    this.resume ||= this.store.frame?.status === "running";
     this.hooks.closed?.(); // the server pauses a run whose stream closed
     if (ev?.code === 4404) {
       // The server no longer knows this run (evicted after being idle): say so, offer it back.
@@ -253,21 +260,52 @@ export class Session {
       });
       return;
     }
-    this.retries += 1;
-    const wait = Math.min(10, 0.5 * 2 ** Math.min(this.retries, 5));
-    banner.show("conn", { level: "warn", text: `Connection to the server lost (code ${ev?.code ?? "?"}); reconnecting in ${wait.toFixed(1)} s…` });
-    await new Promise((r) => setTimeout(r, wait * 1000));
-    try {
-      this.store.update({ run: await api.getRun(this.store.run.id) });
-    } catch (err) {
-      if (err instanceof ApiError && err.status === 404) {
-        banner.clear("conn");
-        this.evicted();
-        return;
-      } else {
-        return this.onClose(ev);
+    return this.reconnect();
+  }
+
+  /**
+   * The stream dropped (the server restarting, a worker gone, the network): say
+   * "Reconnecting…", and ask for the run again after a jittered, growing wait until the
+   * server answers. It has the run: stream it again (playing on if it was). It no longer has
+   * it (a restart lost it): a new run with the same settings, and a message saying so.
+   */
+  async reconnect() {
+    const generation = this.generation;
+    const dropped = performance.now();
+    for (let attempt = 1; ; attempt++) {
+      const wait = reconnectDelay(attempt);
+      banner.show("conn", reconnectStatus(attempt, wait, (performance.now() - dropped) / 1000));
+      await new Promise((r) => setTimeout(r, wait * 1000));
+      if (generation !== this.generation) return; // connected meanwhile by other means
+      let run = null;
+      try {
+        run = await api.getRun(this.store.run.id);
+      } catch (err) {
+        if (!(err instanceof ApiError) || err.status !== 404) continue; // not answering yet
       }
+      if (generation !== this.generation) return;
+      if (run) {
+        this.store.update({ run });
+        this.connect();
+        return;
+      }
+      return this.replace();
     }
+  }
+
+  /** The server answered 404 for the run after a drop: a fresh run with the same settings. */
+  async replace() {
+    const step = this.store.frame?.step;
+    let run;
+    try {
+      run = await this.create();
+    } catch {
+      banner.clear("conn");
+      this.evicted(); // could not make one: the page says so and offers to try again
+      return;
+    }
+    await this.adopt(run);
+    banner.show("expired", { level: "info", dismiss: true, text: replacedText(step) });
     this.connect();
   }
 
