@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-js test-slow lint format bench bench-quick soak chromium nodejs haproxy clean
+.PHONY: run test test-js test-slow lint format bench bench-quick soak chromium nodejs redis haproxy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 # Browser tests use Debian's Chromium: Playwright's own browser download cannot work offline.
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+
+# The Redis-backed store's tests (tests/store/) start their own redis-server from Debian's
+# package on a free loopback port, with no persistence, and stop it by its pid.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq redis-server; }
 
 # The reference deployment's tests (tests/deploy/) check deploy/haproxy.cfg with `haproxy -c`
 # and run it on loopback in front of two app processes: Debian's HAProxy, as Chromium.
@@ -50,7 +55,7 @@ lint: $(VENV)/.installed-test
 # Two passes: what does not measure time on both cores (a file per worker), then what does
 # (tests/abuse measures honest students' frame rates; the image replay times its server)
 # alone. Each fails on pytest's exit 5 (no tests) like any other error.
-test: $(VENV)/.installed-test chromium haproxy lint test-js
+test: $(VENV)/.installed-test chromium redis haproxy lint test-js
 	$(BIN)/pytest -m "not slow" -n 2 --dist loadfile --durations=15 tests \
 		--ignore=tests/abuse --ignore=tests/docker
 	$(BIN)/pytest -m "not slow" --durations=10 tests/abuse tests/docker

@@ -71,6 +71,10 @@ def main(argv: list[str] | None = None) -> None:
         fail(str(e))
     except PresetError as e:
         fail(str(e))
+    if settings.redis_url:  # reachable now, or one line and exit 2 (app/api/placement.py)
+        from app.main import redis_placement
+
+        redis_placement().check_redis(settings.redis_url)
     _raise_open_file_limit()
     print(f"backprop-viz: open http://{args.host}:{args.port} in your browser", flush=True)
     uvicorn.run(

@@ -16,6 +16,7 @@ import contextlib  # noqa: E402
 import gc  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
+from types import ModuleType  # noqa: E402
 
 from fastapi import FastAPI  # noqa: E402
 
@@ -45,6 +46,21 @@ from app.runs.work import Workers  # noqa: E402
 from app.settings import Settings, SettingsError, get_settings  # noqa: E402
 
 
+def redis_placement() -> ModuleType:
+    """:mod:`app.api.placement`, which needs redis-py (the ``redis`` extra): imported only
+    when ``BPV_REDIS_URL`` is set; missing, one line and exit status 2."""
+    try:
+        from app.api import placement
+    except ImportError as e:
+        print(
+            f"backprop-viz: BPV_REDIS_URL is set but {e}: pip install 'backprop-viz[redis]'",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(2) from None
+    return placement
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app. ``uvicorn app.main:create_app --factory`` calls this with no arguments.
 
@@ -58,6 +74,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise SystemExit(2) from None
     default_config = parse_preset(settings.preset, settings)
     store = RunStore(settings)
+    durable = None  # with BPV_REDIS_URL: the Redis-backed store's helpers (app/api/placement)
+    if settings.redis_url:
+        durable = redis_placement()
+        store = durable.make_store(settings)
     pacer = Pacer(settings.max_fps, settings.min_fps, settings.cpu_share, settings.steady_fps)
     # Builds, stateless backprop and advice trials, off the event loop; a duty cycle while
     # streams play.
@@ -69,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # full passes (they took ~80 ms with 100 streaming runs, a visible hitch).
         gc.freeze()
         evictor = asyncio.create_task(store.evict_forever())
+        saver = None if durable is None else durable.start(store)
         try:
             with insight.trials_in(workers):  # advice trials: the workers' jobs too
                 yield
@@ -76,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             evictor.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await evictor
+            if durable is not None and saver is not None:
+                await durable.stop(store, saver)  # what changed since the last tick, kept
             workers.shutdown()
 
     app = FastAPI(
@@ -103,6 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     openapi.install(app, settings)
     edge.document(app)
     docs.install(app)
+    if durable is not None:  # innermost: the request's run in place, its changes kept
+        app.add_middleware(durable.RunPlacementMiddleware, store=store)
     app.add_middleware(LimitsMiddleware, max_body_bytes=settings.max_body_bytes)
     # Inside the edge: a request refused for its Host or Origin costs no one's budget.
     app.add_middleware(RequestRateMiddleware, rps=settings.client_rps, burst=settings.client_burst)

@@ -81,6 +81,9 @@ class Settings:
     # A teacher's preset: a URL-hash string (``dataset=xor&hidden=4,4``) that becomes the
     # default experiment of ``POST /api/runs {}`` and of the page.
     preset: str = ""
+    # Redis (README "Many students, many cores"): empty, runs live in this process only; a
+    # redis:// URL, each run is checkpointed there and a restart loses none of them.
+    redis_url: str = ""
     static_dir: Path = ROOT / "static"
     templates_dir: Path = ROOT / "templates"
 
@@ -176,6 +179,7 @@ RANGES: dict[str, Between | Matches | IsDir] = {
     "client_rps": Between(0.1, 1_000_000),
     "client_burst": Between(1, 1_000_000, integer=True),
     "preset": Matches(r"[^\n]*", "one line (a URL-hash string)"),
+    "redis_url": Matches(r"(rediss?|unix)://[^\s]{1,500}|", "empty, or a redis:// URL"),
     "static_dir": IsDir(),
     "templates_dir": IsDir(),
 }

@@ -177,9 +177,11 @@ class RunStore:
         config: Experiment,
         client: str,
         build_off_loop: Callable[[Experiment], Awaitable[RunState]],
+        run_id: str | None = None,
     ) -> Run:
         """As :meth:`create`, the build awaited from ``build_off_loop`` (a worker thread);
-        the run's place and memory are reserved meanwhile."""
+        the run's place and memory are reserved meanwhile. ``run_id``: a run coming back
+        (from a checkpoint) keeps its id; a new run gets a fresh one."""
         size = self._admit(config, client)
         self._reserved_bytes += size
         self._reserved_runs[client] += 1
@@ -190,10 +192,17 @@ class RunStore:
             self._reserved_bytes -= size
             self._reserved_runs[client] -= 1
             self._reserved_by[client] -= size
-        return self._add(config, state, client, size)
+        return self._add(config, state, client, size, run_id)
 
-    def _add(self, config: Experiment, state: RunState, client: str, size: int) -> Run:
-        run_id = secrets.token_urlsafe(12)
+    def _add(
+        self,
+        config: Experiment,
+        state: RunState,
+        client: str,
+        size: int,
+        run_id: str | None = None,
+    ) -> Run:
+        run_id = run_id or secrets.token_urlsafe(12)
         run = Run(run_id, config, self.settings, state=state, owner=client)
         run.bytes = size
         run.admit = self.admit_change

@@ -1,0 +1,303 @@
+"""The run store with Redis behind it (``BPV_REDIS_URL``): runs still train in this process
+(:class:`~app.runs.store.RunStore`: its caps, idle eviction and memory budgets, all per
+process), and each is checkpointed to Redis (:mod:`app.runs.checkpoints`), so a restart
+loses no run, no setting, no edited weight, and at most :data:`CHECKPOINT_S` of training.
+
+When a run is written:
+
+- right after every change made through a REST request (the API awaits :meth:`flush`
+  before it answers: the answer means the change is kept), a delete removes it;
+- while it trains (a stream playing, a long ``/step``), at most every :data:`CHECKPOINT_S`
+  (:meth:`checkpoint_forever` looks every :data:`TICK_S`);
+- a change from a stream's message (a weight edit, a setting) within :data:`TICK_S`;
+- at a graceful shutdown, every run that changed since its last write.
+
+A checkpoint is made on the event loop (the run is consistent between two awaits; about
+0.2 ms for the default network, ``bench/bench_workers.py``) and sent with redis-py's
+asyncio client. A run that is not live here is read back on its first request
+(:meth:`load`) and rebuilt in a thread of its own, checked in full as an imported document
+is. Evicting an idle run frees this process's memory only: its checkpoint stays in Redis
+for :data:`RUN_TTL_S` after its last write (then Redis drops it: abandoned runs do not pile
+up), and the run comes back on its next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from app.runs import checkpoints
+from app.runs.checkpoints import Checkpoint, Codec
+from app.runs.config import ConfigError
+from app.runs.experiment import Experiment
+from app.runs.run import Run
+from app.runs.state import RunState
+from app.runs.store import RunStore
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+KEY = "bpv:run:"  # + run id → checkpoint JSON
+CHECKPOINT_S = 1.5  # a training run's checkpoint is at most this old (+ TICK_S + one write)
+TICK_S = 0.25
+RUN_TTL_S = 86_400  # a day after its last change, an abandoned run's checkpoint expires
+
+
+def run_key(run_id: str) -> str:
+    return KEY + run_id
+
+
+@dataclass
+class Saved:
+    """What a run was at its last checkpoint here (to tell whether it changed since)."""
+
+    created: float  # Unix time the run was first made (kept across restores)
+    at: float = 0.0  # monotonic time of the last write (0: never)
+    mark: tuple[object, ...] = ()
+
+
+def _mark(run: Run) -> tuple[object, ...]:
+    """Changes whenever anything a checkpoint holds may have changed: a step, a command
+    (every command touches the run), a rebuild, a rewind or a restored history."""
+    return (
+        run.step,
+        run.last_used,
+        run.generation,
+        run.measurements.revision,
+        run.steps_per_frame,
+    )
+
+
+# A write that is refused (a lease lost to another worker, app/runs/lease.py): the guard
+# returns False and the checkpoint is not written.
+WriteGuard = Callable[[str, bytes, int], Awaitable[bool]]
+
+
+class RedisRunStore(RunStore):
+    def __init__(self, settings: Settings, redis: Redis, codec: Codec) -> None:
+        super().__init__(settings)
+        self.redis = redis
+        self.codec = codec
+        self._saved: dict[str, Saved] = {}
+        self._fresh: set[str] = set()  # created here, not written yet
+        self._deleted: set[str] = set()  # deleted here, not removed from Redis yet
+        self._loading: dict[str, asyncio.Future[bool]] = {}
+        # Restores are rebuilt one at a time in a thread of their own: a worker that takes
+        # over twenty runs at once must not fill the requests' work queue (app/runs/work.py).
+        self._restorer = ThreadPoolExecutor(1, thread_name_prefix="bpv-restore")
+        self.write: WriteGuard = self._write_plain
+        self.checkpoint_seconds = 0.0  # time spent making checkpoints (on the loop)
+        self.checkpoints = 0
+
+    # -- the store's hooks ----------------------------------------------------------------
+    def _add(
+        self,
+        config: Experiment,
+        state: RunState,
+        client: str,
+        size: int,
+        run_id: str | None = None,
+    ) -> Run:
+        run = super()._add(config, state, client, size, run_id)
+        if run.id not in self._saved:
+            self._saved[run.id] = Saved(time.time())
+            self._fresh.add(run.id)
+        return run
+
+    def delete(self, run_id: str) -> None:
+        super().delete(run_id)
+        self._saved.pop(run_id, None)
+        self._fresh.discard(run_id)
+        self._deleted.add(run_id)
+
+    def evict_idle(self, now: float | None = None) -> int:
+        n = super().evict_idle(now)
+        if n:
+            for rid in [r for r in self._saved if r not in self._runs]:
+                del self._saved[rid]
+        return n
+
+    def drop(self, run_id: str, reason: str) -> Run | None:
+        """Stop holding a run here (it lives on in Redis): its stream is ended."""
+        run = self._runs.pop(run_id, None)
+        self._saved.pop(run_id, None)
+        self._fresh.discard(run_id)
+        if run is not None:
+            self._end(run, reason)
+        return run
+
+    # -- writing ------------------------------------------------------------------------
+    async def _write_plain(self, run_id: str, data: bytes, ttl_ms: int) -> bool:
+        await self.redis.set(run_key(run_id), data, px=ttl_ms)
+        return True
+
+    def capture(self, run: Run) -> bytes:
+        """The run's checkpoint now (on the loop), timed."""
+        t0 = time.perf_counter()
+        saved = self._saved.setdefault(run.id, Saved(time.time()))
+        data = checkpoints.capture(run, self.codec, saved.created)
+        saved.mark = _mark(run)
+        saved.at = time.monotonic()
+        self.checkpoint_seconds += time.perf_counter() - t0
+        self.checkpoints += 1
+        return data
+
+    async def save(self, run: Run) -> bool:
+        """Write ``run``'s checkpoint now; False if the write was refused or failed (the
+        next tick tries again)."""
+        data = self.capture(run)
+        try:
+            ok = await self.write(run.id, data, RUN_TTL_S * 1000)
+        except (RedisError, OSError) as e:
+            log.warning("checkpoint of run %s failed: %s", run.id, e)
+            ok = False
+        if not ok and run.id in self._saved:
+            self._saved[run.id].mark = ()  # still to be written
+        return ok
+
+    def changed(self, run: Run) -> bool:
+        saved = self._saved.get(run.id)
+        return saved is None or saved.mark != _mark(run)
+
+    async def flush(self, run_id: str | None) -> None:
+        """After a REST change: write the run (or remove it, deleted), and any run created
+        here since the last flush. Awaited before the answer goes out."""
+        for rid in list(self._fresh):
+            self._fresh.discard(rid)
+            fresh = self._runs.get(rid)
+            if fresh is not None:
+                await self.save(fresh)
+        if run_id is None:
+            return
+        if run_id in self._deleted:
+            self._deleted.discard(run_id)
+            with contextlib.suppress(RedisError, OSError):
+                await self.remove(run_id)
+            return
+        run = self._runs.get(run_id)
+        if run is not None and self.changed(run):
+            await self.save(run)
+
+    async def remove(self, run_id: str) -> None:
+        await self.redis.delete(run_key(run_id))
+
+    async def checkpoint_due(self, now: float | None = None) -> int:
+        """Write every run that changed: one that trained, once :data:`CHECKPOINT_S` has
+        passed since its last write; one changed by a command only, now."""
+        now = time.monotonic() if now is None else now
+        written = 0
+        for run in list(self._runs.values()):
+            saved = self._saved.get(run.id)
+            if saved is not None and saved.mark == _mark(run):
+                continue
+            trained = saved is None or not saved.mark or saved.mark[0] != run.step
+            if trained and saved is not None and now - saved.at < CHECKPOINT_S:
+                continue
+            if run.closed is None and await self.save(run):
+                written += 1
+        for rid in list(self._deleted):
+            self._deleted.discard(rid)
+            with contextlib.suppress(RedisError, OSError):
+                await self.remove(rid)
+        return written
+
+    async def checkpoint_forever(self) -> None:
+        """The background task: :meth:`checkpoint_due` every :data:`TICK_S`."""
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                await self.checkpoint_due()
+            except Exception:  # a bug must not end checkpointing for good
+                log.exception("checkpointing failed")
+
+    async def save_all(self) -> None:
+        """At shutdown: write every run that changed since its last write."""
+        for run in list(self._runs.values()):
+            if self.changed(run) and run.closed is None:
+                await self.save(run)
+
+    # -- reading back -------------------------------------------------------------------
+    async def fetch(self, run_id: str) -> Checkpoint | None:
+        raw = await self.redis.get(run_key(run_id))
+        if not isinstance(raw, bytes):  # None: no such run (or it expired)
+            return None
+        try:
+            return checkpoints.read(raw)
+        except checkpoints.CheckpointError as e:
+            log.warning("run %s: %s", run_id, e)
+            return None
+
+    async def load(self, run_id: str) -> bool:
+        """Make the run live here from its checkpoint if it is not (one restore at a time
+        per run); True if it is live now, False if Redis has no such run. Raises the
+        store's refusals (StoreFull, ClientFull, MemoryFull) when it does not fit."""
+        if run_id in self._runs:
+            return True
+        pending = self._loading.get(run_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._loading[run_id] = future
+        try:
+            ok = await self._restore(run_id)
+        except BaseException as e:
+            future.set_exception(e)
+            future.exception()  # retrieved: waiters get it too
+            raise
+        else:
+            future.set_result(ok)
+            return ok
+        finally:
+            del self._loading[run_id]
+
+    async def _restore(self, run_id: str) -> bool:
+        cp = await self.fetch(run_id)
+        if cp is None or run_id in self._runs:
+            return run_id in self._runs
+        meta = cp.meta
+        loop = asyncio.get_running_loop()
+        built: dict[str, object] = {}
+
+        async def build_off_loop(config: Experiment) -> RunState:
+            _, state, history = await loop.run_in_executor(
+                self._restorer, checkpoints.rebuild, cp, self.codec, self.settings
+            )
+            built["history"] = history
+            return state
+
+        try:
+            experiment = self.codec.from_wire(cp.document["settings"])
+        except (ConfigError, ValueError, KeyError) as e:
+            log.warning("run %s cannot be restored: %s", run_id, e)
+            return False
+        self._saved[run_id] = Saved(meta.created)
+        try:
+            run = await self.create_async(experiment, meta.owner, build_off_loop, run_id)
+        except ConfigError as e:  # a checkpoint this version cannot go on from
+            self._saved.pop(run_id, None)
+            log.warning("run %s cannot be restored: %s at %s", run_id, e.msg, e.loc)
+            return False
+        except BaseException:
+            self._saved.pop(run_id, None)
+            raise
+        history = built["history"]
+        assert isinstance(history, list)
+        run.measurements.restore(history)
+        run.steps_per_frame = meta.steps_per_frame
+        self._fresh.discard(run_id)
+        saved = self._saved[run_id]
+        saved.mark, saved.at = _mark(run), time.monotonic()  # as it is in Redis
+        log.info("run %s restored at step %d", run_id, run.step)
+        return True
+
+    async def aclose(self) -> None:
+        self._restorer.shutdown(wait=False, cancel_futures=True)
+        await self.redis.aclose()
