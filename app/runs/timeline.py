@@ -10,10 +10,14 @@ about exponentially spaced), the oldest always. When the bytes allow fewer than
 to take one is the caller's (:class:`app.runs.lab.Lab`: every step early on, then at the
 end of each stretch of training).
 
-Bytes are counted by :func:`snapshot_bytes`: θ and v (16 bytes per parameter), the batch
-order when no other kept snapshot holds the same one (2 bytes per training example, 4
-beyond 32,767), and :data:`OVERHEAD` for the objects. The batch order is stored as the
-smallest integer type that holds it, one array per epoch shared by that epoch's snapshots.
+Bytes are counted as the snapshots hold them: θ and v (16 bytes per parameter), and
+:data:`OVERHEAD` for the objects, per snapshot; per epoch held (once, however many kept
+snapshots share it) its batch order (2 bytes per training example, 4 beyond 32,767) and
+:data:`EPOCH_OVERHEAD` for the order's array and the generator's state. The batch order is
+stored as the smallest integer type that holds it, one array per epoch shared by that
+epoch's snapshots. The budget (:func:`budget_bytes`) is :data:`MAX_SNAPSHOTS` allowances of
+:func:`snapshot_bytes` (at most :data:`BUDGET_BYTES`); a run whose every step starts an epoch
+(a batch of the whole training set) keeps fewer snapshots within it.
 """
 
 from __future__ import annotations
@@ -34,7 +38,12 @@ BUDGET_BYTES = 1_000_000
 MAX_SNAPSHOTS = 128
 RECENT = 32  # the newest snapshots, all kept
 EVERY_STEP_UNTIL = 100  # a snapshot at every step before this one
-OVERHEAD = 600  # a snapshot's objects: the state, two arrays' headers, the generator's dict
+# The objects around the arrays, as bench/bench_timeline.py walks them (sys.getsizeof):
+# about 350 bytes a snapshot (the state, θ's and v's headers, its list slots) and 650 an
+# epoch (the order's header, the generator's state dicts and numbers).
+OVERHEAD = 400
+EPOCH_OVERHEAD = 700
+ALLOWANCE = 600  # a snapshot's share of the budget beyond its arrays (MAX_SNAPSHOTS of them)
 
 
 def order_itemsize(n: int) -> int:
@@ -42,8 +51,8 @@ def order_itemsize(n: int) -> int:
 
 
 def snapshot_bytes(n_params: int, n_train: int) -> int:
-    """The most one snapshot may hold: θ and v, its own batch order, the objects."""
-    return 16 * n_params + order_itemsize(n_train) * n_train + OVERHEAD
+    """A snapshot's allowance in the budget: θ and v, a batch order, :data:`ALLOWANCE`."""
+    return 16 * n_params + order_itemsize(n_train) * n_train + ALLOWANCE
 
 
 def budget_bytes(n_params: int, n_train: int) -> int:
@@ -110,7 +119,7 @@ class Timeline:
             held = self._held.get(id(st.order), 0)
             self._held[id(st.order)] = held + 1
             if not held:
-                self.bytes += st.order.nbytes
+                self.bytes += st.order.nbytes + EPOCH_OVERHEAD
         if len(self._snaps) > self.most or self.bytes > self.budget:
             self._thin()
 
@@ -128,7 +137,7 @@ class Timeline:
             self._held[key] -= 1
             if not self._held[key]:
                 del self._held[key]
-                self.bytes -= st.order.nbytes
+                self.bytes -= st.order.nbytes + EPOCH_OVERHEAD
 
     def _thin(self) -> None:
         """Down to 7/8 of the most snapshots or bytes allowed, in one pass: the snapshots
