@@ -25,12 +25,20 @@ SHOWN = """() => {
 }"""
 
 
-def test_ten_fresh_loads_all_show_the_boundary_and_thumbnails(browser, server) -> None:
+# Ten fresh loads in all: the first three in `make test`, the other seven in `make test-slow`
+# (the race this guards against lost the first picture on some loads, not on every one).
+@pytest.mark.parametrize(
+    "loads",
+    [pytest.param(range(3), id="3"), pytest.param(range(3, 10), id="7", marks=pytest.mark.slow)],
+)
+def test_ten_fresh_loads_all_show_the_boundary_and_thumbnails(
+    browser, server, loads: range
+) -> None:
     misses = []
     errors: list[str] = []
     ctx = browser.new_context(viewport={"width": 1280, "height": 720}, bypass_csp=True)
     try:
-        for i in range(10):
+        for i in loads:
             # A new tab has an empty sessionStorage: a new run, its first frame, every time.
             pg = ctx.new_page()
             pg.on("pageerror", lambda e: errors.append(str(e)))
@@ -44,7 +52,7 @@ def test_ten_fresh_loads_all_show_the_boundary_and_thumbnails(browser, server) -
                     f"(() => {{ const s = ({SHOWN})(); return s.boundary && s.thumbs >= 8; }})()",
                     timeout=3_000,
                 )
-            except PlaywrightTimeout:  # record the miss, report all ten at the end
+            except PlaywrightTimeout:  # record the miss, report them all at the end
                 misses.append((i, pg.evaluate(f"({SHOWN})()")))
             pg.evaluate(DELETE_RUN)
             pg.close()
