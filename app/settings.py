@@ -42,6 +42,8 @@ class Settings:
     # Size caps; every one of them is reported by GET /api/options.
     max_layers: int = 6  # hidden layers (Playground: 0-6)
     max_width: int = 8  # neurons per hidden layer (Playground: 1-8)
+    # neurons per hidden layer of a network on the book's digits (64 inputs; the book's 30)
+    max_digits_width: int = 32
     max_inputs: int = 64  # input neurons (features, or CSV columns)
     max_outputs: int = 16  # output neurons
     max_params: int = 20_000
@@ -150,6 +152,7 @@ RANGES: dict[str, Between | Matches | IsDir] = {
     "idle_timeout_s": Between(1, 7 * 86_400),
     "max_layers": Between(0, 64, integer=True),
     "max_width": Between(1, 4096, integer=True),
+    "max_digits_width": Between(1, 4096, integer=True),
     "max_inputs": Between(1, 4096, integer=True),
     "max_outputs": Between(1, 4096, integer=True),
     "max_params": Between(1, 10_000_000, integer=True),

@@ -44,7 +44,7 @@ else:
     FeedbackName = Literal[feedback.NAMES]
 InitName = Literal["playground", "xavier", "he", "standard_normal", "zeros"]
 DatasetName = Literal[
-    "circle", "xor", "gauss", "spiral", "plane", "multigauss", "blobs3", "spiral3", "csv"
+    "circle", "xor", "gauss", "spiral", "plane", "multigauss", "blobs3", "spiral3", "digits", "csv"
 ]
 FeatureName = Literal["x1", "x2", "x1^2", "x2^2", "x1x2", "sin_x1", "sin_x2"]
 Kind = Literal["classification", "regression", "multiclass"]
@@ -232,6 +232,16 @@ class DatasetOption(BaseModel):
     n_points: int
     n_classes: int
     description: str
+    n_inputs: int = Field(description="the input layer's n_1 (2: x1, x2 and their features)")
+    image: list[int] | None = Field(
+        description="[rows, columns] when the inputs are an image's pixels, row by row "
+        "(digits: [8, 8]); null for the 2-D sets, whose input features apply"
+    )
+    link: str | None = Field(
+        description="a link (URL-hash grammar, GET /api/preset) with the settings this data "
+        "set is meant to be used with, for the page to apply when it is picked: the digits' "
+        "is the book's 64-30-10 network; null: the current settings suit it"
+    )
 
 
 class FeatureOption(BaseModel):
@@ -297,6 +307,7 @@ class About(BaseModel):
 class Limits(BaseModel):
     max_layers: int
     max_width: int
+    max_digits_width: int
     max_inputs: int
     max_outputs: int
     max_params: int

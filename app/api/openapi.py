@@ -31,7 +31,8 @@ def _patch(schemas: dict[str, Any], s: Settings) -> None:
         if name.startswith("RunConfig") or name == "SetMessage":
             hidden = props.get("hidden", {})
             hidden["maxItems"] = s.max_layers
-            hidden.setdefault("items", {})["maximum"] = s.max_width
+            # the digits allow wider layers (max_digits_width), the 2-D sets max_width
+            hidden.setdefault("items", {})["maximum"] = max(s.max_width, s.max_digits_width)
             props.get("batch_size", {})["maximum"] = s.max_batch
             props.get("csv", {}).pop("maxLength", None)
         if name == "BackpropRequest":

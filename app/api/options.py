@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from app.api.deps import DefaultConfigDep, SettingsDep
 from app.api.models import Options
-from app.api.presets import MAX_LINK, grammar_json, parse_link
+from app.api.presets import DATASET_LINKS, MAX_LINK, grammar_json, parse_link
 from app.api.responses import OrjsonResponse
 from app.core import activations, costs, feedback, regularisers
 from app.core.datasets import DATASETS, FEATURE_LABELS, FEATURES, KINDS, default_output, output_size
@@ -82,6 +82,7 @@ def limits(s: Settings) -> dict[str, Any]:
     return {
         "max_layers": s.max_layers,
         "max_width": s.max_width,
+        "max_digits_width": s.max_digits_width,
         "max_inputs": s.max_inputs,
         "max_outputs": s.max_outputs,
         "max_params": s.max_params,
@@ -127,6 +128,9 @@ async def options(settings: SettingsDep, default_config: DefaultConfigDep) -> Or
                     "n_points": d.n_points,
                     "n_classes": d.n_classes,
                     "description": d.description,
+                    "n_inputs": d.n_inputs,
+                    "image": list(d.image) if d.image else None,
+                    "link": DATASET_LINKS.get(d.name),
                 }
                 for d in DATASETS.values()
             ],

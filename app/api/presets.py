@@ -37,7 +37,7 @@ from pydantic import ValidationError
 
 from app.api.mapping import experiment_of
 from app.api.models import RunConfig
-from app.core.datasets import DATASETS, split
+from app.core.datasets import DATASETS, make_dataset, split, split_for
 from app.runs.config import ConfigError, check_caps
 from app.runs.pacer import MAX_STEPS_PER_FRAME
 from app.runs.state import build
@@ -47,6 +47,18 @@ log = logging.getLogger(__name__)
 
 Kind = Literal["name", "text", "number", "int", "bool", "names", "ints"]
 MAX_LINK = 4096  # characters of a link the server reads
+
+# "The book's digits": Nielsen's chapter-1 network, 64-30-10 with sigmoid hidden neurons and
+# mini-batches of 10, on the 8×8 digits held out 1,437/360; the output and cost are the
+# multiclass default (softmax, log-likelihood: chapter 3), so η is 0.5, not chapter 1's 3.0.
+# The 2-D input features do not apply to the digits (their inputs are the 64 pixels).
+BOOK_DIGITS = (
+    "dataset=digits&noise=0&train_share=0.8&hidden=30&hidden_activation=sigmoid"
+    "&output_activation=auto&cost=auto&init=xavier&learning_rate=0.5&batch_size=10"
+    "&regulariser=none&lambda=0&momentum=0"
+)
+# The settings the page applies when a data set is picked, where they differ from the rest.
+DATASET_LINKS: dict[str, str] = {"digits": BOOK_DIGITS}
 
 
 @dataclass(frozen=True)
@@ -198,8 +210,9 @@ def _read(k: Key, raw: str | None) -> Any:
     return raw if k.kind == "text" else t
 
 
-def _check(k: Key, value: Any, settings: Settings) -> Any:
-    """``value`` if key ``k`` may take it here; else :class:`_Bad` with the reason."""
+def _check(k: Key, value: Any, settings: Settings, dataset: str | None = None) -> Any:
+    """``value`` if key ``k`` may take it here; else :class:`_Bad` with the reason.
+    ``dataset``: the link's data set, whose caps apply (the digits allow wider layers)."""
     if k.target == "view":
         if k.choices and value not in k.choices:
             raise _Bad(f"choose one of {', '.join(k.choices)}")
@@ -209,7 +222,10 @@ def _check(k: Key, value: Any, settings: Settings) -> Any:
     try:
         config = RunConfig.model_validate({k.key: value})
         if k.key != "dataset":  # dataset=csv needs CSV text, which the page keeps
-            check_caps(experiment_of(config), settings)
+            experiment = experiment_of(config)
+            if dataset in DATASETS:
+                experiment = experiment.changed(dataset=dataset)
+            check_caps(experiment, settings)
     except ValidationError as e:
         raise _Bad(e.errors()[0]["msg"]) from None
     except ConfigError as e:
@@ -222,6 +238,9 @@ def _n_train(dataset: str, train_share: float) -> int | None:
     spec = DATASETS.get(dataset)
     if spec is None:
         return None
+    if spec.image is not None:  # the digits: a stratified split of their own
+        ds = make_dataset(dataset, 0.0, np.random.default_rng(0))
+        return len(split_for(ds, train_share, np.random.default_rng(0))[0])
     return len(split(spec.n_points, train_share, np.random.default_rng(0))[0])
 
 
@@ -259,7 +278,9 @@ def parse_link(text: str, settings: Settings, base: RunConfig | None = None) -> 
     features: list[str] = []
     feature_flags = False
     hide: list[str] = []
-    for key, raw in _split(text):
+    pairs = _split(text)
+    dataset = next((raw for key, raw in pairs if key == "dataset" and raw), None)
+    for key, raw in pairs:
         if key in PLAYGROUND_KEYS:
             key = PLAYGROUND_KEYS[key]
         elif key == "regularization":
@@ -312,7 +333,7 @@ def parse_link(text: str, settings: Settings, base: RunConfig | None = None) -> 
             value = _read(k, raw)
             if key == "noise" and value is not None and 0.5 < value <= 50:
                 value = value / 100  # Playground writes noise in percent (0-50)
-            value = _check(k, value, settings)
+            value = _check(k, value, settings, dataset)
         except _Bad as e:
             ignore(key, raw, str(e))
             continue

@@ -22,6 +22,11 @@ Ours: blobs3 (500) three Gaussian blobs (variance as gauss) around a circle of r
 spiral3 (500) three arms of the spiral above. Points are returned in generation order
 (class by class); :func:`split` gives the shuffled train/test partition, as Playground shuffles
 before slicing.
+
+The book's digits (1797, :mod:`app.core.digits`): 8×8 images, so 64 inputs (the pixels in
+[0, 1]) and no (x1, x2) plane: the input features do not apply. ``noise`` moves each pixel by
+``U(−noise, noise)`` (clipped to [0, 1]); :func:`split_for` holds out a stratified set that
+does not depend on the seed.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from app.core import digits
 from app.core.activations import ACTIVATIONS, OUTPUT, Activation, get_activation
 
 Array = NDArray[np.float64]
@@ -54,6 +60,8 @@ class DatasetSpec:
     n_points: int
     n_classes: int
     description: str
+    n_inputs: int = 2  # raw columns: 2 for the plane (features then apply), 64 for digits
+    image: tuple[int, int] | None = None  # (rows, columns) when the inputs are an image's pixels
 
 
 @dataclass(frozen=True)
@@ -181,7 +189,17 @@ _TABLE: list[tuple[str, str, int, int, Gen, str]] = [
 _GENERATORS: dict[str, tuple[DatasetSpec, Gen]] = {
     name: (DatasetSpec(name, kind, n, k, desc), gen) for name, kind, n, k, gen, desc in _TABLE
 }
+DIGITS = DatasetSpec(
+    "digits",
+    _M,
+    digits.N_DIGITS,
+    digits.N_CLASSES,
+    "The book's digits: 1,797 8×8 handwritten digits 0-9 (UCI optdigits, CC BY 4.0)",
+    n_inputs=digits.N_PIXELS,
+    image=(digits.SIDE, digits.SIDE),
+)
 DATASETS: dict[str, DatasetSpec] = {name: spec for name, (spec, _) in _GENERATORS.items()}
+DATASETS[DIGITS.name] = DIGITS
 
 
 def make_dataset(
@@ -190,11 +208,19 @@ def make_dataset(
     """Draw dataset ``name`` with ``noise`` in [0, 0.5]; points (N, 2), labels (N,).
 
     ``n_points`` defaults to the spec's size (Playground: 500 / 1200) and must be 4..100000.
+    ``digits``: points (1797, 64), the pixels with noise (module docstring); its size is fixed.
     """
-    if name not in _GENERATORS:
+    if name not in DATASETS:
         raise ValueError(f"name: unknown dataset {name!r}; choose one of {sorted(DATASETS)}")
     if not 0.0 <= noise <= NOISE_MAX:
         raise ValueError(f"noise must be in [0, {NOISE_MAX}] (Playground's 0-50 %), got {noise}")
+    if name == DIGITS.name:
+        if n_points not in (None, DIGITS.n_points):
+            raise ValueError(f"n_points: the digits are a fixed set of {DIGITS.n_points}")
+        pixels, labels = digits.load()
+        return Dataset(
+            name, _M, digits.with_noise(pixels, float(noise), rng), labels, DIGITS.n_classes
+        )
     spec, gen = _GENERATORS[name]
     n = spec.n_points if n_points is None else n_points
     if not N_POINTS_MIN <= n <= N_POINTS_MAX:
@@ -220,6 +246,21 @@ def split(
     n_train = min(max(math.floor(n * train_share + 1e-9), 1), n - 1)
     perm = rng.permutation(n).astype(np.intp)
     return perm[:n_train], perm[n_train:]
+
+
+def split_for(
+    ds: Dataset, train_share: float, rng: np.random.Generator
+) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """The (train, test) partition of ``ds``: :func:`split` with ``rng``, but for the digits
+    the stratified split of :func:`app.core.digits.split`, the same for every seed (``rng``
+    unused)."""
+    if ds.name == DIGITS.name:
+        if not TRAIN_SHARE_MIN <= train_share <= TRAIN_SHARE_MAX:
+            raise ValueError(
+                f"train_share must be in [{TRAIN_SHARE_MIN}, {TRAIN_SHARE_MAX}], got {train_share}"
+            )
+        return digits.split(ds.labels, train_share)
+    return split(len(ds.points), train_share, rng)
 
 
 FEATURES: dict[str, Callable[[Array], Array]] = {

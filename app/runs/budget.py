@@ -97,6 +97,9 @@ def shape_of(config: Experiment, settings: Settings) -> Shape:
     spec = DATASETS.get(config.dataset)
     n = spec.n_points if spec is not None else settings.max_rows
     classes = spec.n_classes if spec is not None else settings.max_outputs
+    d = spec.n_inputs if spec is not None else 2
+    if d != 2:  # the digits: the pixels are the inputs, no features and no grid
+        return Shape(n, d, d, max(2, classes), False)
     return Shape(n, 2, len(config.features), max(2, classes), True)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from app.core.activations import ACTIVATIONS, OUTPUT
 from app.core.costs import COSTS, get_cost
-from app.core.datasets import default_output
+from app.core.datasets import DIGITS, default_output
 from app.runs.experiment import Experiment
 from app.settings import Settings
 
@@ -23,14 +23,19 @@ class ConfigError(ValueError):
 
 
 def check_caps(config: Experiment, settings: Settings) -> None:
-    """The caps that need no data: depth, width, batch size, a CSV when asked for one."""
+    """The caps that need no data: depth, width (wider on the digits), batch size, a CSV
+    when asked for one."""
     s = settings
     if len(config.hidden) > s.max_layers:
         raise ConfigError(("hidden",), f"at most {s.max_layers} hidden layers (max_layers)")
+    width, cap = s.max_width, "max_width"
+    if config.dataset == DIGITS.name:
+        width, cap = s.max_digits_width, "max_digits_width"
     for i, n in enumerate(config.hidden):
-        if n > s.max_width:
+        if n > width:
+            on = " on the digits" if cap == "max_digits_width" else ""
             raise ConfigError(
-                ("hidden", i), f"at most {s.max_width} neurons per hidden layer (max_width)"
+                ("hidden", i), f"at most {width} neurons per hidden layer{on} ({cap})"
             )
     if config.batch_size > s.max_batch:
         raise ConfigError(("batch_size",), f"at most {s.max_batch} examples (max_batch)")

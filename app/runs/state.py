@@ -23,7 +23,7 @@ import numpy as np
 from app.core import regularisers
 from app.core.costs import Cost, get_cost
 from app.core.csvdata import CSVError, csv_to_dataset
-from app.core.datasets import Dataset, features, make_dataset, output_size, split, targets
+from app.core.datasets import Dataset, features, make_dataset, output_size, split_for, targets
 from app.core.feedback import Feedback
 from app.core.feedback import make as make_feedback
 from app.core.network import Network, n_params
@@ -131,6 +131,12 @@ def build(config: Experiment, settings: Settings, reuse: RunState | None = None)
     if n > settings.max_rows:
         raise ConfigError(("dataset",), f"at most {settings.max_rows} rows (max_rows)")
     output_act, cost_name = resolve_output(ds.kind, config.output_activation, config.cost)
+    if ds.points.shape[1] > settings.max_inputs:
+        raise ConfigError(
+            ("dataset",),
+            f"{config.dataset} has {ds.points.shape[1]} inputs; "
+            f"at most {settings.max_inputs} (max_inputs)",
+        )
     two_d = ds.points.shape[1] == 2
     if two_d:
         names = list(config.features)
@@ -150,7 +156,7 @@ def build(config: Experiment, settings: Settings, reuse: RunState | None = None)
         )
     y_all = targets(ds.labels, ds.kind, output_act, ds.n_classes)
     if train_idx is None or test_idx is None:
-        train_idx, test_idx = split(n, config.train_share, data_rng)
+        train_idx, test_idx = split_for(ds, config.train_share, data_rng)
     order = np.concatenate([train_idx, test_idx])
     x, y = x_all[order], y_all[order]
     n_train = len(train_idx)

@@ -54,14 +54,16 @@ def test_settings_come_from_bpv_variables() -> None:
 
 
 def test_limits_follow_the_settings() -> None:
-    with client_for(max_width=5, max_layers=2) as c:
+    with client_for(max_width=5, max_layers=2, max_digits_width=7) as c:
         limits = c.get("/api/options").json()["limits"]
         assert (limits["max_width"], limits["max_layers"]) == (5, 2)
+        assert limits["max_digits_width"] == 7
         schema = c.get("/openapi.json").json()["components"]["schemas"]
         hidden = next(v for k, v in schema.items() if k.startswith("RunConfig"))["properties"][
             "hidden"
         ]
-        assert hidden["maxItems"] == 2 and hidden["items"]["maximum"] == 5
+        # the widest layer any data set allows: the digits' 7 (the 2-D sets' 5 at run time)
+        assert hidden["maxItems"] == 2 and hidden["items"]["maximum"] == 7
 
 
 def test_a_preset_is_the_default_experiment() -> None:
