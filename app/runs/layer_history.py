@@ -75,17 +75,18 @@ class LayerHistory:
         """A point at ``step``: ``norms[i]`` (layer l = i + 2, as the frame's ``norms``),
         ``health`` (the frame's ``health.layers``: the layers counted), and the layer
         histograms of the same frame (kept when :meth:`snapshot_due` said so)."""
-        if self._has(step):
-            return  # measured again at a step kept (after a rewind, say): the first stays
-        self._back_to(step)
-        row = np.full((len(norms), _COLS), np.nan, dtype=np.float32)
-        # the frame's norms are finite floats (clipped); anything else is NaN: null
-        row[:, : len(NORMS)] = [[n[k] for k in NORMS] for n in norms]
-        for h in health:
-            i = h["l"] - 2
-            if 0 <= i < len(norms):
-                row[i, len(NORMS) :] = h["saturated"], h["dead"]
-        self._append(step, row)
+        if not self._after_last(step):  # the usual case (training on) skips both searches
+            if self._has(step):
+                return  # measured again at a step kept (after a rewind, say): the first stays
+            self._back_to(step)
+        # the frame's norms are finite floats (clipped); anything else is NaN: null; a layer
+        # the health does not count has NaN counts
+        counts = {h["l"]: (h["saturated"], h["dead"]) for h in health}
+        uncounted = (math.nan, math.nan)
+        rows = [
+            [*(n[k] for k in NORMS), *counts.get(i + 2, uncounted)] for i, n in enumerate(norms)
+        ]
+        self._append(step, np.array(rows, dtype=np.float32).reshape(len(norms), _COLS))
         due = self._seen % self._stride == 0
         self._seen += 1
         if due and hist is not None:
@@ -94,7 +95,11 @@ class LayerHistory:
     def snapshot_due(self, step: int) -> bool:
         """A point recorded at ``step`` now would keep a histogram snapshot (so the caller
         counts the histograms for it)."""
-        return self._seen % self._stride == 0 and not self._has(step)
+        return self._seen % self._stride == 0 and (self._after_last(step) or not self._has(step))
+
+    def _after_last(self, step: int) -> bool:
+        """``step`` is after every point kept (or none is kept)."""
+        return self._end == self._start or step > int(self._steps[self._end - 1])
 
     def _has(self, step: int) -> bool:
         kept = self._steps[self._start : self._end]
