@@ -43,9 +43,9 @@ export function predictionLabel(p, frameStep) {
   const to = p.step;
   const head = `ΔC of step ${(to - 1).toLocaleString("en-US")} → ${to.toLocaleString("en-US")}`;
   const m = p.batch;
-  const over = m ? `one update, on its batch of ${m.toLocaleString("en-US")} ${m === 1 ? "example" : "examples"}` : "one update, on its batch";
+  const over = m ? `one update on its batch of ${m.toLocaleString("en-US")} ${m === 1 ? "example" : "examples"}` : "one update on its batch";
   const later = (frameStep ?? to) - to;
-  const since = later > 0 ? `; the ${steps(later)} since, to step ${frameStep.toLocaleString("en-US")}, not predicted` : "";
+  const since = later > 0 ? `; not the ${steps(later)} since` : "";
   return { head, note: `(${over}${since})` };
 }
 

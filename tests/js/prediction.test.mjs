@@ -59,10 +59,10 @@ describe("predictionVerdict's other cases", () => {
 describe("predictionLabel: which update, over what", () => {
   const p = { step: 1, predicted: -0.01, actual: -0.009, batch: 10 };
   test("the frame at the predicted step: that update alone", () => {
-    assert.deepEqual(predictionLabel(p, 1), { head: "ΔC of step 0 → 1", note: "(one update, on its batch of 10 examples)" });
+    assert.deepEqual(predictionLabel(p, 1), { head: "ΔC of step 0 → 1", note: "(one update on its batch of 10 examples)" });
   });
   test("a frame ten steps on (POST /step of 10): the first update, the nine since not predicted", () => {
-    assert.deepEqual(predictionLabel(p, 10), { head: "ΔC of step 0 → 1", note: "(one update, on its batch of 10 examples; the 9 steps since, to step 10, not predicted)" });
-    assert.equal(predictionLabel({ ...p, step: 1200, batch: 1 }, 1201).note, "(one update, on its batch of 1 example; the 1 step since, to step 1,201, not predicted)");
+    assert.deepEqual(predictionLabel(p, 10), { head: "ΔC of step 0 → 1", note: "(one update on its batch of 10 examples; not the 9 steps since)" });
+    assert.deepEqual(predictionLabel({ ...p, step: 1200, batch: 1 }, 1201), { head: "ΔC of step 1,199 → 1,200", note: "(one update on its batch of 1 example; not the 1 step since)" });
   });
 });
