@@ -8,8 +8,10 @@ bench/bench_digits.py measures the seconds)."""
 
 from __future__ import annotations
 
+import fnmatch
 import gzip
 import hashlib
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,7 @@ from app.core import digits
 from app.core.datasets import DATASETS, accuracy, make_dataset, split_for
 from app.runs.state import build
 from app.settings import Settings
+from tests.docker import dockerfile_replay as replay
 
 # Published with scikit-learn's copy (sklearn/datasets/data/digits.csv.gz, 1.9.1).
 SHA256 = "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
@@ -53,6 +56,19 @@ def test_load_scales_the_counts_to_0_1() -> None:
     assert image[3, 3:5].max() == 0.0 and image[3, 2] > 0.5 and image[3, 5] > 0.4
     pixels[0, 0] = 99.0  # a fresh copy each time
     assert digits.load()[0][0, 0] == 0.0
+
+
+def test_the_wheel_and_the_image_ship_the_file() -> None:
+    """pyproject's package data (wheel, pip install) names the file and its licence, and
+    neither .dockerignore nor the Dockerfile leave app/data out of the image."""
+    root = digits.PATH.parents[2]
+    pyproject = tomllib.loads((root / "pyproject.toml").read_text())
+    shipped = pyproject["tool"]["setuptools"]["package-data"]["app"]
+    for name in ("digits.csv.gz", "DIGITS-LICENSE.md"):
+        assert any(fnmatch.fnmatch(f"data/{name}", pattern) for pattern in shipped), name
+        assert not replay.ignored(f"app/data/{name}", replay.read_dockerignore(root))
+    dockerfile = (root / "Dockerfile").read_text()
+    assert "COPY app/ app/" in dockerfile
 
 
 def test_a_corrupt_file_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

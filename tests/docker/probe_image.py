@@ -80,6 +80,11 @@ def probe(
         run = httpx.post(f"{base}/api/runs", json={}, timeout=5)
         report["create_status"] = run.status_code
         run_id = run.json()["id"]
+        # the book's digits are read from app/data in the image (a 64-30-10 run)
+        digits = httpx.post(
+            f"{base}/api/runs", json={"dataset": "digits", "hidden": [30]}, timeout=10
+        )
+        report["digits_sizes"] = digits.json()["sizes"] if digits.status_code == 201 else None
         frames = asyncio.run(stream_frames(f"ws://127.0.0.1:8000/api/runs/{run_id}/stream", 5))
         report["frames"] = len(frames)
         report["frame_steps"] = [f["step"] for f in frames]

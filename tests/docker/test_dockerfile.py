@@ -75,6 +75,7 @@ def test_replayed_image_serves_streams_and_stops_cleanly(tmp_path: Path) -> None
     image = replay.replay(DOCKERFILE, ROOT, tmp_path / "image")
     assert not (image.workdir / "tests").exists(), ".dockerignore / COPY let tests in"
     assert (image.workdir / "app" / "main.py").exists()
+    assert (image.workdir / "app" / "data" / "digits.csv.gz").exists()  # the book's digits
     spec = {
         "cmd": image.cmd,
         "healthcheck": image.healthcheck,
@@ -99,6 +100,7 @@ def test_replayed_image_serves_streams_and_stops_cleanly(tmp_path: Path) -> None
     assert report["page_status"] == 200 and report["page_has_plotly"]
     assert report["plotly_bytes"] > 1_000_000, "Plotly.js is served from the image itself"
     assert report["create_status"] == 201
+    assert report["digits_sizes"] == [64, 30, 10]
     assert report["frames"] == 5
     assert report["frame_steps"][-1] > report["frame_steps"][0], "training runs while streaming"
     # uvicorn shuts down gracefully, then re-raises the SIGTERM it caught, so a clean stop

@@ -75,6 +75,9 @@ CASES: list[tuple[str, dict[str, Any], list[int]]] = [
         {"csv": csv_text(1600, 64, 10), "hidden": [8] * 6, "feedback": "random"},
         [512, 3, 512],
     ),
+    # the book's digits: 64 pixels, 10 classes, no grid (1,437 training digits at 0.8)
+    ("the book's digits", {"dataset": "digits", "hidden": [30], "train_share": 0.8}, [10]),
+    ("digits, widest", {"dataset": "digits", "hidden": [32] * 3, "train_share": 0.8}, [512, 3]),
 ]
 
 
