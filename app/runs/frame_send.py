@@ -110,22 +110,21 @@ class SendPlan:
             self.layer_slots.append(dict(zip(LAYER_SLOTS, found, strict=True)))
         n_plain = sum(p.size for p in plain)
         self._n_plain = n_plain
-        # (gathered indices, right factors), indexed by "regularised"
+        # Per "regularised": the indices of the sent values (plain, then the products' left
+        # factors), followed by those of the products' right factors: one gather for both.
         self._gather = [
-            (
-                np.concatenate(plain + [p[j] for p in prods]),
-                np.concatenate([p[j + 1] for p in prods]),
-            )
+            np.concatenate(plain + [p[j] for p in prods] + [p[j + 1] for p in prods])
             for j in (0, 2)
         ]
-        assert max(int(g.max()) for pair in self._gather for g in pair) < buf_size
-        total = len(self._gather[0][0])
+        assert max(int(g.max()) for g in self._gather) < buf_size
+        total = n_plain + sum(p[0].size for p in prods)
         self._offsets = [(o + n_plain if is_prod else o, sh) for is_prod, o, sh in slots]
         # Buffers of the per-frame arithmetic, made once.
         self.send32 = np.zeros(total, dtype=np.float32)
         self.vals = np.zeros(total)
-        self._work = np.zeros(total)  # the values, scaled in place while being rounded
-        self._right = np.zeros(total - n_plain)
+        # the gathered values (scaled in place while being rounded), then the right factors
+        self._gathered = np.zeros(2 * total - n_plain)
+        self._work, self._right = self._gathered[:total], self._gathered[total:]
         self._sq = np.zeros(total + 1)  # squares of the sent values, one slack element
         self._sq_sent = self._sq[:-1]
         self._tmp = np.empty(total)
@@ -155,13 +154,11 @@ class SendPlan:
     def finish(self, buf: NDArray[np.float64], regularised: bool) -> bool:
         """Gather from ``buf``, multiply the products, take the norms, round to 4 significant
         digits into ``send32``; False if some sent value was not finite (it is clipped)."""
-        perm, right = self._gather[regularised]
         vals, tmp = self._work, self._tmp
         # the indices are in range (checked when made): mode='wrap' skips take's buffered
         # out (mode='raise' copies through a temporary)
-        buf.take(perm, out=vals, mode="wrap")
+        buf.take(self._gather[regularised], out=self._gathered, mode="wrap")
         prods = vals[self._n_plain :]
-        buf.take(right, out=self._right, mode="wrap")
         np.multiply(prods, self._right, out=prods)
         sq, sq_sent = self._sq, self._sq_sent
         np.multiply(vals, vals, out=sq_sent)

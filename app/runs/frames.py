@@ -86,6 +86,7 @@ class FrameBuilder:
         self.probe, self.input = self.template.probe, self.template.input
         self._key: tuple[Any, ...] | None = None
         self._result: tuple[float | None, bool] = (None, False)
+        self.fills = 0  # fills that computed: the buffer's numbers are the same while it stays
         self.truth = None
         if feedback is not None and not feedback.exact:  # backprop's numbers beside the rule's
             self.truth = FrameTruth(self, net, cost.sigma_prime_cancels)
@@ -132,6 +133,7 @@ class FrameBuilder:
         if key == self._key:  # nothing changed: the buffers hold this frame already
             return self._result
         self._key = None
+        self.fills += 1
         self.template.invalidate()
         self.buf[self._input_dst] = np.frombuffer(raw)
         self._result = self._fill(regulariser, lmbda, n_train, penalty)

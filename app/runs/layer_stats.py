@@ -40,17 +40,18 @@ class LayerSamples:
         self.histograms = SegmentHistograms([p.size for p in parts], BINS)
         self.m = builder.m
         self.n_layers = len(sizes) - 1
-        self._last: tuple[NDArray[np.float64], Histograms] | None = None
+        self._values = np.zeros(self.index.size)
+        self._last: tuple[int, Histograms] | None = None
 
-    def __call__(self, buf: NDArray[np.float64]) -> Histograms:
-        """The histograms of the values in ``buf`` (the builder's buffer, after a fill); the
-        last ones again if the values are the same (a paused run asked again)."""
-        v = buf[self.index]
+    def __call__(self, buf: NDArray[np.float64], fills: int) -> Histograms:
+        """The histograms of the values in ``buf`` (the builder's buffer after its fill number
+        ``fills``); the last ones again after the same fill (a paused run asked again)."""
         last = self._last
-        if last is not None and np.array_equal(v, last[0]):
+        if last is not None and last[0] == fills:
             return last[1]
-        h = self.histograms(v)
-        self._last = (v, h)
+        buf.take(self.index, out=self._values, mode="wrap")  # in range: made from arange
+        h = self.histograms(self._values)
+        self._last = (fills, h)
         return h
 
     def as_json(self, h: Histograms) -> dict[str, Any]:
@@ -80,7 +81,7 @@ def samples(builder: FrameBuilder) -> LayerSamples:
 def histograms(builder: FrameBuilder) -> tuple[dict[str, Any], Histograms]:
     """The frame's ``histograms`` object for ``builder``'s last fill, and the counts."""
     s = samples(builder)
-    h = s(builder.buf)
+    h = s(builder.buf, builder.fills)
     return s.as_json(h), h
 
 

@@ -115,7 +115,8 @@ def test_a_diverged_frame_sends_no_histogram_it_cannot_count() -> None:
     run = Run("r", Experiment(**{"hidden": [3], "learning_rate": 0.03}), Settings())
     builder = run.state.builder(run.state.trainer.hyper.batch_size)
     run.frame()
-    builder.buf[builder.arena.start["W"]] = np.nan  # a weight that is not finite
+    run.state.trainer.theta[0] = np.nan  # w^2_00, a weight that is not finite
+    run.frame()
     obj, h = layer_stats.histograms(builder)
     assert obj["layers"][0]["w"] is None and not h.ok[0]
     assert obj["layers"][1]["w"] is not None
