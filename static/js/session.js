@@ -311,7 +311,11 @@ export class Session {
 
   /** Send a stream message with a fresh id (docs/api.md); returns the id (null: not sent). */
   send(msg) {
-    if (!this.stream) return null;
+    if (!this.stream) {
+      // Reconnecting: a play or pause pressed meanwhile is what happens once connected.
+      if (msg.type === "play" || msg.type === "pause") this.resume = msg.type === "play";
+      return null;
+    }
     const id = this.nextId++;
     this.sentById.set(id, msg);
     if (this.sentById.size > SENT_KEPT) this.sentById.delete(this.sentById.keys().next().value);
