@@ -76,8 +76,10 @@ class LayerHistory:
         ``health`` (the frame's ``health.layers``: the layers counted), and the layer
         histograms of the same frame (kept when :meth:`snapshot_due` said so)."""
         if not self._after_last(step):  # the usual case (training on) skips both searches
-            if self._has(step):
-                return  # measured again at a step kept (after a rewind, say): the first stays
+            if self._has(step):  # measured again at a step kept (a rewind): the first stays
+                if hist is not None and not self._snap_steps:
+                    self._snapshot(step, hist)  # an opened run's last step: its first histograms
+                return
             self._back_to(step)
         # the frame's norms are finite floats (clipped); anything else is NaN: null; a layer
         # the health does not count has NaN counts

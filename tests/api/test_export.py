@@ -238,6 +238,10 @@ def test_an_opened_run_has_the_gradient_across_layers_of_the_saved_one() -> None
         opened = c.get(f"/api/runs/{twin}/history").json()
         original.pop("revision"), opened.pop("revision")  # a count of this run's cuts
         assert opened == original
+        # the layer histograms are not in the document: the opened run's first frame has them
+        assert c.get(f"/api/runs/{twin}/frame").status_code == 200
+        snaps = c.get(f"/api/runs/{twin}/history?histograms=true").json()["histograms"]
+        assert snaps["step"] == [doc["step"]] and snaps["layers"][0]["w"][0] is not None
         # the staircase is there: layer 2 learns orders of magnitude slower than the output
         g = {x["l"]: x["grad_w"][-1] for x in opened["layers"]}
         assert g[8] / g[2] > 100, g
