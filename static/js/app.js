@@ -288,7 +288,7 @@ export class App {
       document.body.dataset.inputs = on ? "image" : "plane";
       $("#digits").hidden = !on;
       $("#boundary").hidden = on;
-      $("[data-plane]").hidden = on;
+      for (const el of document.querySelectorAll("[data-plane]")) el.hidden = on; // its toggles and downloads
       this.boundary.caption.hidden = on;
       if (!on) this.boundary.invalidate(); // drawn again at its size, now visible
     }

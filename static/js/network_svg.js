@@ -122,7 +122,9 @@ export class LiveLayer {
       if (emph !== x.emph) {
         x.emph = emph;
         (emph ? this.front : this.back).append(x.g);
-        put(x.under, "display", emph ? "inline" : "none");
+        // The dark outline of a lit edge; in a dense layer a guide lights hundreds of hairlines,
+        // whose outlines would merge into one black band: there the others fade instead.
+        put(x.under, "display", emph && !(this.geom.dense && x.key !== selKey) ? "inline" : "none");
       }
       if (emph) put(x.under, "stroke-width", f1(width + 3));
     }
