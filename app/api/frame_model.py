@@ -282,7 +282,11 @@ class Frame(Wire):
     probe: Probe
     input: InputLayer
     layers: list[Layer]
-    grid: Grid | None
+    grid: Grid | None = Field(
+        description="the decision boundary over the (x1, x2) plane, on frames that carry it; "
+        "always null when the data has other than 2 inputs (the digits' 64 pixels, a CSV of "
+        "d != 2 columns): there is no plane to draw"
+    )
     history: History | None
     data_changed: bool
     explain: Explain | None = Field(description="the selection's terms, float64 (or null)")
