@@ -52,11 +52,12 @@ lint: $(VENV)/.installed-test
 	$(BIN)/mypy app
 	$(BIN)/lint-imports
 
-# Two passes: what does not measure time on both cores (a file per worker), then what does
-# (tests/abuse measures honest students' frame rates; the image replay times its server)
-# alone. Each fails on pytest's exit 5 (no tests) like any other error.
+# Two passes: what does not measure time on both cores (a file per worker, in the order
+# tests/conftest.py gives: long files first, the browser files in one block), then what
+# does (tests/abuse measures honest students' frame rates; the image replay times its
+# server) alone. Each fails on pytest's exit 5 (no tests) like any other error.
 test: $(VENV)/.installed-test chromium redis haproxy lint test-js
-	$(BIN)/pytest -m "not slow" -n 2 --dist loadfile --durations=15 tests \
+	$(BIN)/pytest -m "not slow" -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests \
 		--ignore=tests/abuse --ignore=tests/docker
 	$(BIN)/pytest -m "not slow" --durations=10 tests/abuse tests/docker
 

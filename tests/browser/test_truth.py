@@ -104,6 +104,27 @@ def assert_markers_are_the_runs_data(pg, what: str) -> dict[str, Any]:  # type: 
     return dict(data)
 
 
+# Plotly's click reports the point its hover last found (``_hoverdata``; a hover is computed
+# at most every 50 ms, and the click's own is put off within that) and nothing once the plot
+# was redrawn or unhovered in between: as a neuron's overlay leaves the plot when the pointer
+# comes from the network, or on a busy machine, a press right after the move selected nothing.
+ON_POINT = """(i) => {
+  const d = document.querySelector('#boundary');
+  return (d.dataset.showing ?? 'output') === 'output'  // unset until a neuron was hovered
+    && (d._hoverdata || []).some((p) => p.data.name === 'train' && p.pointNumber === i);
+}"""
+
+
+def click_point(pg, i: int) -> None:  # type: ignore[no-untyped-def]
+    """Click training point ``i`` of the output plot as a person does: point at it, and press
+    once the plot shows the output and Plotly's hover is on that point."""
+    pos = pg.evaluate(f"window.__bpv.boundary.clientPos({i})")
+    pg.mouse.move(pos["x"], pos["y"])
+    pg.wait_for_function(ON_POINT, arg=i, timeout=10_000)
+    pg.mouse.down()
+    pg.mouse.up()
+
+
 def header_activations(pg) -> list[str]:  # type: ignore[no-untyped-def]
     """The activation named over each non-input layer ("l = 2 · ReLU" → "ReLU")."""
     texts = pg.locator("#net .net-header .la").all_inner_texts()
@@ -222,8 +243,7 @@ def test_probe_ring_is_drawn_on_the_clicked_point(page) -> None:
     )
     for i in far[:2]:
         page.wait_for_timeout(350)  # not a double-click
-        pos = page.evaluate(f"window.__bpv.boundary.clientPos({i})")
-        page.mouse.click(pos["x"], pos["y"])
+        click_point(page, i)
         page.wait_for_function(f"window.__bpv.store.frame.probe.index === {i}", timeout=10_000)
         assert api(page, "GET", f"/api/runs/{run_id(page)}/frame?grid=false")["probe"]["index"] == i
         deadline = time.monotonic() + 5
@@ -395,8 +415,7 @@ def test_screenshots_after_switching_and_selecting(page, size: tuple[int, int]) 
             (pts[i][0] - q[0]) ** 2 + (pts[i][1] - q[1]) ** 2 for j, q in enumerate(pts) if j != i
         ),
     )
-    pos = page.evaluate(f"window.__bpv.boundary.clientPos({i})")
-    page.mouse.click(pos["x"], pos["y"])
+    click_point(page, i)
     page.wait_for_function(f"window.__bpv.store.frame.probe.index === {i}", timeout=10_000)
     assert_markers_are_the_runs_data(page, f"probe #{i} at {w}x{h}")
     page.mouse.move(2, h - 2)
