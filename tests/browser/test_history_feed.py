@@ -26,15 +26,17 @@ def full_history(base: str, run_id: str) -> dict[str, Any]:
         return json.loads(r.read())  # type: ignore[no-any-return]
 
 
-def step_and_catch_up(pg: Any, steps: int) -> int:
-    """Train ``steps`` (paused: one frame), and wait until the strip's history has it."""
+def step_and_catch_up(pg: Any, steps: int, strip: bool = True) -> int:
+    """Train ``steps`` (paused: one frame), and wait until the page's history has it (and
+    the strip shows it, with ``strip``)."""
     before = pg.evaluate("window.__bpv.store.frame.step")
     pg.evaluate(f"window.__bpv.send({{type: 'step', steps: {steps}}})")
     target = before + steps
     pg.wait_for_function(f"window.__bpv.store.frame.step === {target}", timeout=60_000)
+    shown = f" && document.querySelector('#layers .gs').dataset.step === '{target}'"
     pg.wait_for_function(
         f"(window.__bpv.store.layerHistory?.step ?? []).at(-1) === {target}"
-        f" && document.querySelector('#layers .gs').dataset.step === '{target}'",
+        + (shown if strip else ""),
         timeout=30_000,
     )
     return int(target)
@@ -141,3 +143,27 @@ def test_the_prediction_line_says_which_update_it_predicted(open_at) -> None:  #
     assert "since" not in text
     ARTIFACTS.mkdir(exist_ok=True)
     pg.locator("#loss").screenshot(path=str(ARTIFACTS / "prediction-line-one-step.png"))
+
+
+def test_the_distributions_read_in_increments_keep_the_servers_snapshots(  # type: ignore[no-untyped-def]
+    open_at, server: str
+) -> None:
+    pg = open_at(1366, 900, "hidden=5,4")
+    pg.click("#layers button:has-text('Distributions')")
+    pg.wait_for_function("window.__bpv.store.layersTab === 'distributions'")
+    for _ in range(36):  # past 32 snapshots: the server thins them (every other one dropped)
+        step_and_catch_up(pg, 5, strip=False)
+    pg.wait_for_function("window.__bpv.store.layerHistory.histograms_asked === true")
+    run_id = pg.evaluate("window.__bpv.store.run.id")
+    with urllib.request.urlopen(f"{server}/api/runs/{run_id}/history?histograms=true") as r:
+        snaps = json.loads(r.read())["histograms"]
+    assert len(snaps["step"]) < 36, "thinned"
+    held = pg.evaluate("window.__bpv.store.layerHistory.histograms")
+    assert held["step"] == snaps["step"]
+    assert held["layers"] == snaps["layers"]
+    figures = pg.evaluate(
+        "[...document.querySelectorAll('#layers .ds-cell')].map(f => f.dataset.snapshots)"
+    )
+    assert figures and all(int(n) == len(snaps["step"]) for n in figures), figures
+    caption = pg.inner_text("#layers .dist")
+    assert f"steps {snaps['step'][0]:,} (back, higher) to {snaps['step'][-1]:,} (front" in caption
