@@ -184,6 +184,8 @@ def test_stepthrough_stages_flow_their_own_way(page) -> None:  # type: ignore[no
 
 
 def test_reduced_motion_stops_the_flow_in_both_guides(browser, server) -> None:  # type: ignore[no-untyped-def]
+    """Under reduced motion the backward-pass guide says so and neither of its passes moves on
+    its own (one layer per press), and no wire flows there or in step-through."""
     ctx = browser.new_context(
         viewport={"width": 1280, "height": 720}, bypass_csp=True, reduced_motion="reduce"
     )
@@ -193,9 +195,23 @@ def test_reduced_motion_stops_the_flow_in_both_guides(browser, server) -> None: 
         pg.wait_for_function(
             f"window.__bpv && window.__bpv.stats.applied >= 1 && {PLOTS_READY}", timeout=60_000
         )
+        L = pg.evaluate("window.__bpv.store.frame.sizes.length")
         pg.click("#backward-btn")
+        pg.wait_for_selector("[data-anim-layer]")
+        assert "reduced motion" in pg.locator("#guide").inner_text()
+        # the backward pass: one layer per press, its wires still
+        pg.click("[data-ba=play]")
+        pg.wait_for_timeout(2500)  # longer than the slowest beat: nothing moves on its own
+        assert pg.locator("[data-anim-layer]").get_attribute("data-anim-layer") == str(L - 1)
+        anim = pg.evaluate(
+            """getComputedStyle(document.querySelector('.net-live path[data-edge][opacity="1"]'))
+                 .animationName"""
+        )
+        assert anim in ("none", "")
+        # the forward pass, from its first layer
         pg.click("[data-ba-pass=forward]")
         pg.wait_for_selector("[data-anim-pass=forward]")
+        assert pg.locator("[data-anim-layer]").get_attribute("data-anim-layer") == "2"
         lit = pg.evaluate(LIT)
         assert lit and {e["flow"] for e in lit} == {"forward"}  # the direction is still said
         assert {e["anim"] for e in lit} <= {"none", ""}

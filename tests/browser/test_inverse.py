@@ -17,7 +17,6 @@ import pytest
 
 from tests.browser.conftest import (
     ARTIFACTS,
-    DELETE_RUN,
     PLOTS_READY,
     Server,
     frame_value,
@@ -345,31 +344,8 @@ def test_backward_pass_visits_layers_from_the_output_back(page) -> None:  # type
     )
 
 
-def test_backward_pass_respects_reduced_motion(browser, server) -> None:  # type: ignore[no-untyped-def]
-    ctx = browser.new_context(
-        viewport={"width": 1280, "height": 720}, bypass_csp=True, reduced_motion="reduce"
-    )
-    try:
-        pg = ctx.new_page()
-        pg.goto(f"{server}/")
-        pg.wait_for_function(
-            f"window.__bpv && window.__bpv.stats.applied >= 1 && {PLOTS_READY}", timeout=60_000
-        )
-        L = pg.evaluate("window.__bpv.store.frame.sizes.length")
-        pg.click("#backward-btn")
-        pg.wait_for_selector("[data-anim-layer]")
-        assert "reduced motion" in pg.locator("#guide").inner_text()
-        pg.click("[data-ba=play]")
-        pg.wait_for_timeout(2500)  # longer than the slowest beat: nothing moves on its own
-        assert pg.locator("[data-anim-layer]").get_attribute("data-anim-layer") == str(L - 1)
-        anim = pg.evaluate(
-            """getComputedStyle(document.querySelector('.net-live path[data-edge][opacity="1"]'))
-                 .animationName"""
-        )
-        assert anim in ("none", "")
-        pg.evaluate(DELETE_RUN)
-    finally:
-        ctx.close()
+# Reduced motion for the backward pass is checked with the forward pass's, on one page:
+# tests/browser/test_flow_anim.py::test_reduced_motion_stops_the_flow_in_both_guides.
 
 
 def test_the_rule_control_rebuilds_the_run_under_that_rule(page) -> None:  # type: ignore[no-untyped-def]
