@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, VIEWPORT, open_app
+from tests.browser.conftest import ARTIFACTS, VIEWPORT
 from tests.deploy.procs import App, Proc, free_port
 
 pytestmark = pytest.mark.browser
@@ -49,6 +49,12 @@ def learner(browser, url: str) -> Iterator:  # type: ignore[no-untyped-def]
         context.close()
 
 
+def open_page(pg) -> None:  # type: ignore[no-untyped-def]
+    """The page with its first frame on screen (Plotly's plots are not needed here)."""
+    pg.goto(f"{pg.base}/")
+    pg.wait_for_function("window.__bpv && window.__bpv.stats.applied >= 1", timeout=60_000)
+
+
 def play_until(pg, steps: int) -> None:  # type: ignore[no-untyped-def]
     pg.click("#play")
     pg.wait_for_function(
@@ -64,6 +70,8 @@ def wait_reconnecting(pg, name: str) -> None:  # type: ignore[no-untyped-def]
     banner.wait_for(timeout=10_000)
     assert banner.inner_text().startswith("Reconnecting to the server…")
     assert "info" in (banner.get_attribute("class") or "").split()
+    # Meanwhile the run shows as paused (nothing trains it), with its step as it was.
+    pg.wait_for_function("document.querySelector('#play').ariaLabel === 'play'", timeout=2_000)
     pg.screenshot(path=str(ARTIFACTS / f"{name}-1280x720.png"))
 
 
@@ -85,7 +93,7 @@ def test_in_memory_run_lost_on_restart_is_replaced_with_a_message(browser) -> No
     app = App(port, ENV)
     with app, learner(browser, app.url) as pg:
         app.start()
-        open_app(pg)
+        open_page(pg)
         before = pg.evaluate("window.__bpv.store.run.id")
         play_until(pg, 30)
         pg.evaluate("window.__sameDocument = true")  # gone if the page reloaded
@@ -135,7 +143,7 @@ def test_with_redis_the_same_run_comes_back_within_2_s(browser, tmp_path: Path) 
     with redis, app, learner(browser, app.url) as pg:
         redis.start()
         app.start()
-        open_app(pg)
+        open_page(pg)
         run = pg.evaluate("window.__bpv.store.run.id")
         play_until(pg, 30)
         # The step on screen over the last seconds before the kill: (time, step).
