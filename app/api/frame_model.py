@@ -250,7 +250,10 @@ class Histograms(Wire):
 
 
 class Prediction(Wire):
-    step: int = Field(description="the run's step count after the predicted step")
+    step: int = Field(
+        description="the run's step count after the one update predicted (step − 1 → step); "
+        "in a frame of many steps, the first of them: below the frame's step"
+    )
     predicted: float | None = Field(description="∇C·Δθ: the first-order change of the batch cost")
     actual: float | None = Field(description="C_B(θ + Δθ) − C_B(θ) on the same batch")
     cost_before: float | None = Field(description="C_B(θ), the batch cost, regularised")
