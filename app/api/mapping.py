@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.api.models import RunConfig
+from app.runs.config import ignored
 from app.runs.experiment import Experiment
 from app.runs.run import Run
 
@@ -60,4 +61,8 @@ def run_info(run: Run) -> dict[str, Any]:
         "n_train": st.n_train,
         "n_test": len(st.x) - st.n_train,
         "steps_per_frame": run.steps_per_frame,
+        "ignored": [
+            {"field": name, "reason": why}
+            for name, why in ignored(run.config, st.dataset.points.shape[1])
+        ],
     }

@@ -105,6 +105,11 @@ class RunConfig(Strict):
     )
 
 
+class IgnoredSetting(Strict):
+    field: str = Field(description="a RunConfig field")
+    reason: str = Field(description="why it has no effect on this run's data")
+
+
 class RunInfo(Strict):
     id: str
     config: RunConfig
@@ -116,6 +121,12 @@ class RunInfo(Strict):
     n_train: int
     n_test: int
     steps_per_frame: int
+    ignored: list[IgnoredSetting] = Field(
+        default_factory=list,
+        description="settings kept in config but without effect on this data: `features` "
+        "when the data has other than 2 inputs (the digits' 64 pixels, a CSV of d != 2 "
+        "columns), `noise` (when not 0) on CSV data",
+    )
 
 
 class StepRequest(Strict):

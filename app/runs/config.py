@@ -45,6 +45,25 @@ def check_caps(config: Experiment, settings: Settings) -> None:
         raise ConfigError(("csv",), f"at most {s.max_body_bytes} characters (max_body_bytes)")
 
 
+def ignored(config: Experiment, n_inputs: int) -> list[tuple[str, str]]:
+    """(field, why) for each setting of ``config`` its data makes meaningless: kept in the
+    config (picking other data brings it back) but without effect. ``n_inputs``: the data's
+    raw columns (2 for the plane, where the input features apply)."""
+    out: list[tuple[str, str]] = []
+    if n_inputs != 2:
+        what = "the digits' 64 pixels" if config.dataset == DIGITS.name else "its columns"
+        out.append(
+            (
+                "features",
+                f"the input layer is the data's {n_inputs} inputs ({what}); the input "
+                "features (x1, x2, x1², …) apply to data with 2 inputs only",
+            )
+        )
+    if config.dataset == "csv" and config.noise != 0.0:
+        out.append(("noise", "noise applies to the built-in data sets, not to CSV data"))
+    return out
+
+
 def resolve_output(kind: str, output: str | None, cost: str | None) -> tuple[str, str]:
     """(output activation, cost) after filling nulls from the dataset kind's default: a cost
     alone takes the output σ' cancels on (else the default output, or one with 0/1 targets

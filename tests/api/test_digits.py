@@ -152,9 +152,17 @@ def test_a_server_with_fewer_inputs_allowed_refuses_the_digits_by_name() -> None
 
 def test_features_are_ignored_the_inputs_are_the_pixels() -> None:
     with client_for() as c:
-        rid = _make(c, features=["x1", "sin_x2", "x1x2"])
-        info = c.get(f"/api/runs/{rid}").json()
-        assert info["sizes"][0] == 64
+        made = c.post("/api/runs", json={**_book(c), "features": ["x1", "sin_x2", "x1x2"]})
+        assert made.status_code == 201
+        info = made.json()
+        assert info["sizes"][0] == 64  # not 3: the pixels are the inputs
+        assert [i["field"] for i in info["ignored"]] == ["features"]
+        assert "64" in info["ignored"][0]["reason"] and "pixels" in info["ignored"][0]["reason"]
+        assert info["config"]["features"] == ["x1", "sin_x2", "x1x2"]  # kept for later
+        # back on a 2-D set, the kept features are the inputs again and nothing is ignored
+        back = c.patch(f"/api/runs/{info['id']}", json={"dataset": "circle", "hidden": [4]})
+        assert back.status_code == 200, back.text
+        assert back.json()["sizes"][0] == 3 and back.json()["ignored"] == []
 
 
 def test_noise_moves_pixels_within_its_bound() -> None:
