@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from app.api.presets import BOOK_DIGITS
+from app.api.presets import BOOK_DIGITS, parse_link
 from app.runs.budget import MB, estimate
 from app.runs.experiment import Experiment
 from app.settings import Settings
@@ -274,3 +274,19 @@ def test_a_digits_stream_plays_without_a_grid_and_reports_test_accuracy() -> Non
             while last["status"] != "paused":
                 last = _next_frame(ws)
             assert last["grid"] is None
+
+
+def test_the_digits_link_works_in_any_order_and_as_a_teachers_preset() -> None:
+    s = Settings()
+    reordered = "&".join(reversed(BOOK_DIGITS.split("&")))  # hidden=30 before dataset=digits
+    assert parse_link(reordered, s).ignored == []
+    assert parse_link(reordered, s).config == parse_link(BOOK_DIGITS, s).config
+    # without the digits, 30 neurons are over the 2-D sets' cap, and the link says so
+    alone = parse_link("hidden=30", s).ignored
+    assert [(i["key"], i["kind"]) for i in alone] == [("hidden", "invalid")]
+    assert "max_width" in alone[0]["reason"]
+    with client_for(preset=BOOK_DIGITS) as c:
+        made = c.post("/api/runs", json={})
+        assert made.status_code == 201
+        assert made.json()["sizes"] == [64, 30, 10] and made.json()["n_test"] == 360
+        assert c.get("/api/options").json()["default_config"]["dataset"] == "digits"
