@@ -125,7 +125,10 @@ def test_compose_services(compose: dict[str, Any]) -> None:
     )
     assert "ports" not in app and "ports" not in redis
     assert [str(p) for p in app["expose"]] == [str(image_port())]
-    assert app["deploy"]["replicas"] == "${BPV_REPLICAS:-2}"
+    # More than one replica by default, and no more than HAProxy has slots for.
+    replicas = int(re.sub(r"\$\{BPV_REPLICAS:-(\d+)\}", r"\1", str(app["deploy"]["replicas"])))
+    slots = re.findall(r"server-template app (\d+) ", HAPROXY_CFG.read_text())
+    assert 2 <= replicas <= min(int(n) for n in slots)
     # Redis is healthy before a replica starts; the replicas' health is the app's /healthz.
     assert app["depends_on"]["redis"]["condition"] == "service_healthy"
     assert redis["healthcheck"]["test"] == ["CMD", "redis-cli", "ping"]
