@@ -5,7 +5,9 @@ information, not an error), then, without a reload,
 - with Redis (BPV_REDIS_URL): their own run again, playing on from a step no older than about
   2 s before the server died (the checkpoint interval);
 - without Redis (runs in memory): a message that the server restarted and lost the run, and
-  a new run with the same settings, playing.
+  a new run with the same settings, playing;
+- behind HAProxy (deploy/haproxy.cfg, two replicas, Redis), with the replica that trains the
+  run killed and nothing restarted: the same run through the other replica.
 
 The server is a real uvicorn killed with SIGKILL by its pid (no graceful shutdown, the
 stream just breaks) and started again on the same port; Redis is Debian's redis-server on a
@@ -15,6 +17,7 @@ free loopback port, without persistence, stopped by its pid.
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -23,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, VIEWPORT
-from tests.deploy.procs import App, Proc, free_port
+from tests.deploy.procs import App, HAProxy, Proc, free_port, get
 
 pytestmark = pytest.mark.browser
 
@@ -169,3 +172,50 @@ def test_with_redis_the_same_run_comes_back_within_2_s(browser, tmp_path: Path) 
         wait_streaming_again(pg, back)
         assert pg.errors == []  # type: ignore[attr-defined]
     assert redis.proc is None and app.proc is None
+
+
+def test_behind_haproxy_a_killed_replica_s_student_comes_back_through_the_other(  # type: ignore[no-untyped-def]
+    browser, tmp_path: Path
+) -> None:
+    """The reference deployment on loopback (deploy/haproxy.cfg, two replicas, Redis): the
+    replica that trains a learner's run dies; nothing is restarted. The page reconnects
+    through HAProxy to the other replica and shows the same run, playing on."""
+    why = redis_ready()
+    if why:
+        pytest.skip(why)
+    redis_port = free_port()
+    redis = Proc(
+        ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)]
+    )  # fmt: skip
+    env = {**ENV, "BPV_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0"}
+    ports = [free_port(), free_port()]
+    a, b = App(ports[0], env), App(ports[1], env)
+    with redis, a, b:
+        redis.start()
+        a.launch(), b.launch()
+        a.ready(), b.ready()
+        with HAProxy(ports, tmp_path / "haproxy.cfg").start() as lb, learner(browser, lb.url) as pg:
+            open_page(pg)
+            run = pg.evaluate("window.__bpv.store.run.id")
+            play_until(pg, 30)
+            playing = {x.port: json.loads(get(f"{x.url}/api/stats")[1])["playing"] for x in (a, b)}
+            assert sorted(playing.values()) == [0, 1], playing
+            owner = a if playing[a.port] == 1 else b
+            seen: list[tuple[float, int]] = []
+            until = time.monotonic() + 3
+            while time.monotonic() < until:
+                seen.append((time.monotonic(), shown_step(pg)))
+                time.sleep(0.1)
+            pg.evaluate("window.__sameDocument = true")
+            killed = time.monotonic()
+            owner.kill()
+            wait_reconnecting(pg, "reconnecting-haproxy")
+            pg.locator(CONN).wait_for(state="detached", timeout=15_000)
+            back = shown_step(pg)
+            assert pg.evaluate("window.__bpv.store.run.id") == run
+            assert pg.evaluate("window.__sameDocument") is True
+            two_s_before = max(s for t, s in seen if t <= killed - 2.3)
+            assert back >= two_s_before, (back, seen)
+            wait_streaming_again(pg, back)
+            assert pg.errors == []  # type: ignore[attr-defined]
