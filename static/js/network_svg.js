@@ -189,13 +189,15 @@ export class LiveLayer {
         y = n.y - n.d / 2 - 2;
         anchor = last ? "end" : "start";
       } else continue;
-      // Text never on text (a dense layer's neurons are closer than a line): ~6.3 px a
-      // character at 11 px, 12 px high, with 1 px to spare.
-      const w = 6.3 * String(lab.text).length;
-      const x0 = anchor === "end" ? x - w : anchor === "middle" ? x - w / 2 : x;
-      const box = [x0 - 1, y - 10, x0 + w + 1, y + 3];
-      if (placed.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3])) continue;
-      placed.push(box);
+      // A dense layer's neurons are closer than a line of text: there a label that would
+      // lie on one already drawn is left out (~6.3 px a character at 11 px, 12 px high).
+      if (this.geom.dense) {
+        const w = 6.3 * String(lab.text).length;
+        const x0 = anchor === "end" ? x - w : anchor === "middle" ? x - w / 2 : x;
+        const box = [x0 - 1, y - 10, x0 + w + 1, y + 3];
+        if (placed.some((q) => box[0] < q[2] && q[0] < box[2] && box[1] < q[3] && q[1] < box[3])) continue;
+        placed.push(box);
+      }
       const t = el("text", { x: f1(x), y: f1(y), "text-anchor": anchor }, this.labels);
       t.textContent = lab.text;
     }
