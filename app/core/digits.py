@@ -10,7 +10,7 @@ it comes from. Nothing here needs scikit-learn.
   read once and checked against :data:`SHA256`;
 - :func:`split`: the stratified train/test partition, drawn from a fixed generator
   (:data:`SPLIT_SEED`), so the held-out digits at a training share are the same whatever the
-  run's seed: at the share 0.8, 1,437 train and 360 test, 36 of each digit.
+  run's seed: at the share 0.8, 1,437 train and 360 test, 35-37 of each digit.
 """
 
 from __future__ import annotations
