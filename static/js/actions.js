@@ -132,7 +132,10 @@ export function makeActions(app) {
     async csv(text, filename) {
       try {
         // A CSV's labels decide its kind of problem, so its output and cost start on auto.
-        const run = await api.patchRun(store.run.id, { dataset: "csv", csv: text, output_activation: null, cost: null });
+        // The digits' 30 hidden neurons are wider than other data may have: back to the default.
+        const wide = store.settings.hidden.some((n) => n > store.options.limits.max_width);
+        const hidden = wide ? { hidden: store.options.default_config.hidden } : {};
+        const run = await api.patchRun(store.run.id, { dataset: "csv", csv: text, output_activation: null, cost: null, ...hidden });
         banner.clear("server");
         store.update({ csvText: text, csvName: filename, selection: null });
         if (store.mode !== "normal") app.setMode("normal");
