@@ -56,14 +56,21 @@ lint: $(VENV)/.installed-test
 # tests/conftest.py gives: long files first, the browser files in one block), then what
 # does (tests/abuse measures honest students' frame rates; the image replay times its
 # server) alone. Each fails on pytest's exit 5 (no tests) like any other error.
+# tests/conftest.py marks those `timed`; the abuse files that time nothing (docs pages in
+# Chromium, settings, Host/Origin checks) run in the first pass.
 test: $(VENV)/.installed-test chromium redis haproxy lint test-js
-	$(BIN)/pytest -m "not slow" -n 2 --dist loadfile --no-loadscope-reorder --durations=15 tests \
-		--ignore=tests/abuse --ignore=tests/docker
-	$(BIN)/pytest -m "not slow" --durations=10 tests/abuse tests/docker
+	$(BIN)/pytest -m "not slow and not timed" -n 2 --dist loadfile --no-loadscope-reorder \
+		--durations=15 tests
+	$(BIN)/pytest -m "not slow and timed" --durations=10 tests/abuse tests/docker
 
-# Checks too long for `make test` (marked slow): today one, a client that never reads the
-# largest network's frames is dropped (tests/api/test_uvicorn.py; in `make test`,
-# tests/abuse/test_stalled_reader.py checks the same drop with small frames).
+# Checks too long for `make test` (marked slow), each with a shorter one in `make test`:
+# - a client that never reads the largest network's frames is dropped
+#   (tests/api/test_uvicorn.py; tests/abuse/test_stalled_reader.py checks the same drop
+#   with small frames);
+# - seven more fresh loads show the first picture (test_first_picture.py[7]; [3] in
+#   `make test`);
+# - eight more seeded networks' explained equations hold to their digits
+#   (test_numbers.py[more]; [fast] checks four, one per hidden activation).
 test-slow: $(VENV)/.installed-test chromium
 	$(BIN)/pytest -m slow
 

@@ -6,6 +6,10 @@ The order files run in (``make test`` hands whole files to two workers in collec
 haproxy, then the browser package in one block, so each worker starts its uvicorn and
 Chromium once rather than at every switch), the many short unit tests last, to even out the
 two workers' ends. Within a file the order is the file's own.
+
+Files that measure time (tests/abuse: honest students' frame rates and deadlines; the image
+replay in tests/docker) are marked ``timed``: ``make test`` runs them alone in its second
+pass, everything else (``-m "not timed"``) on both cores in the first.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from hypothesis import settings
 settings.register_profile("repeatable", derandomize=True, print_blob=True)
 settings.load_profile("repeatable")
 
-# tests/<dir>/...: a smaller rank runs earlier; directories not named here rank with api.
-RANK = {"store": 0, "deploy": 0, "browser": 1, "api": 2, "runs": 3, "core": 4}
+# tests/<dir>/...: a smaller rank runs earlier; directories not named here rank with api
+# (tests/abuse: its untimed files run in the first pass).
+RANK = {"store": 0, "deploy": 0, "abuse": 0, "browser": 1, "api": 2, "runs": 3, "core": 4}
 
 
 def _rank(item: pytest.Item) -> int:
@@ -25,8 +30,22 @@ def _rank(item: pytest.Item) -> int:
     return RANK.get(parts[1], RANK["api"]) if len(parts) > 2 else RANK["api"]
 
 
+TIMED_DIRS = ("abuse", "docker")
+# ...but these files there time nothing: the docs pages and the app in Chromium under the
+# CSP, the settings' one-line errors, the Host and Origin checks.
+UNTIMED = {
+    "tests/abuse/test_docs.py",
+    "tests/abuse/test_settings.py",
+    "tests/abuse/test_edge_host.py",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     first = {}
     for n, item in enumerate(items):
-        first.setdefault(item.nodeid.split("::", 1)[0], n)
+        path = item.nodeid.split("::", 1)[0]
+        first.setdefault(path, n)
+        parts = path.split("/")
+        if len(parts) > 2 and parts[1] in TIMED_DIRS and path not in UNTIMED:
+            item.add_marker(pytest.mark.timed)
     items.sort(key=lambda i: (_rank(i), first[i.nodeid.split("::", 1)[0]]))
