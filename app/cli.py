@@ -26,6 +26,8 @@ from app.api.websocket_protocol import ClassroomWebSocketProtocol
 from app.settings import Settings, SettingsError, check, get_settings
 
 GRACEFUL_SHUTDOWN_S = 5
+MAX_WORKERS = 64
+WORKER_HEALTHCHECK_S = 30
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
@@ -63,7 +65,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="backprop-viz", description=__doc__)
     parser.add_argument("--host", default=settings.host)
     parser.add_argument("--port", type=int, default=settings.port)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on the one port (every core; needs BPV_REDIS_URL)",
+    )
     args = parser.parse_args(argv)
+    if not 1 <= args.workers <= MAX_WORKERS:
+        fail(f"--workers {args.workers} : must be an integer from 1 to {MAX_WORKERS}")
+    if args.workers > 1 and not settings.redis_url:
+        fail(
+            f"--workers {args.workers} needs BPV_REDIS_URL: the workers share their runs "
+            'through Redis (README, "Many students, many cores")'
+        )
     try:
         check(Settings(**{**vars(settings), "host": args.host, "port": args.port}))
         parse_preset(settings.preset, settings)
@@ -83,6 +98,10 @@ def main(argv: list[str] | None = None) -> None:
         host=args.host,
         port=args.port,
         log_level="info",
+        workers=args.workers,  # more than one: uvicorn's supervisor restarts a dead worker
+        # A worker that takes longer than this to start or to answer its supervisor is
+        # killed: importing NumPy and the app takes seconds on a busy 2-core machine.
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         **uvicorn_options(settings),
     )
 

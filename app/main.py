@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # full passes (they took ~80 ms with 100 streaming runs, a visible hitch).
         gc.freeze()
         evictor = asyncio.create_task(store.evict_forever())
-        saver = None if durable is None else durable.start(store)
+        saver = None if durable is None else await durable.start(app, store)
         try:
             with insight.trials_in(workers):  # advice trials: the workers' jobs too
                 yield
@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await evictor
             if durable is not None and saver is not None:
-                await durable.stop(store, saver)  # what changed since the last tick, kept
+                await durable.stop(app, store, saver)  # changes since the last tick kept
             workers.shutdown()
 
     app = FastAPI(

@@ -25,14 +25,16 @@ from typing import Any
 from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.asgi_answer import send_json
+from app.api.forward import GONE, LOST, Forwarder, PrivateListener, take_over
 from app.api.mapping import experiment_of, wire_config
 from app.api.models import RunConfig
 from app.runs.checkpoints import Codec
 from app.runs.experiment import Experiment
-from app.runs.redis_store import RedisRunStore
+from app.runs.redis_store import Elsewhere, RedisRunStore
 from app.runs.store import RunStore, StoreFull
 from app.settings import Settings
 
@@ -87,8 +89,9 @@ def make_store(settings: Settings) -> RunStore:
 
 
 class RunPlacementMiddleware:
-    """Brings a request's run back from Redis before the app, and keeps its changes
-    before the answer (see the module's docstring)."""
+    """Puts a request's run in place before the app (brought back from Redis, or the
+    request forwarded to the worker that trains it, or the run moved here for a stream),
+    and keeps its changes before the answer (see the module's docstring)."""
 
     def __init__(self, app: ASGIApp, store: RedisRunStore) -> None:
         self.app = app
@@ -104,15 +107,10 @@ class RunPlacementMiddleware:
         run_id = match.group(1) if match else None
         store = self.store
         if run_id is not None:
-            try:
-                await store.load(run_id)
-            except StoreFull as e:
-                if kind == "http":
-                    retry = [(b"retry-after", str(e.retry_after).encode())]
-                    await send_json(send, 429, {"detail": str(e), "reason": e.reason}, retry)
-                    return
-            except (RedisError, OSError) as e:  # serve what this process holds
-                log.warning("run %s could not be read from Redis: %s", run_id, e)
+            placed = await self._place(run_id, scope, receive, send)
+            if placed is None:
+                return  # answered (forwarded, or refused)
+            receive = placed
         changes = kind == "http" and scope["method"] not in _READS
         if not changes or not (run_id is not None or path.rstrip("/") == "/api/runs"):
             await self.app(scope, receive, send)
@@ -128,18 +126,125 @@ class RunPlacementMiddleware:
 
         await self.app(scope, receive, send_after_saving)
 
+    async def _place(
+        self, run_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> Receive | None:
+        """The run live here (or missing everywhere): the receive to serve the request
+        with. None: the request was answered (forwarded to the run's worker, or refused)."""
+        store = self.store
+        http = scope["type"] == "http"
+        forwarder: Forwarder | None = getattr(scope["app"].state, "forwarder", None)
+        private = forwarder is not None and forwarder.arrived_privately(scope)
+        body: bytes | None = None
+        for _ in range(_ATTEMPTS):
+            try:
+                await store.load(run_id)
+                break
+            except StoreFull as e:
+                if http:
+                    retry = [(b"retry-after", str(e.retry_after).encode())]
+                    await send_json(send, 429, {"detail": str(e), "reason": e.reason}, retry)
+                    return None
+                break
+            except Elsewhere as e:
+                holder = e.holder
+            except (RedisError, OSError) as e:  # serve what this process holds
+                log.warning("run %s could not be read from Redis: %s", run_id, e)
+                break
+            try:
+                if not http or private or forwarder is None:
+                    await take_over(store, run_id, holder)  # a stream takes its run along
+                    continue
+                address = await store.leases.address_of(holder.worker)
+                if address is None:  # its worker is gone
+                    await store.leases.seize(run_id, holder)
+                    continue
+                if body is None:
+                    body = await _read_body(receive)
+                try:
+                    await forwarder.forward(address, scope, body, send)
+                    return None
+                except GONE:
+                    await store.leases.seize(run_id, holder)
+                except LOST:  # the holder went away mid-answer (a restart): a read is
+                    if scope["method"] not in _READS:  # asked again; a change may have
+                        raise  # been applied, so it is not sent twice
+                    await asyncio.sleep(0.05)
+            except (RedisError, OSError) as e:
+                log.warning("run %s could not be placed: %s", run_id, e)
+                break
+        else:
+            if http:
+                detail = "the run is moving between workers: try again in a moment"
+                await send_json(send, 503, {"detail": detail}, [(b"retry-after", b"1")])
+                return None
+            await send({"type": "websocket.close", "code": 1013, "reason": "try again"})
+            return None
+        return receive if body is None else _replay(body, receive)
 
-def start(store: RunStore) -> asyncio.Task[None]:
-    """At startup: the checkpointing task of a Redis-backed store."""
+
+_ATTEMPTS = 4
+
+
+async def _read_body(receive: Receive) -> bytes:
+    body = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        body += message.get("body", b"")
+        if not message.get("more_body", False):
+            break
+    return bytes(body)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives ``body`` again, then waits on the real one (disconnects)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def start(app: Starlette, store: RunStore) -> asyncio.Task[None]:
+    """At startup: this worker's private listener and registration (forwarded requests
+    arrive there), then the background tasks (checkpoints, leases, release requests)."""
     assert isinstance(store, RedisRunStore)
-    return asyncio.create_task(store.checkpoint_forever())
+    listener = PrivateListener(app)
+    await listener.start()
+    await store.leases.register(listener.address)
+    app.state.private_listener = listener
+    app.state.forwarder = Forwarder(store, listener.port, store.settings.max_request_s + 5)
+    log.info("worker %s: forwarded requests on %s", store.leases.worker, listener.address)
+
+    async def background() -> None:
+        await asyncio.gather(
+            store.checkpoint_forever(), store.keep_leases_forever(), store.listen_forever()
+        )
+
+    return asyncio.create_task(background())
 
 
-async def stop(store: RunStore, saver: asyncio.Task[None]) -> None:
-    """At shutdown: the task stopped, every run that changed since its last write kept."""
+async def stop(app: Starlette, store: RunStore, tasks: asyncio.Task[None]) -> None:
+    """At shutdown: the tasks stopped, every run that changed since its last write kept,
+    every lease given back (another worker takes the runs on at once)."""
     assert isinstance(store, RedisRunStore)
-    saver.cancel()
+    listener: PrivateListener | None = getattr(app.state, "private_listener", None)
+    if listener is not None:  # first: no more forwarded requests start here
+        await listener.stop()
+    tasks.cancel()
     with contextlib.suppress(asyncio.CancelledError):
-        await saver
-    await store.save_all()
+        await tasks
+    with contextlib.suppress(RedisError, OSError):
+        await store.save_all()
+        await store.release_all()
+    forwarder: Forwarder | None = getattr(app.state, "forwarder", None)
+    if forwarder is not None:
+        await forwarder.aclose()
     await store.aclose()

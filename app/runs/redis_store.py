@@ -27,17 +27,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.runs import checkpoints
+from app.runs import checkpoints, lease
 from app.runs.checkpoints import Checkpoint, Codec
 from app.runs.config import ConfigError
 from app.runs.experiment import Experiment
+from app.runs.lease import Holder, Leases
 from app.runs.run import Run
 from app.runs.state import RunState
 from app.runs.store import RunStore
@@ -76,16 +76,27 @@ def _mark(run: Run) -> tuple[object, ...]:
     )
 
 
-# A write that is refused (a lease lost to another worker, app/runs/lease.py): the guard
-# returns False and the checkpoint is not written.
-WriteGuard = Callable[[str, bytes, int], Awaitable[bool]]
+class Elsewhere(RuntimeError):
+    """The run is live in another worker (``holder`` holds its lease)."""
+
+    def __init__(self, run_id: str, holder: Holder) -> None:
+        super().__init__(f"run {run_id} is held by worker {holder.worker}")
+        self.holder = holder
+
+
+MOVED = "the run moved to another worker: reconnect"
 
 
 class RedisRunStore(RunStore):
-    def __init__(self, settings: Settings, redis: Redis, codec: Codec) -> None:
+    def __init__(
+        self, settings: Settings, redis: Redis, codec: Codec, leases: Leases | None = None
+    ) -> None:
         super().__init__(settings)
         self.redis = redis
         self.codec = codec
+        self.leases = leases or Leases(redis)
+        self._to_release: set[str] = set()  # left this worker: give their leases back
+        self._tasks: set[asyncio.Task[None]] = set()
         self._saved: dict[str, Saved] = {}
         self._fresh: set[str] = set()  # created here, not written yet
         self._deleted: set[str] = set()  # deleted here, not removed from Redis yet
@@ -93,7 +104,6 @@ class RedisRunStore(RunStore):
         # Restores are rebuilt one at a time in a thread of their own: a worker that takes
         # over twenty runs at once must not fill the requests' work queue (app/runs/work.py).
         self._restorer = ThreadPoolExecutor(1, thread_name_prefix="bpv-restore")
-        self.write: WriteGuard = self._write_plain
         self.checkpoint_seconds = 0.0  # time spent making checkpoints (on the loop)
         self.checkpoints = 0
 
@@ -123,6 +133,7 @@ class RedisRunStore(RunStore):
         if n:
             for rid in [r for r in self._saved if r not in self._runs]:
                 del self._saved[rid]
+                self._to_release.add(rid)
         return n
 
     def drop(self, run_id: str, reason: str) -> Run | None:
@@ -134,10 +145,49 @@ class RedisRunStore(RunStore):
             self._end(run, reason)
         return run
 
+    async def give_up(self, run_id: str, reason: str = MOVED) -> None:
+        """Let another worker have the run: once the request or stream holding it is done
+        with it, write it, stop holding it here and give its lease back."""
+        run = self._runs.get(run_id)
+        if run is not None:
+            async with run.lock:
+                if self._runs.get(run_id) is run and run_id in self.leases.held:
+                    await self.save(run)
+                self.drop(run_id, reason)
+        await self.leases.release(run_id)
+
+    def lost(self, run_id: str) -> None:
+        """Our lease went to another worker (we were too slow to renew it): the run must
+        not train here any more."""
+        self.leases.forget(run_id)
+        self.drop(run_id, MOVED)
+
+    async def keep_leases_forever(self) -> None:
+        """The background task: renew this worker's leases; drop runs whose lease was
+        lost; give back the leases of runs that left (evicted)."""
+        while True:
+            await asyncio.sleep(lease.RENEW_S)
+            try:
+                for rid in await self.leases.renew_all():
+                    log.warning("run %s: lease lost to another worker", rid)
+                    self.lost(rid)
+                for rid in list(self._to_release):
+                    self._to_release.discard(rid)
+                    if rid not in self._runs:
+                        await self.leases.release(rid)
+            except (RedisError, OSError) as e:
+                log.warning("renewing leases failed: %s", e)
+
+    async def release_all(self) -> None:
+        """At shutdown, after :meth:`save_all`: every lease given back."""
+        for rid in list(self.leases.held):
+            await self.leases.release(rid)
+        await self.leases.unregister()
+
     # -- writing ------------------------------------------------------------------------
-    async def _write_plain(self, run_id: str, data: bytes, ttl_ms: int) -> bool:
-        await self.redis.set(run_key(run_id), data, px=ttl_ms)
-        return True
+    async def write(self, run_id: str, data: bytes, ttl_ms: int) -> bool:
+        """The checkpoint written, only while this worker holds the run's lease."""
+        return await self.leases.write(run_id, run_key(run_id), data, ttl_ms)
 
     def capture(self, run: Run) -> bytes:
         """The run's checkpoint now (on the loop), timed."""
@@ -161,6 +211,8 @@ class RedisRunStore(RunStore):
             ok = False
         if not ok and run.id in self._saved:
             self._saved[run.id].mark = ()  # still to be written
+        if not ok and run.id not in self.leases.held:  # the lease is another's now
+            self.lost(run.id)
         return ok
 
     def changed(self, run: Run) -> bool:
@@ -187,7 +239,8 @@ class RedisRunStore(RunStore):
             await self.save(run)
 
     async def remove(self, run_id: str) -> None:
-        await self.redis.delete(run_key(run_id))
+        """A deleted run's checkpoint and lease removed (fenced: only while ours)."""
+        await self.leases.delete(run_id, run_key(run_id))
 
     async def checkpoint_due(self, now: float | None = None) -> int:
         """Write every run that changed: one that trained, once :data:`CHECKPOINT_S` has
@@ -237,10 +290,13 @@ class RedisRunStore(RunStore):
 
     async def load(self, run_id: str) -> bool:
         """Make the run live here from its checkpoint if it is not (one restore at a time
-        per run); True if it is live now, False if Redis has no such run. Raises the
-        store's refusals (StoreFull, ClientFull, MemoryFull) when it does not fit."""
+        per run); True if it is live now, False if Redis has no such run. Raises
+        :class:`Elsewhere` if another worker holds its lease, and the store's refusals
+        (StoreFull, ClientFull, MemoryFull) when it does not fit."""
         if run_id in self._runs:
-            return True
+            if run_id in self.leases.held or run_id in self._fresh:
+                return True
+            self.lost(run_id)  # its lease expired or was seized: what we hold is stale
         pending = self._loading.get(run_id)
         if pending is not None:
             return await asyncio.shield(pending)
@@ -259,9 +315,29 @@ class RedisRunStore(RunStore):
             del self._loading[run_id]
 
     async def _restore(self, run_id: str) -> bool:
+        if not await self.leases.acquire(run_id):
+            holder = await self.leases.holder(run_id)
+            if holder is not None:
+                raise Elsewhere(run_id, holder)
+            if not await self.leases.acquire(run_id):  # freed meanwhile; taken meanwhile
+                holder = await self.leases.holder(run_id)
+                raise Elsewhere(run_id, holder or Holder("", ""))
+        try:
+            ok = await self._rebuild(run_id)
+        except BaseException:
+            await self.leases.release(run_id)
+            raise
+        if not ok:
+            await self.leases.release(run_id)
+        return ok
+
+    async def _rebuild(self, run_id: str) -> bool:
+        """The run made live here from its checkpoint (its lease is ours)."""
         cp = await self.fetch(run_id)
-        if cp is None or run_id in self._runs:
-            return run_id in self._runs
+        if cp is None:
+            return False
+        if run_id in self._runs:
+            return True
         meta = cp.meta
         loop = asyncio.get_running_loop()
         built: dict[str, object] = {}
@@ -301,3 +377,26 @@ class RedisRunStore(RunStore):
     async def aclose(self) -> None:
         self._restorer.shutdown(wait=False, cancel_futures=True)
         await self.redis.aclose()
+
+    async def listen_forever(self) -> None:
+        """The background task: give a run up when another worker asks (a stream for it
+        opened there: :data:`~app.runs.lease.RELEASE_CHANNEL`)."""
+        channel = lease.RELEASE_CHANNEL + self.leases.worker
+        while True:
+            pubsub = self.redis.pubsub()
+            try:
+                await pubsub.subscribe(channel)
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    data = message["data"]
+                    run_id = data.decode() if isinstance(data, bytes) else str(data)
+                    task = asyncio.create_task(self.give_up(run_id))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            except (RedisError, OSError) as e:
+                log.warning("listening for release requests failed: %s", e)
+                await asyncio.sleep(0.5)
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,0 +1,202 @@
+"""Who trains a run when several workers share one Redis: a lease per run.
+
+A worker (one ``backprop-viz`` process, or one of ``--workers N``) holds ``bpv:lease:<run
+id>`` = ``"<worker id> <token>"`` while the run is live in it: taken with ``SET NX PX``,
+renewed every :data:`RENEW_S` while the worker lives, given back (compare-and-delete) when
+the run leaves the worker (evicted, moved, deleted, shutdown). A worker that dies stops
+renewing: its leases expire after :data:`LEASE_S`, or sooner, when another worker finds
+it gone and seizes them (compare-and-set on the dead holder's value).
+
+Fencing: every checkpoint write is a script that writes only while the lease still holds
+this worker's value (:meth:`Leases.write`), so a worker that lost its lease (paused past
+expiry, its run seized) can never overwrite the new owner's checkpoints, and no two
+workers ever train the same run from the same checkpoint on.
+
+Workers register ``bpv:worker:<id>`` = the loopback address of their private listener
+(requests for a run are forwarded to its owner there; ``app/api/forward.py``) and listen
+on ``bpv:release:<id>`` for requests to give a run up (a stream opened elsewhere takes
+its run along).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+LEASE_S = 3.0  # a dead worker's runs are free after this at most
+RENEW_S = 1.0
+WORKER_KEY = "bpv:worker:"
+LEASE_KEY = "bpv:lease:"
+RELEASE_CHANNEL = "bpv:release:"
+
+# KEYS[1] the lease, ARGV[1] the value it must hold; then the action.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+_SEIZE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+# KEYS[2] the checkpoint: written only while the lease is ours (fencing).
+_WRITE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+_DELETE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A lease's holder: the worker's id and the lease's token (its fencing value)."""
+
+    worker: str
+    value: str
+
+
+class Leases:
+    """This worker's leases, its registration, and the scripts that fence its writes."""
+
+    def __init__(self, redis: Redis, worker: str | None = None) -> None:
+        self.redis = redis
+        self.worker = worker or secrets.token_hex(6)
+        self.held: dict[str, str] = {}  # run id → our lease value
+        self.address = ""  # host:port of the private listener
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+        self._seize = redis.register_script(_SEIZE)
+        self._write = redis.register_script(_WRITE)
+        self._delete = redis.register_script(_DELETE)
+
+    def _value(self) -> str:
+        return f"{self.worker} {secrets.token_hex(8)}"
+
+    # -- the lease of one run -----------------------------------------------------------
+    async def acquire(self, run_id: str) -> bool:
+        """Take the run's lease if nobody holds it (or we do)."""
+        if run_id in self.held:
+            return True
+        value = self._value()
+        ok = await self.redis.set(LEASE_KEY + run_id, value, nx=True, px=int(LEASE_S * 1000))
+        if ok:
+            self.held[run_id] = value
+        return bool(ok)
+
+    async def holder(self, run_id: str) -> Holder | None:
+        raw = await self.redis.get(LEASE_KEY + run_id)
+        if raw is None:
+            return None
+        value = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return Holder(value.split(" ", 1)[0], value)
+
+    async def seize(self, run_id: str, dead: Holder) -> bool:
+        """Take the lease from a holder found dead (only if it still holds it)."""
+        value = self._value()
+        ok = await self._seize(
+            keys=[LEASE_KEY + run_id], args=[dead.value, value, int(LEASE_S * 1000)]
+        )
+        if ok:
+            self.held[run_id] = value
+        return bool(ok)
+
+    async def release(self, run_id: str) -> None:
+        value = self.held.pop(run_id, None)
+        if value is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self._release(keys=[LEASE_KEY + run_id], args=[value])
+
+    def forget(self, run_id: str) -> None:
+        """The lease was lost (another worker holds it now): stop renewing it."""
+        self.held.pop(run_id, None)
+
+    # -- fenced writes --------------------------------------------------------------------
+    async def write(self, run_id: str, key: str, data: bytes, ttl_ms: int) -> bool:
+        """Write a checkpoint only while the lease is ours; False (and the lease forgotten)
+        if it is not."""
+        value = self.held.get(run_id)
+        if value is None:
+            if not await self.acquire(run_id):
+                return False
+            value = self.held[run_id]
+        ok = await self._write(keys=[LEASE_KEY + run_id, key], args=[value, data, ttl_ms])
+        if not ok:
+            self.forget(run_id)
+        return bool(ok)
+
+    async def delete(self, run_id: str, key: str) -> bool:
+        """Remove a deleted run's checkpoint and its lease, only while the lease is ours."""
+        value = self.held.pop(run_id, None)
+        if value is None:
+            return False
+        return bool(await self._delete(keys=[LEASE_KEY + run_id, key], args=[value]))
+
+    # -- the worker ---------------------------------------------------------------------
+    async def register(self, address: str) -> None:
+        self.address = address
+        await self.redis.set(WORKER_KEY + self.worker, address, px=int(LEASE_S * 1000))
+
+    async def address_of(self, worker: str) -> str | None:
+        raw = await self.redis.get(WORKER_KEY + worker)
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
+
+    async def renew_all(self) -> list[str]:
+        """Renew the registration and every lease held; the run ids whose lease was lost."""
+        px = int(LEASE_S * 1000)
+        if self.address:
+            await self.redis.set(WORKER_KEY + self.worker, self.address, px=px)
+        lost = []
+        for run_id, value in list(self.held.items()):
+            if not await self._renew(keys=[LEASE_KEY + run_id], args=[value, px]):
+                lost.append(run_id)
+                self.held.pop(run_id, None)
+        return lost
+
+    async def ask_release(self, worker: str, run_id: str) -> bool:
+        """Ask ``worker`` to give the run up; False if no such worker listens (it is gone)."""
+        return bool(await self.redis.publish(RELEASE_CHANNEL + worker, run_id))
+
+    async def wait_free(self, run_id: str, timeout: float) -> bool:
+        """Take the lease as soon as it is free, within ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if await self.acquire(run_id):
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+
+    async def unregister(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self.redis.delete(WORKER_KEY + self.worker)
