@@ -31,21 +31,32 @@ def _rank(item: pytest.Item) -> int:
 
 
 TIMED_DIRS = ("abuse", "docker")
-# ...but these files there time nothing: the docs pages and the app in Chromium under the
-# CSP, the settings' one-line errors, the Host and Origin checks.
+# ...but these files and tests there time nothing: the docs pages and the app in Chromium
+# under the CSP, the settings' one-line errors, the Host and Origin checks, resident memory,
+# the header limits and protections, the per-client run cap.
 UNTIMED = {
     "tests/abuse/test_docs.py",
     "tests/abuse/test_settings.py",
     "tests/abuse/test_edge_host.py",
+    "tests/abuse/test_memory.py",
+    "tests/abuse/test_headers.py::test_many_headers_and_a_long_url_are_refused",
+    "tests/abuse/test_headers.py::test_ordinary_large_headers_still_work",
+    "tests/abuse/test_headers.py::test_the_page_and_the_api_carry_the_protections",
+    "tests/abuse/test_clients.py::test_one_address_gets_at_most_max_runs_per_client",
 }
+
+
+def _timed(item: pytest.Item) -> bool:
+    path = item.nodeid.split("::", 1)[0]
+    parts = path.split("/")
+    in_dir = len(parts) > 2 and parts[1] in TIMED_DIRS
+    return in_dir and not {path, item.nodeid.split("[", 1)[0]} & UNTIMED
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     first = {}
     for n, item in enumerate(items):
-        path = item.nodeid.split("::", 1)[0]
-        first.setdefault(path, n)
-        parts = path.split("/")
-        if len(parts) > 2 and parts[1] in TIMED_DIRS and path not in UNTIMED:
+        first.setdefault(item.nodeid.split("::", 1)[0], n)
+        if _timed(item):
             item.add_marker(pytest.mark.timed)
     items.sort(key=lambda i: (_rank(i), first[i.nodeid.split("::", 1)[0]]))
