@@ -61,6 +61,10 @@ class Settings:
     steady_fps: float = 10.0
     cpu_share: float = 0.95  # share of one core all playing streams may use
     grid_every: int = 10  # frames between decision-boundary grids while playing
+    # A stream's frames, on average, at most this many kB a second: a class on a school's
+    # network shares it (a default 2-8-8-1 frame is ~10 kB, well under at 30 frames/s; the
+    # digits' 64-30-10 frame is ~150 kB, so about 7 frames/s instead of 4.5 MB/s).
+    max_stream_kb_per_s: float = 1_000.0
     send_timeout_s: float = 10.0
     max_ws_message_bytes: int = 65_536
     allowed_origins: tuple[str, ...] = field(default_factory=_default_origins)
@@ -166,6 +170,7 @@ RANGES: dict[str, Between | Matches | IsDir] = {
     "steady_fps": Between(0.1, 240),
     "cpu_share": Between(0.01, 64),
     "grid_every": Between(1, 10_000, integer=True),
+    "max_stream_kb_per_s": Between(10, 10_000_000),
     "send_timeout_s": Between(0.1, 3_600),
     "max_ws_message_bytes": Between(1_024, 100_000_000, integer=True),
     "allowed_origins": Matches(_ORIGIN, "comma-separated origins like http://host:8000", True),

@@ -30,6 +30,9 @@ from app.settings import Settings
 METRICS_EVERY = 3
 # A paused stream whose last frame said advice was pending looks for it this often.
 ADVICE_POLL_S = 0.25
+# The frames' mean size for the byte-rate cap moves this far toward each new frame's (the
+# grid frames, every ``grid_every``, are larger: the rate follows the mean, not each one).
+BYTES_SMOOTHING = 0.2
 
 
 class FrameOutput(Protocol):
@@ -77,6 +80,7 @@ class Player:
         self.generation = run.generation
         self.frames_since_grid = 0
         self.fps = pacer.max_fps
+        self.frame_bytes = 0.0  # the posted frames' smoothed size (for max_stream_kb_per_s)
 
     # -- life --------------------------------------------------------------------------
     def start(self) -> None:
@@ -142,7 +146,17 @@ class Player:
             explain=self.selection,
         )
         run.touch()
+        n, first = float(len(data)), not self.frame_bytes
+        self.frame_bytes += (n - self.frame_bytes) * (1.0 if first else BYTES_SMOOTHING)
         self.out.post_frame(data, keep=changed, grid=grid, history=history)
+
+    def rate(self) -> float:
+        """Frames a second: the pacer's share of the core for this stream, and no more than
+        ``max_stream_kb_per_s`` carries at the frames' mean size."""
+        fps = self.pacer.fps(id(self))
+        if self.frame_bytes:
+            fps = min(fps, self.settings.max_stream_kb_per_s * 1000.0 / self.frame_bytes)
+        return fps
 
     async def tick(self) -> None:
         """Steps asked for by ``step``, and the frames of a playing run (runs until
@@ -210,7 +224,7 @@ class Player:
                         built = time.thread_time() - t0 + self.out.take_spent()
             request = run.steps_per_frame * run.seconds_per_step
             self.pacer.report(key, trained, built, request, late)
-            self.fps = self.pacer.fps(key)
+            self.fps = self.rate()
             # A frame later than its slot may be caught up by the next one (jitter averages
             # out), but never by more than one interval (no burst after a stall).
             interval = 1.0 / self.fps

@@ -258,6 +258,30 @@ def test_frame_rate_is_capped() -> None:
     assert 3 <= len(frames) <= 12  # the cap; fewer only if the machine is very busy
 
 
+def test_a_streams_bytes_a_second_are_capped() -> None:
+    """max_stream_kb_per_s holds a stream's frames, on average, to that many kB a second (a
+    class shares the school's network): the frames come slower, not smaller, and say so."""
+    cap_kb = 40.0
+    with client_for(max_stream_kb_per_s=cap_kb) as c:
+        rid = c.post("/api/runs", json={"dataset": "digits", "hidden": [30]}).json()["id"]
+        with c.websocket_connect(url(rid)) as ws:
+            ws.receive_json()
+            ws.send_json({"type": "play"})
+            next_of(ws, "frame")
+            sizes: list[int] = []
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 2.0:
+                text = ws.receive_text()
+                if '"type":"frame"' in text[:40]:
+                    sizes.append(len(text))
+            seconds = time.monotonic() - t0
+    mean = sum(sizes) / len(sizes)
+    assert mean > 100_000  # the digits' 64-30-10 frames (~150 kB): the cap binds
+    # At most the cap (after the first frame's interval: one more frame may arrive early).
+    assert (sum(sizes) - max(sizes)) / seconds <= cap_kb * 1000 * 1.1
+    assert 1 <= len(sizes) <= 3
+
+
 def test_disconnect_cancels_a_long_step_request(client: TestClient) -> None:
     rid = client.post("/api/runs", json={"hidden": [8, 8, 8, 8, 8, 8]}).json()["id"]
     run = the_run(client, rid)
