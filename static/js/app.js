@@ -128,7 +128,8 @@ export class App {
         if (this.hook.recording) this.hook.recording.push(structuredClone(f));
       },
       show: (f) => {
-        this.applyFrame(f);
+        // A frame still on its way when the stream dropped: the run is paused, not running.
+        this.applyFrame(f.status === "running" && !this.session?.stream ? { ...f, status: "paused" } : f);
         this.stats.applied += 1; // streamed frames actually shown (bench_page.py: displayed frames/s)
       },
     });

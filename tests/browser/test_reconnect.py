@@ -69,12 +69,21 @@ def play_until(pg, steps: int) -> None:  # type: ignore[no-untyped-def]
 
 def wait_reconnecting(pg, name: str) -> None:  # type: ignore[no-untyped-def]
     """The learner sees the reconnecting state: worded as such, not as an error."""
-    banner = pg.locator(CONN)
-    banner.wait_for(timeout=10_000)
-    assert banner.inner_text().startswith("Reconnecting to the server…")
-    assert "info" in (banner.get_attribute("class") or "").split()
-    # Meanwhile the run shows as paused (nothing trains it), with its step as it was.
-    pg.wait_for_function("document.querySelector('#play').ariaLabel === 'play'", timeout=2_000)
+    # Checked in the page at once (the state may last only half a second behind HAProxy):
+    # the banner says "Reconnecting…" as an information, and meanwhile the run shows as
+    # paused (nothing trains it).
+    handle = pg.wait_for_function(
+        """() => {
+          const b = document.querySelector('#banner [data-banner=conn]');
+          return b && document.querySelector('#play').ariaLabel === 'play'
+            && [b.textContent, b.className];
+        }""",
+        timeout=10_000,
+        polling=20,
+    )
+    text, cls = handle.json_value()
+    assert text.startswith("Reconnecting to the server…")
+    assert "info" in cls.split()
     pg.screenshot(path=str(ARTIFACTS / f"{name}-1280x720.png"))
 
 
