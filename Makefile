@@ -70,7 +70,9 @@ test: $(VENV)/.installed-test chromium redis haproxy lint test-js
 # - seven more fresh loads show the first picture (test_first_picture.py[7]; [3] in
 #   `make test`);
 # - eight more seeded networks' explained equations hold to their digits
-#   (test_numbers.py[more]; [fast] checks four, one per hidden activation).
+#   (test_numbers.py[more]; [fast] checks four, one per hidden activation);
+# - a reload after each of three prototype keys in the hash, which leave the default link
+#   (test_truth.py; the reload of the link that keeps such keys is in `make test`).
 test-slow: $(VENV)/.installed-test chromium
 	$(BIN)/pytest -m slow
 
