@@ -243,16 +243,19 @@ class RedisRunStore(RunStore):
         await self.leases.delete(run_id, run_key(run_id))
 
     async def checkpoint_due(self, now: float | None = None) -> int:
-        """Write every run that changed: one that trained, once :data:`CHECKPOINT_S` has
-        passed since its last write; one changed by a command only, now."""
+        """Write every run that changed: one that trained or plays, once
+        :data:`CHECKPOINT_S` has passed since its last write; a paused one changed by a
+        command, now."""
         now = time.monotonic() if now is None else now
         written = 0
         for run in list(self._runs.values()):
             saved = self._saved.get(run.id)
             if saved is not None and saved.mark == _mark(run):
                 continue
+            # Training, or playing (its stream touches it every frame, trained or not): at
+            # most once per CHECKPOINT_S. A paused run changed by a command: now.
             trained = saved is None or not saved.mark or saved.mark[0] != run.step
-            if trained and saved is not None and now - saved.at < CHECKPOINT_S:
+            if (trained or run.playing) and saved is not None and now - saved.at < CHECKPOINT_S:
                 continue
             if run.closed is None and await self.save(run):
                 written += 1

@@ -1,0 +1,321 @@
+"""Many students, many cores (issue 14): what ``--workers 2`` and Redis checkpoints buy and
+cost, each figure against a reference measured in the same run.
+
+1. **Students held at ≥ 10 frames/s**, ``backprop-viz --workers 1`` against ``--workers 2``
+   (both with ``BPV_REDIS_URL``; the load generator of ``bench_load.py``, unpinned, on the
+   same 2 cores). For each class size N of a ramp, N runs are created and streamed; N is
+   held when at least 95 % of the students get ≥ 10 frames/s over the window. Target: 2
+   workers hold ≥ 1.4× as many.
+2. **Checkpoint cost**: the time one checkpoint takes on the event loop (capture: the
+   document and its JSON) and written to Redis, for the default network and the largest
+   one the caps allow, as a share of a streaming run's time (one checkpoint per
+   ``CHECKPOINT_S``; target ≤ 5 %); and the frames/s and steps/s of 40 streaming runs with
+   Redis against the same server without it.
+3. **Redis memory per run**: ``INFO memory`` ``used_memory`` before and after N runs.
+
+Loopback only, bounded (about 15 s per class size and server). Run:
+``.venv/bin/python bench/bench_workers.py [--ramp 40,80,120,160,200,240] [--seconds 8]``.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as app.main does for the server
+
+import argparse
+import asyncio
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import httpx
+from bench_load import WARMUP_S, Client, stream  # bench/ is on sys.path when run
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HELD_FPS = 10.0
+HELD_SHARE = 0.95
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Redis:
+    """redis-server on a free loopback port, nothing written to disk."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        import redis
+
+        self.client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self.client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def used_memory(self) -> int:
+        return int(self.client.info("memory")["used_memory"])
+
+    def stop(self) -> None:
+        self.client.close()
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def start(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--workers", str(workers)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=1).read()
+            time.sleep(3 if workers > 1 else 0)  # every worker up, not just the first
+            return proc, base
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("the server did not start")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def env_for(n: int, redis_url: str) -> dict[str, str]:
+    return {
+        "BPV_REDIS_URL": redis_url,
+        "BPV_MAX_RUNS": str(n + 20),
+        "BPV_LIMIT_CONCURRENCY": "2000",
+        "BPV_MAX_RUNS_PER_CLIENT": str(n + 20),
+        "BPV_CLIENT_MEMORY_MB": "100000",
+        "BPV_MEMORY_MB": "100000",
+        "BPV_MAX_WAITING_PER_CLIENT": str(2 * n + 20),
+    }
+
+
+async def classroom(base: str, n: int, seconds: float) -> dict[str, float]:
+    """N students streaming for ``seconds`` after a warm-up: frames/s and steps/s each."""
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        ids = []
+        for _ in range(n):
+            r = await http.post("/api/runs", json={})
+            r.raise_for_status()
+            ids.append(r.json()["id"])
+        clients = [Client(i) for i in ids]
+        stop_event = asyncio.Event()
+        tasks = [asyncio.create_task(stream(base, c, stop_event)) for c in clients]
+        await asyncio.sleep(WARMUP_S + 1)
+        t0 = time.time()
+        await asyncio.sleep(seconds)
+        t1 = time.time()
+        stop_event.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for run_id in ids:
+            await http.delete(f"/api/runs/{run_id}")
+    fps = [sum(t0 <= t < t1 for t in c.times) / (t1 - t0) for c in clients]
+    steps = []
+    for c in clients:
+        inside = [s for t, s in zip(c.times, c.steps, strict=True) if t0 <= t < t1]
+        steps.append((inside[-1] - inside[0]) / (t1 - t0) if len(inside) > 1 else 0.0)
+    return {
+        "n": n,
+        "held": sum(f >= HELD_FPS for f in fps) / n,
+        "fps_median": statistics.median(fps),
+        "fps_p5": sorted(fps)[int(0.05 * n)],
+        "steps_per_s_median": statistics.median(steps),
+    }
+
+
+async def held(workers: int, ramp: list[int], seconds: float, redis: Redis) -> dict[str, Any]:
+    """The largest N of the ramp at which ≥ 95 % of students get ≥ 10 frames/s."""
+    proc, base = start(env_for(max(ramp), redis.url), workers)
+    best = 0
+    rows = []
+    try:
+        for n in ramp:
+            r = await classroom(base, n, seconds)
+            rows.append(r)
+            print(
+                f"  workers={workers} N={n:4d}: {100 * r['held']:5.1f} % at >= 10 fps, "
+                f"median {r['fps_median']:5.1f} fps, p5 {r['fps_p5']:5.1f}",
+                flush=True,
+            )
+            if r["held"] < HELD_SHARE:
+                break
+            best = n
+    finally:
+        stop(proc)
+    return {"workers": workers, "held": best, "rows": rows}
+
+
+def checkpoint_cost(redis: Redis) -> list[dict[str, float]]:
+    """Capture and write one checkpoint, in this process, for two networks."""
+    from redis.asyncio import Redis as AsyncRedis
+
+    from app.api.placement import CODEC
+    from app.runs.experiment import Experiment
+    from app.runs.redis_store import CHECKPOINT_S, RedisRunStore
+    from app.settings import Settings
+
+    settings = Settings()
+    configs = {
+        "default (2-4-2-1 on circle)": Experiment(),
+        "large (6 x 8 hidden, batch 64)": Experiment(hidden=(8,) * 6, batch_size=64),
+    }
+    out = []
+
+    async def measure() -> None:
+        store = RedisRunStore(settings, AsyncRedis(port=redis.port), CODEC)
+        for name, config in configs.items():
+            run = store.create(config)
+            run.train(200)
+            await store.save(run)  # warm: scripts loaded, connection open
+            captures, writes = [], []
+            for _ in range(30):
+                run.train(10)
+                t0 = time.perf_counter()
+                data = store.capture(run)
+                t1 = time.perf_counter()
+                await store.write(run.id, data, 60_000)
+                t2 = time.perf_counter()
+                captures.append(t1 - t0)
+                writes.append(t2 - t1)
+            capture = statistics.median(captures)
+            total = statistics.median(c + w for c, w in zip(captures, writes, strict=True))
+            out.append(
+                {
+                    "network": name,
+                    "bytes": len(data),
+                    "capture_ms": capture * 1e3,
+                    "capture_and_write_ms": total * 1e3,
+                    "share_of_run_time_pct": 100 * total / CHECKPOINT_S,
+                }
+            )
+        await store.aclose()
+
+    asyncio.run(measure())
+    return out
+
+
+async def redis_vs_memory(n: int, seconds: float, redis: Redis) -> dict[str, Any]:
+    """N streaming runs on one worker with Redis checkpoints, then without Redis."""
+    results = {}
+    for label, url in (("redis", redis.url), ("in-process", "")):
+        proc, base = start(env_for(n, url), 1)
+        try:
+            results[label] = await classroom(base, n, seconds)
+        finally:
+            stop(proc)
+    return results
+
+
+def redis_memory(n: int, redis: Redis) -> dict[str, float]:
+    proc, base = start(env_for(n, redis.url), 1)
+    try:
+        redis.client.flushall()
+        before = redis.used_memory()
+        with httpx.Client(base_url=base, timeout=30) as http:
+            for _ in range(n):
+                http.post("/api/runs", json={}).raise_for_status()
+        after = redis.used_memory()
+        keys = redis.client.keys("bpv:run:*")
+        sizes = [redis.client.strlen(k) for k in keys]
+    finally:
+        stop(proc)
+    return {
+        "runs": n,
+        "bytes_per_run": (after - before) / n,
+        "checkpoint_bytes_median": statistics.median(sizes) if sizes else 0,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--ramp", default="40,80,120,160,200,240,280")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--skip-held", action="store_true")
+    args = parser.parse_args(argv)
+    ramp = [int(x) for x in args.ramp.split(",")]
+    redis = Redis()
+    try:
+        print("Checkpoint cost (capture on the loop, then written to Redis):", flush=True)
+        for row in checkpoint_cost(redis):
+            print(
+                f"  {row['network']}: {row['bytes'] / 1024:.1f} KiB, capture "
+                f"{row['capture_ms']:.2f} ms, with the write {row['capture_and_write_ms']:.2f} "
+                f"ms = {row['share_of_run_time_pct']:.2f} % of a streaming run's time "
+                "(one per 1.5 s; target <= 5 %)",
+                flush=True,
+            )
+        print("Redis memory per run:", flush=True)
+        mem = redis_memory(100, redis)
+        print(
+            f"  {mem['bytes_per_run'] / 1024:.1f} KiB per run (used_memory over "
+            f"{mem['runs']} default runs; checkpoint {mem['checkpoint_bytes_median'] / 1024:.1f}"
+            " KiB)",
+            flush=True,
+        )
+        print("40 streaming runs, one worker, with Redis against without:", flush=True)
+        ab = asyncio.run(redis_vs_memory(40, args.seconds, redis))
+        for label, r in ab.items():
+            print(
+                f"  {label:10s}: median {r['fps_median']:.1f} fps, "
+                f"{r['steps_per_s_median']:.0f} steps/s",
+                flush=True,
+            )
+        ratio = ab["redis"]["steps_per_s_median"] / max(ab["in-process"]["steps_per_s_median"], 1)
+        print(f"  steps/s with Redis / without: {ratio:.3f}", flush=True)
+        if args.skip_held:
+            return
+        print("Students held at >= 10 frames/s (95 % of them):", flush=True)
+        one = asyncio.run(held(1, ramp, args.seconds, redis))
+        two = asyncio.run(held(2, ramp, args.seconds, redis))
+        ratio = two["held"] / max(one["held"], 1)
+        print(
+            f"  1 worker: {one['held']}, 2 workers: {two['held']}: {ratio:.2f}x (target >= 1.4x)",
+            flush=True,
+        )
+    finally:
+        redis.stop()
+
+
+if __name__ == "__main__":
+    main()
