@@ -217,7 +217,7 @@ def make_dataset(
     if name == DIGITS.name:
         if n_points not in (None, DIGITS.n_points):
             raise ValueError(f"n_points: the digits are a fixed set of {DIGITS.n_points}")
-        pixels, labels = digits.load()
+        pixels, labels = digits.shared()  # read-only, one copy for all runs (noise 0)
         return Dataset(
             name, _M, digits.with_noise(pixels, float(noise), rng), labels, DIGITS.n_classes
         )
@@ -246,6 +246,15 @@ def split(
     n_train = min(max(math.floor(n * train_share + 1e-9), 1), n - 1)
     perm = rng.permutation(n).astype(np.intp)
     return perm[:n_train], perm[n_train:]
+
+
+def shared_data(name: str, noise: float, train_share: float) -> tuple[bool, bool]:
+    """(points, x and y): which of a run's data arrays are the process's shared read-only
+    copies rather than its own: the digits' pixels without noise (:func:`digits.shared`),
+    and the ordered x, y made from them at the book's share :data:`digits.TRAIN_SHARE`
+    (``app/runs/state.py``) as well."""
+    points = name == DIGITS.name and noise == 0.0
+    return points, points and train_share == digits.TRAIN_SHARE
 
 
 def split_for(

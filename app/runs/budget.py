@@ -1,26 +1,42 @@
 """What a run costs in memory, estimated from its config before anything is built.
 
 The estimate is an upper bound on the bytes a run holds while it is used (a stream playing,
-frames with grids, metrics), made of the arrays the run builds, sized from the config:
+frames with grids, metrics, 2,000 history points, a full rewind timeline), made of the arrays
+the run builds, sized from the config (N points, n_1 inputs, n_L outputs, m = batch size):
 
 - ``data``: the points and labels, the network's inputs ``x`` (N, n_1) and targets ``y``
-  (N, n_L) and their copies in the trainer (one column per example, shuffled) and in the
-  float32 evaluator (with one row per hidden neuron per point), and the CSV text itself;
-- ``frames``: :data:`app.runs.state.BUILDERS_KEPT` frame builders, each an arena of
-  float64 (θ three times, the engine's recording of 1+m examples, m = batch size) and the
-  send plan's arrays (about 12 words per value sent), and the trainer's fast steps for the
-  same batch sizes;
-- ``grid``: the decision-boundary grid of a 2-D run (64² points and a 16² thumbnail per
-  neuron), in float32, and its encoded JSON;
-- ``history`` (the loss history, and the per-layer series and histogram snapshots of
-  :mod:`app.runs.layer_history`) and a fixed part for the network, trainer and frame objects;
+  (N, n_L), the trainer's columns for its training examples and their shuffled copy, the
+  float32 evaluator's pass over every point (one row per input, per hidden neuron and per
+  output), and the CSV text itself. Arrays the process shares between runs are not a run's:
+  the digits without noise hold one read-only copy of their pixels, and at the book's share
+  0.8 of their ordered x and y too (:func:`app.core.datasets.shared_data`; made once, about
+  1 MB each, like the module's other caches);
+- ``frames``: :data:`BUILDERS_KEPT` frame builders (the batch size and an epoch's short last
+  batch), each an arena of float64 (θ three times, the engine's recording of 1+m examples)
+  and a send plan of about 12 words per value sent (as measured: 88 bytes a value for the
+  digits' 64-30-10), 20 % more each for the encoded layers and template, the trainer's fast
+  steps for the same batch sizes, and, while a builder is made, an index array as large as
+  its arena;
+- ``grid``: the decision-boundary grid of a 2-D run (app/runs/grid.py): its inputs, the
+  float32 pass over 64² + 16² points through every layer, the sent values (five words each)
+  and their JSON;
+- ``other``: the loss history (2,000 points), the per-layer series and histogram snapshots
+  of :mod:`app.runs.layer_history`, and a fixed part for the network, trainer and frame
+  objects;
 - ``snapshots``: the rewind timeline's budget (:func:`app.runs.timeline.budget_bytes`: at
   most 1 MB, less for a small network).
 
+``data``, the arenas and ``grid`` are counted with a 25 % margin (:data:`SAFETY`: allocator
+slack and the transients these terms leave out, largest with batches of 512); the send plans
+are counted as measured. The book's digits run (64-30-10, batch 10) is estimated at 11.0 MB
+against 9.3 MB at its peak (tracemalloc, 2,000 steps of a stream with frames), so 31 fit the
+default ``memory_mb`` of 350.
+
 :func:`estimate` needs no parsing: a CSV's rows and columns are counted from its text (an
 upper bound: a header line counts as a row). ``tests/runs/test_budget.py`` checks the
-estimate against what runs really take (tracemalloc), and ``tests/abuse/test_memory.py``
-against the server's resident memory.
+estimate against what runs really take (tracemalloc: built and used, and after 2,000 steps of
+a stream), ``tests/abuse/test_memory.py`` against the server's resident memory, and
+``bench/bench_capacity.py`` counts the runs the default budget admits.
 """
 
 from __future__ import annotations
@@ -29,7 +45,7 @@ import math
 from dataclasses import dataclass
 
 from app.core.csvdata import MAX_CLASSES
-from app.core.datasets import DATASETS
+from app.core.datasets import DATASETS, shared_data
 from app.core.feedback import get_rule
 from app.runs import layer_history
 from app.runs.experiment import Experiment
@@ -107,22 +123,26 @@ def estimate(config: Experiment, settings: Settings) -> Estimate:
     """An upper bound on the bytes the run ``config`` holds once built and used."""
     s = shape_of(config, settings)
     n, n1, nl_out = s.n, s.n_in, s.n_out
+    n_train = min(n, math.ceil(n * config.train_share))
     hidden = list(config.hidden)
     sizes = [n1, *hidden, nl_out]
     text = len(config.csv or "") * (1 if (config.csv or "").isascii() else 4)
+    shared_points, shared_xy = shared_data(config.dataset, config.noise, config.train_share)
+    # the evaluator's float32 pass over every point: [a^l; 1] of the input and hidden layers,
+    # z of every layer, a^L, y, and the cost per example beside a^L
+    evaluator = 4 * n * (n1 + 1 + sum(k + 1 for k in hidden) + sum(sizes[1:]) + 3 * nl_out)
     data = (
-        8 * n * (s.d + 1)  # points, labels
+        (0 if shared_points else 8 * n * (s.d + 1))  # points, labels
         + (8 * n * n1 if s.two_d else 0)  # the selected features (CSV columns are used as is)
-        + 8 * n * nl_out * 2  # targets, reordered
-        + 8 * n * n1  # inputs, reordered
+        + 8 * n * nl_out * (1 if shared_xy else 2)  # targets, and them reordered
+        + (0 if shared_xy else 8 * n * n1)  # inputs, reordered
         + 16 * n  # train/test indices
-        + 2 * 8 * n * (n1 + 1 + nl_out)  # the trainer's columns, and their shuffled copy
-        + 4 * n * (n1 + 1 + 3 * nl_out + sum(k + 1 for k in hidden))  # the evaluator
-        + 8 * n * (nl_out + max(sizes))  # the evaluator's pass
+        + 2 * 8 * n_train * (n1 + 1 + nl_out)  # the trainer's columns, and their shuffled copy
+        + evaluator
+        + 4 * n * (nl_out + max(sizes))  # the saturation counts' pass on the evaluator's
         + text
     )
-    widest = max(sizes)
-    m = min(config.batch_size, n)
+    m = min(config.batch_size, n_train)
     pairs = list(zip(sizes[1:], sizes[:-1], strict=True))
     theta = sum(n * (k + 1) for n, k in pairs)
     # The arena (app/runs/frames.py): θ, its gradient and the regularised one; [x; 1], the
@@ -131,23 +151,34 @@ def estimate(config: Experiment, settings: Settings) -> Estimate:
     # gather indices and five float copies (float32 and float64) while it is made and used.
     rows = n1 + 1 + 3 * (sum(k + 1 for k in hidden) + nl_out) + sum(sizes[1:]) + nl_out
     sent = sum(8 * n * k + 9 * n for n, k in pairs) + 3 * n1 + nl_out
-    builder = 8 * (3 * theta + (2 + m) * rows + 12 * sent)
+    arena = 8 * (3 * theta + (2 + m) * rows)
+    send = 8 * 12 * sent
     if not get_rule(config.feedback).exact:
         # backprop's own pass beside the rule's (app/runs/frame_truth.py): its recording, its
         # gradient, and the true δ, gradients and their products, gathered and rounded
         n_w = sum(n * k for n, k in pairs)
-        builder += 8 * ((1 + m) * rows + theta + 6 * n_w + 4 * sum(sizes[1:]))
-    # A kept builder holds its buffer and about 20 % more (the encoded layers, the engine's
-    # calls); while one is made, an index array as large as its buffer exists too.
+        arena += 8 * ((1 + m) * rows + theta + 6 * n_w + 4 * sum(sizes[1:]))
+    # A kept builder holds its buffer and about 20 % more (the encoded layers and template,
+    # the engine's calls); while one is made, an index array as large as its arena exists
+    # too. The send plan's part is counted as measured (88-96 bytes a value sent, digits'
+    # 64-30-10 at m = 10), the arena's with the safety margin: its transients at large m
+    # (512) are not all in these terms.
     fast = 8 * (m + 1) * (sum(sizes) + n1 + 1) * 3
-    frames = BUILDERS_KEPT * (builder * 6 // 5 + fast) + builder
+    frames = BUILDERS_KEPT * send * 6 // 5
+    frames_loose = BUILDERS_KEPT * (arena * 6 // 5 + fast) + arena
     grid = 0
     if s.two_d:
+        # app/runs/grid.py: the inputs (float64) and the core's float32 pass over every grid
+        # and thumbnail point ([a^l; 1] blocks, z of every layer, a^L), the sent values (five
+        # words each: a thumbnail per hidden neuron, and the output without argmax) and the
+        # encoded JSON (about 8 bytes a value)
         points = GRID * GRID + THUMB * THUMB
-        grid = 4 * points * (n1 + widest) + 8 * (GRID * GRID + THUMB * THUMB * sum(sizes))
+        blocks = sum(k + 1 for k in sizes[:-1]) + sum(sizes[1:]) + nl_out
+        values = THUMB * THUMB * sum(hidden) + GRID * GRID
+        grid = 8 * points * n1 + 4 * points * blocks + 45 * values
     return Estimate(
         data=math.ceil(SAFETY * data),
-        frames=math.ceil(SAFETY * frames),
+        frames=frames + math.ceil(SAFETY * frames_loose),
         grid=math.ceil(SAFETY * grid),
         other=HISTORY_BYTES + layer_history.max_bytes(len(sizes) - 1) + FIXED_BYTES,
         snapshots=budget_bytes(theta, n),  # n: at least the training set

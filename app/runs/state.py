@@ -23,7 +23,15 @@ import numpy as np
 from app.core import regularisers
 from app.core.costs import Cost, get_cost
 from app.core.csvdata import CSVError, csv_to_dataset
-from app.core.datasets import Dataset, features, make_dataset, output_size, split_for, targets
+from app.core.datasets import (
+    Dataset,
+    features,
+    make_dataset,
+    output_size,
+    shared_data,
+    split_for,
+    targets,
+)
 from app.core.feedback import Feedback
 from app.core.feedback import make as make_feedback
 from app.core.network import Network, n_params
@@ -107,6 +115,28 @@ def _extent(points: Array) -> list[list[float]]:
     return [[float(a), float(b)] for a, b in zip(lo - pad, hi + pad, strict=True)]
 
 
+# The book's digits without noise at the preset's share: x and y, train rows first, by output
+# activation; read-only, one copy for every such run (never evicted: a handful of activations).
+_SHARED_XY: dict[str, tuple[Array, Array]] = {}
+
+
+def _ordered(
+    config: Experiment, output_act: str, x_all: Array, y_all: Array, train: Any, test: Any
+) -> tuple[Array, Array]:
+    """x (N, n_1) and y (N, n_L), train rows first: shared (read-only) when
+    :func:`app.core.datasets.shared_data` says so, else this run's own copies."""
+    order = np.concatenate([train, test])
+    if not shared_data(config.dataset, config.noise, config.train_share)[1]:
+        return x_all[order], y_all[order]
+    xy = _SHARED_XY.get(output_act)
+    if xy is None:
+        x, y = x_all[order], y_all[order]
+        x.setflags(write=False)
+        y.setflags(write=False)
+        xy = _SHARED_XY.setdefault(output_act, (x, y))  # two builds at once: one copy kept
+    return xy
+
+
 def data_key(config: Experiment) -> tuple[Any, ...]:
     """The fields the data (points, labels, train/test split) depend on."""
     return (config.dataset, config.noise, config.seed, config.csv, config.train_share)
@@ -157,8 +187,7 @@ def build(config: Experiment, settings: Settings, reuse: RunState | None = None)
     y_all = targets(ds.labels, ds.kind, output_act, ds.n_classes)
     if train_idx is None or test_idx is None:
         train_idx, test_idx = split_for(ds, config.train_share, data_rng)
-    order = np.concatenate([train_idx, test_idx])
-    x, y = x_all[order], y_all[order]
+    x, y = _ordered(config, output_act, x_all, y_all, train_idx, test_idx)
     n_train = len(train_idx)
     if config.probe >= n_train:
         raise ConfigError(("probe",), f"the training set has {n_train} examples (0..{n_train - 1})")

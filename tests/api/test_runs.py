@@ -252,14 +252,15 @@ def test_runs_per_client_are_capped() -> None:
 
 
 def test_memory_budgets_refuse_with_the_field_and_the_limit() -> None:
-    # A 6 x 8 network's estimate is about 4.4 MB (1 MB of it the rewind snapshots' budget)
-    with client_for(run_memory_mb=6, memory_mb=24, max_runs_per_client=100) as c:
+    # A 6 x 8 network's estimate is about 6.9 MB (3.7 MB of it the decision-boundary grid's
+    # pass, 1 MB the rewind snapshots' budget); 9.5 MB with batches of 512
+    with client_for(run_memory_mb=8, memory_mb=24, max_runs_per_client=100) as c:
         r = c.post("/api/runs", json={"hidden": [8] * 6, "batch_size": 512})
         assert r.status_code == 422
         issue = r.json()["detail"][0]
         assert (
             issue["loc"] == ["body", "batch_size"]
-            and "6 MB per run (run_memory_mb)" in issue["msg"]
+            and "8 MB per run (run_memory_mb)" in issue["msg"]
         )
         rid = c.post("/api/runs", json={"hidden": [8] * 6}).json()["id"]
         r = c.patch(f"/api/runs/{rid}", json={"batch_size": 512})

@@ -56,6 +56,8 @@ def _warm() -> None:
     """Module-level caches (imports, compiled patterns) are not a run's memory."""
     _measured(Experiment(**{"dataset": "csv", "csv": csv_text(20, 2, 2)}), [10])
     _measured(Experiment(), [10])
+    # the digits' shared pixels and x, y: made once per process, not a run's memory
+    _measured(Experiment(**{"dataset": "digits", "hidden": [30], "train_share": 0.8}), [10])
 
 
 CASES: list[tuple[str, dict[str, Any], list[int]]] = [
@@ -95,6 +97,99 @@ def test_the_estimate_is_not_below_what_a_run_takes(
     # and not so far above that the server-wide budget turns students away for nothing
     assert est <= 4 * peak + 1_000_000, f"{name}: {est / 1e6:.2f} MB for {peak / 1e6:.2f} MB"
     assert held <= peak
+
+
+def _stream(run: Run, steps: int) -> None:
+    """What a playing stream does: 7 steps a frame (so an epoch's short last batch gets its
+    own frame builder too), the metrics every 5th frame, the grid every 10th, the history
+    every 50th."""
+    i = 0
+    while run.step < steps:
+        run.train(7)
+        run.frame(metrics=i % 5 == 0, grid=i % 10 == 0, history=i % 50 == 0)
+        i += 1
+
+
+BOOK = {"dataset": "digits", "hidden": [30], "batch_size": 10, "train_share": 0.8}
+STREAMS: list[tuple[str, dict[str, Any]]] = [
+    ("default", {}),
+    ("largest 2-D network", {"hidden": [8] * 6, "features": F7}),
+    ("CSV", {"dataset": "csv", "csv": csv_text(600, 64, 2), "hidden": [8]}),
+    ("the book's digits", BOOK),
+    ("digits with noise", {**BOOK, "noise": 0.1}),
+]
+
+
+@pytest.mark.parametrize(("name", "changes"), STREAMS, ids=[c[0] for c in STREAMS])
+def test_the_estimate_holds_after_2000_steps_of_a_stream(
+    name: str, changes: dict[str, Any]
+) -> None:
+    """Held after 2,000 steps with frames (snapshots, history, both builders filled), and
+    the peak on the way, against the estimate the store admitted the run with."""
+    config = Experiment(**changes)
+    tracemalloc.start()
+    try:
+        run = Run("s", config, Settings())
+        run.frame(grid=True, history=True)
+        _stream(run, 2000)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # 7 steps a frame reach an epoch's short last batch, when there is one: two builders
+    assert len(run.state.builders) == (2 if run.state.n_train % config.batch_size else 1)
+    # the history is not full after ~290 frames: the estimate counts its 2,000 points whole
+    est = estimate(config, Settings()).total
+    assert peak <= est, f"{name}: peak {peak / 1e6:.2f} MB over the estimate {est / 1e6:.2f} MB"
+    if config.dataset == "digits":  # what admits a class on the digits: not wildly over
+        assert est <= 1.5 * peak, f"{name}: {est / 1e6:.2f} MB for {peak / 1e6:.2f} MB"
+
+
+def test_a_class_of_30_on_the_book_digits_fits_the_default_budget() -> None:
+    """30 students on the book's 64-30-10 network under the default memory_mb, with room
+    for a few default runs beside them, without raising it."""
+    s = Settings()
+    digits_run = estimate(Experiment(**BOOK), s).total
+    default_run = estimate(Experiment(), s).total
+    assert 30 * digits_run + 5 * default_run <= s.memory_mb * budget.MB
+    store = RunStore(replace(s, max_runs_per_client=1000, client_memory_mb=100_000))
+    for i in range(30):
+        store.create(Experiment(**{**BOOK, "seed": i}), f"student{i}")
+    store.create(Experiment(), "teacher")
+
+
+def test_digits_runs_share_one_read_only_copy_of_the_pixels() -> None:
+    """Runs on the digits without noise hold the same pixels and x, y (not a copy each);
+    nothing a student does writes into them, and a write is refused, not silent."""
+    a = Run("a", Experiment(**BOOK), Settings())
+    b = Run("b", Experiment(**{**BOOK, "seed": 7, "hidden": [12]}), Settings())
+    noisy = Run("n", Experiment(**{**BOOK, "noise": 0.2}), Settings())
+    assert a.state.dataset.points is b.state.dataset.points
+    assert a.state.x is b.state.x and a.state.y is b.state.y
+    assert noisy.state.dataset.points is not a.state.dataset.points  # its own noisy pixels
+    assert noisy.state.x is not a.state.x
+    before = (a.state.dataset.points.tobytes(), a.state.x.tobytes(), a.state.y.tobytes())
+    for run in (a, b):
+        run.frame(history=True)
+        run.train(300)
+        run.update({"batch_size": 7, "learning_rate": 0.1})
+        run.set_probe(5)
+        run.frame(history=True)
+        run.set_weight(2, 1, 3, 0.5)
+        run.rewind(100)
+        run.update({"hidden": [20]})  # a rebuild reusing the data
+        run.train(50)
+        run.frame()
+        run.reset()
+    assert (a.state.dataset.points.tobytes(), a.state.x.tobytes(), a.state.y.tobytes()) == before
+    with pytest.raises(ValueError, match="read-only"):
+        a.state.dataset.points[0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        b.state.x[0, 0] = 1.0
+    # a (reset) trains as a run of its config made alone: b's steps did not move a's data
+    alone = Run("c", a.config, Settings())
+    alone.train(50)
+    a.train(50)
+    assert alone.state.trainer.theta.tobytes() == a.state.trainer.theta.tobytes()
 
 
 def test_cycling_the_batch_size_keeps_two_builders_and_no_memory() -> None:
