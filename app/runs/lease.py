@@ -57,17 +57,22 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-# KEYS[2] the checkpoint: written only while the lease is ours (fencing).
+# KEYS[2..] the checkpoint's keys, ARGV[3..] their values, ARGV[2] their time to live:
+# written only while the lease is ours (fencing).
 _WRITE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+  for i = 2, #KEYS do
+    redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[2])
+  end
   return 1
 end
 return 0
 """
 _DELETE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[2])
+  for i = 2, #KEYS do
+    redis.call('DEL', KEYS[i])
+  end
   redis.call('DEL', KEYS[1])
   return 1
 end
@@ -139,25 +144,27 @@ class Leases:
         self.held.pop(run_id, None)
 
     # -- fenced writes --------------------------------------------------------------------
-    async def write(self, run_id: str, key: str, data: bytes, ttl_ms: int) -> bool:
-        """Write a checkpoint only while the lease is ours; False (and the lease forgotten)
-        if it is not."""
+    async def write(self, run_id: str, values: dict[str, bytes], ttl_ms: int) -> bool:
+        """Write a checkpoint's keys (key → value) only while the lease is ours; False (and
+        the lease forgotten) if it is not."""
         value = self.held.get(run_id)
         if value is None:
             if not await self.acquire(run_id):
                 return False
             value = self.held[run_id]
-        ok = await self._write(keys=[LEASE_KEY + run_id, key], args=[value, data, ttl_ms])
+        keys = [LEASE_KEY + run_id, *values]
+        ok = await self._write(keys=keys, args=[value, ttl_ms, *values.values()])
         if not ok:
             self.forget(run_id)
         return bool(ok)
 
-    async def delete(self, run_id: str, key: str) -> bool:
-        """Remove a deleted run's checkpoint and its lease, only while the lease is ours."""
+    async def delete(self, run_id: str, keys: list[str]) -> bool:
+        """Remove a deleted run's checkpoint keys and its lease, only while the lease is
+        ours."""
         value = self.held.pop(run_id, None)
         if value is None:
             return False
-        return bool(await self._delete(keys=[LEASE_KEY + run_id, key], args=[value]))
+        return bool(await self._delete(keys=[LEASE_KEY + run_id, *keys], args=[value]))
 
     # -- the worker ---------------------------------------------------------------------
     async def register(self, address: str) -> None:

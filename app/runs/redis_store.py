@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from app.runs.checkpoints import Checkpoint, Codec
 from app.runs.config import ConfigError
 from app.runs.experiment import Experiment
 from app.runs.lease import Holder, Leases
+from app.runs.measurements import HISTORY_POINTS
 from app.runs.run import Run
 from app.runs.state import RunState
 from app.runs.store import RunStore
@@ -45,14 +47,24 @@ from app.settings import Settings
 
 log = logging.getLogger(__name__)
 
-KEY = "bpv:run:"  # + run id → checkpoint JSON
+KEY = "bpv:run:"  # + run id → checkpoint JSON (its document's history empty)
+HISTORY_KEY = "bpv:history:"  # + run id → the document's history (loss and layer series)
 CHECKPOINT_S = 1.5  # a training run's checkpoint is at most this old (+ TICK_S + one write)
 TICK_S = 0.25
 RUN_TTL_S = 86_400  # a day after its last change, an abandoned run's checkpoint expires
+# A long run's history (2,000 points and the per-layer series, ~300 KB of JSON, ~20 ms) is
+# written with the checkpoint after a REST change, a rebuild or rewind, and otherwise at
+# most this often (a short one more often: see capture); a restart then finds the weights
+# at most CHECKPOINT_S old and the loss chart at most HISTORY_S old.
+HISTORY_S = 30.0
 
 
 def run_key(run_id: str) -> str:
     return KEY + run_id
+
+
+def history_key(run_id: str) -> str:
+    return HISTORY_KEY + run_id
 
 
 @dataclass
@@ -62,6 +74,8 @@ class Saved:
     created: float  # Unix time the run was first made (kept across restores)
     at: float = 0.0  # monotonic time of the last write (0: never)
     mark: tuple[object, ...] = ()
+    history_at: float = -math.inf  # monotonic time the history was last written
+    history_of: tuple[int, int] = (-1, -1)  # (generation, history revision) it was of
 
 
 def _mark(run: Run) -> tuple[object, ...]:
@@ -152,7 +166,7 @@ class RedisRunStore(RunStore):
         if run is not None:
             async with run.lock:
                 if self._runs.get(run_id) is run and run_id in self.leases.held:
-                    await self.save(run)
+                    await self.save(run, full=True)
                 self.drop(run_id, reason)
         await self.leases.release(run_id)
 
@@ -185,25 +199,36 @@ class RedisRunStore(RunStore):
         await self.leases.unregister()
 
     # -- writing ------------------------------------------------------------------------
-    async def write(self, run_id: str, data: bytes, ttl_ms: int) -> bool:
+    async def write(self, run_id: str, data: dict[str, bytes], ttl_ms: int) -> bool:
         """The checkpoint written, only while this worker holds the run's lease."""
-        return await self.leases.write(run_id, run_key(run_id), data, ttl_ms)
+        return await self.leases.write(run_id, data, ttl_ms)
 
-    def capture(self, run: Run) -> bytes:
-        """The run's checkpoint now (on the loop), timed."""
+    def capture(self, run: Run, full: bool = False) -> dict[str, bytes]:
+        """The run's checkpoint now (on the loop), timed: key → bytes. Its history too when
+        ``full``, when it was rebuilt, rewound or reset since, or after HISTORY_S."""
         t0 = time.perf_counter()
+        now = time.monotonic()
         saved = self._saved.setdefault(run.id, Saved(time.time()))
-        data = checkpoints.capture(run, self.codec, saved.created)
+        of = (run.generation, run.measurements.revision)
+        # A short history is cheap: written as often as the weights; a full one every
+        # HISTORY_S (the cost grows with its length).
+        every = max(CHECKPOINT_S, HISTORY_S * len(run.history) / HISTORY_POINTS)
+        history = full or saved.history_of != of or now - saved.history_at >= every
+        data, kept = checkpoints.capture(run, self.codec, saved.created, history)
+        out = {run_key(run.id): data}
+        if kept is not None:
+            out[history_key(run.id)] = kept
+            saved.history_at, saved.history_of = now, of
         saved.mark = _mark(run)
-        saved.at = time.monotonic()
+        saved.at = now
         self.checkpoint_seconds += time.perf_counter() - t0
         self.checkpoints += 1
-        return data
+        return out
 
-    async def save(self, run: Run) -> bool:
-        """Write ``run``'s checkpoint now; False if the write was refused or failed (the
-        next tick tries again)."""
-        data = self.capture(run)
+    async def save(self, run: Run, full: bool = False) -> bool:
+        """Write ``run``'s checkpoint now (``full``: its history too); False if the write
+        was refused or failed (the next tick tries again)."""
+        data = self.capture(run, full)
         try:
             ok = await self.write(run.id, data, RUN_TTL_S * 1000)
         except (RedisError, OSError) as e:
@@ -211,6 +236,7 @@ class RedisRunStore(RunStore):
             ok = False
         if not ok and run.id in self._saved:
             self._saved[run.id].mark = ()  # still to be written
+            self._saved[run.id].history_at = -math.inf
         if not ok and run.id not in self.leases.held:  # the lease is another's now
             self.lost(run.id)
         return ok
@@ -226,7 +252,7 @@ class RedisRunStore(RunStore):
             self._fresh.discard(rid)
             fresh = self._runs.get(rid)
             if fresh is not None:
-                await self.save(fresh)
+                await self.save(fresh, full=True)
         if run_id is None:
             return
         if run_id in self._deleted:
@@ -236,11 +262,11 @@ class RedisRunStore(RunStore):
             return
         run = self._runs.get(run_id)
         if run is not None and self.changed(run):
-            await self.save(run)
+            await self.save(run, full=True)
 
     async def remove(self, run_id: str) -> None:
         """A deleted run's checkpoint and lease removed (fenced: only while ours)."""
-        await self.leases.delete(run_id, run_key(run_id))
+        await self.leases.delete(run_id, [run_key(run_id), history_key(run_id)])
 
     async def checkpoint_due(self, now: float | None = None) -> int:
         """Write every run that changed: one that trained or plays, once
@@ -278,15 +304,15 @@ class RedisRunStore(RunStore):
         """At shutdown: write every run that changed since its last write."""
         for run in list(self._runs.values()):
             if self.changed(run) and run.closed is None:
-                await self.save(run)
+                await self.save(run, full=True)
 
     # -- reading back -------------------------------------------------------------------
     async def fetch(self, run_id: str) -> Checkpoint | None:
-        raw = await self.redis.get(run_key(run_id))
+        raw, history = await self.redis.mget([run_key(run_id), history_key(run_id)])
         if not isinstance(raw, bytes):  # None: no such run (or it expired)
             return None
         try:
-            return checkpoints.read(raw)
+            return checkpoints.read(raw, history if isinstance(history, bytes) else None)
         except checkpoints.CheckpointError as e:
             log.warning("run %s: %s", run_id, e)
             return None

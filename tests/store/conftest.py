@@ -33,7 +33,7 @@ def serve(redis_url: str) -> Iterator[Callable[..., Server]]:
     healthy; stopped when the test ends unless the test killed it."""
     started: list[Server] = []
 
-    def start(args: tuple[str, ...] = (), wait_s: float = 20.0, **env: str) -> Server:
+    def start(args: tuple[str, ...] = (), wait_s: float = 40.0, **env: str) -> Server:
         server = Server({"BPV_REDIS_URL": redis_url, **env}, args)
         started.append(server)
         return server.wait_healthy(wait_s)

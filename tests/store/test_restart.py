@@ -150,6 +150,11 @@ def test_a_streaming_run_is_back_at_most_2_s_of_training_behind(serve: Serve) ->
     assert floor <= info["step"], f"back at {info['step']}, more than 2 s behind ({floor})"
     assert info["step"] <= last_seen + 5 * 30  # no further than the frames in flight
     assert info["steps_per_frame"] == 5
+    # The loss chart came back too (a short history is written with the weights), up to
+    # the restored step at most.
+    status, history = call(again.base, "GET", f"/api/runs/{rid}/history")
+    assert status == 200 and len(history["step"]) > 3
+    assert history["step"][-1] <= info["step"]
 
 
 def test_a_restored_run_trains_on_exactly_as_its_document_says(serve: Serve) -> None:

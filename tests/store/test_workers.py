@@ -181,20 +181,30 @@ def test_concurrent_changes_through_different_workers_never_interleave(serve: Se
         ("edit", (lkj, 0.1 * (i + 1))) for i, lkj in enumerate(_EDITS)
     ]
 
-    def send(i: int) -> tuple[int, int]:
+    def send(i: int) -> tuple[int, int] | None:
+        """Op ``i`` through worker ``i % 3``; a 409 (the run busy with another change for
+        longer than 0.25 s, as in one process) is tried again, as the page does."""
         base = workers[i % 3].base
         kind, arg = ops[i]
-        if kind == "step":
-            status, frame = call(base, "POST", f"/api/runs/{rid}/step", {"steps": arg}, 30)
-        else:
-            (l, j, k), value = arg  # noqa: E741
-            path = f"/api/runs/{rid}/weights/{l}/{j}/{k}"
-            status, frame = call(base, "PUT", path, {"value": value}, 30)
+        for _ in range(40):
+            if kind == "step":
+                status, frame = call(base, "POST", f"/api/runs/{rid}/step", {"steps": arg}, 30)
+            else:
+                (l, j, k), value = arg  # noqa: E741
+                path = f"/api/runs/{rid}/weights/{l}/{j}/{k}"
+                status, frame = call(base, "PUT", path, {"value": value}, 30)
+            if status != 409:
+                break
+            time.sleep(0.05)
+        if status == 409:
+            return None  # refused: it must not have changed anything
         assert status == 200, frame
         return i, int(frame["step"])
 
     with ThreadPoolExecutor(len(ops)) as pool:
-        results = list(pool.map(send, range(len(ops))))
+        answers = list(pool.map(send, range(len(ops))))
+    results = [r for r in answers if r is not None]
+    assert len(results) >= 8, f"only {len(results)} of 12 changes got through"
     # The trainings, in the order applied: each ends where the previous ended plus its own.
     trainings = sorted((step, i) for i, step in results if ops[i][0] == "step")
     total = 0
@@ -202,7 +212,7 @@ def test_concurrent_changes_through_different_workers_never_interleave(serve: Se
         total += ops[i][1]
         assert step == total, f"trainings interleaved: {trainings}"
     status, final = call(workers[1].base, "GET", f"/api/runs/{rid}/export")
-    assert status == 200 and final["step"] == sum(_STEPS)
+    assert status == 200 and final["step"] == total
 
     # Replay: the serial order the answers tell (an edit after the training that reached its
     # step; edits between two trainings commute) on a copy of the run in one process.
