@@ -32,9 +32,10 @@ def client(server: Server, address: str = "127.0.0.1") -> httpx.Client:
 
 
 def test_cycling_the_batch_size_does_not_grow_memory(serve: Callable[..., Server]) -> None:
-    # 16 MB a run: batch sizes 200-295 fit this run (about 13 MB estimated), 500 does not (18)
+    # 16 MB a run: batch sizes 200-295 fit this run (12-15 MB estimated), 500 does not (19);
+    # a batch is at most the training set, so it needs 500 training examples to be 500
     server = serve(BPV_RUN_MEMORY_MB="16")
-    csv = csv_text(600, 64, 10)  # 300 training examples of 64 inputs
+    csv = csv_text(1000, 64, 10)  # 500 training examples of 64 inputs
     with client(server) as c:
         r = c.post(
             "/api/runs", json={"dataset": "csv", "csv": csv, "hidden": [8] * 6, "batch_size": 250}
