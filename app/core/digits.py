@@ -21,6 +21,7 @@ import gzip
 import hashlib
 import io
 import math
+import threading
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,11 +69,19 @@ def load() -> tuple[Array, Array]:
     return counts.astype(np.float64) / MAX_COUNT, labels.astype(np.float64)
 
 
-@lru_cache(maxsize=1)
+_SHARED_LOCK = threading.Lock()  # runs are built in worker threads: one copy, not one each
+
+
 def shared() -> tuple[Array, Array]:
     """:func:`load`'s pixels and labels, made once per process and read-only
     (``writeable=False``): every run of the digits without noise holds these same arrays
     (0.93 MB) instead of a copy each; writing into them raises ``ValueError``."""
+    with _SHARED_LOCK:
+        return _shared()
+
+
+@lru_cache(maxsize=1)
+def _shared() -> tuple[Array, Array]:
     pixels, labels = load()
     pixels.setflags(write=False)
     labels.setflags(write=False)
