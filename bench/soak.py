@@ -8,6 +8,12 @@ pinned to core 1, samples the server's RSS every 5 s and prints a report.
 
     python bench/soak.py                      # 10 minutes, 100 clients, churn 5/s
     python bench/soak.py --minutes 1 --json   # a quick look
+
+Every run keeps what issue 13 added (its rewind snapshots within their budget, the per-layer
+history and histogram snapshots): the RSS samples show whether they grow. Besides the
+growth over the last 5 minutes, the report gives the growth from the first sample after the
+ramp-up (every client joined, one minute in) to the end, and the RSS once everyone has left
+and the idle runs are evicted.
 """
 
 from __future__ import annotations
@@ -188,7 +194,10 @@ async def soak(pid: int, minutes: float, clients: int, churn: int) -> dict[str, 
         while runs_after and time.monotonic() < deadline:
             await asyncio.sleep(2)
             runs_after = await run_count(http)
+        await asyncio.sleep(2)
+        rss_left = rss_mb(pid)
         last5 = [s["rss_mb"] for s in samples if s["t"] >= samples[-1]["t"] - 300]
+        ramped = [s["rss_mb"] for s in samples if s["t"] >= 60] or [s["rss_mb"] for s in samples]
         report.update(
             {
                 "minutes": minutes,
@@ -201,7 +210,9 @@ async def soak(pid: int, minutes: float, clients: int, churn: int) -> dict[str, 
                 "rss_growth_last_5min_mb": round(float(last5[-1]) - float(last5[0]), 1)
                 if last5
                 else None,
+                "rss_growth_after_ramp_mb": round(float(ramped[-1]) - float(ramped[0]), 1),
                 "rss_max_mb": max(float(s["rss_mb"]) for s in samples),
+                "rss_after_everyone_left_mb": round(rss_left, 1),
                 "runs_after_everyone_left": runs_after,
                 "refused_full": full,
                 "samples": samples,
@@ -309,6 +320,8 @@ def main() -> None:
         "latency_p99_ms",
         "rss_max_mb",
         "rss_growth_last_5min_mb",
+        "rss_growth_after_ramp_mb",
+        "rss_after_everyone_left_mb",
         "runs_after_everyone_left",
         "refused_full",
         "server_exit_code",
