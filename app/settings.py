@@ -33,10 +33,11 @@ class Settings:
     max_runs_per_client: int = 5
     # Memory (README "Memory budget"): a run's estimated bytes (app/runs/budget.py) at most
     # run_memory_mb, one client's runs together at most client_memory_mb, and all live runs'
-    # estimates at most memory_mb, so that the server's resident memory stays under 512 MB.
+    # estimates at most memory_mb (room for one grid pass, the largest, included): the server's
+    # resident memory stays under 512 MB (80 MB of its own), and 200 default runs fit.
     run_memory_mb: float = 32.0
     client_memory_mb: float = 64.0
-    memory_mb: float = 350.0
+    memory_mb: float = 380.0
     # A REST request's training stops after this many seconds (and max_steps_per_request).
     max_request_s: float = 10.0
     # Size caps; every one of them is reported by GET /api/options.

@@ -18,19 +18,24 @@ the run builds, sized from the config (N points, n_1 inputs, n_L outputs, m = ba
   steps for the same batch sizes, and, while a builder is made, an index array as large as
   its arena;
 - ``grid``: the decision-boundary grid of a 2-D run (app/runs/grid.py): its inputs, the
-  float32 pass over 64² + 16² points through every layer, the sent values (five words each)
-  and their JSON;
+  sent values (five words each) and their JSON; its float32 pass over 64² + 16² points
+  through every layer is ``grid_pass``, held only while a grid is computed (below);
 - ``other``: the loss history (2,000 points), the per-layer series and histogram snapshots
   of :mod:`app.runs.layer_history`, and a fixed part for the network, trainer and frame
   objects;
 - ``snapshots``: the rewind timeline's budget (:func:`app.runs.timeline.budget_bytes`: at
   most 1 MB, less for a small network).
 
+``grid_pass`` is transient: grids are computed one at a time (on the event loop), so the
+server's budget counts every live run's held bytes (:attr:`Estimate.total`) and, once, the
+largest pass any admissible run can make (:func:`transient_reserve`); a run's own limit
+(``run_memory_mb``) is checked against its peak (:attr:`Estimate.peak`: held and pass).
+
 ``data``, the arenas and ``grid`` are counted with a 25 % margin (:data:`SAFETY`: allocator
 slack and the transients these terms leave out, largest with batches of 512); the send plans
 are counted as measured. The book's digits run (64-30-10, batch 10) is estimated at 11.0 MB
-against 9.3 MB at its peak (tracemalloc, 2,000 steps of a stream with frames), so 31 fit the
-default ``memory_mb`` of 350.
+against 9.3 MB at its peak (tracemalloc, 2,000 steps of a stream with frames), so 30 fit the
+default ``memory_mb`` of 380 with 25 default runs (1.81 MB held, 2.27 MB at the peak).
 
 :func:`estimate` needs no parsing: a CSV's rows and columns are counted from its text (an
 upper bound: a header line counts as a row). ``tests/runs/test_budget.py`` checks the
@@ -45,7 +50,7 @@ import math
 from dataclasses import dataclass
 
 from app.core.csvdata import MAX_CLASSES
-from app.core.datasets import DATASETS, shared_data
+from app.core.datasets import DATASETS, FEATURES, shared_data
 from app.core.feedback import get_rule
 from app.runs import layer_history
 from app.runs.experiment import Experiment
@@ -69,17 +74,25 @@ class Estimate:
     grid: int
     other: int
     snapshots: int = 0
+    grid_pass: int = 0  # transient: only while a grid is computed
 
     @property
     def total(self) -> int:
+        """What the run holds between frames (the server's budget sums these)."""
         return self.data + self.frames + self.grid + self.other + self.snapshots
 
     @property
+    def peak(self) -> int:
+        """What it holds while its grid is computed."""
+        return self.total + self.grid_pass
+
+    @property
     def mb(self) -> float:
-        return self.total / MB
+        """Its peak in MB (checked against ``run_memory_mb``)."""
+        return self.peak / MB
 
     def biggest(self) -> str:
-        parts = {"data": self.data, "frames": self.frames, "grid": self.grid}
+        parts = {"data": self.data, "frames": self.frames, "grid": self.grid + self.grid_pass}
         return max(parts, key=lambda k: parts[k])
 
 
@@ -166,20 +179,21 @@ def estimate(config: Experiment, settings: Settings) -> Estimate:
     fast = 8 * (m + 1) * (sum(sizes) + n1 + 1) * 3
     frames = BUILDERS_KEPT * send * 6 // 5
     frames_loose = BUILDERS_KEPT * (arena * 6 // 5 + fast) + arena
-    grid = 0
+    grid = grid_pass = 0
     if s.two_d:
         # app/runs/grid.py: the inputs (float64) and the core's float32 pass over every grid
         # and thumbnail point ([a^l; 1] blocks, z of every layer, a^L), the sent values (five
         # words each: a thumbnail per hidden neuron, and the output without argmax) and the
         # encoded JSON (about 8 bytes a value)
         points = GRID * GRID + THUMB * THUMB
-        blocks = sum(k + 1 for k in sizes[:-1]) + sum(sizes[1:]) + nl_out
         values = THUMB * THUMB * sum(hidden) + GRID * GRID
-        grid = 8 * points * n1 + 4 * points * blocks + 45 * values
+        grid = 8 * points * n1 + 45 * values
+        grid_pass = grid_pass_bytes(sizes)
     return Estimate(
         data=math.ceil(SAFETY * data),
         frames=frames + math.ceil(SAFETY * frames_loose),
         grid=math.ceil(SAFETY * grid),
+        grid_pass=math.ceil(SAFETY * grid_pass),
         other=HISTORY_BYTES + layer_history.max_bytes(len(sizes) - 1) + FIXED_BYTES,
         snapshots=budget_bytes(theta, n),  # n: at least the training set
     )
@@ -194,7 +208,27 @@ def culprit(config: Experiment, est: Estimate) -> tuple[str, str]:
             f"batch_size {config.batch_size} (frame buffers {est.frames / MB:.0f} MB)",
         )
     if part == "grid":
-        return "hidden", f"the decision-boundary grid of this network ({est.grid / MB:.0f} MB)"
+        return (
+            "hidden",
+            "the decision-boundary grid of this network "
+            f"({(est.grid + est.grid_pass) / MB:.0f} MB)",
+        )
     if config.dataset == "csv":
         return "csv", f"the CSV data ({est.data / MB:.0f} MB once loaded)"
     return "dataset", f"the data set ({est.data / MB:.0f} MB)"
+
+
+def grid_pass_bytes(sizes: list[int]) -> int:
+    """The float32 pass of a 2-D network of ``sizes`` [n_1, …, n_L] over every grid and
+    thumbnail point: its [a^l; 1] blocks, z of every layer and a^L (bytes, no margin)."""
+    points = GRID * GRID + THUMB * THUMB
+    blocks = sum(k + 1 for k in sizes[:-1]) + sum(sizes[1:]) + sizes[-1]
+    return 4 * points * blocks
+
+
+def transient_reserve(settings: Settings) -> int:
+    """The largest grid pass an admissible run can make, with the margin: every input
+    feature, ``max_layers`` hidden layers of ``max_width``, and the most outputs (bytes)."""
+    hidden = [settings.max_width] * settings.max_layers
+    n_out = max(MAX_CLASSES, settings.max_outputs)
+    return math.ceil(SAFETY * grid_pass_bytes([len(FEATURES), *hidden, n_out]))

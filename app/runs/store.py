@@ -71,6 +71,7 @@ class RunStore:
         self._reserved_bytes = 0  # runs being built (in a worker thread)
         self._reserved_runs: Counter[str] = Counter()
         self._reserved_by: Counter[str] = Counter()  # their bytes, by client
+        self._transient = budget.transient_reserve(settings)
 
     def __len__(self) -> int:
         return len(self._runs)
@@ -99,8 +100,10 @@ class RunStore:
         return est.total
 
     def _check_memory(self, extra: int, others: Callable[[Run], bool]) -> None:
-        """Room for ``extra`` more bytes, after evicting idle runs if needed."""
-        limit = self.settings.memory_mb * budget.MB
+        """Room for ``extra`` more bytes, after evicting idle runs if needed: the runs'
+        held bytes, and once the largest grid pass any run can make (grids are computed one
+        at a time)."""
+        limit = self.settings.memory_mb * budget.MB - self._transient
         if self.used_bytes + extra <= limit:
             return
         self.evict_idle()

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.core.datasets import FEATURES
 from app.runs import budget
 from app.runs.budget import BUILDERS_KEPT, csv_shape, estimate
 from app.runs.config import ConfigError
@@ -92,7 +93,7 @@ def test_the_estimate_is_not_below_what_a_run_takes(
     config = Experiment(**changes)
     held, peak = _measured(config, batches)
     # every change is estimated again (Run.plan): the largest estimate along the way
-    est = max(estimate(config.changed(batch_size=bs), Settings()).total for bs in batches)
+    est = max(estimate(config.changed(batch_size=bs), Settings()).peak for bs in batches)
     assert peak <= est, f"{name}: peak {peak / 1e6:.2f} MB over the estimate {est / 1e6:.2f} MB"
     # and not so far above that the server-wide budget turns students away for nothing
     assert est <= 4 * peak + 1_000_000, f"{name}: {est / 1e6:.2f} MB for {peak / 1e6:.2f} MB"
@@ -138,7 +139,7 @@ def test_the_estimate_holds_after_2000_steps_of_a_stream(
     # 7 steps a frame reach an epoch's short last batch, when there is one: two builders
     assert len(run.state.builders) == (2 if run.state.n_train % config.batch_size else 1)
     # the history is not full after ~290 frames: the estimate counts its 2,000 points whole
-    est = estimate(config, Settings()).total
+    est = estimate(config, Settings()).peak
     assert peak <= est, f"{name}: peak {peak / 1e6:.2f} MB over the estimate {est / 1e6:.2f} MB"
     if config.dataset == "digits":  # what admits a class on the digits: not wildly over
         assert est <= 1.5 * peak, f"{name}: {est / 1e6:.2f} MB for {peak / 1e6:.2f} MB"
@@ -294,3 +295,23 @@ def test_runs_per_client_are_capped() -> None:
     store.create(Experiment(), "10.0.0.2")  # another client is not affected
     store.delete(a.id)
     store.create(Experiment(), "10.0.0.1")  # room again after a delete
+
+
+def test_the_server_budget_sums_held_bytes_and_keeps_room_for_one_grid_pass() -> None:
+    """Grids are computed one at a time, so the budget counts each run's held bytes and, once,
+    the largest grid pass any admissible run can make: two default runs fit where their held
+    bytes and that pass fit, and not one byte less."""
+    est = estimate(Experiment(), Settings())
+    reserve = budget.transient_reserve(Settings())
+    widest = Experiment(features=tuple(FEATURES), hidden=(Settings().max_width,) * 6)
+    assert reserve >= estimate(widest, Settings()).grid_pass > est.grid_pass > 0
+    assert est.peak == est.total + est.grid_pass
+    for spare, fits in ((0, True), (-1, False)):
+        mb = (2 * est.total + reserve + spare) / budget.MB
+        store = RunStore(replace(Settings(), memory_mb=mb, idle_timeout_s=100))
+        store.create(Experiment(), "a")
+        if fits:
+            store.create(Experiment(), "b")
+        else:
+            with pytest.raises(MemoryFull):
+                store.create(Experiment(), "b")
