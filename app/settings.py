@@ -195,8 +195,10 @@ RANGES: dict[str, Between | Matches | IsDir] = {
 
 
 def _shown(raw: object) -> str:
+    """A setting's value as an error message shows it: at most 60 characters, and a URL's
+    password (``scheme://user:password@host``) as ``***``."""
     text = raw if isinstance(raw, str) else ",".join(raw) if isinstance(raw, tuple) else raw
-    text = str(text)
+    text = re.sub(r"(://[^/@\s]*?:)[^/@\s]*@", r"\1***@", str(text))
     return text if len(text) <= 60 else text[:60] + "…"
 
 

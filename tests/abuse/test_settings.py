@@ -116,3 +116,14 @@ def test_the_readme_lists_every_range() -> None:
     for f in fields(Settings):
         row = f"| `BPV_{f.name.upper()}` | {RANGES[f.name].text} |"
         assert row in readme, f"README is missing or out of date: {row}"
+
+
+def test_a_bad_redis_url_is_shown_without_its_password() -> None:
+    """The one line names the setting and the rule, and never echoes a password (it would
+    land in a teacher's terminal, logs and screenshots)."""
+    env = {"BPV_REDIS_URL": "http://teacher:s3cret-pw@redis.school:6379/0"}
+    with pytest.raises(SettingsError) as e:
+        settings_from_env(env)
+    line = str(e.value)
+    assert line.startswith("BPV_REDIS_URL=http://teacher:***@redis.school")
+    assert "s3cret" not in line and "redis:// URL" in line
