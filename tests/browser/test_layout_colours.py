@@ -71,7 +71,7 @@ def test_ticks_never_collide(open_at, w: int, h: int) -> None:  # type: ignore[n
     check_bars(pg)
     pg.select_option("#scale", "log")
     pg.wait_for_function(
-        "[...document.querySelectorAll('.colorbar:not([hidden])')]"
+        "[...document.querySelectorAll('#net .colorbar:not([hidden])')]"
         ".every(b => b.dataset.scale === 'log')"
     )
     bars = check_bars(pg)
