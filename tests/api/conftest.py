@@ -9,6 +9,22 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
+from tests.store import redis_switch
+
+if redis_switch.ENABLED:  # BPV_TEST_REDIS=1: every app built here keeps its runs in Redis
+    import app.main as _main
+
+    _create_app = _main.create_app
+
+    def create_app(settings: Settings) -> Any:  # type: ignore[no-redef]
+        return _create_app(redis_switch.with_redis(settings))
+
+    _main.create_app = create_app  # the test modules import it after this conftest
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    redis_switch.skip_single_process(item)
+
 
 # A linear network on the unscaled plane set at η = 10: blows up within a few steps.
 DIVERGING: dict[str, Any] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 
 from app.api.models import RunConfig
 from tests.api.conftest import DIVERGING, TestClient, client_for
@@ -210,6 +211,9 @@ def test_run_cap_is_429_with_retry_after() -> None:
         assert "full" in r.json()["detail"] and r.json()["reason"] == "server_full"
 
 
+@pytest.mark.single_process(
+    reason="with Redis an evicted run's checkpoint stays and it comes back on its next request"
+)
 def test_idle_runs_are_evicted() -> None:
     """Reading a run (GETs, however often) does not keep it alive; changing it does."""
     with client_for(idle_timeout_s=0.4) as c:

@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 import websockets
 
+from tests.store import redis_switch
+
 SEND_TIMEOUT_S = 1.5
 
 
@@ -45,8 +47,9 @@ def http(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
-    env = {**os.environ, "BPV_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S)}
+    env = {**os.environ, "BPV_SEND_TIMEOUT_S": str(SEND_TIMEOUT_S), **redis_switch.server_env()}
     cmd = [sys.executable, "-m", "app.cli", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += redis_switch.cli_args()  # BPV_TEST_REDIS=1: two workers sharing their runs
     # The log goes to a file: a pipe nobody reads fills after ~64 KB of access-log lines and
     # then blocks the server mid-test.
     log_path = tmp_path_factory.mktemp("uvicorn") / "log.txt"

@@ -21,6 +21,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from tests.store import redis_switch
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -33,6 +35,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 VIEWPORT = {"width": 1280, "height": 720}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    redis_switch.skip_single_process(item)
 
 
 def free_port() -> int:
@@ -52,6 +58,9 @@ class Server:
             "--host", "127.0.0.1", "--port", str(self.port),
             "--ws-per-message-deflate", "false", "--log-level", "warning",
         ]  # fmt: skip
+        if redis_switch.ENABLED:  # BPV_TEST_REDIS=1: backprop-viz --workers 2 sharing Redis
+            cmd = [*cmd[:2], "app.cli", *cmd[5:9], *redis_switch.cli_args()]
+            env = {**(env or {}), **redis_switch.server_env()}
         self.proc = subprocess.Popen(
             cmd,
             cwd=ROOT,

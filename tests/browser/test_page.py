@@ -47,6 +47,9 @@ def test_reload_reconnects_to_the_same_run(page, page_probe) -> None:
     assert page.evaluate("window.__bpv.store.run.id") not in (run_id, "no-such-run")
 
 
+@pytest.mark.single_process(
+    reason="max_runs is counted per worker process: with --workers 2 the other worker has a slot"
+)
 def test_server_full_is_a_clear_message(browser) -> None:
     srv = Server({"BPV_MAX_RUNS": "1"})
     try:
