@@ -57,11 +57,13 @@ lint: $(VENV)/.installed-test
 # does (tests/abuse measures honest students' frame rates; the image replay times its
 # server) alone. Each fails on pytest's exit 5 (no tests) like any other error.
 # tests/conftest.py marks those `timed`; the abuse files that time nothing (docs pages in
-# Chromium, settings, Host/Origin checks) run in the first pass.
+# Chromium, settings, Host/Origin checks) run in the first pass. Elsewhere a test that counts
+# frames in a second is marked `timed` by hand (tests/api/test_stream.py).
 test: $(VENV)/.installed-test chromium redis haproxy lint test-js
 	$(BIN)/pytest -m "not slow and not timed" -n 2 --dist loadfile --no-loadscope-reorder \
 		--durations=15 tests
-	$(BIN)/pytest -m "not slow and timed" --durations=10 tests/abuse tests/docker
+	$(BIN)/pytest -m "not slow and timed" --durations=10 tests/abuse tests/docker \
+		tests/api/test_stream.py
 
 # Checks too long for `make test` (marked slow), each with a shorter one in `make test`:
 # - a client that never reads the largest network's frames is dropped

@@ -253,6 +253,7 @@ def _play_one_second(steps_per_frame: int) -> tuple[Msg, list[Msg]]:
             return first, frames
 
 
+@pytest.mark.timed  # counts frames in a second: make test's serial pass
 def test_frame_rate_is_capped() -> None:
     _, frames = _play_one_second(1)
     assert 3 <= len(frames) <= 12  # the cap; fewer only if the machine is very busy
@@ -336,6 +337,7 @@ def test_a_rebuild_through_rest_reaches_the_stream(client: TestClient, run_id: s
         assert f["data_changed"] and f["sizes"] == [2, 5, 1] and f["history"] is not None
 
 
+@pytest.mark.timed  # counts frames in a second: make test's serial pass
 def test_max_speed_trains_for_the_frame_interval_and_keeps_the_frame_rate() -> None:
     """Asking for more steps per frame than fit: training stops at the frame's time budget,
     so frames keep coming at the cap while every frame trains many steps."""
