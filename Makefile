@@ -74,8 +74,14 @@ test: $(VENV)/.installed-test chromium redis haproxy lint test-js
 # - eight more seeded networks' explained equations hold to their digits
 #   (test_numbers.py[more]; [fast] checks four, one per hidden activation);
 # - a reload after each of three prototype keys in the hash, which leave the default link
-#   (test_truth.py; the reload of the link that keeps such keys is in `make test`).
-test-slow: $(VENV)/.installed-test chromium
+#   (test_truth.py; the reload of the link that keeps such keys is in `make test`);
+# - the layout, the BP2 panel and the colour-bar ticks at the middle desktop sizes
+#   (1280 x 720, 1366 x 768, and 1024 x 768 for the ticks; the narrowest and widest are in
+#   `make test`), and the σ' row for swish and linear (gelu, relu and tanh in `make test`);
+# - the page reconnecting with Redis and behind HAProxy (test_reconnect.py; `make test`
+#   keeps the page's reconnect after a restart, and the same kills through REST in
+#   tests/store and tests/deploy).
+test-slow: $(VENV)/.installed-test chromium redis haproxy
 	$(BIN)/pytest -m slow
 
 # The API and browser suites against Redis-backed servers (issue 14), not in `make test`

@@ -40,7 +40,16 @@ def trained_bp2(pg, layer: int = 2):  # type: ignore[no-untyped-def]
     pg.mouse.move(2, 2)
 
 
-@pytest.mark.parametrize(("w", "h"), [(1024, 768), (1280, 720), (1366, 768), (1920, 1080)])
+# make test: the narrowest and widest desktops; make test-slow adds the two between.
+@pytest.mark.parametrize(
+    ("w", "h"),
+    [
+        (1024, 768),
+        pytest.param(1280, 720, marks=pytest.mark.slow),
+        pytest.param(1366, 768, marks=pytest.mark.slow),
+        (1920, 1080),
+    ],
+)
 def test_bp2_sum_result_is_in_view(open_at, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
     pg = open_at(w, h, "dataset=spiral&hidden=6,6,4")
     trained_bp2(pg)

@@ -11,7 +11,13 @@ from tests.browser.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
-DESKTOP = [(1024, 768), (1280, 720), (1366, 768), (1920, 1080)]
+# make test: the narrowest and widest desktops; make test-slow adds the two between.
+DESKTOP = [
+    (1024, 768),
+    pytest.param(1280, 720, marks=pytest.mark.slow),
+    pytest.param(1366, 768, marks=pytest.mark.slow),
+    (1920, 1080),
+]
 PHONE = [(390, 844), (360, 740)]
 
 # Every visible control with its box, the nearest scrolling ancestor's box (or null).

@@ -65,7 +65,10 @@ def check_bars(pg) -> list[dict]:  # type: ignore[no-untyped-def]
     return bars
 
 
-@pytest.mark.parametrize(("w", "h"), [(1024, 768), (1920, 1080), (360, 740)])
+# make test: a wide desktop and a phone; make test-slow adds 1024 x 768.
+@pytest.mark.parametrize(
+    ("w", "h"), [pytest.param(1024, 768, marks=pytest.mark.slow), (1920, 1080), (360, 740)]
+)
 def test_ticks_never_collide(open_at, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
     pg = open_at(w, h, "hidden=8,8,8,8,8,8&fill=a")
     check_bars(pg)

@@ -141,6 +141,10 @@ def redis_ready() -> str | None:
     return None
 
 
+# The Redis and HAProxy variants run in make test-slow: make test keeps the page's reconnect
+# (above) and the same kills through REST (tests/store/test_restart.py,
+# tests/deploy/test_haproxy_e2e.py).
+@pytest.mark.slow
 def test_with_redis_the_same_run_comes_back_within_2_s(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     why = redis_ready()
     if why:
@@ -183,6 +187,7 @@ def test_with_redis_the_same_run_comes_back_within_2_s(browser, tmp_path: Path) 
     assert redis.proc is None and app.proc is None
 
 
+@pytest.mark.slow
 def test_behind_haproxy_a_killed_replica_s_student_comes_back_through_the_other(  # type: ignore[no-untyped-def]
     browser, tmp_path: Path
 ) -> None:

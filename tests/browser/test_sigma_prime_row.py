@@ -13,7 +13,18 @@ from tests.browser.test_explain import arith, click_neuron
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.parametrize("act", ["swish", "gelu", "linear", "relu", "tanh"])
+# make test: σ' from a (tanh), piecewise (relu) and from z alone (gelu); make test-slow adds
+# swish (also from z) and linear (σ' = 1).
+@pytest.mark.parametrize(
+    "act",
+    [
+        pytest.param("swish", marks=pytest.mark.slow),
+        "gelu",
+        pytest.param("linear", marks=pytest.mark.slow),
+        "relu",
+        "tanh",
+    ],
+)
 def test_sigma_prime_row_states_its_value(page, act: str) -> None:  # type: ignore[no-untyped-def]
     open_app(page, f"hidden_activation={act}&hidden=3&dataset=xor")
     page.click("#step")
