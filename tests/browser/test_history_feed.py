@@ -145,6 +145,9 @@ def test_the_prediction_line_says_which_update_it_predicted(open_at) -> None:  #
     pg.locator("#loss").screenshot(path=str(ARTIFACTS / "prediction-line-one-step.png"))
 
 
+# make test-slow: tests/js/gradient_strip.test.mjs checks the same merge (snapshots thinned by
+# the server) against a model server in make test.
+@pytest.mark.slow
 def test_the_distributions_read_in_increments_keep_the_servers_snapshots(  # type: ignore[no-untyped-def]
     open_at, server: str
 ) -> None:
