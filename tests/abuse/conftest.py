@@ -8,6 +8,7 @@ sends traffic only to 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -80,11 +81,31 @@ def start(env: dict[str, str], timeout_s: float = 20.0) -> Server:
         try:
             with urllib.request.urlopen(server.base + "/healthz", timeout=1) as r:
                 r.read()
-            return server
+            if _listens(proc.pid, port):  # not another test's server on a reused port
+                return server
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     server.stop()
     raise RuntimeError("uvicorn did not start")
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds the listening TCP socket on ``port`` (two xdist
+    workers can draw the same free port: the loser's healthz would reach the winner)."""
+    fds = Path(f"/proc/{pid}/fd")
+    inodes = set()
+    for fd in fds.iterdir() if fds.exists() else ():
+        with contextlib.suppress(OSError):
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port and cols[9] in inodes:
+                return True
+    return False
 
 
 @pytest.fixture
