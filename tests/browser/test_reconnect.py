@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,25 +129,11 @@ def test_in_memory_run_lost_on_restart_is_replaced_with_a_message(browser) -> No
         assert pg.errors == []  # type: ignore[attr-defined]
 
 
-def redis_ready() -> str | None:
-    """Why the Redis case cannot run here, or None."""
-    if shutil.which("redis-server") is None:
-        return "redis-server not installed (make redis)"
-    try:
-        import app.api.placement  # noqa: F401
-    except ImportError as e:
-        return f"the Redis-backed store is not importable: {e}"
-    return None
-
-
 # The Redis and HAProxy variants run in make test-slow: make test keeps the page's reconnect
 # (above) and the same kills through REST (tests/store/test_restart.py,
 # tests/deploy/test_haproxy_e2e.py).
 @pytest.mark.slow
 def test_with_redis_the_same_run_comes_back_within_2_s(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    why = redis_ready()
-    if why:
-        pytest.skip(why)
     redis_port = free_port()
     redis = Proc(
         ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
@@ -194,9 +179,6 @@ def test_behind_haproxy_a_killed_replica_s_student_comes_back_through_the_other(
     """The reference deployment on loopback (deploy/haproxy.cfg, two replicas, Redis): the
     replica that trains a learner's run dies; nothing is restarted. The page reconnects
     through HAProxy to the other replica and shows the same run, playing on."""
-    why = redis_ready()
-    if why:
-        pytest.skip(why)
     redis_port = free_port()
     redis = Proc(
         ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",

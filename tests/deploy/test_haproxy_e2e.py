@@ -9,7 +9,6 @@ interleaved, and streamed over a WebSocket through it.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -93,20 +92,7 @@ def test_in_process_runs_stay_on_their_replica(tmp_path: Path) -> None:
             assert json.loads(direct)["step"] >= at_pause
 
 
-def redis_missing() -> str | None:
-    if shutil.which("redis-server") is None:
-        return "redis-server not installed (make redis)"
-    try:
-        import app.api.placement  # noqa: F401
-    except ImportError as e:
-        return f"the Redis-backed store is not importable: {e}"
-    return None
-
-
 def test_with_redis_a_killed_replica_s_run_comes_back_through_the_other(tmp_path: Path) -> None:
-    why = redis_missing()
-    if why:
-        pytest.skip(why)
     redis_port = free_port()
     redis = Proc(
         ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
