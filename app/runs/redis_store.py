@@ -19,6 +19,19 @@ asyncio client. A run that is not live here is read back on its first request
 is. Evicting an idle run frees this process's memory only: its checkpoint stays in Redis
 for :data:`RUN_TTL_S` after its last write (then Redis drops it: abandoned runs do not pile
 up), and the run comes back on its next request.
+
+A client's caps (``max_runs_per_client``, ``client_memory_mb``) count its runs on every
+worker (:mod:`app.runs.client_ledger`): a run counts while it is live in some worker, as in
+one process. Creating, importing or restoring a run, and a config change that grows its
+estimate, reserve its entry atomically before the run is built; a run that leaves this
+worker (deleted, evicted, moved, its build failed, shutdown) gives its entry back. An
+evicted run stops counting, as in one process, where it is gone; it counts again when it
+comes back, if there is room (else its request is a 429, as a new run would be). The
+``Retry-After`` of such a 429 is when the client's soonest idle run on any worker would be
+evicted (as its worker last renewed it, at most :data:`~app.runs.lease.RENEW_S` old), or
+the idle timeout if none is idle. If Redis does not answer, the caps are counted in this
+process only (as :class:`~app.runs.store.RunStore` does) and the entry is written by the
+next renewal. ``max_runs`` and ``memory_mb`` stay per process: they guard its memory.
 """
 
 from __future__ import annotations
@@ -27,22 +40,25 @@ import asyncio
 import contextlib
 import logging
 import math
+import secrets
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from app.runs import checkpoints, lease
+from app.runs import budget, checkpoints, lease
 from app.runs.checkpoints import Checkpoint, Codec
+from app.runs.client_ledger import NO_LIMIT, Entry, Ledger, Refusal
 from app.runs.config import ConfigError
 from app.runs.experiment import Experiment
 from app.runs.lease import Holder, Leases
 from app.runs.measurements import HISTORY_POINTS
 from app.runs.run import Run
 from app.runs.state import RunState
-from app.runs.store import RunStore
+from app.runs.store import ClientFull, RunStore, client_memory_full, client_runs_full
 from app.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -109,6 +125,10 @@ class RedisRunStore(RunStore):
         self.redis = redis
         self.codec = codec
         self.leases = leases or Leases(redis)
+        self.ledger = Ledger(redis, self.leases.worker)
+        self._entries: dict[str, str] = {}  # run id → client: ledger entries kept here
+        self._building: dict[str, int] = {}  # run id → bytes reserved: being built here
+        self._unledgered: dict[str, str] = {}  # run id → client: entries to give back
         self._to_release: set[str] = set()  # left this worker: give their leases back
         self._tasks: set[asyncio.Task[None]] = set()
         self._saved: dict[str, Saved] = {}
@@ -131,6 +151,7 @@ class RedisRunStore(RunStore):
         run_id: str | None = None,
     ) -> Run:
         run = super()._add(config, state, client, size, run_id)
+        run.grow = self.grow
         if run.id not in self._saved:
             self._saved[run.id] = Saved(time.time())
             self._fresh.add(run.id)
@@ -138,6 +159,7 @@ class RedisRunStore(RunStore):
 
     def delete(self, run_id: str) -> None:
         super().delete(run_id)
+        self._let_go(run_id)
         self._saved.pop(run_id, None)
         self._fresh.discard(run_id)
         self._deleted.add(run_id)
@@ -148,6 +170,9 @@ class RedisRunStore(RunStore):
             for rid in [r for r in self._saved if r not in self._runs]:
                 del self._saved[rid]
                 self._to_release.add(rid)
+            for rid in [r for r in self._entries if r not in self._runs]:
+                if rid not in self._building:
+                    self._let_go(rid)
         return n
 
     def drop(self, run_id: str, reason: str) -> Run | None:
@@ -155,6 +180,7 @@ class RedisRunStore(RunStore):
         run = self._runs.pop(run_id, None)
         self._saved.pop(run_id, None)
         self._fresh.discard(run_id)
+        self._let_go(run_id)
         if run is not None:
             self._end(run, reason)
         return run
@@ -169,6 +195,8 @@ class RedisRunStore(RunStore):
                     await self.save(run, full=True)
                 self.drop(run_id, reason)
         await self.leases.release(run_id)
+        with contextlib.suppress(RedisError, OSError):
+            await self._give_back()  # the new owner takes the entry over
 
     def lost(self, run_id: str) -> None:
         """Our lease went to another worker (we were too slow to renew it): the run must
@@ -191,12 +219,120 @@ class RedisRunStore(RunStore):
                         await self.leases.release(rid)
             except (RedisError, OSError) as e:
                 log.warning("renewing leases failed: %s", e)
+            try:
+                await self._give_back()
+                await self.ledger.renew(self._ledger_entries())
+            except (RedisError, OSError) as e:
+                log.warning("renewing the clients' ledger failed: %s", e)
 
     async def release_all(self) -> None:
         """At shutdown, after :meth:`save_all`: every lease given back."""
         for rid in list(self.leases.held):
             await self.leases.release(rid)
         await self.leases.unregister()
+        for rid in list(self._entries):
+            self._let_go(rid)
+        with contextlib.suppress(RedisError, OSError):
+            await self._give_back()
+
+    # -- one client's runs on every worker (app/runs/client_ledger.py) --------------------
+    async def create_async(
+        self,
+        config: Experiment,
+        client: str,
+        build_off_loop: Callable[[Experiment], Awaitable[RunState]],
+        run_id: str | None = None,
+    ) -> Run:
+        """As :meth:`RunStore.create_async`, the run first counted against its client on
+        every worker (:meth:`_reserve`); its entry is given back if the run is not made."""
+        run_id = run_id or secrets.token_urlsafe(12)
+        size = self.estimate(config)
+        await self._reserve(client, run_id, size, self.settings.max_runs_per_client)
+        self._building[run_id] = size
+        try:
+            return await super().create_async(config, client, build_off_loop, run_id)
+        except BaseException:
+            self._let_go(run_id)
+            with contextlib.suppress(RedisError, OSError):
+                await self._give_back()
+            raise
+        finally:
+            self._building.pop(run_id, None)
+
+    async def grow(self, run: Run, size: int) -> None:
+        """A config change that grows ``run``'s estimate to ``size`` bytes (already within
+        this process's budgets: :meth:`admit_change`): reserved on every worker first."""
+        await self._reserve(run.owner, run.id, size, NO_LIMIT, lambda r: r is not run)
+
+    async def _reserve(
+        self,
+        client: str,
+        run_id: str,
+        size: int,
+        max_runs: int,
+        others: Callable[[Run], bool] = lambda r: True,
+    ) -> None:
+        """Count ``run_id`` (``size`` bytes) against ``client`` in the ledger, atomically,
+        or raise :class:`ClientFull` (idle runs here are evicted first if that makes room,
+        as in one process). ``max_runs``: the client's other runs must be fewer."""
+        self._unledgered.pop(run_id, None)  # back here before its entry was given back
+        limit = self.settings.client_memory_mb * budget.MB
+        evicts = time.time() + self.settings.idle_timeout_s
+        try:
+            refusal = await self.ledger.admit(
+                client, run_id, size, max_runs, limit, evicts, time.time()
+            )
+            if refusal is not None and self.evict_idle():
+                await self._give_back()
+                refusal = await self.ledger.admit(
+                    client, run_id, size, max_runs, limit, evicts, time.time()
+                )
+        except (RedisError, OSError) as e:  # the caps of this process still hold
+            log.warning("client %s counted in this worker only: %s", client, e)
+            refusal = None
+        if refusal is not None:
+            raise self._refused(client, refusal, size, others)
+        self._entries[run_id] = client
+
+    def _refused(
+        self, client: str, refusal: Refusal, size: int, others: Callable[[Run], bool]
+    ) -> ClientFull:
+        """The 429 of a ledger's refusal, as one process words it. Retry-After: the sooner
+        of this worker's exact answer and the ledger's (other workers' idle runs)."""
+        s = self.settings
+        wait = self.retry_after(only=lambda r: r.owner == client and others(r))
+        if refusal.wait_s is not None:
+            wait = min(wait, max(1, math.ceil(refusal.wait_s)))
+        if refusal.reason == "client_runs":
+            return client_runs_full(refusal.runs, s.max_runs_per_client, wait)
+        return client_memory_full(refusal.used + size, s.client_memory_mb, wait)
+
+    def _let_go(self, run_id: str) -> None:
+        """The run left this worker: its entry is to be given back (:meth:`_give_back`)."""
+        client = self._entries.pop(run_id, None)
+        if client is not None:
+            self._unledgered[run_id] = client
+
+    async def _give_back(self) -> None:
+        """The entries of runs that left this worker removed (those it still owns)."""
+        for rid, client in list(self._unledgered.items()):
+            if rid not in self._entries:  # not admitted here again meanwhile
+                await self.ledger.release(client, rid)
+            self._unledgered.pop(rid, None)
+
+    def _ledger_entries(self) -> dict[str, list[Entry]]:
+        """This worker's entries as renewed: client → its runs here (and being built)."""
+        now, unix = time.monotonic(), time.time()
+        idle = self.settings.idle_timeout_s
+        out: dict[str, list[Entry]] = {}
+        for rid, client in self._entries.items():
+            run = self._runs.get(rid)
+            if run is not None:
+                evicts = unix + run.last_used + idle - now if self._evictable(run) else 0.0
+                out.setdefault(client, []).append(Entry(rid, run.bytes, evicts))
+            elif rid in self._building:
+                out.setdefault(client, []).append(Entry(rid, self._building[rid], 0.0))
+        return out
 
     # -- writing ------------------------------------------------------------------------
     async def write(self, run_id: str, data: dict[str, bytes], ttl_ms: int) -> bool:
@@ -229,15 +365,17 @@ class RedisRunStore(RunStore):
         """Write ``run``'s checkpoint now (``full``: its history too); False if the write
         was refused or failed (the next tick tries again)."""
         data = self.capture(run, full)
+        refused = False
         try:
             ok = await self.write(run.id, data, RUN_TTL_S * 1000)
-        except (RedisError, OSError) as e:
+            refused = not ok
+        except (RedisError, OSError) as e:  # Redis away: the run goes on here, kept later
             log.warning("checkpoint of run %s failed: %s", run.id, e)
             ok = False
         if not ok and run.id in self._saved:
             self._saved[run.id].mark = ()  # still to be written
             self._saved[run.id].history_at = -math.inf
-        if not ok and run.id not in self.leases.held:  # the lease is another's now
+        if refused and run.id not in self.leases.held:  # the lease is another's now
             self.lost(run.id)
         return ok
 
@@ -251,14 +389,18 @@ class RedisRunStore(RunStore):
         for rid in list(self._fresh):
             self._fresh.discard(rid)
             fresh = self._runs.get(rid)
-            if fresh is not None:
-                await self.save(fresh, full=True)
+            if fresh is None or await self.save(fresh, full=True):
+                continue
+            if rid in self._runs:  # not written (Redis away): still only ours, not stale
+                self._fresh.add(rid)
         if run_id is None:
             return
         if run_id in self._deleted:
             self._deleted.discard(run_id)
             with contextlib.suppress(RedisError, OSError):
                 await self.remove(run_id)
+            with contextlib.suppress(RedisError, OSError):
+                await self._give_back()  # its slot is free on every worker at once
             return
         run = self._runs.get(run_id)
         if run is not None and self.changed(run):

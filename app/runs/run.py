@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -88,6 +88,11 @@ def _admit_anything(run: Run, config: Experiment) -> int:
     return 0
 
 
+async def _grow_anywhere(run: Run, size: int) -> None:
+    """The default reservation of a grown estimate: nothing more to reserve (one process:
+    ``admit`` counted it)."""
+
+
 class Run:
     """A live run as the server holds it: who owns it, who drives it (its stream, its
     pacing), who holds it (the lock, the long :class:`Job`), and what it costs (``bytes``),
@@ -115,6 +120,9 @@ class Run:
         # Checks a changed config against the memory budgets (set by the store): raises, or
         # returns the new config's estimate.
         self.admit: Callable[[Run, Experiment], int] = _admit_anything
+        # Reserves a grown estimate (bytes) where other workers see it (set by the Redis
+        # store: app/runs/client_ledger.py); raises as ``admit`` does.
+        self.grow: Callable[[Run, int], Awaitable[None]] = _grow_anywhere
         self.steps_per_frame = DEFAULT_STEPS_PER_FRAME
         self.seconds_per_step = 0.0  # the fast path's last measured speed (see driver)
         self.playing = False
@@ -291,6 +299,8 @@ class Run:
     async def change(self, changes: dict[str, Any], workers: Workers) -> bool:
         """:meth:`update`, a rebuild made in a worker thread (hold the lock meanwhile)."""
         plan = self.plan(changes)
+        if plan.bytes > self.bytes:
+            await self.grow(self, plan.bytes)
         if not plan.rebuild:
             self.keep(plan)
             return False

@@ -12,6 +12,11 @@ the live runs' estimates over ``memory_mb`` (:class:`MemoryFull`); each carries 
 ``retry_after`` in seconds: when the stalest idle run that would make room will be evicted.
 A config whose own estimate is over ``run_memory_mb`` is a
 :class:`~app.runs.config.ConfigError` naming the field.
+
+Every count here is this process's: ``max_runs`` and ``memory_mb`` guard this process's
+memory, so they stay per process with any number of workers. With Redis
+(:class:`~app.runs.redis_store.RedisRunStore`) the per-client caps are counted across every
+worker as well (:mod:`app.runs.client_ledger`).
 """
 
 from __future__ import annotations
@@ -62,6 +67,25 @@ class MemoryFull(StoreFull):
     """The live runs' memory estimates would go over ``memory_mb``."""
 
     reason = "server_memory"
+
+
+def client_runs_full(mine: int, limit: int, retry_after: int) -> ClientFull:
+    """The refusal of a client that holds ``mine`` live runs (``limit`` at most)."""
+    return ClientFull(
+        retry_after,
+        f"you have {mine} live runs, the most one client may have "
+        f"(max_runs_per_client = {limit}): delete one, or wait until one is idle and evicted",
+    )
+
+
+def client_memory_full(total: int, limit_mb: float, retry_after: int) -> ClientFull:
+    """The refusal of a client whose runs would need ``total`` bytes (``limit_mb`` at most)."""
+    return ClientFull(
+        retry_after,
+        f"your runs would need about {total / budget.MB:.0f} MB, more than one client may "
+        f"use (client_memory_mb = {limit_mb:g}): delete a run, or ask for a smaller one",
+        reason="client_memory",
+    )
 
 
 class RunStore:
@@ -125,13 +149,8 @@ class RunStore:
         limit = self.settings.client_memory_mb
         used = self.client_bytes(client)
         if used + extra > limit * budget.MB:
-            raise ClientFull(
-                self.retry_after(only=lambda r: r.owner == client and others(r)),
-                f"your runs would need about {(used + extra) / budget.MB:.0f} MB, more than one "
-                f"client may use (client_memory_mb = {limit:g}): delete a run, or ask for a "
-                "smaller one",
-                reason="client_memory",
-            )
+            retry = self.retry_after(only=lambda r: r.owner == client and others(r))
+            raise client_memory_full(used + extra, limit, retry)
 
     def admit_change(self, run: Run, config: Experiment) -> int:
         """A run's config change: its new estimate, or ConfigError / ClientFull /
@@ -155,12 +174,8 @@ class RunStore:
             self.evict_idle()
             mine = self._owned(client)
             if mine >= s.max_runs_per_client:
-                raise ClientFull(
-                    self.retry_after(only=lambda r: r.owner == client),
-                    f"you have {mine} live runs, the most one client may have "
-                    f"(max_runs_per_client = {s.max_runs_per_client}): delete one, or wait "
-                    "until one is idle and evicted",
-                )
+                retry = self.retry_after(only=lambda r: r.owner == client)
+                raise client_runs_full(mine, s.max_runs_per_client, retry)
         self._check_client_memory(client, size, lambda r: True)
         self._check_memory(size, lambda r: True)
         return size
