@@ -14,7 +14,9 @@
    (every ``grid_every``-th streamed frame, 10 by default); and ``stream``, the mean over
    a playing stream's frames: a whole cycle of ``grid_every`` frames timed as the stream
    builds them (step, frame; the grid on the last, fresh metrics on every
-   ``METRICS_EVERY``-th and on the grid frame), minus its training calls. ``encode floor`` is
+   ``METRICS_EVERY``-th and on the grid frame), minus its training calls: ``stream`` packed
+   as the page asks for them (``?encoding=f32``, app/runs/frame_pack.py), ``stream json``
+   as JSON text (a script's default). ``encode floor`` is
    orjson alone writing as many float32 numbers as the frame carries, as one flat array:
    a lower bound no JSON frame builder can beat; ``layers enc`` is orjson writing the
    frame's ``layers`` alone (the same numbers in the documented shape), part of every
@@ -22,7 +24,8 @@
    of the probe and batch, the send buffer's gather and rounding, and ``layers`` encoded),
    the part of ``between`` that app/runs/frames.py and its frame_arena, frame_send and
    frame_template own.
-2. Streaming overhead: one client streams W2 (2-8-8-8-8-1) from a real uvicorn process at
+2. Streaming overhead: one client streams W2 (2-8-8-8-8-1), packed frames as the page asks
+   for them, from a real uvicorn process at
    "max" speed (``steps_per_frame`` = 100,000: the server trains for the frame interval,
    then sends the frame, at 30 frames/s) with the server's defaults. The training steps/s
    achieved is compared with the core's fast path in the same server process (REST
@@ -59,6 +62,7 @@ sys.path.insert(0, str(ROOT))
 from procs import free_port, start_server  # noqa: E402  (bench/ is on sys.path)
 
 from app.runs.experiment import Experiment  # noqa: E402
+from app.runs.frame_pack import unpack  # noqa: E402
 from app.runs.pacer import MAX_STEPS_PER_FRAME  # noqa: E402
 from app.runs.run import Run  # noqa: E402
 from app.settings import Settings  # noqa: E402
@@ -166,19 +170,24 @@ def frame_cost(
         builder.fill(tr.theta, probe, (bx, by), h.regulariser, h.lmbda, st.n_train, 0.0)
         _ = builder.layers
 
-    def stream_cycle() -> None:
+    def stream_cycle(packed: bool) -> Callable[[], None]:
         """``grid_every`` frames as a playing stream builds them (app/runs/player.py): a
         playing run's frames send the layer histograms with the grid only, and the first
-        step after the grid frame is the predicted one (docs/frames.md)."""
-        run.playing = True
-        for k in range(1, every + 1):
-            if k == 1:
-                run.train(1)
-            else:
-                tr.train(1)
-            grid = k >= every
-            run.frame(grid=grid, metrics=grid or k % METRICS_EVERY == 0)
-        run.playing = False
+        step after the grid frame is the predicted one (docs/frames.md). ``packed``: the
+        frames the page asks for (``?encoding=f32``), else JSON (a script's default)."""
+
+        def go() -> None:
+            run.playing = True
+            for k in range(1, every + 1):
+                if k == 1:
+                    run.train(1)
+                else:
+                    tr.train(1)
+                grid = k >= every
+                run.frame(grid=grid, metrics=grid or k % METRICS_EVERY == 0, packed=packed)
+            run.playing = False
+
+        return go
 
     t = interleaved_us(
         {
@@ -189,7 +198,8 @@ def frame_cost(
             "between": step_then(metrics=False),
             "builder": step_then_builder,
             "grid": step_then(grid=True),
-            "stream": stream_cycle,
+            "stream": stream_cycle(True),
+            "stream_json": stream_cycle(False),
         },
         clock=clock,
     )
@@ -197,6 +207,7 @@ def frame_cost(
     full, between, grid = t["full"] - step1, t["between"] - step1, t["grid"] - step1
     only_builder = t["builder"] - step1
     stream = (t["stream"] - t["cycle_steps"]) / every
+    stream_json = (t["stream_json"] - t["cycle_steps"]) / every
     frame = run.frame()
     numbers = np.asarray(_floats(orjson.loads(frame)), np.float32)
     floor = per_call_us(
@@ -218,6 +229,8 @@ def frame_cost(
         "builder_steps": only_builder / step,
         "stream_us": stream,
         "stream_steps": stream / step,
+        "stream_json_us": stream_json,
+        "stream_json_steps": stream_json / step,
         "full_steps": full / step,
         "grid_us": grid,
         "grid_steps": grid / step,
@@ -227,6 +240,9 @@ def frame_cost(
         "encode_floor_steps": floor / step,
         "repeat_frame_us": per_call_us(run.frame, clock=clock),  # nothing changed: cached
         "frame_bytes": float(len(frame)),
+        "packed_bytes": float(len(run.frame(packed=True))),
+        "grid_bytes": float(len(run.frame(grid=True))),
+        "packed_grid_bytes": float(len(run.frame(grid=True, packed=True))),
     }
 
 
@@ -252,17 +268,22 @@ def post(base: str, path: str, body: Any) -> Any:
 async def _stream(base: str, run_id: str, spf: int, seconds: float) -> tuple[int, int, float]:
     import websockets
 
-    url = base.replace("http", "ws") + f"/api/runs/{run_id}/stream"
+    # packed frames, as the page asks for them (app/runs/frame_pack.py)
+    url = base.replace("http", "ws") + f"/api/runs/{run_id}/stream?encoding=f32"
+
+    def read(message: str | bytes) -> Any:
+        return unpack(message) if isinstance(message, bytes) else orjson.loads(message)
+
     async with websockets.connect(url, max_size=None) as ws:
-        orjson.loads(await ws.recv())
+        read(await ws.recv())
         await ws.send(json.dumps({"type": "speed", "steps_per_frame": spf}))
         await ws.send(json.dumps({"type": "play"}))
         for _ in range(10):  # warm up
-            orjson.loads(await ws.recv())
-        first = orjson.loads(await ws.recv())
+            read(await ws.recv())
+        first = read(await ws.recv())
         t0, frames, last = time.monotonic(), 0, first
         while time.monotonic() - t0 < seconds:
-            last = orjson.loads(await ws.recv())
+            last = read(await ws.recv())
             frames += 1
         elapsed = time.monotonic() - t0
         return last["step"] - first["step"], frames, elapsed
@@ -348,22 +369,26 @@ def main(argv: list[str] | None = None) -> None:
         results["stream"] = stream_overhead(args.seconds)
     print("Frame cost after a training step (build + encode), µs and in fast-path steps")
     print(
-        f"{'':4} {'step':>6} {'full':>7} {'between':>8} {'grid':>7} {'stream':>7} {'steps':>6} "
-        f"{'encode floor':>13} {'layers enc':>11} {'builder':>13} {'repeat':>7} {'bytes':>7}"
+        f"{'':4} {'step':>6} {'full':>7} {'between':>8} {'grid':>7} {'stream f32':>15} "
+        f"{'stream json':>15} {'encode floor':>13} {'layers enc':>11} {'builder':>13} "
+        f"{'repeat':>7} {'bytes json/f32 (grid json/f32)':>31}"
     )
     for name, r in results["frame"].items():
         print(
             f"{name:4} {r['step_us']:6.1f} {r['full_us']:7.1f} {r['between_us']:8.1f} "
-            f"{r['grid_us']:7.1f} {r['stream_us']:7.1f} {r['stream_steps']:6.1f} "
+            f"{r['grid_us']:7.1f} {r['stream_us']:7.1f} ({r['stream_steps']:5.1f}) "
+            f"{r['stream_json_us']:7.1f} ({r['stream_json_steps']:5.1f}) "
             f"{r['encode_floor_us']:6.1f} ({r['encode_floor_steps']:3.1f}) "
             f"{r['encode_layers_us']:5.1f} ({r['encode_layers_steps']:3.1f}) "
             f"{r['builder_us']:6.1f} ({r['builder_steps']:4.1f}) "
-            f"{r['repeat_frame_us']:7.1f} {r['frame_bytes']:7.0f}"
+            f"{r['repeat_frame_us']:7.1f} {r['frame_bytes']:7.0f}/{r['packed_bytes']:<7.0f}"
+            f"({r['grid_bytes']:.0f}/{r['packed_grid_bytes']:.0f})"
         )
     t1 = [results["frame"][w]["train1_us"] for w in ("W1", "W3")]
     print(
         "'stream': the mean over a playing stream's frames, grid frames included, minus the "
-        f"stream's train(1) calls (W1: {t1[0]:.1f} µs, W3: {t1[1]:.1f} µs each); in steps "
+        "stream's train(1) calls, packed as the page asks for them (f32) and as JSON text "
+        f"(a script's default)  (W1: {t1[0]:.1f} µs, W3: {t1[1]:.1f} µs each); in steps "
         "of train(20)/20 (target: W1 <= 5 steps)"
     )
     if args.frames_only:

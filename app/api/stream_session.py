@@ -32,6 +32,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from app.api.mapping import changes_of, run_info
 from app.api.models import MAX_MESSAGE_ID, ClientMessage, MessageId
 from app.runs.config import ConfigError
+from app.runs.frame_pack import ENCODINGS
 from app.runs.pacer import Pacer
 from app.runs.player import Player
 from app.runs.run import Run, RunDiverged
@@ -42,6 +43,7 @@ from app.settings import Settings
 MESSAGE_ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientMessage)
 MESSAGES_PER_SECOND = 50  # a token bucket: bursts of this size, refilled per second
 CLOSE_TIMEOUT_S = 1.0
+CLOSE_BAD_ENCODING = 4400  # ?encoding= is not one of ENCODINGS (after an `error` message)
 
 _MAX_SEND_S = 0.005  # CPU charged for one send at most (the largest frames take ~1 ms)
 
@@ -62,11 +64,13 @@ class LatestFrameSender:
     watchdog rather than a timeout around every send: it costs nothing per frame.
     """
 
-    def __init__(self, websocket: WebSocket, timeout: float) -> None:
+    def __init__(self, websocket: WebSocket, timeout: float, binary: bool = False) -> None:
+        """``binary``: frames go as binary messages (packed frames), control messages as text."""
         self.ws = websocket
         self.timeout = timeout
+        self.binary = binary
         self.frame: bytes | None = None
-        self.controls: deque[bytes] = deque(maxlen=32)
+        self.controls: deque[tuple[bytes, bool]] = deque(maxlen=32)  # (data, binary)
         self.wake = asyncio.Event()
         self.sending_since: float | None = None
         self.sent = 0
@@ -84,7 +88,7 @@ class LatestFrameSender:
         ``history``: what ``data`` carries (see :attr:`frame_grid`)."""
         if keep:
             self.frame = None
-            self.controls.append(data)
+            self.controls.append((data, self.binary))
         else:
             self.frame = data
         self.frame_grid = grid and not keep
@@ -92,7 +96,7 @@ class LatestFrameSender:
         self.wake.set()
 
     def post_control(self, message: dict[str, Any]) -> None:
-        self.controls.append(orjson.dumps(message))
+        self.controls.append((orjson.dumps(message), False))
         self.wake.set()
 
     @property
@@ -105,17 +109,20 @@ class LatestFrameSender:
             await self.wake.wait()
             self.wake.clear()
             while self.controls:
-                await self._send(self.controls.popleft())
+                await self._send(*self.controls.popleft())
             if self.frame is not None:
                 data, self.frame = self.frame, None
                 self.frame_grid = self.frame_history = False
-                await self._send(data)
+                await self._send(data, self.binary)
                 self.sent += 1
 
-    async def _send(self, data: bytes) -> None:
+    async def _send(self, data: bytes, binary: bool) -> None:
         self.sending_since = time.monotonic()
         cpu0 = time.thread_time()
-        await self.ws.send_text(data.decode())
+        if binary:
+            await self.ws.send_bytes(data)
+        else:
+            await self.ws.send_text(data.decode())
         cpu = time.thread_time() - cpu0
         # A send that waited for the socket also counted other tasks' time: bounded.
         self.spent += min(cpu, _MAX_SEND_S)
@@ -139,13 +146,23 @@ class StreamSession:
         self, ws: WebSocket, run: Run, pacer: Pacer, settings: Settings, workers: Workers
     ) -> None:
         self.ws, self.settings = ws, settings
-        self.sender = LatestFrameSender(ws, settings.send_timeout_s)
+        # ?encoding=f32: packed frames (docs/frames.md), in binary messages; else JSON text.
+        self.encoding = ws.query_params.get("encoding", "json")
+        packed = self.encoding == "f32"
+        self.sender = LatestFrameSender(ws, settings.send_timeout_s, binary=packed)
         self.player = Player(run, pacer, settings, workers, self.sender, self._rebuilt)
+        self.player.packed = packed
         self._tokens = float(MESSAGES_PER_SECOND)
         self._tokens_at = time.monotonic()
 
     async def serve(self) -> None:
         player = self.player
+        if self.encoding not in ENCODINGS:
+            detail = f"encoding: must be one of {', '.join(ENCODINGS)} (a query parameter)"
+            with contextlib.suppress(Exception), anyio.move_on_after(CLOSE_TIMEOUT_S):
+                await self.ws.send_text(orjson.dumps({"type": "error", "detail": detail}).decode())
+                await self.ws.close(CLOSE_BAD_ENCODING, "bad encoding")
+            return
         code, reason = 1000, ""
         try:
             player.start()

@@ -13,8 +13,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 
 from app.runs import insight, layer_stats
+from app.runs.frame_pack import pack
 from app.runs.frames import encode
 from app.runs.lab import Lab
 from app.runs.measurements import Measurements
@@ -26,7 +28,8 @@ class Asked:
     """What a caller asks of a frame: ``grid`` (the decision boundary), ``history`` (the loss
     curve), ``data_changed``, the stream's ``fps``, ``fresh`` metrics (a pass over every
     point; else the last measured ones, if any), ``explain`` (a neuron or edge whose terms
-    the frame carries in full precision)."""
+    the frame carries in full precision), ``packed``: encoded for a stream that asked for
+    packed frames (:mod:`app.runs.frame_pack`), else JSON."""
 
     grid: bool = False
     history: bool = False
@@ -34,6 +37,7 @@ class Asked:
     fps: float | None = None
     fresh: bool = True
     explain: insight.Selection | None = None
+    packed: bool = False
 
 
 @np.errstate(all="ignore")  # overflow is caught below and reported as divergence
@@ -46,8 +50,8 @@ def frame_bytes(
     playing: bool,
     asked: Asked,
 ) -> bytes:
-    """The frame now, encoded as JSON bytes. A frame whose numbers stop being finite marks
-    the run diverged (the frame says so)."""
+    """The frame now, encoded as JSON bytes (or packed: ``asked.packed``). A frame whose
+    numbers stop being finite marks the run diverged (the frame says so)."""
     st = lab.state
     tr, net = st.trainer, st.net
     h = tr.hyper
@@ -75,6 +79,18 @@ def frame_bytes(
         hist = layer_stats.measured(meas.layers, builder, tr.step, health["layers"], detail)
     if detail:
         lab.predict_next = True  # the frame's `prediction` (app/core/prediction.py)
+    grids = st.grid if asked.grid else None
+    grid: orjson.Fragment | None = None
+    data: list[bytes] = []  # a packed frame's float32 bytes
+    if asked.packed:  # the same numbers, the arrays as float32 bytes after the JSON
+        layers, tensors = builder.packed_layers
+        data.append(tensors)
+        if grids is not None:
+            grid, grid_data = grids.packed(net, len(tensors) // 4)
+            data.append(grid_data)
+    else:
+        layers = builder.layers
+        grid = None if grids is None else grids(net)
     frame = {
         "type": "frame",
         "run_id": run_id,
@@ -101,8 +117,8 @@ def frame_bytes(
         "batch_cost": batch_cost,
         "probe": builder.probe,
         "input": builder.input,
-        "layers": builder.layers,
-        "grid": st.grid(net) if asked.grid and st.grid is not None else None,
+        "layers": layers,
+        "grid": grid,
         "history": meas.history_dict() if asked.history else None,
         "data_changed": asked.data_changed,
         "explain": insight.explain(st, p, (bx, by), explain) if explain else None,
@@ -110,4 +126,4 @@ def frame_bytes(
         "histograms": hist,
         "prediction": lab.prediction_at(tr.step),
     }
-    return encode(frame)
+    return pack(frame, data) if asked.packed else encode(frame)

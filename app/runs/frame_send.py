@@ -120,7 +120,7 @@ class SendPlan:
         total = n_plain + sum(p[0].size for p in prods)
         self._offsets = [(o + n_plain if is_prod else o, sh) for is_prod, o, sh in slots]
         # Buffers of the per-frame arithmetic, made once.
-        self.send32 = np.zeros(total, dtype=np.float32)
+        self.send32 = np.zeros(total, dtype="<f4")  # little-endian: packed frames send its bytes
         self.vals = np.zeros(total)
         # the gathered values (scaled in place while being rounded), then the right factors
         self._gathered = np.zeros(2 * total - n_plain)
@@ -141,6 +141,11 @@ class SendPlan:
         segments.sort(key=lambda s: s[0])
         self._norm_idx = np.array([b for s in segments for b in s[:2]] + [0], dtype=np.intp)
         self._norms = [(s[2], s[3]) for s in segments]
+
+    @property
+    def layout(self) -> list[tuple[int, tuple[int, ...]]]:
+        """Per slot, its (offset, shape) in the sent values (``send32``)."""
+        return self._offsets
 
     def views(self, flat: NDArray[Any]) -> list[NDArray[Any]]:
         """Per slot (the numbers :attr:`probe_slots` and :attr:`layer_slots` hold), a view of

@@ -12,11 +12,12 @@ gather (a feedback rule's) is set with :meth:`FrameTemplate.extend_layers`.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
-from numpy.typing import NDArray
 
+from app.runs.frame_pack import ref
 from app.runs.frame_send import SendPlan
 
 OPTS = orjson.OPT_SERIALIZE_NUMPY
@@ -39,9 +40,17 @@ class FrameTemplate:
         }
         self.input = {"a": v[s["x"]], "mean_a": v[s["mean_x"]]}
         self._encoded: orjson.Fragment | None = None
+        # The same list for a packed frame (app/runs/frame_pack.py): references into send32
+        # in place of the views, the same norms' dicts.
+        # (encoded once: orjson copies a Fragment's bytes, a third of a dict's cost; by json,
+        # whose bytes are their size: orjson's small outputs hold about 2 KB each).
+        refs = [orjson.Fragment(json.dumps(ref(o, sh)).encode()) for o, sh in plan.layout]
+        self._packed = self._dicts(refs, plan.norms_by_layer)
+        self._packed_encoded: orjson.Fragment | None = None
 
-    def _dicts(self, v: list[NDArray[Any]], norms: list[dict[str, float]]) -> list[dict[str, Any]]:
-        """The ``layers`` list with the views ``v`` (one per slot of the plan)."""
+    def _dicts(self, v: list[Any], norms: list[dict[str, float]]) -> list[dict[str, Any]]:
+        """The ``layers`` list with the views ``v`` (one per slot of the plan: arrays, or a
+        packed frame's references)."""
         out = []
         for i, sl in enumerate(self._plan.layer_slots):
             s = {name: v[j] for name, j in sl.items()}
@@ -87,16 +96,24 @@ class FrameTemplate:
             self._encoded = orjson.Fragment(orjson.dumps(self._layers, option=OPTS))
         return self._encoded
 
+    @property
+    def packed_layers(self) -> tuple[orjson.Fragment, bytes]:
+        """A packed frame's ``layers`` (references) and the float32 bytes they refer to."""
+        if self._packed_encoded is None:
+            self._packed_encoded = orjson.Fragment(orjson.dumps(self._packed, option=OPTS))
+        return self._packed_encoded, self._plan.send32.tobytes()
+
     def extend_layers(self, extra: list[dict[str, Any]]) -> None:
         """Set ``extra[i]``'s keys in layer i's dict (layer l = i + 2): fields the plan does
         not gather (a feedback rule's, :mod:`app.runs.frames`); the caller keeps them current."""
-        for layer, more in zip(self._layers, extra, strict=True):
+        for layer, packed, more in zip(self._layers, self._packed, extra, strict=True):
             layer.update(more)
-        self._encoded = None
+            packed.update(more)
+        self._encoded = self._packed_encoded = None
 
     def invalidate(self) -> None:
         """The plan's buffers are about to change: the encoded layers are stale."""
-        self._encoded = None
+        self._encoded = self._packed_encoded = None
 
     def unrounded(self) -> list[dict[str, Any]]:
         """The last frame's gathered ``layers`` in float64, before rounding (copies; the

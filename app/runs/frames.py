@@ -98,6 +98,11 @@ class FrameBuilder:
         """The frame's ``layers`` list, encoded once per :meth:`fill` that computed."""
         return self.template.layers
 
+    @property
+    def packed_layers(self) -> tuple[orjson.Fragment, bytes]:
+        """A packed frame's ``layers`` and its float32 data (:mod:`app.runs.frame_pack`)."""
+        return self.template.packed_layers
+
     def unrounded(self) -> list[dict[str, Any]]:
         """The last :meth:`fill`'s ``layers`` before rounding (see
         :meth:`FrameTemplate.unrounded`)."""

@@ -12,6 +12,7 @@ from numpy.typing import NDArray
 
 from app.core.forward import Feedforward
 from app.core.network import Network
+from app.runs.frame_pack import ref
 from app.runs.frames import encode
 from app.runs.rounding import CLIP, Array, make_finite, round_sig, rounded32
 
@@ -47,16 +48,39 @@ class GridBuilder:
         self._forward: Feedforward | None = None
         self._sent: _Sent | None = None
         self._key: tuple[bytes, ...] | None = None
-        self._encoded = orjson.Fragment(b"null")
+        self._grid: dict[str, Any] = {}  # the last compute's, while ``_key`` holds
+        self._encoded: orjson.Fragment | None = None
+        self._packed: tuple[int, orjson.Fragment, bytes] | None = None
 
     def __call__(self, net: Network) -> orjson.Fragment:
         """The frame's ``grid`` object, encoded."""
+        self._computed(net)
+        if self._encoded is None:
+            self._encoded = orjson.Fragment(encode(self._grid))
+        return self._encoded
+
+    def packed(self, net: Network, base: int) -> tuple[orjson.Fragment, bytes]:
+        """A packed frame's ``grid`` (:mod:`app.runs.frame_pack`): the object with references,
+        their offsets counted from ``base``, and the float32 bytes they refer to."""
+        self._computed(net)
+        if self._packed is None or self._packed[0] != base:
+            sent = self._sent
+            assert sent is not None
+            grid = dict(self._grid)
+            if sent.winner is None:
+                grid["output"] = ref(base, sent.output.shape)
+            grid["neurons"] = ref(base + sent.neurons_at, sent.neurons.shape)
+            self._packed = (base, orjson.Fragment(encode(grid)), sent.out32.tobytes())
+        return self._packed[1], self._packed[2]
+
+    def _computed(self, net: Network) -> None:
+        """:meth:`compute` with ``net``'s parameters, unless the last one had the same."""
         key = (*(w.tobytes() for w in net.weights), *(b.tobytes() for b in net.biases))
         if key != self._key:
             self._key = None
-            self._encoded = orjson.Fragment(encode(self.compute(net)))
+            self._grid = self.compute(net)
+            self._encoded = self._packed = None
             self._key = key
-        return self._encoded
 
     def _run(self, net: Network, layers: int | None = None) -> Feedforward:
         """The core's forward pass over every grid and thumbnail point, with ``net``'s
@@ -64,13 +88,14 @@ class GridBuilder:
         fwd = self._forward
         if fwd is None or fwd.sizes != net.sizes or [a.name for a in fwd.acts] != net.activations:
             fwd = self._forward = Feedforward(net.sizes, net.activations, self.inputs)
-            self._sent = None
+            self._sent = self._key = None
         fwd.set_network(net)
         fwd.run(layers)
         return fwd
 
     def compute(self, net: Network) -> dict[str, Any]:
         """The ``grid`` object (``docs/frames.md``); its arrays are reused by the next call."""
+        self._key = None  # the cached encodings' arrays are overwritten
         fwd = self._run(net)
         sent = self._sent
         if sent is None:
@@ -115,13 +140,14 @@ class _Sent:
         n = sum(src.size for src in sources)
         self.vals, self.tmp, self.scale = np.empty(n), np.empty(n), np.empty(n)
         self.idx = np.empty(n, np.intp)
-        self.out32 = np.zeros(n, np.float32)
+        self.out32 = np.zeros(n, "<f4")  # little-endian: a packed frame sends its bytes
         self.copies, offset = [], 0
         for src in sources:
             self.copies.append((self.vals[offset : offset + src.size].reshape(src.shape), src))
             offset += src.size
         n_hidden = sum(fwd.sizes[1:-1])
-        neurons = self.out32[n - n_hidden * THUMB * THUMB :]
+        self.neurons_at = n - n_hidden * THUMB * THUMB  # offset of ``neurons`` in ``out32``
+        neurons = self.out32[self.neurons_at :]
         self.neurons = neurons.reshape(n_hidden, THUMB, THUMB)
         self.winner: tuple[NDArray[Any], NDArray[np.intp]] | None = None
         if argmax:  # several outputs: the winning class's index

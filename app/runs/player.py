@@ -81,6 +81,7 @@ class Player:
         self.frames_since_grid = 0
         self.fps = pacer.max_fps
         self.frame_bytes = 0.0  # the posted frames' smoothed size (for max_stream_kb_per_s)
+        self.packed = False  # frames packed (app/runs/frame_pack.py): the adapter's choice
 
     # -- life --------------------------------------------------------------------------
     def start(self) -> None:
@@ -144,6 +145,7 @@ class Player:
             fps=self.fps,
             metrics=metrics,
             explain=self.selection,
+            packed=self.packed,
         )
         run.touch()
         n, first = float(len(data)), not self.frame_bytes

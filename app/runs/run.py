@@ -208,12 +208,14 @@ class Run:
         fps: float | None = None,
         metrics: bool = True,
         explain: insight.Selection | None = None,
+        packed: bool = False,
     ) -> bytes:
         """The current frame (``docs/frames.md``), encoded as JSON bytes. ``metrics=False``
         reuses the last train/test cost and accuracy (a pass over every point) if there are
         any: a playing stream measures them every few frames. ``explain``: the neuron or edge
-        whose terms the frame carries in full precision (``explain``; null without one)."""
-        asked = Asked(grid, history, data_changed, fps, metrics, explain)
+        whose terms the frame carries in full precision (``explain``; null without one).
+        ``packed``: a packed frame instead (``app/runs/frame_pack.py``, a stream's choice)."""
+        asked = Asked(grid, history, data_changed, fps, metrics, explain, packed)
         return frame_bytes(
             self.id,
             self.lab,

@@ -1,6 +1,8 @@
 // Every network call of the page: REST (docs/api.md) and the run's WebSocket stream.
 // Same origin only: the page never talks to another host.
 
+import { unpack } from "./packed.js";
+
 export class ApiError extends Error {
   constructor(status, detail, retryAfter = null) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
@@ -98,7 +100,10 @@ export const api = {
  */
 export function openStream(id, handlers) {
   const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const ws = new WebSocket(`${proto}//${location.host}${runPath(id)}/stream`);
+  // Frames packed (float32 after a JSON header: docs/frames.md), read back by unpack into
+  // the same frame as JSON; other messages are JSON text.
+  const ws = new WebSocket(`${proto}//${location.host}${runPath(id)}/stream?encoding=f32`);
+  ws.binaryType = "arraybuffer";
   const queue = [];
   ws.onopen = () => {
     while (queue.length) ws.send(queue.shift());
@@ -107,7 +112,7 @@ export function openStream(id, handlers) {
   ws.onmessage = (ev) => {
     let msg;
     try {
-      msg = JSON.parse(ev.data);
+      msg = typeof ev.data === "string" ? JSON.parse(ev.data) : unpack(ev.data);
     } catch {
       return;
     }
