@@ -152,7 +152,7 @@ class Ledger:
             args=[
                 run_id,
                 self.worker,
-                size,
+                int(size),
                 int(ENTRY_S * 1000),
                 _ms(evicts),
                 max_runs,
@@ -174,7 +174,7 @@ class Ledger:
         for client, runs in entries.items():
             args: list[str | int] = [self.worker, ttl]
             for e in runs:
-                args += [e.run_id, e.bytes, _ms(e.evicts)]
+                args += [e.run_id, int(e.bytes), _ms(e.evicts)]
             await self._renew(keys=[client_key(client)], args=args, client=pipe)
         await pipe.execute()
 

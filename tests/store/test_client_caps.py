@@ -11,6 +11,7 @@ reference for the memory cap is the in-process store (no Redis) given the same r
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from websockets.sync.client import connect
 
 from app.main import create_app
 from app.runs.lease import LEASE_S
@@ -183,6 +185,41 @@ def test_the_memory_cap_counts_the_runs_on_every_worker(pair: Pair) -> None:
     r = httpx.patch(f"{b.base}/api/runs/{grown}", json=BIG, headers=JSON, timeout=30)
     assert r.status_code == 200, r.text
     assert r.json()["config"]["hidden"] == BIG["hidden"]
+
+
+def test_an_import_whose_build_fails_gives_its_slot_back_at_once(pair: Pair) -> None:
+    """A document whose data does not match its settings is refused while it is built
+    (a 422 naming ``data_sha256``), after its slot was reserved: the client, with four
+    runs, can make a fifth on the other worker right away, and no sixth."""
+    a, b = pair.a, pair.b
+    for server in (a, b, a, b):
+        assert pair.create(server).status_code == 201
+    doc = httpx.get(f"{a.base}/api/runs/{pair.made[0]}/export", timeout=30).json()
+    doc["data_sha256"] = "0" * 64
+    r = pair.create(a, {"import": doc})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"][-1] == "data_sha256", r.text
+    assert pair.create(b).status_code == 201
+    _refused(pair.create(b), "client_runs", "max_runs_per_client = 5")
+
+
+def test_a_run_its_stream_moves_to_another_worker_counts_once(pair: Pair) -> None:
+    """A stream opened on B for a run A holds takes the run over: the client still has
+    five live runs (not six, not four), and a delete frees exactly one slot."""
+    a, b = pair.a, pair.b
+    for server in (a, a, a, b, b):
+        assert pair.create(server).status_code == 201
+    moved = pair.made[0]
+    with connect(f"{b.ws_base}/api/runs/{moved}/stream", open_timeout=10) as ws:
+        first = json.loads(ws.recv(timeout=10))
+        assert first["type"] == "frame" and first["step"] == 0, first
+        for server in (a, b):
+            r = pair.create(server)
+            _refused(r, "client_runs", "max_runs_per_client = 5")
+            assert r.json()["detail"].startswith("you have 5 live runs")
+        assert _delete(a, pair.made[1]) == 204
+        assert pair.create(b).status_code == 201
+        _refused(pair.create(a), "client_runs", "max_runs_per_client = 5")
 
 
 def test_a_killed_workers_runs_stop_counting_within_a_lease_and_count_once_back(
