@@ -2,10 +2,11 @@
 share a Redis, as they do in one process: a student does not get N times the runs or the
 memory by having their requests land on N workers.
 
-The tests share two single-worker servers on two loopback ports, so that each chooses which
-worker answers each request (``backprop-viz --workers 2`` lets the kernel choose). Every
-request comes from 127.0.0.1: one client (``app/api/deps.py``: the peer address). The
-reference for the memory cap is the in-process store (no Redis) given the same requests.
+The tests share two servers on two loopback ports, A with one worker and B with two
+(``backprop-viz --workers 2``: the kernel chooses which of B's workers answers), so that
+each test chooses whether a request goes to A or B. Every request comes from 127.0.0.1: one
+client (``app/api/deps.py``: the peer address). The reference for the memory cap is the
+in-process store (no Redis) given the same requests.
 """
 
 from __future__ import annotations
@@ -37,14 +38,13 @@ JSON = {"content-type": "application/json"}
 
 
 class Pair:
-    """Two single-worker servers on one Redis (started once for the module: a start takes
+    """A (one worker) and B (two) on one Redis, started once for the module (a start takes
     seconds), and the runs the current test made (deleted when it ends)."""
 
     def __init__(self, redis: RedisServer) -> None:
-        with ThreadPoolExecutor(2) as pool:
-            self.a, self.b = pool.map(
-                lambda _: Server({"BPV_REDIS_URL": redis.url, **ENV}), range(2)
-            )
+        env = {"BPV_REDIS_URL": redis.url, **ENV}
+        self.a = Server(env)
+        self.b = Server(env, ("--workers", "2"))
         self.made: list[str] = []
 
     def wait_healthy(self) -> None:
@@ -100,7 +100,7 @@ def _refused(r: httpx.Response, reason: str, setting: str) -> None:
 
 
 def test_one_client_gets_max_runs_per_client_runs_whichever_worker_answers(pair: Pair) -> None:
-    """Five runs (the default cap) made through two workers in turn; the sixth is refused
+    """Five runs (the default cap) made through A and B in turn; the sixth is refused
     by both, with when the soonest would be evicted (in ~600 s: all were just made); a run
     deleted through one worker frees a slot on the other at once."""
     a, b = pair.a, pair.b
@@ -163,7 +163,7 @@ def _reference() -> tuple[int, int, int]:
 
 
 def test_the_memory_cap_counts_the_runs_on_every_worker(pair: Pair) -> None:
-    """A client gets exactly as many runs through two workers as from one process before
+    """A client gets exactly as many runs through A and B as from one process before
     ``client_memory_mb``; growing a run (a config change) on B is refused while the
     client's runs on A fill the cap (B's own runs would leave room), and allowed once
     those are deleted, as in one process."""
