@@ -26,7 +26,9 @@ class Settings:
 
     host: str = "127.0.0.1"
     port: int = 8000
-    # Runs (one per student / browser tab).
+    # Runs (one per student / browser tab). max_runs and memory_mb count this process's runs
+    # (each of --workers N has its own: they guard its memory); with Redis, the per-client
+    # caps count the client's runs on every worker (app/runs/client_ledger.py).
     max_runs: int = 300
     idle_timeout_s: float = 600.0  # JupyterHub's culler default
     # Runs one client (a peer address) may hold; a classroom behind one NAT address needs more.

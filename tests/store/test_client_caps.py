@@ -222,6 +222,31 @@ def test_a_run_its_stream_moves_to_another_worker_counts_once(pair: Pair) -> Non
         _refused(pair.create(a), "client_runs", "max_runs_per_client = 5")
 
 
+def test_runs_evicted_idle_on_one_worker_stop_counting_on_the_others(
+    pair: Pair, redis_server: RedisServer
+) -> None:
+    """A third server, C, evicts runs idle for 2 s. Five runs made on C fill the client's
+    cap on B too, whose 429 says when the soonest is evicted (within 2 s); once C has
+    evicted them (as one process does, where an evicted run is gone), B makes a run."""
+    c = Server({"BPV_REDIS_URL": redis_server.url, **ENV, "BPV_IDLE_TIMEOUT_S": "2"})
+    try:
+        c.wait_healthy(40)
+        for _ in range(5):
+            made = httpx.post(f"{c.base}/api/runs", json=SMALL, timeout=30)
+            assert made.status_code == 201, made.text
+        last = time.monotonic()
+        r = pair.create(pair.b)
+        _refused(r, "client_runs", "max_runs_per_client = 5")
+        assert int(r.headers["retry-after"]) <= 2
+        while (r := pair.create(pair.b)).status_code != 201:
+            _refused(r, "client_runs", "max_runs_per_client = 5")
+            # idle 2 s, C's eviction pass every 0.5 s, its entries given back within 1 s
+            assert time.monotonic() - last < 2 + 0.5 + LEASE_S, "evicted runs still count"
+            time.sleep(0.1)
+    finally:
+        c.stop()
+
+
 def test_a_killed_workers_runs_stop_counting_within_a_lease_and_count_once_back(
     pair: Pair,
 ) -> None:
