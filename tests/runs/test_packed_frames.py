@@ -82,11 +82,12 @@ def test_a_packed_frame_unpacks_to_the_json_frame(
     for kw in (
         {"grid": True, "history": True},
         {"metrics": False},
-        {"grid": True, "explain": None},
+        {"grid": True, "explain": (len(run.state.net.sizes), 0, 0)},  # the output's w^L_00
     ):
         json_data, packed = both(run, monkeypatch, **kw)
         frame = orjson.loads(json_data)
         got = unpack(packed)
+        assert (frame["explain"] is not None) == ("explain" in kw)
         n_layers = len(frame["layers"])
         # every per-layer tensor and edge array is packed (grad_b and mean.delta: 18 each)
         assert same_frame(frame, got) >= 18 * n_layers
