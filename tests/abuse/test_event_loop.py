@@ -40,9 +40,16 @@ ABUSE_S = 4.0
 # that measured up to 9.5 ms: README, "Long work never blocks the class".)
 MAX_STALL_S = 0.02
 
+# The abusers stand for other machines' clients: here they share the server's two cores, so
+# they run at a low CPU priority (nice 10: a tenth of a normal process's share when the cores
+# are contended, so the abuse still happens on a busy machine) and send bodies encoded once
+# (orjson), or the test would measure the machine's cores, not the server. (A clean-clone CI
+# run saw the class at 0.45 of its rate with the abusers at normal priority, re-encoding
+# 300 kB of JSON per call.)
 _PRELUDE = r"""
-import sys, threading, time
-import httpx, numpy as np
+import os, sys, threading, time
+os.nice(10)
+import httpx, numpy as np, orjson
 H = {"content-type": "application/json"}
 rng = np.random.default_rng(0)
 def csv(seed):
@@ -56,6 +63,8 @@ bp = {"sizes": sizes, "activations": ["sigmoid"] * 7, "cost": "quadratic",
       "weights": [rng.normal(size=(b, a)).tolist() for a, b in zip(sizes, sizes[1:])],
       "biases": [rng.normal(size=b).tolist() for b in sizes[1:]],
       "x": rng.normal(size=(m, 64)).tolist(), "y": rng.normal(size=(m, 16)).tolist()}
+bp_body = orjson.dumps(bp)
+csv_bodies = [orjson.dumps({"csv": t}) for t in texts]
 """
 
 ABUSER = (
@@ -71,7 +80,7 @@ def patcher():
         i = 0
         while time.monotonic() < end:
             i += 1
-            r = c.patch(f"/api/runs/{rid}", json={"csv": texts[i % 2]})
+            r = c.patch(f"/api/runs/{rid}", content=csv_bodies[i % 2])
             r2 = c.post(f"/api/runs/{rid}/reset")
             counts["patch"] += 1
             if r.status_code != 200 or r2.status_code != 200:
@@ -79,7 +88,7 @@ def patcher():
 def flooder():
     with httpx.Client(base_url=base, headers=H, timeout=30) as c:
         while time.monotonic() < end:
-            r = c.post("/api/backprop", json=bp)
+            r = c.post("/api/backprop", content=bp_body)
             counts["backprop"] += 1
             if r.status_code != 200:
                 counts["bad"] += 1
@@ -109,14 +118,14 @@ def turns():
 def patcher():
     with httpx.Client(base_url=base, headers=H, timeout=30) as c:
         for i, _ in enumerate(turns()):
-            r = c.patch(f"/api/runs/{rid}", json={"csv": texts[(i + 1) % 2]})
+            r = c.patch(f"/api/runs/{rid}", content=csv_bodies[(i + 1) % 2])
             r2 = c.post(f"/api/runs/{rid}/reset")
             counts["patch"] += 1
             counts["bad"] += r.status_code != 200 or r2.status_code != 200
 def flooder():
     with httpx.Client(base_url=base, headers=H, timeout=30) as c:
         for _ in turns():
-            r = c.post("/api/backprop", json=bp)
+            r = c.post("/api/backprop", content=bp_body)
             counts["backprop"] += 1
             counts["bad"] += r.status_code != 200
 threads = [threading.Thread(target=f) for f in (patcher, flooder, flooder)]
@@ -230,7 +239,9 @@ def test_a_csv_patch_loop_and_a_backprop_flood_leave_the_class_its_frame_rate(
     """The same abusers (a PATCH loop switching a run between two 64-column CSVs, two
     threads of the largest stateless backprop requests; another process), on and off in
     turn beside ten honest students streaming from a real uvicorn: the slow work runs in
-    the workers' duty cycle, so the class keeps its frame rate (before: 1.2 frames/s)."""
+    the workers' duty cycle, so the class keeps its frame rate (before: 1.2 frames/s).
+    Three "on" windows, not two: the median of two is their mean, and one noisy window on a
+    shared machine (0.45 once in CI, the other 0.78) decided the run."""
     server = serve()
 
     async def scenario() -> tuple[Interleaved, str]:
@@ -253,7 +264,7 @@ def test_a_csv_patch_loop_and_a_backprop_flood_leave_the_class_its_frame_rate(
                 abuser.stdin.write(b"on\n" if on else b"off\n")
                 await abuser.stdin.drain()
 
-            rates = await beside(server.ws_base, abuse, settle_off=0.6)
+            rates = await beside(server.ws_base, abuse, settle_off=0.6, on_windows=3)
             abuser.stdin.write(b"quit\n")
             await abuser.stdin.drain()
             counts = await asyncio.wait_for(abuser.stdout.readline(), 15)
