@@ -63,8 +63,7 @@ lint: $(VENV)/.installed-test
 test: $(VENV)/.installed-test chromium redis haproxy lint test-js
 	$(BIN)/pytest -m "not slow and not timed" -n 2 --dist loadfile --no-loadscope-reorder \
 		--durations=15 tests
-	$(BIN)/pytest -m "not slow and timed" --durations=10 tests/abuse tests/docker \
-		tests/api/test_stream.py
+	$(BIN)/pytest -m "not slow and timed" --durations=10 tests/abuse tests/api/test_stream.py
 
 # Checks too long for `make test` (marked slow), each with a shorter one in `make test`:
 # - a client that never reads the largest network's frames is dropped

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import num, open_app
+from tests.browser.conftest import num, open_app, point_and_read
 
 pytestmark = pytest.mark.browser
 
@@ -49,6 +49,17 @@ def readout_at(pg, selector: str, k: int) -> str:  # type: ignore[no-untyped-def
     text = pg.locator("#digits .dg-readout").inner_text()
     assert f"k = {k + 1}:" in text, text
     return text.rsplit("= ", 1)[1]
+
+
+def readouts(pg, selector: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Point at each of an image's 64 pixels in turn (row-major) and return the numbers the
+    readout says (one round trip: conftest.point_and_read)."""
+    points = [((c + 0.5) / 8, (r + 0.5) / 8) for r in range(8) for c in range(8)]
+    out = []
+    for k, o in enumerate(point_and_read(pg, selector, points, "#digits .dg-readout")):
+        assert f"k = {k + 1}:" in o["text"], o["text"]
+        out.append(o["text"].rsplit("= ", 1)[1])
+    return out
 
 
 def accuracy_shown(pg) -> float:  # type: ignore[no-untyped-def]
@@ -98,8 +109,7 @@ def test_digits_images_read_back_as_the_frame(page) -> None:
     d2 = f["layers"][0]["delta"]
 
     # The probe's input, pixel by pixel: the readout's numbers and the image's ink.
-    for k in range(64):
-        shown = readout_at(page, "#digits [data-img=input]", k)
+    for k, shown in enumerate(readouts(page, "#digits [data-img=input]")):
         assert agrees(shown, a1[k]), (k, shown, a1[k])
     ink = page.evaluate(
         "Array.from(document.querySelector('#digits [data-img=input]').getContext('2d')"
@@ -109,15 +119,13 @@ def test_digits_images_read_back_as_the_frame(page) -> None:
 
     # Hidden neuron j's image is row j of w².
     j = 7
-    for k in range(64):
-        shown = readout_at(page, f"#digits canvas[data-j='{j}']", k)
+    for k, shown in enumerate(readouts(page, f"#digits canvas[data-j='{j}']")):
         assert agrees(shown, w2[j][k]), (k, shown, w2[j][k])
 
     # (w²)ᵀδ², worked out here from the REST frame's tensors.
     back = [sum(w2[i][k] * d2[i] for i in range(len(d2))) for k in range(64)]
     assert max(abs(v) for v in back) > 0
-    for k in range(64):
-        shown = readout_at(page, "#digits [data-img=back]", k)
+    for k, shown in enumerate(readouts(page, "#digits [data-img=back]")):
         assert agrees(shown, back[k]), (k, shown, back[k])
 
     # Training raised the test accuracy, and the page says what the server measured.

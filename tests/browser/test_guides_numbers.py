@@ -172,8 +172,8 @@ def walkthrough(pg, name: str, shots: bool) -> int:  # type: ignore[no-untyped-d
     return checked
 
 
-def test_guides_write_only_equations_that_hold(browser, server) -> None:  # type: ignore[no-untyped-def]
-    ctx, pg, errors = open_page(browser, server)
+def test_guides_write_only_equations_that_hold(warm, server) -> None:  # type: ignore[no-untyped-def]
+    ctx, pg, errors = open_page(warm, server)
     ARTIFACTS.mkdir(exist_ok=True)
     checked = 0
     try:

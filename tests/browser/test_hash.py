@@ -65,6 +65,7 @@ def test_url_hash_round_trips_every_setting(page) -> None:
     assert hash_dict(other) == hash_dict(page)
     assert other.evaluate("window.__bpv.store.run.id") != page.evaluate("window.__bpv.store.run.id")
     assert other.evaluate("window.__bpv.store.run.config.learning_rate") == 0.3
+    other.close()
 
 
 def test_hide_and_lock_flags(page) -> None:

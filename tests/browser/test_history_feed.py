@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, num
+from tests.browser.conftest import ARTIFACTS, num, point_and_read
 
 pytestmark = pytest.mark.browser
 
@@ -44,27 +44,17 @@ def step_and_catch_up(pg: Any, steps: int, strip: bool = True) -> int:
 
 def strip_reads(pg: Any) -> list[dict[str, Any]]:
     """Every column × row of the heat strip as its readout says it: {step, l, text}."""
-    box = pg.evaluate(
-        "document.querySelector('#layers canvas.gs-heat').getBoundingClientRect().toJSON()"
-    )
-    cols = pg.evaluate("document.querySelector('#layers canvas.gs-heat').width")
-    rows = pg.evaluate("document.querySelector('#layers canvas.gs-heat').height")
+    heat = "#layers canvas.gs-heat"
+    cols = pg.evaluate(f"document.querySelector('{heat}').width")
+    rows = pg.evaluate(f"document.querySelector('{heat}').height")
+    points = [((c + 0.5) / cols, (r + 0.5) / rows) for r in range(rows) for c in range(cols)]
+    read = ["#layers .gs-readout b[data-l]", "#layers .gs-readout b[data-step]"]
     out = []
-    for r in range(rows):
-        for c in range(cols):
-            pg.mouse.move(
-                box["left"] + (c + 0.5) * box["width"] / cols,
-                box["top"] + (r + 0.5) * box["height"] / rows,
-            )
-            b = pg.locator("#layers .gs-readout b[data-l]")
-            b.wait_for()
-            out.append(
-                {
-                    "step": int(pg.get_attribute("#layers .gs-readout b[data-step]", "data-step")),
-                    "l": int(b.get_attribute("data-l")),
-                    "text": b.inner_text(),
-                }
-            )
+    for o in point_and_read(pg, heat, points, read):
+        value, step = o["each"]
+        assert value["text"] is not None and step["text"] is not None, o
+        l, at = int(value["data"]["l"]), int(step["data"]["step"])  # noqa: E741
+        out.append({"step": at, "l": l, "text": value["text"]})
     pg.mouse.move(0, 0)
     return out
 

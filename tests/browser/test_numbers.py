@@ -73,9 +73,12 @@ def get_json(url: str) -> Any:
         return json.loads(r.read())
 
 
-def open_page(browser, server, size=(1280, 720)):  # type: ignore[no-untyped-def]
-    ctx = browser.new_context(viewport={"width": size[0], "height": size[1]}, bypass_csp=True)
-    pg = ctx.new_page()
+def open_page(warm, server, size=(1280, 720)):  # type: ignore[no-untyped-def]
+    """A tab of the worker's warm profile at ``size``, the app loaded: (closer, page, page
+    errors); the closer's ``close()`` closes the tab."""
+    pg = warm.new_page()
+    pg.set_viewport_size({"width": size[0], "height": size[1]})
+    ctx = pg
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
     pg.goto(f"{server}/")
@@ -200,8 +203,8 @@ def random_config(rng: random.Random) -> dict[str, Any]:
         pytest.param(SLOW_CASES, id="more", marks=pytest.mark.slow),
     ],
 )
-def test_every_explained_equation_holds_to_its_shown_digits(browser, server, cases: range) -> None:  # type: ignore[no-untyped-def]
-    ctx, pg, errors = open_page(browser, server)
+def test_every_explained_equation_holds_to_its_shown_digits(warm, server, cases: range) -> None:  # type: ignore[no-untyped-def]
+    ctx, pg, errors = open_page(warm, server)
     checked = 0
     try:
         for case in cases:
@@ -274,8 +277,8 @@ def check_next_step(pg, server: str, sel: dict[str, int]) -> None:  # type: igno
 
 
 @pytest.mark.parametrize("size", [(1280, 720), (1024, 768)])
-def test_explain_panel_screenshots(browser, server, size) -> None:  # type: ignore[no-untyped-def]
-    ctx, pg, errors = open_page(browser, server, size)
+def test_explain_panel_screenshots(warm, server, size) -> None:  # type: ignore[no-untyped-def]
+    ctx, pg, errors = open_page(warm, server, size)
     try:
         config = {
             "hidden": [4, 3],
@@ -309,8 +312,8 @@ def test_explain_panel_screenshots(browser, server, size) -> None:  # type: igno
         ctx.close()
 
 
-def test_hovering_a_neuron_shows_its_output_in_the_big_plot(browser, server) -> None:  # type: ignore[no-untyped-def]
-    ctx, pg, errors = open_page(browser, server)
+def test_hovering_a_neuron_shows_its_output_in_the_big_plot(warm, server) -> None:  # type: ignore[no-untyped-def]
+    ctx, pg, errors = open_page(warm, server)
     try:
         configure(pg, {**random_config(random.Random(1)), "hidden": [3], "momentum": 0.0}, 30)
         image = "(() => { const im = document.querySelector('#boundary')._fullLayout.images[0];"
@@ -355,8 +358,8 @@ def test_hovering_a_neuron_shows_its_output_in_the_big_plot(browser, server) -> 
         ctx.close()
 
 
-def test_saturation_banner_and_its_advice(browser, server) -> None:  # type: ignore[no-untyped-def]
-    ctx, pg, errors = open_page(browser, server)
+def test_saturation_banner_and_its_advice(warm, server) -> None:  # type: ignore[no-untyped-def]
+    ctx, pg, errors = open_page(warm, server)
     try:
         hot = {
             "hidden": [4, 4],
