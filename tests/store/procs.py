@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
+DATABASES = 4096  # a redis-server's numbered databases (redis_switch: one per deployment)
 
 
 def free_port() -> int:
@@ -62,7 +63,8 @@ class RedisServer:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning"],
+             "--appendonly", "no", "--protected-mode", "yes", "--loglevel", "warning",
+             "--databases", str(DATABASES)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip

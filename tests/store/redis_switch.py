@@ -8,6 +8,12 @@ tests/api/conftest.py builds every in-process app with the Redis store
 (:func:`with_redis`), and tests/browser/conftest.py and the real-uvicorn fixtures start
 ``backprop-viz --workers 2`` with ``BPV_REDIS_URL`` (:func:`server_env`, :func:`cli_args`).
 
+Each app or server gets a database of its own on that redis-server (:func:`deployment_url`):
+each is a deployment of its own, and the per-client caps count a client's runs across
+everything that shares one database (``app/runs/client_ledger.py``), so a test's server
+with ``max_runs_per_client = 2`` must not see the runs another test's server holds for
+127.0.0.1.
+
 Tests that hold for one process only (they read a ``Run`` from the app's in-process store,
 or measure this process's memory) are marked ``single_process`` and skipped when on.
 """
@@ -15,16 +21,18 @@ or measure this process's memory) are marked ``single_process`` and skipped when
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 from dataclasses import replace
 from typing import Any
 
-from tests.store.procs import RedisServer
+from tests.store.procs import DATABASES, RedisServer
 
 ENABLED = os.environ.get("BPV_TEST_REDIS", "") not in ("", "0")
 WORKERS = 2  # the real-uvicorn servers' worker processes when on
 
 _server: RedisServer | None = None
+_deployments = itertools.count()
 
 
 def redis_url() -> str:
@@ -36,16 +44,24 @@ def redis_url() -> str:
     return _server.url
 
 
+def deployment_url() -> str:
+    """The session's redis-server, a database of its own (1 to DATABASES - 1, in turn)."""
+    base = redis_url().rsplit("/", 1)[0]
+    return f"{base}/{next(_deployments) % (DATABASES - 1) + 1}"
+
+
 def with_redis(settings: Any) -> Any:
-    """``settings`` with the session's Redis URL, when on and none is set."""
+    """``settings`` with a Redis URL of its own on the session's server, when on and none
+    is set."""
     if not ENABLED or settings.redis_url:
         return settings
-    return replace(settings, redis_url=redis_url())
+    return replace(settings, redis_url=deployment_url())
 
 
 def server_env() -> dict[str, str]:
-    """Extra environment of a real server: ``BPV_REDIS_URL`` when on."""
-    return {"BPV_REDIS_URL": redis_url()} if ENABLED else {}
+    """Extra environment of a real server: ``BPV_REDIS_URL`` (a database of its own) when
+    on."""
+    return {"BPV_REDIS_URL": deployment_url()} if ENABLED else {}
 
 
 def cli_args() -> list[str]:
