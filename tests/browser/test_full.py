@@ -11,10 +11,6 @@ from tests.browser.conftest import VIEWPORT, Server
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.single_process(
-    reason="max_runs_per_client is counted per worker process: with --workers 2 a client's "
-    "second run can land on the other worker"
-)
 def test_too_many_runs_for_this_client_says_so_and_how_to_get_one(browser) -> None:
     srv = Server({"BPV_MAX_RUNS_PER_CLIENT": "1"})
     first = browser.new_context(viewport=VIEWPORT, bypass_csp=True)
