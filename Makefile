@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test test-js test-slow test-redis lint format bench bench-quick soak chromium nodejs redis haproxy clean
+.PHONY: run test test-js test-slow test-redis lint format bench bench-quick soak system chromium nodejs redis haproxy clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,16 @@ $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed-run
+
+# What `make test` needs from Debian, missing ones installed with one `apt-get update` (a clean
+# machine needs all four: one update instead of four). Each is also a target of its own below.
+system:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	[ -z "$$missing" ] || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; }
 
 # Browser tests use Debian's Chromium: Playwright's own browser download cannot work offline.
 chromium:
@@ -60,7 +70,7 @@ lint: $(VENV)/.installed-test
 # tests/conftest.py marks those `timed`; the abuse files that time nothing (docs pages in
 # Chromium, settings, Host/Origin checks) run in the first pass. Elsewhere a test that counts
 # frames in a second is marked `timed` by hand (tests/api/test_stream.py).
-test: $(VENV)/.installed-test chromium redis haproxy lint test-js
+test: system $(VENV)/.installed-test chromium redis haproxy lint test-js
 	$(BIN)/pytest -m "not slow and not timed" -n 2 --dist loadfile --no-loadscope-reorder \
 		--durations=15 tests
 	$(BIN)/pytest -m "not slow and timed" --durations=10 tests/abuse tests/api/test_stream.py

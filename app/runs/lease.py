@@ -37,13 +37,22 @@ WORKER_KEY = "bpv:worker:"
 LEASE_KEY = "bpv:lease:"
 RELEASE_CHANNEL = "bpv:release:"
 
-# KEYS[1] the lease, ARGV[1] the value it must hold; then the action.
+# Every lease this worker holds, in one round trip: KEYS the leases, ARGV[1] the time to
+# live, ARGV[1 + i] the value KEYS[i] must hold. A lease still ours is extended; one that is
+# not (another worker holds it, or it expired: another worker may have taken, changed and
+# deleted the run meanwhile) is lost. Returns the 1-based indices of the lost ones.
 _RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+local lost = {}
+for i = 1, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
+    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  else
+    lost[#lost + 1] = i
+  end
 end
-return 0
+return lost
 """
+# KEYS[1] the lease, ARGV[1] the value it must hold; then the action.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
@@ -178,15 +187,26 @@ class Leases:
         return raw.decode() if isinstance(raw, bytes) else str(raw)
 
     async def renew_all(self) -> list[str]:
-        """Renew the registration and every lease held; the run ids whose lease was lost."""
+        """Renew the registration and every lease held, in one round trip (one await per
+        lease made the last renewals of 80 streaming runs come after their leases expired,
+        the event loop being busy between two awaits, and every run "moved" away from the
+        only worker there was); the run ids whose lease is no longer ours."""
         px = int(LEASE_S * 1000)
         if self.address:
             await self.redis.set(WORKER_KEY + self.worker, self.address, px=px)
+        held = list(self.held.items())
+        if not held:
+            return []
+        out = await self._renew(
+            keys=[LEASE_KEY + run_id for run_id, _ in held],
+            args=[px, *(value for _, value in held)],
+        )
         lost = []
-        for run_id, value in list(self.held.items()):
-            if not await self._renew(keys=[LEASE_KEY + run_id], args=[value, px]):
-                lost.append(run_id)
-                self.held.pop(run_id, None)
+        for i in out:
+            run_id, value = held[int(i) - 1]
+            if self.held.get(run_id) == value:
+                self.held.pop(run_id)
+            lost.append(run_id)
         return lost
 
     async def ask_release(self, worker: str, run_id: str) -> bool:
