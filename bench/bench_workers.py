@@ -37,7 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from bench_load import WARMUP_S, Client, stream  # bench/ is on sys.path when run
+import websockets
+from bench_load import WARMUP_S, Client, _field  # bench/ is on sys.path when run
+from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -131,6 +133,30 @@ def env_for(n: int, redis_url: str) -> dict[str, str]:
     }
 
 
+async def stream(base: str, client: Client, stop: asyncio.Event) -> None:
+    """A student's stream as the page opens it (packed frames, ``?encoding=f32``: the
+    server's cost per frame is the page's), counting frames until cancelled. Lighter than
+    bench_load's JSON reader, because the load generator shares the two cores with the
+    workers it measures: it reads each frame's header only and waits without a timer."""
+    url = base.replace("http", "ws") + f"/api/runs/{client.run_id}/stream?encoding=f32"
+    async with websockets.connect(url, origin=Origin(base), max_size=None, compression=None) as ws:
+        await ws.recv()
+        await ws.send('{"type": "play"}')
+        while True:
+            data = await ws.recv(decode=False)
+            now = time.time()
+            n = int.from_bytes(data[:4], "little") if len(data) >= 4 else 0
+            head = data[4 : 4 + n]
+            if not head.startswith(b'{"type":"frame"'):
+                if not data.startswith(b'{"type":"frame"'):
+                    client.errors += 1
+                    continue
+                head = data  # a JSON frame
+            client.times.append(now)
+            client.steps.append(_field(head, b"step"))
+            client.fps = _field(head, b"fps")
+
+
 async def classroom(base: str, n: int, seconds: float) -> dict[str, float]:
     """N students streaming for ``seconds`` after a warm-up: frames/s and steps/s each."""
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
@@ -147,6 +173,8 @@ async def classroom(base: str, n: int, seconds: float) -> dict[str, float]:
         await asyncio.sleep(seconds)
         t1 = time.time()
         stop_event.set()
+        for task in tasks:
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for run_id in ids:
             await http.delete(f"/api/runs/{run_id}")

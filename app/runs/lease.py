@@ -33,24 +33,47 @@ log = logging.getLogger(__name__)
 
 LEASE_S = 3.0  # a dead worker's runs are free after this at most
 RENEW_S = 1.0
+# A worker's registration lives longer than a lease: a worker whose event loop lags (a class
+# past what its cores hold) is still there, and a dead one is found at once anyway (its
+# private port refuses the forwarded request; its release channel has no listener).
+WORKER_S = 10.0
 WORKER_KEY = "bpv:worker:"
 LEASE_KEY = "bpv:lease:"
+# + run id → the value of the lease last taken (acquired or seized), kept TAKEN_S: a lease
+# that expired while nobody took it since is its holder's to take back.
+TAKEN_KEY = "bpv:taken:"
+TAKEN_S = 86_400.0
 RELEASE_CHANNEL = "bpv:release:"
 
-# Every lease this worker holds, in one round trip: KEYS the leases, ARGV[1] the time to
-# live, ARGV[1 + i] the value KEYS[i] must hold. A lease still ours is extended; one that is
-# not (another worker holds it, or it expired: another worker may have taken, changed and
-# deleted the run meanwhile) is lost. Returns the 1-based indices of the lost ones.
+# Every lease this worker holds, in one round trip: KEYS the leases and their "taken" keys
+# in pairs, ARGV[1] the time to live, ARGV[1 + i] the value of the i-th lease. A lease
+# still ours is extended. One that expired is taken back if it was the last one taken (no
+# worker has taken the run since: a worker whose event loop lagged behind a class too large
+# for its cores keeps its runs); if another worker holds it or took it meanwhile (and may
+# have changed or deleted the run), it is lost. Returns the 1-based indices of the lost.
 _RENEW = """
 local lost = {}
-for i = 1, #KEYS do
-  if redis.call('GET', KEYS[i]) == ARGV[i + 1] then
-    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+for i = 1, #ARGV - 1 do
+  local k = KEYS[2 * i - 1]
+  local v = redis.call('GET', k)
+  if v == ARGV[i + 1] then
+    redis.call('PEXPIRE', k, ARGV[1])
+  elseif not v and redis.call('GET', KEYS[2 * i]) == ARGV[i + 1] then
+    redis.call('SET', k, ARGV[i + 1], 'PX', ARGV[1])
   else
     lost[#lost + 1] = i
   end
 end
 return lost
+"""
+# KEYS[1] the lease, KEYS[2] its "taken" key; ARGV[1] our value, ARGV[2] the lease's time to
+# live, ARGV[3] the taken key's.
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[3])
+  return 1
+end
+return 0
 """
 # KEYS[1] the lease, ARGV[1] the value it must hold; then the action.
 _RELEASE = """
@@ -62,20 +85,25 @@ return 0
 _SEIZE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[4])
   return 1
 end
 return 0
 """
-# KEYS[2..] the checkpoint's keys, ARGV[3..] their values, ARGV[2] their time to live:
-# written only while the lease is ours (fencing).
+# KEYS[1] the lease, KEYS[2] its "taken" key, KEYS[3..] the checkpoint's keys; ARGV[1] our
+# value, ARGV[2] the checkpoint's time to live, ARGV[3] the lease's, ARGV[4..] the values:
+# written only while the lease is ours (fencing), or expired with nobody taking it since
+# (then it is ours again, as in _RENEW).
 _WRITE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  for i = 2, #KEYS do
-    redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[2])
-  end
-  return 1
+local v = redis.call('GET', KEYS[1])
+if v ~= ARGV[1] then
+  if v or redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
 end
-return 0
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[2])
+end
+return 1
 """
 _DELETE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -106,6 +134,7 @@ class Leases:
         self.held: dict[str, str] = {}  # run id → our lease value
         self.address = ""  # host:port of the private listener
         self._renew = redis.register_script(_RENEW)
+        self._acquire = redis.register_script(_ACQUIRE)
         self._release = redis.register_script(_RELEASE)
         self._seize = redis.register_script(_SEIZE)
         self._write = redis.register_script(_WRITE)
@@ -120,7 +149,10 @@ class Leases:
         if run_id in self.held:
             return True
         value = self._value()
-        ok = await self.redis.set(LEASE_KEY + run_id, value, nx=True, px=int(LEASE_S * 1000))
+        ok = await self._acquire(
+            keys=[LEASE_KEY + run_id, TAKEN_KEY + run_id],
+            args=[value, int(LEASE_S * 1000), int(TAKEN_S * 1000)],
+        )
         if ok:
             self.held[run_id] = value
         return bool(ok)
@@ -136,7 +168,8 @@ class Leases:
         """Take the lease from a holder found dead (only if it still holds it)."""
         value = self._value()
         ok = await self._seize(
-            keys=[LEASE_KEY + run_id], args=[dead.value, value, int(LEASE_S * 1000)]
+            keys=[LEASE_KEY + run_id, TAKEN_KEY + run_id],
+            args=[dead.value, value, int(LEASE_S * 1000), int(TAKEN_S * 1000)],
         )
         if ok:
             self.held[run_id] = value
@@ -161,8 +194,9 @@ class Leases:
             if not await self.acquire(run_id):
                 return False
             value = self.held[run_id]
-        keys = [LEASE_KEY + run_id, *values]
-        ok = await self._write(keys=keys, args=[value, ttl_ms, *values.values()])
+        keys = [LEASE_KEY + run_id, TAKEN_KEY + run_id, *values]
+        px = int(LEASE_S * 1000)
+        ok = await self._write(keys=keys, args=[value, ttl_ms, px, *values.values()])
         if not ok:
             self.forget(run_id)
         return bool(ok)
@@ -173,12 +207,13 @@ class Leases:
         value = self.held.pop(run_id, None)
         if value is None:
             return False
-        return bool(await self._delete(keys=[LEASE_KEY + run_id, *keys], args=[value]))
+        keys = [LEASE_KEY + run_id, TAKEN_KEY + run_id, *keys]
+        return bool(await self._delete(keys=keys, args=[value]))
 
     # -- the worker ---------------------------------------------------------------------
     async def register(self, address: str) -> None:
         self.address = address
-        await self.redis.set(WORKER_KEY + self.worker, address, px=int(LEASE_S * 1000))
+        await self.redis.set(WORKER_KEY + self.worker, address, px=int(WORKER_S * 1000))
 
     async def address_of(self, worker: str) -> str | None:
         raw = await self.redis.get(WORKER_KEY + worker)
@@ -190,15 +225,16 @@ class Leases:
         """Renew the registration and every lease held, in one round trip (one await per
         lease made the last renewals of 80 streaming runs come after their leases expired,
         the event loop being busy between two awaits, and every run "moved" away from the
-        only worker there was); the run ids whose lease is no longer ours."""
+        only worker there was); the run ids whose lease another worker holds or took since
+        (an expired lease nobody took since is taken back)."""
         px = int(LEASE_S * 1000)
         if self.address:
-            await self.redis.set(WORKER_KEY + self.worker, self.address, px=px)
+            await self.redis.set(WORKER_KEY + self.worker, self.address, px=int(WORKER_S * 1000))
         held = list(self.held.items())
         if not held:
             return []
         out = await self._renew(
-            keys=[LEASE_KEY + run_id for run_id, _ in held],
+            keys=[k for run_id, _ in held for k in (LEASE_KEY + run_id, TAKEN_KEY + run_id)],
             args=[px, *(value for _, value in held)],
         )
         lost = []

@@ -54,21 +54,37 @@ def test_a_busy_worker_keeps_every_lease_it_renews(redis_url: str) -> None:
     assert ttl > (lease.LEASE_S - 1.0) * 1000, ttl  # all renewed just now
 
 
-def test_a_lease_another_worker_holds_or_that_expired_is_lost(redis_url: str) -> None:
-    async def scenario() -> tuple[list[str], dict[str, str], bytes | None]:
+def test_a_lease_taken_by_another_worker_is_lost_and_one_that_only_expired_is_not(
+    redis_url: str,
+) -> None:
+    """Another worker seized it, or took it after it expired (and may have changed or
+    deleted the run, then let go): lost, in the renewal and in a checkpoint write. Expired
+    with nobody taking it since (its worker's loop lagged): ours again, in both."""
+
+    async def scenario() -> tuple[list[str], dict[str, str], dict[str, bool], bytes | None]:
         redis = Redis.from_url(redis_url)
         mine, other = Leases(redis, "w1"), Leases(redis, "w2")
         try:
-            for rid in ("kept", "seized", "expired"):
+            for rid in ("kept", "seized", "expired", "taken-since", "w-expired", "w-taken"):
                 assert await mine.acquire(rid)
-            assert await other.seize("seized", (await mine.holder("seized")))  # type: ignore[arg-type]
-            await redis.delete(LEASE_KEY + "expired")
+            holder = await mine.holder("seized")
+            assert holder is not None and await other.seize("seized", holder)
+            for rid in ("expired", "taken-since", "w-expired", "w-taken"):
+                await redis.delete(LEASE_KEY + rid)  # as if it expired
+            for rid in ("taken-since", "w-taken"):
+                assert await other.acquire(rid)
+                await other.release(rid)
+            writes = {
+                rid: await mine.write(rid, {f"bpv:test:{rid}": b"x"}, 60_000)
+                for rid in ("w-expired", "w-taken")
+            }
             lost = await mine.renew_all()
-            return sorted(lost), dict(mine.held), await redis.get(LEASE_KEY + "expired")
+            return sorted(lost), dict(mine.held), writes, await redis.get(LEASE_KEY + "expired")
         finally:
             await redis.aclose()
 
-    lost, held, expired = asyncio.run(scenario())
-    assert lost == ["expired", "seized"]
-    assert list(held) == ["kept"]
-    assert expired is None, "an expired lease is not taken back (another worker may have had it)"
+    lost, held, writes, expired = asyncio.run(scenario())
+    assert lost == ["seized", "taken-since"]
+    assert sorted(held) == ["expired", "kept", "w-expired"]
+    assert writes == {"w-expired": True, "w-taken": False}
+    assert expired == held["expired"].encode(), "the expired lease is ours again"
