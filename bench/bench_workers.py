@@ -3,9 +3,11 @@ cost, each figure against a reference measured in the same run.
 
 1. **Students held at ≥ 10 frames/s**, ``backprop-viz --workers 1`` against ``--workers 2``
    (both with ``BPV_REDIS_URL``; the load generator of ``bench_load.py``, unpinned, on the
-   same 2 cores). For each class size N of a ramp, N runs are created and streamed; N is
-   held when at least 95 % of the students get ≥ 10 frames/s over the window. Target: 2
-   workers hold ≥ 1.4× as many.
+   same 2 cores; its students stream packed frames, as the page does). For each class size
+   N of a ramp, N runs are created and streamed; N is held when at least 95 % of the
+   students get 10 frames/s over the window, give or take two frames of the count (the
+   pacer holds a loaded class at exactly 10 frames/s, and 79 frames in 8 s is 9.9). Target:
+   2 workers hold ≥ 1.4× as many.
 2. **Checkpoint cost**: the time one checkpoint takes on the event loop (capture: the
    document and its JSON) and written to Redis, for the default network and the largest
    one the caps allow, as a share of a streaming run's time (one checkpoint per
@@ -45,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 HELD_FPS = 10.0
+HELD_JITTER_FRAMES = 2  # a frame count over the window is ± a frame at each end
 HELD_SHARE = 0.95
 
 
@@ -130,6 +133,9 @@ def env_for(n: int, redis_url: str) -> dict[str, str]:
         "BPV_CLIENT_MEMORY_MB": "100000",
         "BPV_MEMORY_MB": "100000",
         "BPV_MAX_WAITING_PER_CLIENT": str(2 * n + 20),
+        # N students are N addresses in a classroom, one here: no per-address request rate
+        "BPV_CLIENT_RPS": "100000",
+        "BPV_CLIENT_BURST": "100000",
     }
 
 
@@ -163,7 +169,8 @@ async def classroom(base: str, n: int, seconds: float) -> dict[str, float]:
         ids = []
         for _ in range(n):
             r = await http.post("/api/runs", json={})
-            r.raise_for_status()
+            if r.status_code != 201:
+                raise RuntimeError(f"run {len(ids) + 1} of {n}: {r.status_code} {r.text}")
             ids.append(r.json()["id"])
         clients = [Client(i) for i in ids]
         stop_event = asyncio.Event()
@@ -185,7 +192,7 @@ async def classroom(base: str, n: int, seconds: float) -> dict[str, float]:
         steps.append((inside[-1] - inside[0]) / (t1 - t0) if len(inside) > 1 else 0.0)
     return {
         "n": n,
-        "held": sum(f >= HELD_FPS for f in fps) / n,
+        "held": sum(f >= HELD_FPS - HELD_JITTER_FRAMES / (t1 - t0) for f in fps) / n,
         "fps_median": statistics.median(fps),
         "fps_p5": sorted(fps)[int(0.05 * n)],
         "steps_per_s_median": statistics.median(steps),
@@ -202,7 +209,7 @@ async def held(workers: int, ramp: list[int], seconds: float, redis: Redis) -> d
             r = await classroom(base, n, seconds)
             rows.append(r)
             print(
-                f"  workers={workers} N={n:4d}: {100 * r['held']:5.1f} % at >= 10 fps, "
+                f"  workers={workers} N={n:4d}: {100 * r['held']:5.1f} % at 10 fps, "
                 f"median {r['fps_median']:5.1f} fps, p5 {r['fps_p5']:5.1f}",
                 flush=True,
             )
@@ -313,10 +320,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ramp", default="40,80,120,160,200,240,280")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--skip-held", action="store_true")
+    parser.add_argument("--only-held", action="store_true")
     args = parser.parse_args(argv)
     ramp = [int(x) for x in args.ramp.split(",")]
     redis = Redis()
     try:
+        if args.only_held:
+            return held_ratio(ramp, args.seconds, redis)
         print("Checkpoint cost (capture on the loop, then written to Redis):", flush=True)
         for row in checkpoint_cost(redis):
             print(
@@ -344,18 +354,21 @@ def main(argv: list[str] | None = None) -> None:
             )
         ratio = ab["redis"]["steps_per_s_median"] / max(ab["in-process"]["steps_per_s_median"], 1)
         print(f"  steps/s with Redis / without: {ratio:.3f}", flush=True)
-        if args.skip_held:
-            return
-        print("Students held at >= 10 frames/s (95 % of them):", flush=True)
-        one = asyncio.run(held(1, ramp, args.seconds, redis))
-        two = asyncio.run(held(2, ramp, args.seconds, redis))
-        ratio = two["held"] / max(one["held"], 1)
-        print(
-            f"  1 worker: {one['held']}, 2 workers: {two['held']}: {ratio:.2f}x (target >= 1.4x)",
-            flush=True,
-        )
+        if not args.skip_held:
+            held_ratio(ramp, args.seconds, redis)
     finally:
         redis.stop()
+
+
+def held_ratio(ramp: list[int], seconds: float, redis: Redis) -> None:
+    print("Students held at 10 frames/s (95 % of them):", flush=True)
+    one = asyncio.run(held(1, ramp, seconds, redis))
+    two = asyncio.run(held(2, ramp, seconds, redis))
+    ratio = two["held"] / max(one["held"], 1)
+    print(
+        f"  1 worker: {one['held']}, 2 workers: {two['held']}: {ratio:.2f}x (target >= 1.4x)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from redis import Redis as SyncRedis
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 _RUN_PATH = re.compile(r"^/api/runs/([A-Za-z0-9_-]{1,64})(?:/|$)")
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 CONNECT_TIMEOUT_S = 2.0
+REDIS_CONNECTIONS = 256  # per worker process (redis-server takes 10,000 clients)
+REDIS_WAIT_S = 5.0  # for a free connection, then a RedisError (handled as Redis down)
 
 
 def _from_wire(settings: Mapping[str, Any]) -> Experiment:
@@ -82,10 +84,18 @@ def make_store(settings: Settings) -> RunStore:
     if not settings.redis_url:
         return RunStore(settings)
     check_redis(settings.redis_url)
-    client = Redis.from_url(
-        settings.redis_url, socket_connect_timeout=CONNECT_TIMEOUT_S, health_check_interval=30
+    # A blocking pool: a request beyond its connections waits for one (each Redis call is
+    # well under a millisecond) instead of failing. redis-py's default pool raises "Too many
+    # connections" past 100, which 200 students connecting at once reached: their runs
+    # could not be read and their streams were closed as "no such run".
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=REDIS_CONNECTIONS,
+        timeout=REDIS_WAIT_S,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        health_check_interval=30,
     )
-    return RedisRunStore(settings, client, CODEC)
+    return RedisRunStore(settings, Redis.from_pool(pool), CODEC)
 
 
 class RunPlacementMiddleware:
