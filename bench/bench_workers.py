@@ -163,6 +163,20 @@ async def stream(base: str, client: Client, stop: asyncio.Event) -> None:
             client.fps = _field(head, b"fps")
 
 
+JSON = {"content-type": "application/json"}  # the server's CSRF rule for changes
+
+
+async def delete(http: httpx.AsyncClient, run_id: str) -> None:
+    """Delete a run for sure (a run whose stream just closed may be busy or moving between
+    workers for a moment: 409 / 503), or the next class size meets the client cap."""
+    for _ in range(50):
+        r = await http.delete(f"/api/runs/{run_id}", headers=JSON)
+        if r.status_code in (204, 404):
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"run {run_id} could not be deleted: {r.status_code} {r.text}")
+
+
 async def classroom(base: str, n: int, seconds: float) -> dict[str, float]:
     """N students streaming for ``seconds`` after a warm-up: frames/s and steps/s each."""
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
@@ -183,8 +197,7 @@ async def classroom(base: str, n: int, seconds: float) -> dict[str, float]:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for run_id in ids:
-            await http.delete(f"/api/runs/{run_id}")
+        await asyncio.gather(*(delete(http, run_id) for run_id in ids))
     fps = [sum(t0 <= t < t1 for t in c.times) / (t1 - t0) for c in clients]
     steps = []
     for c in clients:
