@@ -15,6 +15,7 @@ the engine's transpose pass on the same θ, x and y, into buffers of its own, an
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,9 @@ class FrameTruth:
 
     def __init__(self, fb: FrameBuilder, net: Network, cancels: bool) -> None:
         ar, sizes = fb.arena, fb.sizes
-        self.fb = fb
+        # Weak: the builder holds this (fb.truth); a strong reference back made a cycle, and
+        # a replaced builder's buffers (3 MB for a batch of 512) waited for the cyclic GC.
+        self._fb = weakref.ref(fb)
         self.record = np.ones(FastStep.record_size(sizes, ar.cols))
         self.G = np.zeros(fb.G.size)
         self.step = FastStep(
@@ -96,7 +99,8 @@ class FrameTruth:
         its regularised ∂C/∂w when ``coef``): the true pass, the alignments, and the rounded
         values in :attr:`layers` (the frame's layer dicts take them by
         ``extend_layers(layers)``, once per frame)."""
-        fb = self.fb
+        fb = self._fb()
+        assert fb is not None, "a frame builder's truth outlived it"
         self.step(fb.x_T, fb.y_T)
         inv_m = 1.0 / fb.m
         for i, (gw, d, gb) in enumerate(self._vals):
