@@ -24,6 +24,7 @@ from app.api.connections import ClassroomHttpProtocol
 from app.api.presets import PresetError, parse_preset
 from app.api.websocket_protocol import ClassroomWebSocketProtocol
 from app.settings import Settings, SettingsError, check, get_settings
+from app.supervisor import serve_workers
 
 GRACEFUL_SHUTDOWN_S = 5
 MAX_WORKERS = 64
@@ -92,18 +93,21 @@ def main(argv: list[str] | None = None) -> None:
         redis_placement().check_redis(settings.redis_url)
     _raise_open_file_limit()
     print(f"backprop-viz: open http://{args.host}:{args.port} in your browser", flush=True)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        log_level="info",
-        workers=args.workers,  # more than one: uvicorn's supervisor restarts a dead worker
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": args.host,
+        "port": args.port,
+        "log_level": "info",
+        "workers": args.workers,
         # A worker that takes longer than this to start or to answer its supervisor is
         # killed: importing NumPy and the app takes seconds on a busy 2-core machine.
-        timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        "timeout_worker_healthcheck": WORKER_HEALTHCHECK_S,
         **uvicorn_options(settings),
-    )
+    }
+    if args.workers == 1:
+        uvicorn.run("app.main:create_app", **options)
+    else:  # uvicorn's supervisor restarts a dead worker; each has its own socket
+        serve_workers(uvicorn.Config("app.main:create_app", **options))
 
 
 if __name__ == "__main__":

@@ -177,8 +177,40 @@ async def delete(http: httpx.AsyncClient, run_id: str) -> None:
     raise RuntimeError(f"run {run_id} could not be deleted: {r.status_code} {r.text}")
 
 
-async def classroom(base: str, n: int, seconds: float) -> dict[str, float]:
-    """N students streaming for ``seconds`` after a warm-up: frames/s and steps/s each."""
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` and its live descendants
+    (the server's worker processes), from ``/proc``; 0 for a process gone."""
+    children: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(entry))
+        used[int(entry)] = (int(fields[11]) + int(fields[12])) / _TICK
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += used.get(p, 0.0)
+        todo.extend(children.get(p, ()))
+    return total
+
+
+async def classroom(
+    base: str, n: int, seconds: float, pids: dict[str, int] | None = None
+) -> dict[str, float]:
+    """N students streaming for ``seconds`` after a warm-up: frames/s and steps/s each, and
+    the share of one core each process in ``pids`` (name: pid, with its descendants) used
+    over the window (``cpu_<name>``; ``cpu_generator``: this process, the load generator)."""
+    pids = {**(pids or {}), "generator": os.getpid()}  # its own time: less the servers it started
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         ids = []
         for _ in range(n):
@@ -190,9 +222,11 @@ async def classroom(base: str, n: int, seconds: float) -> dict[str, float]:
         stop_event = asyncio.Event()
         tasks = [asyncio.create_task(stream(base, c, stop_event)) for c in clients]
         await asyncio.sleep(WARMUP_S + 1)
+        cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
         t0 = time.time()
         await asyncio.sleep(seconds)
         t1 = time.time()
+        cpu = {f"cpu_{k}": (cpu_s(pid) - cpu0[k]) / (t1 - t0) for k, pid in pids.items()}
         stop_event.set()
         for task in tasks:
             task.cancel()
@@ -209,6 +243,7 @@ async def classroom(base: str, n: int, seconds: float) -> dict[str, float]:
         "fps_median": statistics.median(fps),
         "fps_p5": sorted(fps)[int(0.05 * n)],
         "steps_per_s_median": statistics.median(steps),
+        **cpu,
     }
 
 
@@ -219,11 +254,13 @@ async def held(workers: int, ramp: list[int], seconds: float, redis: Redis) -> d
     rows = []
     try:
         for n in ramp:
-            r = await classroom(base, n, seconds)
+            r = await classroom(base, n, seconds, {"server": proc.pid, "redis": redis.proc.pid})
             rows.append(r)
             print(
                 f"  workers={workers} N={n:4d}: {100 * r['held']:5.1f} % at 10 fps, "
-                f"median {r['fps_median']:5.1f} fps, p5 {r['fps_p5']:5.1f}",
+                f"median {r['fps_median']:5.1f} fps, p5 {r['fps_p5']:5.1f}; cores used: "
+                f"server {r['cpu_server']:.2f}, load generator {r['cpu_generator']:.2f}, "
+                f"redis {r['cpu_redis']:.2f}",
                 flush=True,
             )
             if r["held"] < HELD_SHARE:
