@@ -210,7 +210,7 @@ async def classroom(
     """N students streaming for ``seconds`` after a warm-up: frames/s and steps/s each, and
     the share of one core each process in ``pids`` (name: pid, with its descendants) used
     over the window (``cpu_<name>``; ``cpu_generator``: this process, the load generator)."""
-    pids = {**(pids or {}), "generator": os.getpid()}  # its own time: less the servers it started
+    pids = pids or {}
     async with httpx.AsyncClient(base_url=base, timeout=60) as http:
         ids = []
         for _ in range(n):
@@ -223,10 +223,12 @@ async def classroom(
         tasks = [asyncio.create_task(stream(base, c, stop_event)) for c in clients]
         await asyncio.sleep(WARMUP_S + 1)
         cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
+        own0 = time.process_time()  # the generator's own threads, not the servers it started
         t0 = time.time()
         await asyncio.sleep(seconds)
         t1 = time.time()
         cpu = {f"cpu_{k}": (cpu_s(pid) - cpu0[k]) / (t1 - t0) for k, pid in pids.items()}
+        cpu["cpu_generator"] = (time.process_time() - own0) / (t1 - t0)
         stop_event.set()
         for task in tasks:
             task.cancel()
