@@ -1,14 +1,14 @@
 """Slow work off the event loop: a small thread pool with a bounded queue.
 
-Building a run from a large CSV takes up to a tenth of a second (a 1,500 × 65 CSV, its
-plain lines matched by one regex each: most of a second when every cell was checked in
-Python), a large stateless backprop answer 100 ms, and advice tried on a diverged or saturated run (app/runs/insight.py) up to a second
-per learning rate; on the event loop any of them would stall every stream. They run here
-instead, in one worker thread, one job at a time and in order: a flood of such requests
-waits in a queue of at most :data:`MAX_WAITING` (more are refused with :class:`WorkersBusy`,
-a 503 with ``Retry-After``) instead of multiplying. A worker holding the GIL in pure Python
-gives the loop its turn every ``sys.getswitchinterval()`` (5 ms), so the loop's stalls stay
-that short.
+Building a run from a large CSV takes up to a tenth of a second (a 1,500 × 65 CSV, its plain
+lines matched by one regex each: most of a second when every cell was checked in Python), a
+large stateless backprop answer 100 ms, and advice tried on a diverged or saturated run
+(app/runs/insight.py) up to a second per learning rate; on the event loop any of them would
+stall every stream. They run here instead, in one worker thread, one job at a time and in
+order: a flood of such requests waits in a queue of at most :data:`MAX_WAITING` (more are
+refused with :class:`WorkersBusy`, a 503 with ``Retry-After``) instead of multiplying. A
+worker holding the GIL in pure Python gives the loop its turn every
+``sys.getswitchinterval()`` (5 ms), so the loop's stalls stay that short.
 
 But a busy worker still halves what the loop gets done: each time the loop waits for a socket
 it gives up the GIL and must wait up to a switch interval to have it back. So while anyone
@@ -33,8 +33,8 @@ MAX_WAITING = 16
 # frame rate at 0.25, at the edge of the 0.8 the class is promised, and 0.88 and 0.91 at
 # 0.15. Then the CSV parse, 250-350 ms of Python holding the GIL, became one regex match a
 # line (40-80 ms): ten runs of that test, each of its "on" windows at 0.93-1.07 (before: 2 of
-# 5 runs failed, windows down to 0.67). A lone CSV build still starts at once: only the next slow job waits (5.7 times the
-# last one's length).
+# 5 runs failed, windows down to 0.67). A lone CSV build still starts at once: only the next
+# slow job waits (5.7 times the last one's length).
 WORK_SHARE = 0.15
 
 P = ParamSpec("P")
