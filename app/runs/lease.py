@@ -45,27 +45,40 @@ TAKEN_KEY = "bpv:taken:"
 TAKEN_S = 86_400.0
 RELEASE_CHANNEL = "bpv:release:"
 
+# Whether lease `k` is ours (value `v`), its time to live then set to `ttl`: it holds
+# `v`, or it expired and `v` is still the value last taken (`taken`: no worker has taken the
+# run since, so a worker whose event loop lagged behind a class too large for its cores
+# keeps its runs). If another worker holds it or took it meanwhile (and may have changed or
+# deleted the run), it is not.
+_OURS = """
+local function ours(k, taken, v, ttl)
+  local held = redis.call('GET', k)
+  if held == v then
+    redis.call('PEXPIRE', k, ttl)
+    return true
+  end
+  if not held and redis.call('GET', taken) == v then
+    redis.call('SET', k, v, 'PX', ttl)
+    return true
+  end
+  return false
+end
+"""
 # Every lease this worker holds, in one round trip: KEYS the leases and their "taken" keys
-# in pairs, ARGV[1] the time to live, ARGV[1 + i] the value of the i-th lease. A lease
-# still ours is extended. One that expired is taken back if it was the last one taken (no
-# worker has taken the run since: a worker whose event loop lagged behind a class too large
-# for its cores keeps its runs); if another worker holds it or took it meanwhile (and may
-# have changed or deleted the run), it is lost. Returns the 1-based indices of the lost.
-_RENEW = """
+# in pairs, ARGV[1] the time to live, ARGV[1 + i] the value of the i-th lease. Returns the
+# 1-based indices of the lost (not ours).
+_RENEW = (
+    _OURS
+    + """
 local lost = {}
 for i = 1, #ARGV - 1 do
-  local k = KEYS[2 * i - 1]
-  local v = redis.call('GET', k)
-  if v == ARGV[i + 1] then
-    redis.call('PEXPIRE', k, ARGV[1])
-  elseif not v and redis.call('GET', KEYS[2 * i]) == ARGV[i + 1] then
-    redis.call('SET', k, ARGV[i + 1], 'PX', ARGV[1])
-  else
+  if not ours(KEYS[2 * i - 1], KEYS[2 * i], ARGV[i + 1], ARGV[1]) then
     lost[#lost + 1] = i
   end
 end
 return lost
 """
+)
 # KEYS[1] the lease, KEYS[2] its "taken" key; ARGV[1] our value, ARGV[2] the lease's time to
 # live, ARGV[3] the taken key's.
 _ACQUIRE = """
@@ -92,19 +105,17 @@ return 0
 """
 # KEYS[1] the lease, KEYS[2] its "taken" key, KEYS[3..] the checkpoint's keys; ARGV[1] our
 # value, ARGV[2] the checkpoint's time to live, ARGV[3] the lease's, ARGV[4..] the values:
-# written only while the lease is ours (fencing), or expired with nobody taking it since
-# (then it is ours again, as in _RENEW).
-_WRITE = """
-local v = redis.call('GET', KEYS[1])
-if v ~= ARGV[1] then
-  if v or redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-end
+# written only while the lease is ours (fencing; see _OURS).
+_WRITE = (
+    _OURS
+    + """
+if not ours(KEYS[1], KEYS[2], ARGV[1], ARGV[3]) then return 0 end
 for i = 3, #KEYS do
   redis.call('SET', KEYS[i], ARGV[i + 1], 'PX', ARGV[2])
 end
 return 1
 """
+)
 _DELETE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   for i = 2, #KEYS do
