@@ -9,6 +9,24 @@ import { plot } from "./plots.js";
 import { standInPixel } from "./standin.js";
 import { fmt, maxAbs } from "./util.js";
 
+/** A grid of values over the plane (rows over x2, columns over x1) as a Plotly layout image
+ * stretched over the axes' data range, under the points. */
+function planeImage(values, map, x1, x2) {
+  return {
+    source: gridImage(values, map),
+    xref: "x",
+    yref: "y",
+    x: x1[0],
+    y: x2[x2.length - 1],
+    sizex: x1[x1.length - 1] - x1[0],
+    sizey: x2[x2.length - 1] - x2[0],
+    xanchor: "left",
+    yanchor: "top",
+    sizing: "stretch",
+    layer: "below",
+  };
+}
+
 export class BoundaryPlot {
   constructor(div, { onProbe }) {
     this.div = div;
@@ -90,19 +108,7 @@ export class BoundaryPlot {
       const map = outputMap({ ...range, discrete: s.discretize && frame.kind !== "regression" });
       const x1 = grid.x1;
       const x2 = grid.x2;
-      this.image = {
-        source: gridImage(grid.output, map),
-        xref: "x",
-        yref: "y",
-        x: x1[0],
-        y: x2[x2.length - 1],
-        sizex: x1[x1.length - 1] - x1[0],
-        sizey: x2[x2.length - 1] - x2[0],
-        xanchor: "left",
-        yanchor: "top",
-        sizing: "stretch",
-        layer: "below",
-      };
+      this.image = planeImage(grid.output, map, x1, x2);
       this.extent = [[x1[0], x1[x1.length - 1]], [x2[0], x2[x2.length - 1]]];
     }
     const p = twoD ? frame.probe.point : null; // no ring on a plot that is not drawn
@@ -162,19 +168,7 @@ export class BoundaryPlot {
       const M = Math.max(1e-9, ...g.values.map((r) => maxAbs(r)));
       const x1 = g.x1;
       const x2 = g.x2;
-      const image = {
-        source: gridImage(g.values, outputMap({ lo: -M, hi: M, mid: 0 })),
-        xref: "x",
-        yref: "y",
-        x: x1[0],
-        y: x2[x2.length - 1],
-        sizex: x1[x1.length - 1] - x1[0],
-        sizey: x2[x2.length - 1] - x2[0],
-        xanchor: "left",
-        yanchor: "top",
-        sizing: "stretch",
-        layer: "below",
-      };
+      const image = planeImage(g.values, outputMap({ lo: -M, hi: M, mid: 0 }), x1, x2);
       this.overlay = { key: `${g.l},${g.j},${image.source.length}`, image, l: g.l, j: g.j, max: M };
     }
     this.div.dataset.showing = this.overlay ? `neuron ${g.l},${g.j}` : "output";
