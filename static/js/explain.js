@@ -8,6 +8,7 @@
 
 import { bp2Matrix } from "./bp2_matrix.js";
 import { Sheet } from "./digits.js";
+import { classOf, imageShape } from "./digit_views.js";
 import { eq, math, mi, mo, num, odot, paren, row, sum, sym, times } from "./mathml.js";
 import { NudgePanel } from "./nudge.js";
 import { ACT_LABEL, COST_LABEL, REG_LABEL, actAbout, costAbout, evalTokens, explainFor, formulaMath, nodeVector, regAbout, sheetTokens } from "./quantities.js";
@@ -106,12 +107,13 @@ export class ExplainPanel {
     this.introKey = introKey;
     const ex = sel ? explainFor(frame, sel) : null;
     const mean = store.settings.over === "mean";
+    const note = sel ? probeNote(frame, store) : ""; // the probe line of a neuron or edge view
     if (!sel) [title, content] = intro(frame);
-    else if (sel.type !== "edge" && sel.l === 1) [title, content] = inputView(frame, sel);
+    else if (sel.type !== "edge" && sel.l === 1) [title, content] = inputView(frame, sel, note);
     else if (!ex) [title, content] = waiting(sel);
-    else if (sel.type === "edge") [title, content] = edgeView(frame, ex, this.edgeEdit(sel));
-    else if (sel.l === frame.sizes.length) [title, content] = (mean ? bp1MeanView : bp1View)(frame, ex);
-    else [title, content] = (mean ? bp2MeanView : bp2View)(frame, ex);
+    else if (sel.type === "edge") [title, content] = edgeView(frame, ex, this.edgeEdit(sel), note);
+    else if (sel.l === frame.sizes.length) [title, content] = (mean ? bp1MeanView : bp1View)(frame, ex, note);
+    else [title, content] = (mean ? bp2MeanView : bp2View)(frame, ex, note);
     if (sel && ex && sel.l > 1) content = html`${content}${this.nudge.render(frame, sel)}`;
     // Frames keep coming while the learner types: keep the typed text, the focus and the caret.
     const input = this.body.querySelector("[data-weight-input]");
@@ -137,9 +139,24 @@ export class ExplainPanel {
   }
 }
 
-function probeNote(frame) {
-  return html`<p class="note">Probe example: training point #${frame.probe.index} at (${fmt(frame.probe.point?.[0], 3)}, ${fmt(frame.probe.point?.[1], 3)}). Click a point in the output plot to change it.</p>`;
+/** Which training example the probe is, true for every shape of data: on the plane (2 inputs)
+ * a point of the output plot, which a click there changes; the digits (an image) the digit and
+ * its label as their views name it, changed from their strip; other CSV data (d ≠ 2 inputs,
+ * no plot) its d values, the first few when there are many, with no click to offer. */
+function probeNote(frame, store) {
+  const { index, point = [], y = [] } = frame.probe;
+  if (imageShape(store, frame)) {
+    const truth = y.length > 1 ? classOf(y) : store.data?.train?.labels?.[index];
+    return html`<p class="note">Probe example: training digit #${index}, a “${truth}”. Pick another in the strip of training digits at the foot of the Output panel (click one, or ◀ ▶).</p>`;
+  }
+  const d = point.length;
+  if (d === 2) return html`<p class="note">Probe example: training point #${index} at (${fmt(point[0], 3)}, ${fmt(point[1], 3)}). Click a point in the output plot to change it.</p>`;
+  const shown = d > PROBE_ALL ? point.slice(0, PROBE_FIRST) : point;
+  const values = shown.map((v) => fmt(v, 3)).join(", ");
+  return html`<p class="note">Probe example: training point #${index} at (${values}${d > PROBE_ALL ? html`, …), ${d} values in all` : ")"}.</p>`;
 }
+const PROBE_ALL = 8; // a probe with up to this many inputs is written in full,
+const PROBE_FIRST = 4; // a longer one as its first few values
 
 const DIGITS_NOTE = html`<p class="note digits-note">The server sends these numbers unrounded; each is shown with as many significant digits as its equation needs for the “=” to hold to the last digit shown.</p>`;
 
@@ -223,18 +240,18 @@ function intro(frame) {
   ];
 }
 
-function inputView(frame, sel) {
+function inputView(frame, sel, note) {
   const x = nodeVector(frame, 1, "a");
   return [
     html`Input neuron ${sel.j + 1} (layer 1)`,
     html`<p>${math(sym.a(1, sel.j), eq(), msubX(sel.j), eq(), num(x[sel.j]))}</p>
-      <p class="note">Inputs are given, not computed, so they have no error δ and nothing to learn: backpropagation stops at layer 2. The weights leaving this neuron still learn, through BP4 with ${math(sym.a(1, sel.j))}.</p>${probeNote(frame)}`,
+      <p class="note">Inputs are given, not computed, so they have no error δ and nothing to learn: backpropagation stops at layer 2. The weights leaving this neuron still learn, through BP4 with ${math(sym.a(1, sel.j))}.</p>${note}`,
   ];
 }
 
 const msubX = (j) => html`<msub><mi>x</mi><mn>${j + 1}</mn></msub>`;
 
-function bp2View(frame, ex) {
+function bp2View(frame, ex, note) {
   const { l, j: k } = ex;
   const P = ex.probe;
   const actName = frame.activations[l - 2];
@@ -272,7 +289,7 @@ function bp2View(frame, ex) {
         <td colspan="2" data-bp2-delta="${P.delta}">${arith(sh, deltaEq, "bp2-delta")}</td></tr>
     </table>
     ${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}
-    ${probeNote(frame)}</div>
+    ${note}</div>
     <div class="explain-right">${bp2Matrix(frame, l, k)}</div></div>`;
   return [title, content];
 }
@@ -343,7 +360,7 @@ function bp1Lines(sh, frame, ex, P, prefix) {
   return { gEq, spEq, dEq: sh.eq([id("g"), "·", id("sp")], id("d")) };
 }
 
-function bp1View(frame, ex) {
+function bp1View(frame, ex, note) {
   const { l, j } = ex;
   const P = ex.probe;
   const act = frame.activations[l - 2];
@@ -370,7 +387,7 @@ function bp1View(frame, ex) {
       <tr class="result"><td>${math(sym.delta(l, j))}</td><td data-bp1-delta="${P.delta}">${arith(sh, dEq, "bp1-delta")}</td></tr></table>`;
   }
   const content = html`<div class="explain-cols"><div class="explain-left">${lines}${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}
-    <p class="note">${l > 2 ? html`This error is where backpropagation starts: BP2 carries it back to layer ${l - 1}.` : html`With no hidden layer there is no BP2: BP4 turns this δ straight into the gradients of the weights into the output.`}</p>${probeNote(frame)}</div>
+    <p class="note">${l > 2 ? html`This error is where backpropagation starts: BP2 carries it back to layer ${l - 1}.` : html`With no hidden layer there is no BP2: BP4 turns this δ straight into the gradients of the weights into the output.`}</p>${note}</div>
     <div class="explain-right">${l > 2 ? bp2Matrix(frame, l - 1, null) : html``}</div></div>`;
   return [title, content];
 }
@@ -397,7 +414,7 @@ function bp1MeanView(frame, ex) {
 
 const mfracD = (s) => html`<mfrac><mrow><mo>∂</mo><mi>C</mi></mrow><mrow><mo>∂</mo>${s}</mrow></mfrac>`;
 
-function edgeView(frame, ex, edit) {
+function edgeView(frame, ex, edit, note) {
   const { l, j, k, m } = ex;
   const P = ex.probe;
   const U = ex.update;
@@ -457,7 +474,7 @@ function edgeView(frame, ex, edit) {
     </table>
     <p class="note">Forward: this edge's share of ${math(sym.z(l, j))}. Backward: its share of the error sent back to ${math(sym.a(l - 1, k))}. Gradient: BP4 for the probe.</p>
     ${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}
-    ${probeNote(frame)}</div>
+    ${note}</div>
     <div class="explain-right">
     <p class="eq-head">The next SGD step (batch of ${m})</p>
     <div class="update">
