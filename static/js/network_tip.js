@@ -1,7 +1,7 @@
 // The network view's tooltip: the hovered edge or neuron named in the notation, with its
 // values from the latest frame (probe example or batch mean, as the view shows).
 
-import { layer, nodeVector } from "./quantities.js";
+import { layer, nodeVector, sigmaCancels } from "./quantities.js";
 import { fmt, html, name, sub } from "./util.js";
 
 /** h: {type: "edge", l, j, k} | {type: "neuron", l, j}; returns html`` or null. */
@@ -34,9 +34,19 @@ export function tipContent(f, h, over, inputLabels) {
     body = html`<b>${m(name.delta(h.l, h.j))} = ${fmt(V.delta[h.j])}</b>
       <div>${m(name.a(h.l, h.j))} = ${fmt(V.a[h.j])}</div>
       <div>${m(name.z(h.l, h.j))} = ${fmt(V.z[h.j])}</div>
-      <div>${m(`σ′(${name.z(h.l, h.j)})`)} = ${fmt(V.sigma_prime[h.j])}</div>
+      ${sigmaRow(f, h, m, V)}
       <div>${name.b(h.l, h.j)} = ${fmt(L.b[h.j])}</div>
       <div class="dim">${which}${mean ? ", 4 significant digits (BP2 holds per example, not between means)" : ", 4 significant digits"} · click for ${h.l === f.sizes.length ? "BP1" : "BP2"}</div>`;
   }
   return body;
+}
+
+/** The σ′ line of a neuron's tooltip. At an output where σ′ cancels in BP1 (the frame sends
+ * 1 there, docs/frames.md) it is not σ′'s value: the line says so instead of "σ′(z) = 1". */
+function sigmaRow(f, h, m, V) {
+  const sp = m(`σ′(${name.z(h.l, h.j)})`);
+  if (h.l === f.sizes.length && sigmaCancels(f)) {
+    return html`<div>${sp}: cancels in BP1 (${name.delta(h.l, h.j)} = a − y), not used</div>`;
+  }
+  return html`<div>${sp} = ${fmt(V.sigma_prime[h.j])}</div>`;
 }
