@@ -127,7 +127,12 @@ export function thumbImage(grid) {
 // A colour bar must say what it covers and must not jump: the range is a "nice" number that
 // grows only when values stay beyond it for GROW frames (at once past twice it) and shrinks
 // only when they stay below SHRINK_BELOW of it for SHRINK frames. Frames are counted by
-// training step, so redraws (hover, selection) never move a scale. Values beyond the range
+// training step, so redraws (hover, selection) never move a scale. A run that comes to rest
+// (paused, diverged: no frames coming) settles at once on the range its values need, and so
+// does one sent back in time (rewound, reset): else a paused page would keep a range its last
+// frames left behind (±0.5 over values of 0.12, every edge drawn at a quarter of its
+// strength, until six more steps). Single steps taken at rest keep the hysteresis, so their
+// colours compare from one step to the next. Values beyond the range
 // are drawn in the end colour, and the bar's end labels then say "≥". The log option is a
 // symmetric log: |v| from range/10^DECADES up to the range spread over the whole ramp, so
 // 1e−5 and 0 differ; below that it is linear (≈ grey).
@@ -159,13 +164,17 @@ export class StableScale {
     this.under = 0;
     this.step = null;
     this.max = 0;
+    this.rest = false;
   }
 
-  /** key: what is shown (mode|over|log); max: largest |value| now; step: the frame's step. */
-  update(key, max, step) {
+  /** key: what is shown (mode|over|log); max: largest |value| now; step: the frame's step;
+   * rest: the run is at rest (its frame's status is not "running"). */
+  update(key, max, step, rest = false) {
     const log = key.endsWith("|log");
     this.max = max;
-    if (key !== this.key) {
+    const settle = (rest && !this.rest) || (this.step !== null && step < this.step);
+    this.rest = rest;
+    if (key !== this.key || settle) {
       Object.assign(this, { key, r: niceUp(max, log), over: 0, under: 0, step });
       return this;
     }

@@ -206,7 +206,7 @@ export class DigitsPanel {
     $(".dg-probe", this.root).textContent = `training digit #${frame.probe.index}, a “${truth}”`;
     // (w²)ᵀδ²: computed here from the frame's w² and δ² (the frame does not carry it).
     this.backValues = backToPixels(L2.w, L2.delta);
-    const bs = this.scales.back.update("back|linear", maxAbs(this.backValues), frame.step);
+    const bs = this.scales.back.update("back|linear", maxAbs(this.backValues), frame.step, frame.status !== "running");
     paint(this.back, this.backValues, shape, (v) => rgbOf(bs.t(v)));
     renderColorbar($("[data-colorbar=back]", this.root), bs, "∂C/∂a¹ (probe)");
     this.drawOutputs(frame, truth);
@@ -252,7 +252,7 @@ export class DigitsPanel {
       setHTML(this.wgrid, html`${w.map((_, j) => html`<canvas class="dg-img" data-img="w" data-j="${j}" width="8" height="8" title="hidden neuron ${j + 1}: w²${sub(j + 1)}·"></canvas>`)}`);
       this.hoverNeuron(this.neuron === null ? null : { type: "neuron", l: 2, j: this.neuron });
     }
-    const ws = this.scales.w.update("w2|linear", maxAbs(w), frame.step);
+    const ws = this.scales.w.update("w2|linear", maxAbs(w), frame.step, frame.status !== "running");
     const colour = (v) => rgbOf(ws.t(v));
     [...this.wgrid.children].forEach((c, j) => paint(c, w[j], shape, colour));
     renderColorbar($("[data-colorbar=w2]", this.root), ws, `w² (all ${n} images)`);

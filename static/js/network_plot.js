@@ -121,9 +121,10 @@ export class NetworkPlot {
     const suffix = log ? "|log" : "|linear";
     const { edge, node, input } = this.scales;
     const inputs = nodeValues[0];
-    edge.update(edgeKey + suffix, edgeValues.reduce((m, M) => maxAbs(M, m), 0), frame.step);
-    node.update(nodeKey + suffix, nodeValues.slice(1).reduce((m, v) => (v ? maxAbs(v, m) : m), 0), frame.step);
-    if (inputs) input.update(nodeKey + suffix, maxAbs(inputs), frame.step);
+    const rest = frame.status !== "running"; // no frames coming (colors.js: when to settle)
+    edge.update(edgeKey + suffix, edgeValues.reduce((m, M) => maxAbs(M, m), 0), frame.step, rest);
+    node.update(nodeKey + suffix, nodeValues.slice(1).reduce((m, v) => (v ? maxAbs(v, m) : m), 0), frame.step, rest);
+    if (inputs) input.update(nodeKey + suffix, maxAbs(inputs), frame.step, rest);
     return { edge, node, input: inputs ? input : null };
   }
 

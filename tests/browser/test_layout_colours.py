@@ -165,3 +165,21 @@ def test_log_scale_tells_small_from_zero_and_is_in_the_link(open_at) -> None:  #
     assert pg.input_value("#scale") == "log"
     assert all(b["scale"] == "log" for b in check_bars(pg))
     assert pg.errors == []
+
+
+def test_a_paused_run_shows_its_edges_on_a_range_they_fill(open_at) -> None:  # type: ignore[no-untyped-def]
+    """Play, pause: the edge bar's range is the nice number just above the largest |w·δ| of
+    the paused frame, so the strongest edge is drawn strong (a learner review saw ±0.5 over
+    values of 0.116 after pausing: every edge at a quarter of its strength, "almost no error
+    flows back", until six more steps). Then a step at rest keeps the range honest."""
+    pg = open_at(1280, 720, "color=backward")
+    pg.locator("#play").click()
+    pg.wait_for_function("window.__bpv.store.frame.status === 'running'", timeout=10_000)
+    pg.wait_for_timeout(3000)
+    pg.locator("#play").click()  # pause
+    pg.wait_for_function("window.__bpv.store.frame.status !== 'running'", timeout=10_000)
+    pg.wait_for_timeout(300)  # the paused frame drawn
+    bar = next(b for b in check_bars(pg) if b["name"] == "edges")
+    m = max_abs(pg, EDGES)
+    # Ladder 1, 1.5, 2, 3, 5, 7 × 10^k: the next one up is less than 1.67 times the value.
+    assert m <= bar["range"] < 1.67 * m, (bar["range"], m)

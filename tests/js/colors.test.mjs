@@ -127,6 +127,28 @@ describe("StableScale: a range that does not jump", () => {
     assert.equal(s.r, 1.5);
   });
 
+  test("a run coming to rest, or sent back in time, settles at once; steps at rest do not", () => {
+    // Playing: the values fell from 0.42 to 0.1159 (the largest |w·δ|, a reviewer's case);
+    // the range stays at 0.5 for SHRINK frames. The paused frame settles it: 0.15, so the
+    // strongest edge is drawn at 77 % of the ramp, not 23 %.
+    const s = fresh(0.42);
+    s.update("backward|probe|linear", 0.1159, 1);
+    assert.equal(s.r, 0.5, "still playing: the range holds");
+    s.update("backward|probe|linear", 0.1159, 2, true);
+    assert.equal(s.r, 0.15, "paused: settled on the values");
+    assert.ok(Math.abs(s.t(0.1159) - 0.7727) < 1e-3);
+    s.update("backward|probe|linear", 0.16, 3, true);
+    assert.equal(s.r, 0.15, "one step at rest: the hysteresis holds (colours compare)");
+    for (let i = 0; i < 5; i += 1) s.update("backward|probe|linear", 0.16, 3, true);
+    assert.equal(s.r, 0.15, "redraws at rest keep it");
+    s.update("backward|probe|linear", 0.03, 1, true);
+    assert.equal(s.r, 0.03, "rewound to step 1: settled");
+    s.update("backward|probe|linear", 0.02, 2);
+    s.update("backward|probe|linear", 0.6, 3);
+    s.update("backward|probe|linear", 0.1, 4, true);
+    assert.equal(s.r, 0.1, "playing again, then paused: settled again");
+  });
+
   test("redraws (hover, selection) at the same step never move it", () => {
     const s = fresh(0.42);
     for (let i = 0; i < 20; i += 1) s.update("backward|probe|linear", 0.6, 7);
