@@ -236,8 +236,15 @@ function intro(frame) {
       <div><span class="tag">BP3</span>${math(sym.dC(sym.b("l", "j")), eq(), sym.delta("l", "j"))}</div>
       <div><span class="tag">BP4</span>${math(sym.dC(sym.w("l", "j", "k")), eq(), sym.a("l-1", "k"), sym.delta("l", "j"))}</div>
     </div>
-    <p class="hint">Click a neuron to see BP2 (BP1 on the output, layer ${L}) with this network's numbers, or an edge for BP4 and its update. <b>Why the transpose?</b> walks through BP2 step by step.</p>`,
+    ${introHint(L)}`,
   ];
+}
+
+/** What to click, for a network of L layers: without a hidden layer (L = 2) there is no BP2. */
+function introHint(L) {
+  if (L < 3)
+    return html`<p class="hint" data-hint="no-hidden">This network has no hidden layer, so there is no BP2 to see: click an output neuron (layer ${L}) for BP1 with this network's numbers, or an edge for BP4 and its update. <b>Why the transpose?</b> walks through BP2, so it has nothing to show until a hidden layer is added (the + above the network).</p>`;
+  return html`<p class="hint">Click a neuron to see BP2 (BP1 on the output, layer ${L}) with this network's numbers, or an edge for BP4 and its update. <b>Why the transpose?</b> walks through BP2 step by step.</p>`;
 }
 
 function inputView(frame, sel, note) {

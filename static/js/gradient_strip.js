@@ -75,8 +75,8 @@ export function decadeLabel(k) {
 }
 
 /**
- * Per layer l = 2..L, what the strip shows of a frame: {l, delta, grad, saturated, dead, n,
- * canSaturate, canDie} (saturated/dead null where the health does not count the layer).
+ * Per layer l = 2..L, what the strip shows of a frame: {l, activation, delta, grad, saturated,
+ * dead, n, canSaturate, canDie} (saturated/dead null where the health does not count the layer).
  */
 export function layerRows(frame, over) {
   const src = SOURCES[over] ?? SOURCES.probe;
@@ -86,6 +86,7 @@ export function layerRows(frame, over) {
     const about = actAbout(layer.activation);
     return {
       l: layer.l,
+      activation: layer.activation,
       delta: layer.norms?.[src.delta.key] ?? null,
       grad: layer.norms?.[src.grad.key] ?? null,
       saturated: h ? h.saturated : null,
@@ -95,6 +96,34 @@ export function layerRows(frame, over) {
       canDie: about ? !!about.dies : false,
     };
   });
+}
+
+/**
+ * The saturated or dead count of a layer row (what: "saturated" | "dead") as the strip shows
+ * it: {text, title, count}. A count of a layer whose activation cannot saturate (ReLU,
+ * linear, ...) or cannot die (all but ReLU) is always 0 and means nothing, so it is a dash
+ * that says why (count null), as is a layer the health does not count (σ′ cancels in BP1 at
+ * the output). A count above 0 is always shown.
+ */
+export function unitCell(r, what) {
+  const v = r[what];
+  if (v === null || v === undefined) return { text: "—", title: "not counted: σ′ cancels in BP1 at this output", count: null };
+  const applies = what === "saturated" ? r.canSaturate : r.canDie;
+  if (applies || v > 0) return { text: `${v}/${r.n}`, title: "", count: v };
+  const name = actAbout(r.activation)?.label ?? r.activation ?? "this";
+  const title =
+    what === "saturated"
+      ? `not counted: ${name} units do not saturate (σ′ does not shrink towards 0 as |z| grows, as it does for tanh and σ)${r.canDie ? "; a ReLU with z ≤ 0 on every example is counted as dead" : ""}`
+      : `not counted: ${name} units cannot die (σ′ is 0 on no range of z; only a ReLU's is, for every z ≤ 0)`;
+  return { text: "—", title, count: null };
+}
+
+/** Which count rows the strip shows: a row only where some layer can have that count. */
+export function shownCounts(rows) {
+  return {
+    saturated: rows.some((r) => r.canSaturate || (r.saturated ?? 0) > 0),
+    dead: rows.some((r) => r.canDie || (r.dead ?? 0) > 0),
+  };
 }
 
 // A sequential colour scale for magnitudes (viridis, colour-blind safe): dark is small.
@@ -331,12 +360,11 @@ export class GradientStrip {
       (r) => html`<td class="gs-chart"><svg width="26" height="${H + PAD + 2}" role="img" aria-label="layer ${r.l}: ${src.delta.label} ${normText(r.delta)}, ${src.grad.label} ${normText(r.grad)}"><g transform="translate(0 ${PAD})"><g class="gs-grid">${lines}</g>${bar(r.delta, "gs-bar-delta", 3)}${bar(r.grad, "gs-bar-grad", 14)}</g></svg></td>`,
     );
     const units = (r, what) => {
-      const v = r[what];
-      if (v === null || v === undefined) return html`<td class="dim" data-l="${r.l}" data-q="${what}" title="not counted: σ′ cancels in BP1 at this output">—</td>`;
-      const applies = what === "saturated" ? r.canSaturate : r.canDie;
-      return html`<td data-l="${r.l}" data-q="${what}" data-count="${v}" data-n="${r.n}" class="${v > 0 ? "gs-warn" : applies ? "" : "dim"}">${v}/${r.n}</td>`;
+      const c = unitCell(r, what);
+      if (c.count === null) return html`<td class="dim" data-l="${r.l}" data-q="${what}" title="${c.title}">${c.text}</td>`;
+      return html`<td data-l="${r.l}" data-q="${what}" data-count="${c.count}" data-n="${r.n}" class="${c.count > 0 ? "gs-warn" : ""}">${c.text}</td>`;
     };
-    const anyDie = rows.some((r) => r.canDie || (r.dead ?? 0) > 0);
+    const { saturated: anySat, dead: anyDie } = shownCounts(rows);
     setHTML(
       this.now,
       html`<table class="gs-table">
@@ -344,13 +372,14 @@ export class GradientStrip {
         <tr class="gs-layers"><th>layer</th>${rows.map((r) => html`<th data-l="${r.l}" title="${r.l === L ? "the output layer" : `hidden layer ${r.l}`}">l = ${r.l}</th>`)}</tr>
         <tr><th title="${src.delta.title}"><i class="gs-key gs-bar-delta"></i>${src.delta.label}</th>${rows.map((r) => html`<td data-l="${r.l}" data-q="delta" data-value="${r.delta ?? ""}">${normText(r.delta)}</td>`)}</tr>
         <tr><th title="${src.grad.title}"><i class="gs-key gs-bar-grad"></i>${src.grad.label}</th>${rows.map((r) => html`<td data-l="${r.l}" data-q="grad" data-value="${r.grad ?? ""}">${normText(r.grad)}</td>`)}</tr>
-        <tr><th title="${SATURATED_RULE}">saturated</th>${rows.map((r) => units(r, "saturated"))}</tr>
+        ${anySat ? html`<tr><th title="${SATURATED_RULE}">saturated</th>${rows.map((r) => units(r, "saturated"))}</tr>` : html``}
         ${anyDie ? html`<tr><th title="${DEAD_RULE}">dead ReLU</th>${rows.map((r) => units(r, "dead"))}</tr>` : html``}
       </table>`,
     );
     const ratio = rows.length > 1 && rows[0].grad > 0 && rows[rows.length - 1].grad > 0 ? rows[rows.length - 1].grad / rows[0].grad : null;
     const words = ratio === null ? "" : ratio >= 10 ? ` Layer ${L} learns ${fmt(ratio, 2)}× faster than layer 2.` : ratio <= 0.1 ? ` Layer 2 learns ${fmt(1 / ratio, 2)}× faster than layer ${L}.` : "";
-    const counted = frame.health?.layers?.length ? `${SATURATED_RULE}${anyDie ? `; ${DEAD_RULE}` : ""} (training set, step ${(frame.metrics_step ?? frame.step).toLocaleString("en-US")}).` : "";
+    const rules = [anySat ? SATURATED_RULE : null, anyDie ? DEAD_RULE : null].filter(Boolean).join("; ");
+    const counted = frame.health?.layers?.length && rules ? `${rules} (training set, step ${(frame.metrics_step ?? frame.step).toLocaleString("en-US")}).` : "";
     this.note.textContent = `${counted}${words}`;
   }
 

@@ -30,9 +30,34 @@ export function reconnectStatus(attempt, wait, since) {
   };
 }
 
-/** The banner after the server answered that it no longer has the run (a restart of a server
- * that keeps runs in memory): a new run with the same settings took its place. */
-export function replacedText(step) {
-  const lost = step ? ` Its ${step.toLocaleString("en-US")} steps of training are lost.` : "";
-  return `The server restarted and no longer had your run, so this is a new run with the same settings, starting at step 0.${lost}`;
+/** "1 step", "12,345 steps". */
+export function stepCount(n) {
+  return `${n.toLocaleString("en-US")} ${n === 1 ? "step" : "steps"}`;
+}
+
+/**
+ * Why a run the server no longer has may be gone, as possibilities: a 404 does not say which
+ * happened (the idle evictor, a DELETE, a restart of a server that keeps runs in memory).
+ * idleFor: " for 10 minutes", the server's idle timeout in words, or "" if unknown.
+ */
+export function goneCauses(idleFor = "") {
+  return `Possible causes: the server closes runs nobody has been connected to${idleFor}, the run was deleted, or the server restarted (a restart forgets the runs it keeps in memory).`;
+}
+
+/** The banner after the stream dropped and the server, answering again, no longer had the
+ * run: a new run with the same settings took its place. step: the step lost (0/none: nothing). */
+export function replacedText(step, idleFor = "") {
+  const lost = step ? ` Its ${stepCount(step)} of training ${step === 1 ? "is" : "are"} lost.` : "";
+  return `The server no longer had your run when it answered again, so this is a new run with the same settings, starting at step 0.${lost} ${goneCauses(idleFor)}`;
+}
+
+/** The banner on loading a tab whose previous run the server no longer has. */
+export function expiredText(idleFor = "") {
+  return `The server no longer had this tab's previous run, so this is a new run with the settings from the link, starting at step 0. ${goneCauses(idleFor)}`;
+}
+
+/** The banner when the server says it no longer has the run on screen (the picture is kept). */
+export function evictedText(step, idleFor = "") {
+  const at = step ? ` It had trained for ${stepCount(step)}; that training is lost.` : "";
+  return `The server no longer has this experiment.${at} The picture below is its last state; its settings are kept in this page. ${goneCauses(idleFor)}`;
 }

@@ -7,7 +7,7 @@
 
 import { ApiError, api, openStream } from "./api.js";
 import { banner } from "./banner.js";
-import { reconnectDelay, reconnectStatus, replacedText } from "./reconnect.js";
+import { evictedText, expiredText, reconnectDelay, reconnectStatus, replacedText } from "./reconnect.js";
 import { configOf, diffKeys, settingsFromRun } from "./state.js";
 
 const RUN_KEY = "bpv.run";
@@ -68,7 +68,7 @@ export class Session {
         banner.show("expired", {
           level: "info",
           dismiss: true,
-          text: `The server no longer had this tab's previous run (${this.idleText()}), so this is a new run with the settings from the link, starting at step 0.`,
+          text: expiredText(this.idleFor()),
         });
       }
     }
@@ -85,19 +85,14 @@ export class Session {
     return !s ? "" : s >= 120 ? ` for ${Math.round(s / 60)} minutes` : ` for ${Math.round(s)} s`;
   }
 
-  idleText() {
-    return `it closes runs nobody has been connected to${this.idleFor()}`;
-  }
-
   /**
-   * The server evicted this run while nobody was connected (laptop asleep, network gone).
-   * Keep what is on screen, say what happened and what was lost, and offer to recreate the
+   * The server no longer has this run (evicted while nobody was connected, deleted, or lost in
+   * a restart: the page cannot tell which). Keep what is on screen, say what is known and lost, and offer to recreate the
    * experiment with the same settings (a new run starts at step 0: training is not kept).
    */
   evicted() {
     this.hooks.closed?.();
     const step = this.store.frame?.step;
-    const at = step ? ` It had trained for ${step.toLocaleString("en-US")} steps; that training is lost.` : "";
     const recreate = async () => {
       banner.show("expired", { level: "info", text: "Recreating the experiment with the same settings…" });
       try {
@@ -111,7 +106,7 @@ export class Session {
     };
     banner.show("expired", {
       level: "warn",
-      text: `The server no longer has this experiment (${this.idleText()}).${at} The picture below is its last state; its settings are kept in this page.`,
+      text: evictedText(step, this.idleFor()),
       actions: [{ label: "Recreate it with the same settings", run: recreate }],
     });
   }
@@ -305,7 +300,7 @@ export class Session {
       return;
     }
     await this.adopt(run);
-    banner.show("expired", { level: "info", dismiss: true, text: replacedText(step) });
+    banner.show("expired", { level: "info", dismiss: true, text: replacedText(step, this.idleFor()) });
     this.connect();
   }
 

@@ -4,8 +4,8 @@ What the learner sees, read from the page: a short "Reconnecting to the serverâ€
 information, not an error), then, without a reload,
 - with Redis (BPV_REDIS_URL): their own run again, playing on from a step no older than about
   2 s before the server died (the checkpoint interval);
-- without Redis (runs in memory): a message that the server restarted and lost the run, and
-  a new run with the same settings, playing;
+- without Redis (runs in memory): a message that the server no longer had the run (a restart
+  among its possible causes), and a new run with the same settings, playing;
 - behind HAProxy (deploy/haproxy.cfg, two replicas, Redis), with the replica that trains the
   run killed and nothing restarted: the same run through the other replica.
 
@@ -118,10 +118,11 @@ def test_in_memory_run_lost_on_restart_is_replaced_with_a_message(browser) -> No
         assert after != before
         msg = pg.locator("#banner [data-banner=expired]")
         assert msg.inner_text().startswith(
-            "The server restarted and no longer had your run, so this is a new run with the "
-            "same settings, starting at step 0."
+            "The server no longer had your run when it answered again, so this is a new run "
+            "with the same settings, starting at step 0."
         )
         assert f"Its {lost_at:,} steps of training are lost" in msg.inner_text()
+        assert "Possible causes:" in msg.inner_text() and "the server restarted" in msg.inner_text()
         pg.screenshot(path=str(ARTIFACTS / "reconnected-new-run-1280x720.png"))
         # The same settings: the run the server now has is configured as the one lost.
         assert pg.evaluate("window.__bpv.store.run.config.hidden") == [4, 2]

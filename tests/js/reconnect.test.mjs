@@ -57,6 +57,6 @@ describe("reconnectStatus", () => {
 });
 
 test("replacedText names what was lost", () => {
-  assert.match(replacedText(12345), /new run with the same settings, starting at step 0\. Its 12,345 steps of training are lost\.$/);
+  assert.match(replacedText(12345), /new run with the same settings, starting at step 0\. Its 12,345 steps of training are lost\. /);
   assert.doesNotMatch(replacedText(0), /lost/);
 });
