@@ -34,16 +34,28 @@ export class LossPlot {
     this.dirty = false;
     this.rev = 0;
     this.span = null; // the steps the x axis spans at least (setSpan)
+    // The points after the step shown that a rewind undid (the page had them before it), drawn
+    // faded while the run keeps its snapshots ahead (the span reaches past the step shown).
+    this.ahead = empty();
+    this.at = 0; // the step shown
     this.logBox?.addEventListener("change", () => this.draw());
     new ResizeObserver(() => this.draw()).observe(this.div);
   }
 
   /** Record the frame; redraw now if force or enough time passed. */
   update(frame, { force = false } = {}) {
-    if (frame.history) this.h = cloneHistory(frame.history);
+    if (frame.history) {
+      const before = concat(this.h, this.ahead);
+      this.h = cloneHistory(frame.history);
+      this.ahead = undone(before, this.h, frame.step);
+    }
+    this.at = frame.step;
     const h = this.h;
     const last = h.step.length ? h.step[h.step.length - 1] : -1;
-    if (frame.step < last) this.h = empty();
+    if (frame.step < last) {
+      this.h = empty();
+      this.ahead = empty();
+    }
     // A playing stream measures train/test every few frames: a point per measurement.
     const at = frame.metrics_step ?? frame.step;
     if (!frame.history && at !== last) {
@@ -54,6 +66,7 @@ export class LossPlot {
       this.h.train_accuracy.push(frame.train.accuracy);
       this.h.test_accuracy.push(frame.test.accuracy);
       if (this.h.step.length > CAP) for (const k of Object.keys(this.h)) this.h[k].splice(0, this.h[k].length - CAP);
+      this.ahead = empty(); // training on from a rewound step replaces the future it undid
     }
     this.renderStats(frame);
     this.dirty = true;
@@ -64,7 +77,8 @@ export class LossPlot {
   /**
    * The x axis spans at least [0, max] (null: the history's own steps): the timeline's steps,
    * so that the timeline under the plot (timeline.js) has each step under the same step of
-   * the curve, and after a rewind the steps kept ahead are room to the right of the curve.
+   * the curve. After a rewind the steps kept ahead are to the right of the step shown, where
+   * the points the rewind undid are drawn faded over a band marked "undone" (draw).
    */
   setSpan(max) {
     if (max === this.span) return;
@@ -94,7 +108,11 @@ export class LossPlot {
     // the stand-in draws what Plotly will (standin.js).
     const mode = h.step.length === 1 ? "lines+markers" : "lines";
     const lastStep = h.step.length ? h.step[h.step.length - 1] : 0;
+    // After a rewind the axis spans the kept steps ahead too (the timeline below has them): the
+    // points the rewind undid are drawn there faded, over a shaded "undone" band.
+    const rewound = this.span > Math.max(lastStep, this.at);
     const x = this.span > lastStep ? { range: [0, this.span], autorange: false } : { autorange: true };
+    const ahead = rewound ? thin(after(this.ahead, this.at, this.span)) : empty();
     const traces = [
       { type: "scatter", mode, name: "train cost", x: h.step, y: h.train_cost, line: STYLE["train cost"], marker: dot(STYLE["train cost"]), hovertemplate: "step %{x}<br>train cost %{y:.4g}<extra></extra>" },
       { type: "scatter", mode, name: "test cost", x: h.step, y: h.test_cost, line: STYLE["test cost"], marker: dot(STYLE["test cost"]), hovertemplate: "step %{x}<br>test cost %{y:.4g}<extra></extra>" },
@@ -105,6 +123,32 @@ export class LossPlot {
         { type: "scatter", mode, name: "test accuracy", x: h.step, y: h.test_accuracy, yaxis: "y2", line: STYLE["test accuracy"], marker: dot(STYLE["test accuracy"]), hovertemplate: "step %{x}<br>test accuracy %{y:.1%}<extra></extra>" },
       );
     }
+    if (ahead.step.length) {
+      // Each faded curve starts at the last point shown, so that it continues the curve.
+      for (const t of [...traces]) {
+        const k = t.name.replace(" ", "_");
+        const xs = [...h.step.slice(-1), ...ahead.step];
+        const ys = [...h[k].slice(-1), ...ahead[k]];
+        const pct = t.yaxis === "y2";
+        traces.push({
+          ...t,
+          mode: "lines",
+          name: `${t.name} (undone)`,
+          x: xs,
+          y: ys,
+          opacity: 0.3,
+          hovertemplate: `step %{x}<br>${t.name} %{y:${pct ? ".1%" : ".4g"}} (undone by the rewind)<extra></extra>`,
+        });
+      }
+    }
+    const band = rewound
+      ? {
+          shapes: [{ type: "rect", layer: "below", xref: "x", yref: "paper", x0: this.at, x1: this.span, y0: 0, y1: 1, fillcolor: "rgba(0,0,0,0.05)", line: { width: 0 } }],
+          // Low in the band: next to the step shown (early in a run) the cost is high and the
+          // accuracy near chance, so the bottom of the plot is free there.
+          annotations: [{ xref: "x", yref: "paper", x: this.at, y: 0, xanchor: "left", yanchor: "bottom", showarrow: false, text: `undone: after step ${this.at}`, bgcolor: "rgba(255,255,255,0.7)", font: { size: 9, color: "#555555" } }],
+        }
+      : { shapes: [], annotations: [] };
     plot(
       this.div,
       traces,
@@ -121,6 +165,7 @@ export class LossPlot {
         hovermode: "x unified",
         datarevision: ++this.rev,
         paper_bgcolor: "rgba(0,0,0,0)",
+        ...band,
       },
       { displayModeBar: false },
     );
@@ -140,6 +185,39 @@ function thin(h) {
   const out = {};
   for (const k of Object.keys(h)) out[k] = idx.map((i) => h[k][i]);
   return out;
+}
+
+/** The points of h at steps in (from, to]. */
+function after(h, from, to) {
+  const idx = h.step.flatMap((s, i) => (s > from && s <= to ? [i] : []));
+  const out = empty();
+  for (const k of Object.keys(out)) out[k] = idx.map((i) => h[k][i]);
+  return out;
+}
+
+/** a's points, then b's (b's steps all after a's). */
+function concat(a, b) {
+  const out = empty();
+  for (const k of Object.keys(out)) out[k] = [...a[k], ...b[k]];
+  return out;
+}
+
+/**
+ * The points of `before` (what the page had) after `step` that a rewind undid: when the new
+ * history `h` is the same run (the latest step both have a point at has the same cost there;
+ * the page and the server may measure at different steps). Anything else (a reset, a new
+ * network, another run) undid nothing the page can show.
+ */
+export function undone(before, h, step) {
+  const at = new Map(before.step.map((s, i) => [s, i]));
+  let j = h.step.length - 1;
+  while (j >= 0 && !at.has(h.step[j])) j--;
+  if (j < 0) return empty();
+  const a = before.train_cost[at.get(h.step[j])];
+  const b = h.train_cost[j];
+  const same = a === b || (Number.isFinite(a) && Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a)));
+  if (!same) return empty();
+  return after(before, Math.max(step, h.step[h.step.length - 1]), Infinity);
 }
 
 function empty() {
