@@ -12,6 +12,7 @@ labels the learner reads, and checked against GET /api/runs/{id}/history.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -74,7 +75,7 @@ def test_after_a_rewind_the_loss_plot_draws_the_curve_to_the_step_shown(page) ->
     page.wait_for_function(
         f"(window.__bpv.store.timeline || {{}}).step === {last}"
         f" && document.querySelector('#timeline .tl-step').textContent === 'step {last:,}'",
-        timeout=5_000,
+        timeout=15_000,
     )
     before = get_json(f"{page.base}/api/runs/{run}/history")
 
@@ -93,10 +94,24 @@ def test_after_a_rewind_the_loss_plot_draws_the_curve_to_the_step_shown(page) ->
     # The timeline is read again after the rewind (at most once a second) and the plot redrawn.
     page.wait_for_function(
         f"(window.__bpv.store.timeline || {{}}).step === {step} && !window.__bpv.loss.dirty",
-        timeout=5_000,
+        timeout=15_000,
     )
-    page.wait_for_timeout(300)  # a redraw under way when the timeline came
+
+    def settled(d: dict[str, Any]) -> bool:
+        """The drawing is the rewound one: its train curve ends at the history's last step
+        and the undone curve is there (a redraw may be under way when the timeline came,
+        and on a busy machine it takes a while)."""
+        names = {t["name"]: t for t in d["traces"]}
+        if "train cost (undone)" not in names or len(names["train cost"]["pts"]) < 2:
+            return False
+        x0, dx = fit(d["xticks"], 1)
+        return abs(x0 + dx * names["train cost"]["pts"][-1][0] - hist["step"][-1]) <= 1.5 * abs(dx)
+
+    deadline = time.monotonic() + 15
     d = page.evaluate(DRAWN)
+    while not settled(d) and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+        d = page.evaluate(DRAWN)
     ARTIFACTS.mkdir(exist_ok=True)
     page.locator(".loss-plot").screenshot(path=str(ARTIFACTS / "loss-rewound.png"))
 
