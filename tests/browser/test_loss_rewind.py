@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.browser.conftest import ARTIFACTS, frame_value, open_app
-from tests.browser.test_timeline import drag_to, get_json
+from tests.browser.test_timeline import drag_to, get_json, play_past
 
 pytestmark = pytest.mark.browser
 
@@ -66,12 +66,7 @@ def fit(ticks: list[list[Any]], coord: int) -> tuple[float, float]:
 
 def test_after_a_rewind_the_loss_plot_draws_the_curve_to_the_step_shown(page) -> None:  # type: ignore[no-untyped-def]
     open_app(page, "hidden=4,2&speed=10")
-    page.click("#play")
-    page.wait_for_function("window.__bpv.store.frame.step >= 300", timeout=60_000)
-    page.click("#play")
-    page.wait_for_function("window.__bpv.store.frame.status === 'paused'", timeout=10_000)
-    run = frame_value(page, "f.run_id")
-    last = frame_value(page, "f.step")
+    run, last = play_past(page, 300)
     page.wait_for_function(
         f"(window.__bpv.store.timeline || {{}}).step === {last}"
         f" && document.querySelector('#timeline .tl-step').textContent === 'step {last:,}'",

@@ -83,15 +83,19 @@ def drag_to(pg, step: float) -> None:  # type: ignore[no-untyped-def]
     pg.mouse.up()
 
 
+def play_past(pg, step: int) -> tuple[str, int]:  # type: ignore[no-untyped-def]
+    """Press play, wait until the run is past ``step``, pause: (run id, step paused at)."""
+    pg.click("#play")
+    pg.wait_for_function(f"window.__bpv.store.frame.step >= {step}", timeout=60_000)
+    pg.click("#play")
+    pg.wait_for_function("window.__bpv.store.frame.status === 'paused'", timeout=10_000)
+    return frame_value(pg, "f.run_id"), frame_value(pg, "f.step")
+
+
 def test_drag_back_shows_the_network_then_and_play_trains_on(page) -> None:  # type: ignore[no-untyped-def]
     open_app(page, "hidden=3&speed=10")
     page.evaluate("window.__bpv.recording = []")
-    page.click("#play")
-    page.wait_for_function("window.__bpv.store.frame.step >= 600", timeout=60_000)
-    page.click("#play")
-    page.wait_for_function("window.__bpv.store.frame.status === 'paused'", timeout=10_000)
-    run = frame_value(page, "f.run_id")
-    last = frame_value(page, "f.step")
+    run, last = play_past(page, 600)
     # Select the edge w³₁₂: the explain panel shows its weight.
     pos = page.evaluate("window.__bpv.network.clientPos(3, 0, 1)")
     page.mouse.click(pos["x"], pos["y"])
