@@ -314,11 +314,21 @@ class RedisRunStore(RunStore):
             self._unledgered[run_id] = client
 
     async def _give_back(self) -> None:
-        """The entries of runs that left this worker removed (those it still owns)."""
-        for rid, client in list(self._unledgered.items()):
-            if rid not in self._entries:  # not admitted here again meanwhile
+        """The entries of runs that left this worker removed (those it still owns). Each
+        entry is taken off the list before its release is awaited, so that callers running
+        at once (a hundred runs moving to another worker as their streams arrive there)
+        release it once between them, not every one of them every entry; one whose release
+        failed is put back for the next call."""
+        while self._unledgered:
+            rid = next(iter(self._unledgered))
+            client = self._unledgered.pop(rid)
+            if rid in self._entries:  # admitted here again meanwhile
+                continue
+            try:
                 await self.ledger.release(client, rid)
-            self._unledgered.pop(rid, None)
+            except BaseException:
+                self._unledgered.setdefault(rid, client)
+                raise
 
     def _ledger_entries(self) -> dict[str, list[Entry]]:
         """This worker's entries as renewed: client → its runs here (and being built)."""
