@@ -204,6 +204,15 @@ def cpu_s(pid: int) -> float:
     return total
 
 
+def machine_s() -> dict[str, float]:
+    """Seconds the whole machine spent idle and stolen by the hypervisor (all cores), from
+    ``/proc/stat``: a window whose servers used little CPU while students lost frames shows
+    here whether the cores were idle (the servers' own doing) or taken from the machine."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    return {"idle": (int(fields[3]) + int(fields[4])) / _TICK, "steal": int(fields[7]) / _TICK}
+
+
 async def classroom(
     base: str, n: int, seconds: float, pids: dict[str, int] | None = None
 ) -> dict[str, float]:
@@ -224,10 +233,12 @@ async def classroom(
         await asyncio.sleep(WARMUP_S + 1)
         cpu0 = {name: cpu_s(pid) for name, pid in pids.items()}
         own0 = time.process_time()  # the generator's own threads, not the servers it started
+        machine0 = machine_s()
         t0 = time.time()
         await asyncio.sleep(seconds)
         t1 = time.time()
         cpu = {f"cpu_{k}": (cpu_s(pid) - cpu0[k]) / (t1 - t0) for k, pid in pids.items()}
+        cpu.update({f"cpu_{k}": (v - machine0[k]) / (t1 - t0) for k, v in machine_s().items()})
         cpu["cpu_generator"] = (time.process_time() - own0) / (t1 - t0)
         stop_event.set()
         for task in tasks:
@@ -262,7 +273,8 @@ async def held(workers: int, ramp: list[int], seconds: float, redis: Redis) -> d
                 f"  workers={workers} N={n:4d}: {100 * r['held']:5.1f} % at 10 fps, "
                 f"median {r['fps_median']:5.1f} fps, p5 {r['fps_p5']:5.1f}; cores used: "
                 f"server {r['cpu_server']:.2f}, load generator {r['cpu_generator']:.2f}, "
-                f"redis {r['cpu_redis']:.2f}",
+                f"redis {r['cpu_redis']:.2f}; machine idle {r['cpu_idle']:.2f}, "
+                f"stolen {r['cpu_steal']:.2f}",
                 flush=True,
             )
             if r["held"] < HELD_SHARE:
