@@ -27,6 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as app.main does for the s
 
 import argparse
 import asyncio
+import base64
 import shutil
 import signal
 import socket
@@ -39,9 +40,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import websockets
+import uvloop
 from bench_load import WARMUP_S, Client, _field  # bench/ is on sys.path when run
-from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,6 +49,12 @@ sys.path.insert(0, str(ROOT))
 HELD_FPS = 10.0
 HELD_JITTER_FRAMES = 2  # a frame count over the window is ± a frame at each end
 HELD_SHARE = 0.95
+# A window in which the hypervisor took more than this (cores, /proc/stat's steal) from the
+# machine is measured again, at most STOLEN_RETRIES times, when the class was not held: a
+# shared host's other tenants are not what the ratio compares (seen: 0.24 of a core stolen
+# in one 8 s window, the 1-worker class at 39 % held beside windows at 100 %).
+STOLEN_MAX = 0.05
+STOLEN_RETRIES = 2
 
 
 def free_port() -> int:
@@ -139,28 +145,107 @@ def env_for(n: int, redis_url: str) -> dict[str, str]:
     }
 
 
+class _Student(asyncio.Protocol):
+    """One student's WebSocket, read with the least work a client can do per frame, so that
+    the load generator takes as little as it can of the two cores it shares with the
+    workers it measures (a browser is on another machine): RFC 6455 frames parsed from the
+    byte stream by hand, each frame's header read for its step, nothing else decoded.
+    (The ``websockets`` library's reader cost the generator 0.2 of a core for 2,000 frames
+    a second: 95 µs a frame.)"""
+
+    def __init__(self, client: Client, request: bytes) -> None:
+        self.client = client
+        self.request = request
+        self.buf = bytearray()
+        self.upgraded = False
+        self.messages = 0
+        self.transport: asyncio.Transport | None = None
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a TCP transport (uvloop's too)
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
+
+    def send(self, opcode: int, payload: bytes) -> None:
+        """A client frame: masked (with a zero mask, which leaves the payload as it is)."""
+        assert self.transport is not None and len(payload) < 126
+        self.transport.write(bytes([0x80 | opcode, 0x80 | len(payload), 0, 0, 0, 0]) + payload)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                raise RuntimeError(f"no WebSocket: {bytes(buf[:200])!r}")
+            del buf[: end + 4]
+            self.upgraded = True
+        i, n = 0, len(buf)
+        while n - i >= 2:
+            opcode, size, at = buf[i] & 0x0F, buf[i + 1] & 0x7F, i + 2
+            if size == 126:
+                if n - at < 2:
+                    break
+                size, at = int.from_bytes(buf[at : at + 2], "big"), at + 2
+            elif size == 127:
+                if n - at < 8:
+                    break
+                size, at = int.from_bytes(buf[at : at + 8], "big"), at + 8
+            if n - at < size:
+                break
+            self.message(opcode, buf, at, size)
+            i = at + size
+        del buf[:i]
+
+    def message(self, opcode: int, buf: bytearray, at: int, size: int) -> None:
+        if opcode == 0x9:  # ping
+            self.send(0xA, bytes(buf[at : at + size]))
+            return
+        if opcode == 0x8:  # close
+            assert self.transport is not None
+            self.transport.close()
+            return
+        self.messages += 1
+        if self.messages == 1:  # the run's first frame: now play
+            self.send(0x1, b'{"type": "play"}')
+            return
+        now = time.time()
+        head_n = int.from_bytes(buf[at : at + 4], "little") if size >= 4 else 0
+        head = bytes(buf[at + 4 : at + 4 + min(head_n, 4096)]) if opcode == 0x2 else b""
+        if not head.startswith(b'{"type":"frame"'):
+            head = bytes(buf[at : at + min(size, 4096)])  # a JSON frame
+            if not head.startswith(b'{"type":"frame"'):
+                self.client.errors += 1
+                return
+        self.client.times.append(now)
+        self.client.steps.append(_field(head, b"step"))
+
+
 async def stream(base: str, client: Client, stop: asyncio.Event) -> None:
     """A student's stream as the page opens it (packed frames, ``?encoding=f32``: the
-    server's cost per frame is the page's), counting frames until cancelled. Lighter than
-    bench_load's JSON reader, because the load generator shares the two cores with the
-    workers it measures: it reads each frame's header only and waits without a timer."""
-    url = base.replace("http", "ws") + f"/api/runs/{client.run_id}/stream?encoding=f32"
-    async with websockets.connect(url, origin=Origin(base), max_size=None, compression=None) as ws:
-        await ws.recv()
-        await ws.send('{"type": "play"}')
-        while True:
-            data = await ws.recv(decode=False)
-            now = time.time()
-            n = int.from_bytes(data[:4], "little") if len(data) >= 4 else 0
-            head = data[4 : 4 + n]
-            if not head.startswith(b'{"type":"frame"'):
-                if not data.startswith(b'{"type":"frame"'):
-                    client.errors += 1
-                    continue
-                head = data  # a JSON frame
-            client.times.append(now)
-            client.steps.append(_field(head, b"step"))
-            client.fps = _field(head, b"fps")
+    server's cost per frame is the page's), counting frames until cancelled (see
+    :class:`_Student` for how it is read)."""
+    host, port = base.removeprefix("http://").split(":")
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET /api/runs/{client.run_id}/stream?encoding=f32 HTTP/1.1\r\n"
+        f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {base}\r\n\r\n"
+    ).encode()
+    loop = asyncio.get_running_loop()
+    transport, student = await loop.create_connection(
+        lambda: _Student(client, request), host, int(port)
+    )
+    try:
+        await student.done
+    finally:
+        transport.close()
 
 
 JSON = {"content-type": "application/json"}  # the server's CSRF rule for changes
@@ -267,21 +352,27 @@ async def held(workers: int, ramp: list[int], seconds: float, redis: Redis) -> d
     rows = []
     try:
         for n in ramp:
-            r = await classroom(base, n, seconds, {"server": proc.pid, "redis": redis.proc.pid})
-            rows.append(r)
-            print(
-                f"  workers={workers} N={n:4d}: {100 * r['held']:5.1f} % at 10 fps, "
-                f"median {r['fps_median']:5.1f} fps, p5 {r['fps_p5']:5.1f}; cores used: "
-                f"server {r['cpu_server']:.2f}, load generator {r['cpu_generator']:.2f}, "
-                f"redis {r['cpu_redis']:.2f}; machine idle {r['cpu_idle']:.2f}, "
-                f"stolen {r['cpu_steal']:.2f}",
-                flush=True,
-            )
+            for _ in range(1 + STOLEN_RETRIES):
+                r = await classroom(base, n, seconds, {"server": proc.pid, "redis": redis.proc.pid})
+                rows.append(r)
+                print(
+                    f"  workers={workers} N={n:4d}: {100 * r['held']:5.1f} % at 10 fps, "
+                    f"median {r['fps_median']:5.1f} fps, p5 {r['fps_p5']:5.1f}; cores used: "
+                    f"server {r['cpu_server']:.2f}, load generator {r['cpu_generator']:.2f}, "
+                    f"redis {r['cpu_redis']:.2f}; machine idle {r['cpu_idle']:.2f}, "
+                    f"stolen {r['cpu_steal']:.2f}",
+                    flush=True,
+                )
+                if r["held"] >= HELD_SHARE or r["cpu_steal"] <= STOLEN_MAX:
+                    break
+                print(f"    (cores were stolen from the machine: N={n} again)", flush=True)
             if r["held"] < HELD_SHARE:
                 break
             best = n
     finally:
         stop(proc)
+    if best == 0:
+        print(f"  workers={workers}: not held at the ramp's first size, {ramp[0]}", flush=True)
     return {"workers": workers, "held": best, "rows": rows}
 
 
@@ -439,15 +530,22 @@ def held_ratio(
     print("Students held at 10 frames/s (95 % of them):", flush=True)
     ratios = []
     for r in range(rounds):
-        one = asyncio.run(held(1, ramp, seconds, redis))
-        two = asyncio.run(held(2, ramp2, seconds, redis))
-        ratios.append(two["held"] / max(one["held"], 1))
+        # the students on uvloop, as the server is (uvicorn[standard]): the generator's share
+        # of the two cores it shares with the workers is then smaller
+        one = uvloop.run(held(1, ramp, seconds, redis))
+        two = uvloop.run(held(2, ramp2, seconds, redis))
+        if not one["held"] or not two["held"]:
+            print(f"  round {r + 1}: a ramp started too high; no ratio", flush=True)
+            continue
+        ratios.append(two["held"] / one["held"])
         print(
             f"  round {r + 1}: 1 worker {one['held']}, 2 workers {two['held']}: {ratios[-1]:.2f}x",
             flush=True,
         )
+    if not ratios:
+        return
     print(
-        f"  2 workers / 1 worker, median of {rounds}: {statistics.median(ratios):.2f}x "
+        f"  2 workers / 1 worker, median of {len(ratios)}: {statistics.median(ratios):.2f}x "
         f"(target >= 1.4x; rounds {', '.join(f'{x:.2f}' for x in ratios)})",
         flush=True,
     )
