@@ -3,8 +3,11 @@
 // inferred. Now: per layer l = 2..L, ‖δˡ‖ and ‖∂C/∂wˡ‖ of the probe or of the batch mean
 // (the frame's `norms`, docs/frames.md) as bars on a log axis with their numbers, and the
 // share of saturated units and dead ReLUs (the frame's `health.layers`). Over time: a layer ×
-// step heat strip of the same norm from GET /api/runs/{id}/history (asked at most once a
-// second for the points after the last one the page has, HistoryFeed and mergeHistory). A norm of exactly 0 is said "0" and drawn as no bar with a "0" on the
+// step heat strip from GET /api/runs/{id}/history (asked at most once a second for the points
+// after the last one the page has, HistoryFeed and mergeHistory) of the quantity a selector
+// picks (heatSeries): ‖∂C/∂wˡ‖ or ‖δˡ‖ of the same source on a log scale, or the share of
+// saturated units or dead ReLUs on a linear 0-100 % scale (offered only where the live strip
+// shows that count). A norm of exactly 0 is said "0" and drawn as no bar with a "0" on the
 // floor: a log axis has no place for it, and it must not pass for a very small number.
 
 import { actAbout } from "./quantities.js";
@@ -161,6 +164,78 @@ export function columnIndex(n, cols) {
   return Array.from({ length: cols }, (_, c) => Math.min(n - 1, Math.floor(((c + 1) * n) / cols) - 1));
 }
 
+const HEAT_COLS = 240; // columns of the heat strip at most (the history keeps 2,000 points)
+
+/** What the heat strip can show over the run, in the selector's order (the template's
+ * [data-heat-q] buttons): a norm of `SOURCES[over]` on a log scale, or a count's share of
+ * the layer's units on a linear 0-100 % scale. */
+export const HEAT_QUANTITIES = ["grad", "delta", "saturated", "dead"];
+
+/** The quantities the selector offers: both norms always, a count only where the live strip
+ * shows its row (shownCounts: some layer's activation can saturate / die). */
+export function heatOffered(counts) {
+  return HEAT_QUANTITIES.filter((q) => (q === "saturated" || q === "dead" ? !!counts[q] : true));
+}
+
+/** The quantity drawn: the one chosen while it is offered, else ‖∂C/∂w‖ (the choice itself
+ * is kept, and drawn again when the network offers it again). */
+export function heatPick(want, offered) {
+  return offered.includes(want) ? want : "grad";
+}
+
+/** A count of n units as the readout says it: "5/8 = 62.5 %" (a share that is not 0 or all
+ * is never rounded to 0 % or 100 %); without n, the count alone. */
+export function shareText(count, n) {
+  if (count === null || count === undefined || Number.isNaN(count)) return "—";
+  if (!(n > 0)) return String(count);
+  const p = (100 * count) / n;
+  let pct = String(Number(p.toFixed(1)));
+  if (count > 0 && pct === "0") pct = "<0.1";
+  else if (count < n && pct === "100") pct = ">99.9";
+  return `${count}/${n} = ${pct} %`;
+}
+
+/** The colour of a share in [0, 1] on the linear 0-100 % scale: missing (not counted, or a
+ * step without a point) grey. */
+export function shareRgb(v) {
+  if (v === null || v === undefined || Number.isNaN(v)) return NONE_RGB;
+  return seqRgb(v);
+}
+
+/**
+ * The heat strip of quantity q (HEAT_QUANTITIES) from a history's per-layer series, with the
+ * strip's rows (layerRows: each layer's activation and unit count n), or null without points:
+ * {q, scale: "log" | "share", key, label, caption, steps, rows: [{l, values, counts, n, why,
+ * short}], idx, lo, hi}. A norm's values are the series (lo, hi its decades); a count's are count / n,
+ * and a layer whose count means nothing (unitCell: it cannot saturate or die and never did,
+ * or the health does not count it) has no values and says why (`short`: up to the reason's
+ * first parenthesis or semicolon, for the readout).
+ */
+export function heatSeries(history, q, over, rows = []) {
+  const layers = history?.layers ?? [];
+  const steps = history?.step ?? [];
+  if (!layers.length || !steps.length) return null;
+  const src = SOURCES[over] ?? SOURCES.probe;
+  const idx = columnIndex(steps.length, HEAT_COLS);
+  if (q === "grad" || q === "delta") {
+    const { key, label } = src[q];
+    const out = layers.map((s) => ({ l: s.l, values: s[key] ?? [], counts: null, n: null, why: null }));
+    const [lo, hi] = decadeRange(out.flatMap((r) => r.values), { min: 2 });
+    return { q, scale: "log", key, label, caption: `${label} over the run`, steps, rows: out, idx, lo, hi };
+  }
+  const byL = new Map(rows.map((r) => [r.l, r]));
+  const nulls = steps.map(() => null);
+  const out = layers.map((s) => {
+    const r = byL.get(s.l) ?? { l: s.l, n: null, canSaturate: true, canDie: true };
+    const counts = s[q] ?? null;
+    const cell = unitCell({ ...r, [q]: counts ? Math.max(0, ...counts.map((c) => c ?? 0)) : null }, q);
+    if (cell.count === null) return { l: s.l, values: nulls, counts: nulls, n: r.n, why: cell.title, short: cell.title.split(/ \(|;/)[0] };
+    return { l: s.l, values: counts.map((c) => (c === null || !(r.n > 0) ? null : c / r.n)), counts, n: r.n, why: null };
+  });
+  const label = q === "saturated" ? "saturated" : "dead ReLU";
+  return { q, scale: "share", key: q, label, caption: `share of ${q === "saturated" ? "saturated units" : "dead ReLUs"} over the run`, steps, rows: out, idx, lo: 0, hi: 1 };
+}
+
 export const HISTORY_POINTS = 2000; // the server keeps the last 2,000 points (docs/api.md)
 const COLUMNS = ["step", "epoch", "train_cost", "test_cost", "train_accuracy", "test_accuracy"];
 const SERIES = ["probe_delta", "probe_grad_w", "grad_b", "grad_w", "saturated", "dead"];
@@ -294,7 +369,6 @@ export class HistoryFeed {
 }
 
 const REDRAW_MS = 150; // the strip while training plays (GradientStrip.update)
-const HEAT_COLS = 240; // columns of the heat strip at most (the history keeps 2,000 points)
 
 /** The view: the strip's table (now) and heat strip (over time) in root. */
 export class GradientStrip {
@@ -308,9 +382,22 @@ export class GradientStrip {
     this.heatKey = null;
     this.drawnAt = -Infinity;
     this.drawnKey = null;
-    this.heat = null; // {steps, rows: [{l, values}], idx, lo, hi, label}
+    this.heat = null; // heatSeries: what the heat strip shows
+    this.heatWant = "grad"; // the quantity chosen over time (kept while the page lives)
+    this.picks = [...root.querySelectorAll("[data-heat-q]")];
+    this.args = null; // the last update's (frame, options): drawn again on a new choice
+    for (const b of this.picks) b.addEventListener("click", () => this.pick(b.dataset.heatQ));
     this.canvas.addEventListener("pointermove", (ev) => this.point(ev));
     this.canvas.addEventListener("pointerleave", () => this.point(null));
+  }
+
+  /** The learner chose what the heat strip shows over time (HEAT_QUANTITIES). */
+  pick(q) {
+    if (!HEAT_QUANTITIES.includes(q)) return;
+    this.heatWant = q;
+    if (!this.args) return;
+    this.drawnKey = null;
+    this.update(...this.args);
   }
 
   /**
@@ -319,17 +406,21 @@ export class GradientStrip {
    * cannot be read; a paused frame is always drawn).
    */
   update(frame, { over, history, runId }) {
+    this.args = [frame, { over, history, runId }];
     const now = performance.now();
-    const key = `${over}|${history?.step?.length}|${runId}`;
+    const key = `${over}|${history?.step?.length}|${runId}|${this.heatWant}`;
     if (frame.status === "running" && key === this.drawnKey && now - this.drawnAt < REDRAW_MS) return;
     this.drawnAt = now;
     this.drawnKey = key;
     const src = SOURCES[over] ?? SOURCES.probe;
     const rows = layerRows(frame, over);
     const hist = history && history.run_id === runId ? history : null;
-    const heat = this.heatData(hist, src.grad.key, src.grad.label);
-    const [lo, hi] = decadeRange([...rows.flatMap((r) => [r.delta, r.grad]), ...(heat ? [10 ** heat.hi, 10 ** (heat.hi - 1)] : [])], { min: 3 });
+    const offered = heatOffered(shownCounts(rows));
+    const q = heatPick(this.heatWant, offered);
+    const heat = heatSeries(hist, q, over, rows);
+    const [lo, hi] = decadeRange([...rows.flatMap((r) => [r.delta, r.grad]), ...(heat?.scale === "log" ? [10 ** heat.hi, 10 ** (heat.hi - 1)] : [])], { min: 3 });
     this.renderNow(rows, src, lo, hi, frame);
+    this.renderPicks(offered, q, src);
     this.renderHeat(heat);
     this.root.dataset.over = over in SOURCES ? over : "probe";
     this.root.dataset.step = String(frame.step);
@@ -383,15 +474,16 @@ export class GradientStrip {
     this.note.textContent = `${counted}${words}`;
   }
 
-  /** The heat strip's data from a history (null without one): the grad norm at each point. */
-  heatData(history, key, label) {
-    const layers = history?.layers ?? [];
-    const steps = history?.step ?? [];
-    if (!layers.length || !steps.length) return null;
-    const rows = layers.map((s) => ({ l: s.l, values: s[key] ?? [] }));
-    const [lo, hi] = decadeRange(rows.flatMap((r) => r.values), { min: 2 });
-    const idx = columnIndex(steps.length, HEAT_COLS);
-    return { steps, rows, idx, lo, hi, key, label };
+  /** The selector: the quantities offered, the one drawn pressed, each titled with what it is. */
+  renderPicks(offered, q, src) {
+    const titles = { grad: src.grad.title, delta: src.delta.title, saturated: SATURATED_RULE, dead: DEAD_RULE };
+    for (const b of this.picks) {
+      const k = b.dataset.heatQ;
+      b.hidden = !offered.includes(k);
+      b.setAttribute("aria-pressed", String(k === q));
+      b.title = `Over the run: ${titles[k]}`;
+    }
+    this.root.dataset.heat = q;
   }
 
   renderHeat(heat) {
@@ -399,7 +491,7 @@ export class GradientStrip {
     this.time.hidden = !heat;
     if (!heat) return;
     const { rows, idx, lo, hi, steps } = heat;
-    const key = `${heat.key}|${steps.length}|${steps[steps.length - 1]}|${steps[0]}|${lo}|${hi}|${rows.map((r) => r.values[r.values.length - 1]).join()}`;
+    const key = `${heat.scale}|${heat.key}|${steps.length}|${steps[steps.length - 1]}|${steps[0]}|${lo}|${hi}|${rows.map((r) => r.values[r.values.length - 1]).join()}`;
     if (key !== this.heatKey) {
       this.heatKey = key;
       const cv = this.canvas;
@@ -409,7 +501,7 @@ export class GradientStrip {
       const img = ctx.createImageData(idx.length, rows.length);
       rows.forEach((r, ri) => {
         idx.forEach((i, c) => {
-          const [R, G, B] = heatRgb(r.values[i], lo, hi);
+          const [R, G, B] = heat.scale === "log" ? heatRgb(r.values[i], lo, hi) : shareRgb(r.values[i]);
           const p = 4 * (ri * idx.length + c);
           img.data[p] = R;
           img.data[p + 1] = G;
@@ -419,12 +511,16 @@ export class GradientStrip {
       });
       ctx.putImageData(img, 0, 0);
       const ramp = Array.from({ length: 6 }, (_, i) => `rgb(${seqRgb(i / 5).join(",")}) ${i * 20}%`).join(", ");
-      setHTML($(".gs-rows", this.time), html`${rows.map((r) => html`<span>l = ${r.l}</span>`)}`);
-      setHTML($(".gs-steps", this.time), html`<span>step ${steps[0].toLocaleString("en-US")}</span><span>${heat.label} over the run</span><span>step ${steps[steps.length - 1].toLocaleString("en-US")}</span>`);
+      setHTML($(".gs-rows", this.time), html`${rows.map((r) => html`<span class="${r.why ? "dim" : ""}" title="${r.why ?? ""}">l = ${r.l}</span>`)}`);
+      setHTML($(".gs-steps", this.time), html`<span>step ${steps[0].toLocaleString("en-US")}</span><span>${heat.caption}</span><span>step ${steps[steps.length - 1].toLocaleString("en-US")}</span>`);
+      const none = html`<span class="gs-none-key" title="${heat.scale === "log" ? "a step without a point (e.g. an opened run's history)" : "a layer whose units cannot have this count (point at it for why), or a step without a point"}"><i></i>${heat.scale === "log" ? "none" : "none / not counted"}</span>`;
       setHTML(
         $(".gs-legend", this.time),
-        html`<span class="dim">log scale</span><span>≤${decadeLabel(lo)}</span><span class="gs-ramp" style="background: linear-gradient(to right, ${ramp})"></span><span>${decadeLabel(hi)}</span><span class="gs-zero-key" title="a norm of exactly 0"><i></i>= 0</span><span class="gs-none-key" title="a step without a point (e.g. an opened run's history)"><i></i>none</span>`,
+        heat.scale === "log"
+          ? html`<span class="dim">log scale</span><span>≤${decadeLabel(lo)}</span><span class="gs-ramp" style="background: linear-gradient(to right, ${ramp})"></span><span>${decadeLabel(hi)}</span><span class="gs-zero-key" title="a norm of exactly 0"><i></i>= 0</span>${none}`
+          : html`<span class="dim">linear scale</span><span>0 %</span><span class="gs-ramp" style="background: linear-gradient(to right, ${ramp})"></span><span>100 %</span>${none}`,
       );
+      this.time.dataset.scale = heat.scale;
       this.canvas.style.setProperty("--rows", String(rows.length));
     }
     if (!this.pointed) this.showReadout(null);
@@ -456,6 +552,13 @@ export class GradientStrip {
     const i = heat.idx[c];
     const step = heat.steps[i];
     const r = heat.rows[row];
-    setHTML(this.readout, html`step <b data-step="${step}">${step.toLocaleString("en-US")}</b>, l = ${r.l}: ${heat.label.replace("ˡ", sup(r.l))} = <b data-l="${r.l}" data-value="${r.values[i] ?? ""}">${normText(r.values[i])}</b>`);
+    const at = html`step <b data-step="${step}">${step.toLocaleString("en-US")}</b>, l = ${r.l}:`;
+    if (heat.scale === "log") {
+      setHTML(this.readout, html`${at} ${heat.label.replace("ˡ", sup(r.l))} = <b data-l="${r.l}" data-q="${heat.q}" data-value="${r.values[i] ?? ""}">${normText(r.values[i])}</b>`);
+    } else if (r.why) {
+      setHTML(this.readout, html`${at} ${heat.label} <b data-l="${r.l}" data-q="${heat.q}" data-value="">—</b> <span class="dim" title="${r.why}">(${r.short})</span>`);
+    } else {
+      setHTML(this.readout, html`${at} ${heat.label} <b data-l="${r.l}" data-q="${heat.q}" data-value="${r.counts[i] ?? ""}" data-n="${r.n ?? ""}">${shareText(r.counts[i], r.n)}</b>`);
+    }
   }
 }

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, point_and_read
 
 pytestmark = pytest.mark.browser
 
@@ -56,20 +56,26 @@ def history(base: str, run_id: str, histograms: bool = False) -> dict:  # type: 
         return json.loads(r.read())  # type: ignore[no-any-return]
 
 
-def trained(open_at, w: int = 1366, h: int = 768):  # type: ignore[no-untyped-def]
+def trained(open_at, w: int = 1366, h: int = 768, steps: int = STEPS):  # type: ignore[no-untyped-def]
     pg = open_at(w, h, DEEP)
-    for s in range(10, STEPS + 1, 10):  # ten measurements (and histogram snapshots)
+    train_on(pg, 0, steps)
+    return pg
+
+
+def train_on(pg, start: int, steps: int) -> None:  # type: ignore[no-untyped-def]
+    """Train from step ``start`` to ``steps`` ten at a time (a measurement and histogram
+    snapshot every ten), and wait until the strip shows the history up to the last."""
+    for s in range(start + 10, steps + 1, 10):
         pg.evaluate("window.__bpv.send({type: 'step', steps: 10})")
         pg.wait_for_function(f"window.__bpv.store.frame.step === {s}", timeout=60_000)
     # The strip's history has caught up with the frame (read at most once a second).
     pg.wait_for_function(
         "(() => { const h = window.__bpv.store.layerHistory;"
-        f" return h && h.step.at(-1) === {STEPS}"
+        f" return h && h.step.at(-1) === {steps}"
         " && document.querySelector('#layers').dataset.tab === 'gradient'"
-        f" && document.querySelector('#layers .gs').dataset.step === '{STEPS}'; }})()",
+        f" && document.querySelector('#layers .gs').dataset.step === '{steps}'; }})()",
         timeout=30_000,
     )
-    return pg
 
 
 def test_strip_numbers_are_the_norms_and_rise_to_the_output(open_at, server: str) -> None:  # type: ignore[no-untyped-def]
@@ -148,6 +154,133 @@ def test_heat_strip_reads_back_the_history(open_at, server: str) -> None:  # typ
             text = pg.inner_text(f'#layers .gs-readout b[data-l="{l}"]')
             assert agrees(text, series[l][idx]), (l, step, text, series[l][idx])
     pg.mouse.move(0, 0)
+
+
+def heat_readouts(pg, n: int) -> dict[int, list[dict]]:  # type: ignore[no-untyped-def,type-arg]
+    """Per row of the heat strip (top to bottom: l = 2..n+1), the readout with the pointer on
+    its newest column and on its oldest: [{"step", "l", "q", "value", "n", "text"}, ...]."""
+    points = [(fx, (row + 0.5) / n) for row in range(n) for fx in (0.999, 0.0005)]
+    readout = "#layers .gs-readout"
+    got = point_and_read(
+        pg,
+        "#layers canvas.gs-heat",
+        points,
+        [f"{readout} b[data-step]", f"{readout} b[data-l]", readout],
+    )
+    out: dict[int, list[dict]] = {}  # type: ignore[type-arg]
+    for o in got:
+        at, val, whole = o["each"]
+        l = int(val["data"]["l"])  # noqa: E741
+        out.setdefault(l, []).append(
+            {
+                "step": int(at["data"]["step"]),
+                "q": val["data"]["q"],
+                "value": val["data"]["value"],
+                "n": val["data"].get("n"),
+                "shown": val["text"],
+                "text": whole["text"],
+            }
+        )
+    return out
+
+
+PIXEL = """([row, n]) => { const c = document.querySelector('#layers canvas.gs-heat');
+  const y = Math.floor((row + 0.5) * c.height / n);
+  return [...c.getContext('2d').getImageData(c.width - 1, y, 1, 1).data].slice(0, 3); }"""
+
+
+def choose(pg, q: str) -> None:  # type: ignore[no-untyped-def]
+    pg.click(f'#layers .gs-pick button[data-heat-q="{q}"]')
+    pg.wait_for_function(f"document.querySelector('#layers .gs').dataset.heat === '{q}'")
+    assert pg.get_attribute(f'#layers .gs-pick [data-heat-q="{q}"]', "aria-pressed") == "true"
+
+
+def test_heat_strip_shows_delta_and_saturated_over_time(open_at, server: str) -> None:  # type: ignore[no-untyped-def]
+    """The selector beside the heat strip: ‖δ‖ and the share of saturated units over the run,
+    each read back from the hover readout against GET /history's series; no 'dead' for a σ
+    network; the choice kept while new history arrives."""
+    pg = trained(open_at, 1280, 720, steps=300)
+    frame = pg.evaluate("window.__bpv.store.frame")
+    sizes = frame["sizes"]
+    buttons = pg.evaluate(
+        "[...document.querySelectorAll('#layers .gs-pick button')].filter(b => !b.hidden)"
+        ".map(b => b.dataset.heatQ)"
+    )
+    assert buttons == ["grad", "delta", "saturated"], "a σ network has no dead ReLUs to show"
+    hist = history(server, frame["run_id"])
+    series = {s["l"]: s for s in hist["layers"]}
+    n = len(series)
+    assert sorted(series) == list(range(2, len(sizes) + 1))
+
+    # ‖δ‖ of the probe (the Values setting), on a log scale.
+    choose(pg, "delta")
+    assert "log scale" in pg.inner_text("#layers .gs-legend")
+    assert "‖δˡ‖ over the run" in pg.inner_text("#layers .gs-steps")
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.evaluate("document.querySelector('#layers').scrollIntoView({block: 'nearest'})")
+    pg.screenshot(path=str(ARTIFACTS / "gradient-strip-delta-1280x720.png"))
+    reads = heat_readouts(pg, n)
+    for l, pair in reads.items():  # noqa: E741
+        for r, idx in zip(pair, (-1, 0), strict=True):
+            assert r["step"] == hist["step"][idx]
+            assert r["q"] == "delta"
+            want = series[l]["probe_delta"][idx]
+            assert agrees(r["shown"], want), (l, r, want)
+            assert f"‖δ{'⁰¹²³⁴⁵⁶⁷⁸⁹'[l]}‖ =" in r["text"], r["text"]  # the quantity, named
+            assert f"l = {l}" in r["text"] and f"step {r['step']:,}" in r["text"], r["text"]
+    # The staircase over the run: at the newest step ‖δ‖ grows from layer 2 to the output.
+    newest = [shown(reads[k][0]["shown"])[0] for k in sorted(reads)]
+    assert newest[-1] / newest[0] > 100, newest
+
+    # The batch mean's ‖δ‖ (‖∂C/∂b‖) when the Values setting says so, the choice kept.
+    pg.select_option("#lp-over", "mean")
+    pg.wait_for_function("document.querySelector('#layers .gs').dataset.over === 'mean'")
+    assert pg.evaluate("document.querySelector('#layers .gs').dataset.heat") == "delta"
+    reads = heat_readouts(pg, n)
+    for l, pair in reads.items():  # noqa: E741
+        assert agrees(pair[0]["shown"], series[l]["grad_b"][-1]), (l, pair[0])
+        assert "‖mean δ" in pair[0]["text"], pair[0]["text"]
+    pg.select_option("#lp-over", "probe")
+    pg.wait_for_function("document.querySelector('#layers .gs').dataset.over === 'probe'")
+
+    # The share of saturated units, on a linear 0-100 % scale.
+    choose(pg, "saturated")
+    legend = pg.inner_text("#layers .gs-legend")
+    assert "linear scale" in legend and "0 %" in legend and "100 %" in legend, legend
+    reads = heat_readouts(pg, n)
+    for l, pair in reads.items():  # noqa: E741
+        for r, idx in zip(pair, (-1, 0), strict=True):
+            assert r["step"] == hist["step"][idx] and r["q"] == "saturated"
+            counts = series[l]["saturated"]
+            if counts is None:  # the health does not count this layer: said, not drawn
+                assert r["shown"] == "—" and "not counted" in r["text"], r
+                assert pg.evaluate(PIXEL, [l - 2, n]) == [236, 238, 241]
+                continue
+            m = re.fullmatch(r"(\d+)/(\d+) = (\d+(?:\.\d)?) %", r["shown"])
+            assert m, r
+            units = sizes[l - 1]
+            assert int(m.group(1)) == counts[idx] and int(m.group(2)) == units, (l, r, counts[idx])
+            assert abs(float(m.group(3)) - 100 * counts[idx] / units) <= 0.05 + 1e-9, (l, r)
+            assert "saturated" in r["text"] and f"l = {l}" in r["text"], r["text"]
+
+    # Saturate unit 1 of layer 3: its 8 incoming weights 50, so z ≈ 50·Σa² ≫ 6 (σ′ < 1 % of
+    # ¼) on every example, and σ′ ≈ 0 keeps it there. New history arrives: the strip still
+    # shows the saturated share, up to the new step, with that unit counted.
+    for k in range(sizes[1]):
+        pg.evaluate(f"window.__bpv.send({{type: 'set_weight', l: 3, j: 0, k: {k}, value: 50}})")
+    pg.wait_for_function("window.__bpv.store.frame.layers[1].w[0].every(v => v === 50)")
+    train_on(pg, 300, 320)
+    assert pg.evaluate("document.querySelector('#layers .gs').dataset.heat") == "saturated"
+    hist = history(server, frame["run_id"])
+    assert hist["step"][-1] == 320
+    reads = heat_readouts(pg, n)
+    for l, pair in reads.items():  # noqa: E741
+        assert pair[0]["step"] == 320 and pair[0]["q"] == "saturated"
+        counts = next(s["saturated"] for s in hist["layers"] if s["l"] == l)
+        if counts is not None:
+            assert pair[0]["shown"].startswith(f"{counts[-1]}/{sizes[l - 1]} = "), (l, pair[0])
+    assert reads[3][0]["shown"] == "1/8 = 12.5 %", reads[3]  # the one unit driven, no other
+    assert pg.errors == []
 
 
 def test_zero_is_said_zero(open_at) -> None:  # type: ignore[no-untyped-def]
