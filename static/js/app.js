@@ -91,7 +91,11 @@ export class App {
       getFrame: () => store.frame,
       figures: {
         network: { kind: "network", net: this.network, caption: () => `backprop-viz: the network at ${at()}, probe example ${store.frame?.probe?.index ?? ""}` },
-        boundary: { kind: "plotly", div: $("#boundary"), title: () => `Output at ${at()} ${$("#output-kind").textContent}` },
+        // What the Output panel shows: the output over the plane, or the digits' images.
+        output: () =>
+          this.imageShown
+            ? { name: "digits", kind: "digits", panel: this.digits, caption: () => `backprop-viz: the ${store.frame.sizes.join("-")} network on the digits at ${at()}` }
+            : { name: "boundary", kind: "plotly", div: $("#boundary"), title: () => `Output at ${at()} ${$("#output-kind").textContent}` },
         loss: { kind: "plotly", div: $("#loss .loss-plot"), title: () => `Cost and accuracy up to ${at()}`, legend: true },
       },
       onError: (text) => banner.show("download", { level: "error", dismiss: true, text }),

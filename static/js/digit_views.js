@@ -11,6 +11,7 @@
 // its edge (2, j, k), which the explain panel then writes out. Draws from (frame, store) only.
 
 import { StableScale, renderColorbar, rgbOf } from "./colors.js";
+import { colorbarSpec } from "./figure_export.js";
 import { $, fmt, html, maxAbs, setHTML, sub, sup } from "./util.js";
 
 /** [rows, columns] when the run's data set is an image of the frame's input size, else null
@@ -71,17 +72,21 @@ export function drawDigitIcon(canvas) {
   ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
 
-/** Paint values (row-major rows × cols) into an rows × cols canvas, one pixel each. */
+/** Paint values (row-major rows × cols) into an rows × cols canvas, one pixel each; the
+ * canvas keeps the colours painted ([r, g, b] per pixel: `_rgb`) for the downloads. */
 function paint(canvas, values, [rows, cols], colour) {
   if (canvas.width !== cols) canvas.width = cols;
   if (canvas.height !== rows) canvas.height = rows;
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(cols, rows);
+  const rgb = new Array(rows * cols);
   for (let i = 0; i < rows * cols; i++) {
     const [r, g, b] = colour(values[i]);
+    rgb[i] = [r, g, b];
     img.data.set([r, g, b, 255], 4 * i);
   }
   ctx.putImageData(img, 0, 0);
+  canvas._rgb = rgb;
 }
 
 /** The pixel (row, column, index) under a pointer event on an image canvas, or null. */
@@ -218,6 +223,38 @@ export class DigitsPanel {
     $(".dg-acc", this.root).textContent =
       t === null || t === undefined ? "" : `Test accuracy ${(100 * t).toFixed(1)} %${nTest ? ` on ${nTest} held-out digits` : ""}; training ${(100 * tr).toFixed(1)} % (at step ${frame.metrics_step.toLocaleString("en-US")})`;
     this.showReadout();
+  }
+
+  /**
+   * What the panel shows now, as plain data for a download (figure_export.js digitsSVG): the
+   * image shape, each image's painted colours, the titles, the colour bars (title and the
+   * ticks shown), the output bars (label, value as shown, bar length 0-1, predicted, true)
+   * and the verdict and accuracy lines. The training-digit strip is a picker, left out.
+   */
+  figure() {
+    if (!this.frame || !this.shape || !this.input._rgb) throw new Error("the digits are not drawn yet");
+    const text = (sel) => $(sel, this.root).textContent.trim();
+    const verdict = $(".dg-verdict", this.root);
+    return {
+      shape: this.shape,
+      input: { title: text("[data-dg=input] figcaption"), rgb: this.input._rgb },
+      back: { title: text("[data-dg=back] figcaption"), rgb: this.back._rgb, bar: colorbarSpec($("[data-colorbar=back]", this.root)) },
+      output: {
+        title: text(".dg-out-title"),
+        bars: [...$(".dg-bars", this.root).children].map((row) => ({
+          label: row.querySelector(".dg-cls").textContent,
+          value: row.querySelector(".dg-val").textContent,
+          frac: (parseFloat(row.querySelector(".dg-fill").style.width) || 0) / 100,
+          pred: row.classList.contains("pred"),
+          truth: row.classList.contains("truth"),
+        })),
+        verdict: verdict.textContent,
+        right: verdict.dataset.right === "true",
+        accuracy: text(".dg-acc"),
+      },
+      // The page's title less its "click a pixel" (a file has nothing to click), w²ⱼ· as text.
+      weights: { title: `Weights into each hidden neuron j: w²ⱼ· as an ${this.shape[0]}×${this.shape[1]} image`, bar: colorbarSpec($("[data-colorbar=w2]", this.root)), images: [...this.wgrid.children].map((c) => c._rgb) },
+    };
   }
 
   drawOutputs(frame, truth) {
