@@ -53,6 +53,7 @@ from procs import free_port, start_server  # noqa: E402  (bench/ is on sys.path)
 from app.api.mapping import experiment_of  # noqa: E402
 from app.api.models import RunConfig  # noqa: E402
 from app.api.presets import BOOK_DIGITS, KEYS  # noqa: E402
+from app.runs.frame_pack import unpack  # noqa: E402
 from app.runs.state import build  # noqa: E402
 from app.settings import Settings  # noqa: E402
 
@@ -86,15 +87,24 @@ def book_config(base: str) -> dict[str, Any]:
     return config
 
 
+def read(message: str | bytes) -> dict[str, Any]:
+    """A stream message: a packed frame (binary) read back as the page reads it, or JSON."""
+    if isinstance(message, bytes):
+        return unpack(message)
+    return orjson.loads(message)  # type: ignore[no-any-return]
+
+
 async def stream_round(base: str, config: dict[str, Any], seconds: float) -> dict[str, Any]:
     import websockets
 
     t_click = time.perf_counter()
     run_id = post(base, "/api/runs", config)["id"]
-    url = base.replace("http", "ws") + f"/api/runs/{run_id}/stream"
+    # packed frames, as the page asks for them (app/runs/frame_pack.py): the stream's cap on
+    # bytes per second (max_stream_kb_per_s) then allows the page's frame rate, not JSON's
+    url = base.replace("http", "ws") + f"/api/runs/{run_id}/stream?encoding=f32"
     out: dict[str, Any] = {"seconds_to_target": None, "step_at_target": None}
     async with websockets.connect(url, max_size=None) as ws:
-        first = orjson.loads(await ws.recv())
+        first = read(await ws.recv())
         assert first["sizes"] == [64, 30, 10] and first["grid"] is None
         await ws.send(json.dumps({"type": "speed", "steps_per_frame": PAGE_SPEED}))
         t0 = time.perf_counter()
@@ -103,7 +113,7 @@ async def stream_round(base: str, config: dict[str, Any], seconds: float) -> dic
         last: dict[str, Any] = first
         frames = 0
         while time.perf_counter() - t0 < seconds:
-            msg = orjson.loads(await ws.recv())
+            msg = read(await ws.recv())
             if msg.get("type") != "frame":
                 continue
             frames += 1
