@@ -39,8 +39,10 @@ def test_training_on_from_a_rewind_gives_the_weights_the_run_first_had(rule: str
     run = _run(rule)
     _train(run, 400, chunk=13)
     s = 250
+    steps = run.lab.timeline.steps
     kept = run.rewind(s)
-    assert kept <= s and kept in run.lab.timeline.steps and run.step == kept
+    # the nearest kept step at or before s: the latest of those kept, not just any of them
+    assert kept == max(k for k in steps if k <= s) and run.step == kept
     _train(run, s + 100 - kept, chunk=9)
     # The same settings, trained straight through to the same step
     straight = _run(rule)
@@ -54,6 +56,19 @@ def _frame(run: Run) -> dict[str, Any]:
     del f["t"]  # the clock
     f.pop("prediction", None)  # of the last step trained (none yet after a rewind)
     return f
+
+
+def test_a_rewind_between_kept_steps_lands_on_the_latest_one_before() -> None:
+    run = _run("sgd")
+    _train(run, 3_000, chunk=10)  # thinned out: the older snapshots lie far apart
+    steps = list(run.lab.timeline.steps)
+    gaps = [(a, b) for a, b in itertools.pairwise(steps) if b - a > 2]
+    assert gaps, steps
+    for a, b in gaps[:5]:
+        for s in (a + 1, (a + b) // 2, b - 1):
+            assert run.rewind(s) == a, (s, a, b)
+        assert run.rewind(b) == b
+    assert run.rewind(10**6) == steps[-1] == 3_000  # past the newest kept step: that one
 
 
 def test_a_rewound_run_shows_the_frame_it_showed_then() -> None:
