@@ -124,7 +124,7 @@ export function makeActions(app) {
       }
       const old = store.run;
       await app.switchRun(run);
-      if (old && old.id !== run.id) api.deleteRun(old.id).catch(() => {}); // nothing shows it any more
+      if (old && old.id !== run.id) app.closeRun(old.id); // nothing shows it any more
       banner.show("open", { level: "info", dismiss: true, text: `Opened ${filename}: the run goes on from step ${run.step.toLocaleString("en-US")} exactly as it would have.` });
       return true;
     },

@@ -33,7 +33,7 @@ import { Store, initialSettings, readLink, settingsFromRun, writeHash } from "./
 import { StepThrough } from "./stepthrough.js";
 import { Scrubber, Timeline, TimelineFeed, sliderMax, stepText } from "./timeline.js";
 import { TransposeView } from "./transpose_view.js";
-import { $, sub } from "./util.js";
+import { $, retireRun, sub } from "./util.js";
 import { Walkthrough } from "./walkthrough.js";
 
 const sameSelection = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
@@ -359,6 +359,12 @@ export class App {
 
   /** Another run (an opened document): the page moves to it as to a new run (its settings,
    * the link, the data, its stream); frames of the old run still on their way are dropped. */
+  /** Delete a run the page has left, once the history and timeline feeds no longer ask
+   * about it (util.js retireRun). */
+  closeRun(id) {
+    return retireRun(id, [this.historyFeed, this.timelineFeed], (rid) => api.deleteRun(rid).catch(() => {}));
+  }
+
   async switchRun(run) {
     this.session.stream?.close();
     this.frames.pending = null;

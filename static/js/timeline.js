@@ -144,8 +144,8 @@ export class TimelineFeed {
     } finally {
       this.inFlight = false;
     }
-    const w = this.want;
-    if (w.runId !== this.have.runId || w.step !== this.have.step) this.kick();
+    const w = this.want; // null: the run was left meanwhile (retireRun)
+    if (w && (w.runId !== this.have.runId || w.step !== this.have.step)) this.kick();
   }
 }
 

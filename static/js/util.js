@@ -82,6 +82,18 @@ export function setHTML(el, content) {
   el.innerHTML = content.__raw;
 }
 
+/**
+ * Delete a run the page has left, once none of ``feeds`` (HistoryFeed, TimelineFeed) still
+ * asks the server about it: each feed stops wanting it at once, and ``del(id)`` is called
+ * when no request of theirs is in flight (one sent before the switch and answered after the
+ * DELETE would be a 404, logged by the browser). Polls every ``every`` ms.
+ */
+export async function retireRun(id, feeds, del, every = 20) {
+  for (const f of feeds) if (f.want?.runId === id) f.want = null;
+  while (feeds.some((f) => f.inFlight)) await new Promise((r) => setTimeout(r, every));
+  return del(id);
+}
+
 /** One step of a feed that asks the server at most once per ``feed.every`` ms: fetch now, or
  * set a timer for when it may, unless a request or timer is pending, there is no run to ask
  * about, or ``finished()`` says nothing more is wanted. The feed has ``inFlight``, ``timer``,
