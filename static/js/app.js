@@ -357,14 +357,14 @@ export class App {
     this.session.send(JSON.parse(msg));
   }
 
-  /** Another run (an opened document): the page moves to it as to a new run (its settings,
-   * the link, the data, its stream); frames of the old run still on their way are dropped. */
   /** Delete a run the page has left, once the history and timeline feeds no longer ask
    * about it (util.js retireRun). */
   closeRun(id) {
     return retireRun(id, [this.historyFeed, this.timelineFeed], (rid) => api.deleteRun(rid).catch(() => {}));
   }
 
+  /** Another run (an opened document): the page moves to it as to a new run (its settings,
+   * the link, the data, its stream); frames of the old run still on their way are dropped. */
   async switchRun(run) {
     this.session.stream?.close();
     this.frames.pending = null;

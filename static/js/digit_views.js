@@ -72,21 +72,24 @@ export function drawDigitIcon(canvas) {
   ctx.drawImage(small, 0, 0, canvas.width, canvas.height);
 }
 
-/** Paint values (row-major rows × cols) into an rows × cols canvas, one pixel each; the
- * canvas keeps the colours painted ([r, g, b] per pixel: `_rgb`) for the downloads. */
+/** Paint values (row-major rows × cols) into an rows × cols canvas, one pixel each. */
 function paint(canvas, values, [rows, cols], colour) {
   if (canvas.width !== cols) canvas.width = cols;
   if (canvas.height !== rows) canvas.height = rows;
   const ctx = canvas.getContext("2d");
   const img = ctx.createImageData(cols, rows);
-  const rgb = new Array(rows * cols);
   for (let i = 0; i < rows * cols; i++) {
     const [r, g, b] = colour(values[i]);
-    rgb[i] = [r, g, b];
     img.data.set([r, g, b, 255], 4 * i);
   }
   ctx.putImageData(img, 0, 0);
-  canvas._rgb = rgb;
+}
+
+/** The colours painted into an image canvas ([r, g, b] per pixel, row-major), read back
+ * from it (opaque pixels read back as they were put), for the downloads. */
+function paintedRgb(canvas) {
+  const d = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  return Array.from({ length: canvas.width * canvas.height }, (_, i) => [d[4 * i], d[4 * i + 1], d[4 * i + 2]]);
 }
 
 /** The pixel (row, column, index) under a pointer event on an image canvas, or null. */
@@ -232,13 +235,13 @@ export class DigitsPanel {
    * and the verdict and accuracy lines. The training-digit strip is a picker, left out.
    */
   figure() {
-    if (!this.frame || !this.shape || !this.input._rgb) throw new Error("the digits are not drawn yet");
+    if (!this.frame || !this.shape) throw new Error("the digits are not drawn yet"); // update() paints as it sets frame
     const text = (sel) => $(sel, this.root).textContent.trim();
     const verdict = $(".dg-verdict", this.root);
     return {
       shape: this.shape,
-      input: { title: text("[data-dg=input] figcaption"), rgb: this.input._rgb },
-      back: { title: text("[data-dg=back] figcaption"), rgb: this.back._rgb, bar: colorbarSpec($("[data-colorbar=back]", this.root)) },
+      input: { title: text("[data-dg=input] figcaption"), rgb: paintedRgb(this.input) },
+      back: { title: text("[data-dg=back] figcaption"), rgb: paintedRgb(this.back), bar: colorbarSpec($("[data-colorbar=back]", this.root)) },
       output: {
         title: text(".dg-out-title"),
         bars: [...$(".dg-bars", this.root).children].map((row) => ({
@@ -253,7 +256,7 @@ export class DigitsPanel {
         accuracy: text(".dg-acc"),
       },
       // The page's title less its "click a pixel" (a file has nothing to click), w²ⱼ· as text.
-      weights: { title: `Weights into each hidden neuron j: w²ⱼ· as an ${this.shape[0]}×${this.shape[1]} image`, bar: colorbarSpec($("[data-colorbar=w2]", this.root)), images: [...this.wgrid.children].map((c) => c._rgb) },
+      weights: { title: `Weights into each hidden neuron j: w²ⱼ· as an ${this.shape[0]}×${this.shape[1]} image`, bar: colorbarSpec($("[data-colorbar=w2]", this.root)), images: [...this.wgrid.children].map(paintedRgb) },
     };
   }
 
