@@ -20,7 +20,10 @@ processes take are then not counted, and the ratios vary much less between runs.
 
 - fast: ``Trainer.train`` (flat parameter vector, preallocated buffers, no per-example trace)
 - instrumented: ``Trainer.step_instrumented`` (the fast step in its recording mode: every
-  z, a, σ', δ of the batch copied out as a ``Trace``)
+  z, a, σ', δ and gradient of the batch copied out as a ``Trace``, whose per-layer lists of
+  views are made when first read)
+- instr.+read: the same, and every one of the trace's lists read (its views made): what a
+  caller that looks at every layer pays; reported beside the target, not in it
 - tuned: the step a NumPy engineer tunes by hand (issue 11's reference): preallocated
   buffers, one column per example, the bias folded into the weight matrix ``[w | b]`` (a row
   of ones under each layer's activations), ``np.dot`` with ``out=``, η/m folded into δ^L,
@@ -265,17 +268,23 @@ def _time_us(run: Callable[[int], object], steps: int, clock: Callable[[], float
 def measure(
     w: Workload, repeats: int = REPEATS, clock: Callable[[], float] = time.perf_counter
 ) -> tuple[dict[str, float], float]:
-    """Medians of ``fast_us``, ``instrumented_us``, ``tuned_us``, ``naive_us``; and the fast
-    path's best repeat."""
-    fast, instr = _trainer(w), _trainer(w)
+    """Medians of ``fast_us``, ``instrumented_us``, ``instrumented_read_us``, ``tuned_us``,
+    ``naive_us``; and the fast path's best repeat."""
+    fast, instr, instr_read = _trainer(w), _trainer(w), _trainer(w)
 
     def instrumented(steps: int) -> None:
         for _ in range(steps):
             instr.step_instrumented()
 
+    def instrumented_read(steps: int) -> None:
+        for _ in range(steps):
+            t = instr_read.step_instrumented()
+            _ = t.z, t.a, t.delta, t.sigma_prime, t.grad_w, t.grad_b
+
     paths: dict[str, Callable[[int], object]] = {
         "fast_us": fast.train,
         "instrumented_us": instrumented,
+        "instrumented_read_us": instrumented_read,
         "tuned_us": _tuned(w)[0],
         "naive_us": _naive(w),
     }
@@ -286,12 +295,13 @@ def measure(
     for _ in range(repeats):
         for key, run in paths.items():
             samples[key].append(_time_us(run, steps, clock))
-    if fast.status != "ok" or instr.status != "ok":
+    if fast.status != "ok" or {instr.status, instr_read.status} != {"ok"}:
         raise RuntimeError(f"{w.name} diverged during the benchmark")
     medians = {key: round(statistics.median(v), 2) for key, v in samples.items()}
     pairs = {
         "fast_per_tuned": ("fast_us", "tuned_us"),
         "instrumented_per_fast": ("instrumented_us", "fast_us"),
+        "instrumented_read_per_fast": ("instrumented_read_us", "fast_us"),
     }
     for name, (num, den) in pairs.items():
         ratios = [a / b for a, b in zip(samples[num], samples[den], strict=True)]
@@ -313,18 +323,19 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(
         f"{'':4} {'fast µs':>8} {'instr. µs':>10} {'tuned µs':>9} {'naive µs':>9} "
-        f"{'fast/tuned':>11} {'instr/fast':>11} {'fast best µs':>13}"
+        f"{'fast/tuned':>11} {'instr/fast':>11} {'+read/fast':>11} {'fast best µs':>13}"
     )
     for name, (r, best) in measured.items():
         print(
             f"{name:4} {r['fast_us']:8.1f} {r['instrumented_us']:10.1f} {r['tuned_us']:9.1f} "
             f"{r['naive_us']:9.1f} {r['fast_per_tuned']:11.2f} {r['instrumented_per_fast']:11.2f} "
-            f"{best:13.1f}"
+            f"{r['instrumented_read_per_fast']:11.2f} {best:13.1f}"
         )
     print(
         f"{args.clock} clock; medians of {args.repeats} interleaved repeats; the ratios are "
         "medians of each "
-        "repeat's own ratio; 'fast best' is the quickest repeat.\n"
+        "repeat's own ratio; 'fast best' is the quickest repeat; '+read' is the instrumented "
+        "step with every list of its trace read (its views made).\n"
         "Targets (issue 11): fast/tuned <= 1.0 on W3; instr/fast <= 2.5 on W1-W3."
     )
 

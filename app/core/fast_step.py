@@ -170,7 +170,11 @@ class FastStep:
         the last call, l = 2..L, each ``(m, n_l)``, one example per row: transposed views of
         copies made now (the buffers are reused by the next call). ``σ'`` is 1 where it was
         not needed (an identity layer, or an output whose σ' cancels in BP1)."""
-        return self.record_views(self._record.copy())
+        return self.record_views(self.copy_record())
+
+    def copy_record(self) -> Array:
+        """A copy of the recording buffer as the last call left it (for :meth:`record_views`)."""
+        return self._record.copy()
 
     def record_views(
         self, buf: NDArray[Any]

@@ -17,6 +17,7 @@ hold the engine to :func:`feedforward` and :func:`backprop` here (1e-12 in float
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -127,7 +128,10 @@ def output(net: Network, x: Array) -> Array:
     return a
 
 
-@dataclass(frozen=True)
+# A trace's per-layer lists: z, a, delta, sigma_prime, grad_w, grad_b.
+TraceLists = tuple[list[Array], list[Array], list[Array], list[Array], list[Array], list[Array]]
+
+
 class Trace:
     """Everything one forward + backward pass computed on a batch of m examples.
 
@@ -137,18 +141,74 @@ class Trace:
     Batch means (shapes of the parameters): ``grad_w[i] = ∂C/∂w^{i+2}`` and
     ``grad_b[i] = ∂C/∂b^{i+2}``, regularisation included. ``cost`` is the batch cost,
     regularisation included; ``cost_x`` the per-example costs, shape ``(m,)``.
+
+    A trace's arrays are its own: no later step changes them. The engine's recording mode
+    (:meth:`app.core.training.Trainer.step_instrumented`) copies every number at the step
+    and makes the six per-layer lists (views of those copies) when one is first read
+    (:meth:`deferred`): making a dozen small views costs about as much as the step itself.
     """
 
-    x: Array
-    y: Array
-    z: list[Array]
-    a: list[Array]
-    delta: list[Array]
-    sigma_prime: list[Array]
-    grad_w: list[Array]
-    grad_b: list[Array]
-    cost: float
-    cost_x: Array
+    __slots__ = ("_lists", "_views", "cost", "cost_x", "x", "y")
+
+    def __init__(
+        self,
+        x: Array,
+        y: Array,
+        z: list[Array],
+        a: list[Array],
+        delta: list[Array],
+        sigma_prime: list[Array],
+        grad_w: list[Array],
+        grad_b: list[Array],
+        cost: float,
+        cost_x: Array,
+    ) -> None:
+        self.x, self.y, self.cost, self.cost_x = x, y, cost, cost_x
+        self._lists: TraceLists | None = (z, a, delta, sigma_prime, grad_w, grad_b)
+        self._views: Callable[[], TraceLists] | None = None
+
+    @classmethod
+    def deferred(
+        cls, x: Array, y: Array, cost: float, cost_x: Array, views: Callable[[], TraceLists]
+    ) -> Trace:
+        """A trace whose lists ``(z, a, delta, sigma_prime, grad_w, grad_b)`` are made by
+        ``views()`` when one is first read (views of arrays the trace alone holds)."""
+        trace = cls.__new__(cls)
+        trace.x, trace.y, trace.cost, trace.cost_x = x, y, cost, cost_x
+        trace._lists, trace._views = None, views
+        return trace
+
+    def _list(self, i: int) -> list[Array]:
+        lists = self._lists
+        if lists is None:
+            assert self._views is not None
+            lists = self._lists = self._views()
+            self._views = None
+        return lists[i]
+
+    @property
+    def z(self) -> list[Array]:
+        return self._list(0)
+
+    @property
+    def a(self) -> list[Array]:
+        return self._list(1)
+
+    @property
+    def delta(self) -> list[Array]:
+        return self._list(2)
+
+    @property
+    def sigma_prime(self) -> list[Array]:
+        return self._list(3)
+
+    @property
+    def grad_w(self) -> list[Array]:
+        return self._list(4)
+
+    @property
+    def grad_b(self) -> list[Array]:
+        return self._list(5)
 
 
 def cost_value(

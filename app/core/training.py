@@ -26,7 +26,7 @@ from app.core import regularisers
 from app.core.costs import get_cost
 from app.core.fast_step import FastStep, Op
 from app.core.feedback import Feedback
-from app.core.network import Network, Trace, cost_value
+from app.core.network import Network, Trace, TraceLists, cost_value
 
 Array = NDArray[np.float64]
 
@@ -231,43 +231,57 @@ class Trainer:
     def step_instrumented(self) -> Trace:
         """One SGD step on the fast path in its recording mode; returns the trace of the batch
         (every ``z``, ``a``, ``σ'``, ``δ``, the gradients and the cost) computed *before* the
-        update. The tests hold it to :func:`app.core.network.backprop`, the readable reference."""
+        update. The tests hold it to :func:`app.core.network.backprop`, the readable reference.
+
+        What the step records is copied out at once (one copy of the recording buffer, one
+        of the gradient); the trace's per-layer lists are views of those copies, made when
+        first read (:meth:`Trace.deferred`). Its ``x`` and ``y`` are read-only views of this
+        epoch's shuffled set, which is replaced at the next epoch, never written."""
         self._require_ok()
         self._ensure_batch()
         h, c = self.hyper, self._cursor
         x_T, y_T = self._perm_x_T[:, c : c + h.batch_size], self._perm_y_T[:, c : c + h.batch_size]
         m = x_T.shape[1]
-        last_good = self._last_good
-        np.copyto(last_good, self.theta)
+        np.copyto(self._last_good, self.theta)
         with np.errstate(all="ignore"):  # a diverging run is reported by status, not warnings
             step = self._fast_step(m, h.learning_rate)
             step.scale[()] = 1.0  # δ itself, and the gradient as the batch's sum
             step(x_T, y_T)
-            trace = self._trace(step, x_T[:-1].T.copy(), y_T.T.copy())
+            trace = self._trace(step, x_T[:-1].T, y_T.T, m)
             self._grad *= h.learning_rate / m  # η times the mean, as the fast path has it
             for f, args in self._update_ops():  # the penalty's gradient, then the update
                 f(*args)
         self._advance(m)
         if not (math.isfinite(trace.cost) and _all_finite(self.theta)):
-            self._diverged(last_good)
+            self._diverged(self._last_good)
         return trace
 
-    def _trace(self, step: FastStep, x: Array, y: Array) -> Trace:
-        """The :class:`Trace` of ``step``'s last call (scale 1) on ``x`` ``(m, n_1)``, ``y``."""
-        h, m, n = self.hyper, len(x), len(self.x)
-        z, a, sigma_prime, delta = step.recorded()
+    def _trace(self, step: FastStep, x: Array, y: Array, m: int) -> Trace:
+        """The :class:`Trace` of ``step``'s last call (scale 1) on ``x`` ``(m, n_1)``, ``y``
+        ``(m, n_L)`` (views: made read only here), at θ before the update."""
+        x.flags.writeable = y.flags.writeable = False
+        h = self.hyper
+        record = step.copy_record()
         mean = self._grad * (1.0 / m)
-        make, dtype = np.ndarray, mean.dtype
-        grad_w = [make(shape, dtype, mean, o, st) for shape, o, st in self._w_views]
-        grad_b = [make(shape, dtype, mean, o, st) for shape, o, st in self._b_views]
-        penalty = 0.0
-        if h.regulariser != "none" and h.lmbda:
-            for i, w in enumerate(self.net.weights):
-                grad_w[i] = grad_w[i] + regularisers.penalty_grad(h.regulariser, h.lmbda, n, w)
-            penalty = regularisers.penalty(h.regulariser, h.lmbda, n, self.net.weights)
-        cost_x = self.cost.per_example(z[-1], a[-1], y)
-        total = float(np.add.reduce(cost_x)) / m + penalty
-        return Trace(x, y, z, [x, *a], delta, sigma_prime, grad_w, grad_b, total, cost_x)
+        cost_x = self.cost.per_example(step.z_L.T, step.a_L.T, y)
+        total = float(np.add.reduce(cost_x)) / m
+
+        def views() -> TraceLists:
+            z, a, sigma_prime, delta = step.record_views(record)
+            make, dtype = np.ndarray, mean.dtype
+            grad_w = [make(shape, dtype, mean, o, st) for shape, o, st in self._w_views]
+            grad_b = [make(shape, dtype, mean, o, st) for shape, o, st in self._b_views]
+            return z, [x, *a], delta, sigma_prime, grad_w, grad_b
+
+        reg = regularisers.get_regulariser(h.regulariser)
+        if not reg.active or not h.lmbda:
+            return Trace.deferred(x, y, total, cost_x, views)
+        # the penalty's gradient λ/n·r'(w) needs w before the update: the lists are made now
+        n, lists = len(self.x), views()
+        coef = h.lmbda / n
+        grad_w = [g + coef * reg.grad(w) for g, w in zip(lists[4], self.net.weights, strict=True)]
+        total += regularisers.penalty(h.regulariser, h.lmbda, n, self.net.weights)
+        return Trace(x, y, *lists[:4], grad_w, lists[5], total, cost_x)
 
     # -- the fast path ------------------------------------------------------------------
     def train(self, steps: int) -> int:

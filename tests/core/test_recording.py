@@ -58,3 +58,24 @@ def test_a_trace_keeps_its_numbers_after_later_steps() -> None:
     now = [*first.z, *first.a, *first.delta, *first.sigma_prime]
     for k, v in zip(kept, now, strict=True):
         np.testing.assert_array_equal(k, v)
+
+
+@pytest.mark.parametrize("regulariser", ["none", "l2"])
+def test_a_trace_read_only_after_later_steps_is_the_reference_trace(regulariser: str) -> None:
+    """The trace's lists are made when first read: made after 40 more steps (a new epoch's
+    shuffle and new weights in between), they are still the batch's, at θ before its step."""
+    net, x, y = problem(["tanh", "relu", "tanh"])
+    hyper = Hyper(0.1, 5, regulariser, 0.5 if regulariser != "none" else 0.0, momentum=0.5)
+    tr = Trainer(net, "quadratic", x, y, hyper, np.random.default_rng(4))
+    bx, by = (v.copy() for v in tr.next_batch())
+    want = backprop(net.copy(), "quadratic", bx, by, regulariser, hyper.lmbda, len(x))
+    got = tr.step_instrumented()
+    tr.train(40)
+    assert tr.epoch >= 1
+    for name in ("z", "a", "delta", "sigma_prime", "grad_w", "grad_b"):
+        for g, w in zip(getattr(got, name), getattr(want, name), strict=True):
+            np.testing.assert_allclose(g, w, **CLOSE, err_msg=name)
+    np.testing.assert_array_equal(got.x, bx)
+    np.testing.assert_array_equal(got.y, by)
+    with pytest.raises(ValueError, match="read-only"):
+        got.x[0, 0] = 1.0
