@@ -110,25 +110,8 @@ class SendPlan:
             self.layer_slots.append(dict(zip(LAYER_SLOTS, found, strict=True)))
         n_plain = sum(p.size for p in plain)
         self._n_plain = n_plain
-        # Per "regularised": the indices of the sent values (plain, then the products' left
-        # factors), followed by those of the products' right factors: one gather for both.
-        self._gather = [
-            np.concatenate(plain + [p[j] for p in prods] + [p[j + 1] for p in prods])
-            for j in (0, 2)
-        ]
-        assert max(int(g.max()) for g in self._gather) < buf_size
         total = n_plain + sum(p[0].size for p in prods)
         self._offsets = [(o + n_plain if is_prod else o, sh) for is_prod, o, sh in slots]
-        # Buffers of the per-frame arithmetic, made once.
-        self.send32 = np.zeros(total, dtype="<f4")  # little-endian: packed frames send its bytes
-        self.vals = np.zeros(total)
-        # the gathered values (scaled in place while being rounded), then the right factors
-        self._gathered = np.zeros(2 * total - n_plain)
-        self._work, self._right = self._gathered[:total], self._gathered[total:]
-        self._sq = np.zeros(total + 1)  # squares of the sent values, one slack element
-        self._sq_sent = self._sq[:-1]
-        self._tmp = np.empty(total)
-        self._scratch = (np.empty(total, np.intp), np.empty(total))
         # Norms: square roots of sums over segments of the squares; ``reduceat`` sums each
         # [start, end) (and gives a[end] after it, unused), and a final index 0 adds the sum
         # of all squares, which bounds every |value|.
@@ -141,6 +124,31 @@ class SendPlan:
         segments.sort(key=lambda s: s[0])
         self._norm_idx = np.array([b for s in segments for b in s[:2]] + [0], dtype=np.intp)
         self._norms = [(s[2], s[3]) for s in segments]
+        n_norms = len(segments)
+        # Per "regularised": the indices of the sent values (plain, then the products' left
+        # factors), as many of the norms' slots (filled by the gather, then by the norms),
+        # and those of the products' right factors: one gather for all.
+        norm_slots = np.zeros(n_norms, np.intp)
+        self._gather = [
+            np.concatenate(plain + [p[j] for p in prods] + [norm_slots] + [p[j + 1] for p in prods])
+            for j in (0, 2)
+        ]
+        assert max(int(g.max()) for g in self._gather) < buf_size
+        # Buffers of the per-frame arithmetic, made once.
+        self.send32 = np.zeros(total, dtype="<f4")  # little-endian: packed frames send its bytes
+        self.vals = np.zeros(total)
+        # The gathered values (scaled in place while being rounded) and the norms after them,
+        # rounded in one pass; then the right factors.
+        self._gathered = np.zeros(2 * total - n_plain + n_norms)
+        self._work, self._right = self._gathered[:total], self._gathered[total + n_norms :]
+        self._rounded = self._gathered[: total + n_norms]
+        self._norm_vals = self._gathered[total : total + n_norms]
+        self._sq = np.zeros(total + 1)  # squares of the sent values, one slack element
+        self._sq_sent = self._sq[:-1]
+        self._sums = np.zeros(len(self._norm_idx))
+        self._tmp = np.empty(total + n_norms)
+        self._tmp_sent = self._tmp[:total]
+        self._scratch = (np.empty(total + n_norms, np.intp), np.empty(total + n_norms))
 
     @property
     def layout(self) -> list[tuple[int, tuple[int, ...]]]:
@@ -157,29 +165,35 @@ class SendPlan:
         return self.norms_by_layer
 
     def finish(self, buf: NDArray[np.float64], regularised: bool) -> bool:
-        """Gather from ``buf``, multiply the products, take the norms, round to 4 significant
-        digits into ``send32``; False if some sent value was not finite (it is clipped)."""
-        vals, tmp = self._work, self._tmp
+        """Gather from ``buf``, multiply the products, take the norms, round both to 4
+        significant digits (``send32``, and the norms' dicts); False if some sent value was
+        not finite (it is clipped)."""
+        vals = self._work
         # the indices are in range (checked when made): mode='wrap' skips take's buffered
         # out (mode='raise' copies through a temporary)
         buf.take(self._gather[regularised], out=self._gathered, mode="wrap")
         prods = vals[self._n_plain :]
         np.multiply(prods, self._right, out=prods)
-        sq, sq_sent = self._sq, self._sq_sent
+        sq, sq_sent, sums = self._sq, self._sq_sent, self._sums
         np.multiply(vals, vals, out=sq_sent)
-        sums = np.add.reduceat(sq, self._norm_idx).tolist()
+        np.add.reduceat(sq, self._norm_idx, out=sums)
         finite = True
         if not sums[-1] < _CLIP2:  # some |value| may be ≥ CLIP, infinite or NaN
+            tmp = self._tmp_sent
             np.abs(vals, out=tmp)
             biggest = float(np.maximum.reduce(tmp))
             finite = math.isfinite(biggest)
             if not biggest <= CLIP:
                 make_finite(vals)
                 np.multiply(vals, vals, out=sq_sent)
-                sums = np.add.reduceat(sq, self._norm_idx).tolist()
+                np.add.reduceat(sq, self._norm_idx, out=sums)
         # The sums are finite now (every |value| ≤ CLIP), and so are the norms.
-        for (norms, name), total in zip(self._norms, sums[:-1:2], strict=True):
-            norms[name] = float(f"{math.sqrt(total):.4g}")  # round4
-        np.copyto(self.vals, vals)  # kept for the tests (round_sig scales its input)
-        round_sig(vals, tmp, out=self.send32, scratch=self._scratch)
+        np.sqrt(sums[:-1:2], out=self._norm_vals)
+        np.copyto(self.vals, vals)  # kept for the tests (the rounding scales in place)
+        # The values and the norms rounded in one pass, in float64: rint(x·10^k) / 10^k, the
+        # double nearest the 4-digit decimal (the norms are sent as such; float32 for the rest)
+        round_sig(self._rounded, self._tmp, scratch=self._scratch)
+        np.copyto(self.send32, vals, casting="same_kind")
+        for (norms, name), norm in zip(self._norms, self._norm_vals.tolist(), strict=True):
+            norms[name] = norm
         return finite

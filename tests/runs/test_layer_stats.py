@@ -50,8 +50,10 @@ def _reference(run: Run) -> tuple[Any, Any, Any]:
 
 
 def _close4(shown: float, exact: float) -> None:
-    """``shown`` is ``exact`` to the 4 significant digits a frame carries."""
+    """``shown`` is ``exact`` to the 4 significant digits a frame carries, and is itself a
+    decimal of at most 4 significant digits (what the JSON then writes)."""
     assert shown == pytest.approx(exact, rel=6e-4, abs=1e-300), (shown, exact)
+    assert float(f"{shown:.4g}") == shown, shown
 
 
 @pytest.mark.parametrize(
