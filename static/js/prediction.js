@@ -2,21 +2,41 @@
 // docs/frames.md): the tangent line's ΔC ≈ ∇C·Δθ made before the step beside the change the
 // step then made on the same batch, and in plain words what the gap says about η.
 
-import { fmt, html, setHTML } from "./util.js";
+import { fmt, html, setHTML, unfmt } from "./util.js";
 
 /** Actual is "far" from predicted when they differ by more than this share of the prediction. */
 export const FAR = 0.5;
+/** Within this share of the prediction, the step agrees with the first-order prediction. */
+export const AGREE = 0.1;
+
+const PCT = "\u00a0%"; // "33 %", never broken before the sign
 
 /**
- * What a prediction says: {level: "ok" | "far" | "uphill" | "diverged" | "less" | "flat",
- * text}, or null when there is nothing to say (no step predicted yet).
+ * How far actual is from predicted, in the numbers the line shows (fmt's 4 significant
+ * digits), so that the percent can be worked out from the page: {pct, more, share} with
+ * share = |actual − predicted| / |predicted| of the shown values, pct its whole percent
+ * (rounded half up) and more: the shown actual is above the shown prediction.
+ */
+export function predictionGap(predicted, actual) {
+  const pr = unfmt(fmt(predicted));
+  const ac = unfmt(fmt(actual));
+  const share = Math.abs(ac - pr) / Math.abs(pr);
+  return { pct: Math.round(100 * share), more: ac > pr, share };
+}
+
+/**
+ * What a prediction says: {level: "ok" | "apart" | "far" | "uphill" | "diverged" | "less" |
+ * "flat", text}, or null when there is nothing to say (no step predicted yet). The percent
+ * the text gives is |actual − predicted| / |predicted| of the two numbers as the line shows
+ * them (predictionGap), and the levels are read from that percent:
  * - diverged: the step made the cost not finite;
  * - uphill: the tangent said the cost falls, the step made it rise: η is too big;
+ * - ok: within AGREE (10 %): agrees with the first-order prediction (and says by how much);
+ * - apart: between AGREE and FAR (50 %): says how many percent more or less it changed;
  * - far: the cost fell by less than FAR of what was predicted: η may be too big (the cost
  *   curved up within the step, so the tangent line overshoots);
- * - less: the cost fell by more than predicted (the surface curves down along the step);
- * - flat: both changes are below 1e−12 (nothing to compare);
- * - ok: within FAR of the prediction, the range where the first-order picture holds.
+ * - less: the cost fell by more than FAR beyond the prediction (the surface curves down);
+ * - flat: both changes are below 1e−12 (nothing to compare).
  */
 export function predictionVerdict(p) {
   if (!p || p.predicted === null || p.predicted === undefined) return null;
@@ -24,10 +44,23 @@ export function predictionVerdict(p) {
   if (ac === null || ac === undefined) return { level: "diverged", text: "the step made the cost overflow: η is far too big" };
   if (Math.abs(pr) < 1e-12 && Math.abs(ac) < 1e-12) return { level: "flat", text: "no change: the gradient is about zero here" };
   if (pr < 0 && ac > 0) return { level: "uphill", text: "the step went uphill: η is too big" };
-  const gap = (ac - pr) / Math.abs(pr);
-  if (gap > FAR) return { level: "far", text: "far from predicted: η may be too big" };
-  if (gap < -FAR) return { level: "less", text: "fell more than predicted (the cost curves down along the step)" };
-  return { level: "ok", text: "close to the prediction" };
+  const UP = "the cost curves up along the step";
+  const DOWN = "the cost curves down along the step";
+  if (Math.abs(pr) < 1e-12) {
+    // No change predicted (a zero slope along the step), but the cost moved: no percent of 0.
+    if (ac > 0) return { level: "far", text: "far from the prediction: the cost rose where the tangent predicted no change; η may be too big" };
+    return { level: "less", text: `the cost fell where the tangent predicted no change (${DOWN})` };
+  }
+  if (pr > 0 && ac <= 0) return { level: "less", text: `the cost fell where the tangent predicted a rise (${DOWN})` };
+  const { pct, more } = predictionGap(pr, ac);
+  // pr < 0: the cost fell (ac ≤ 0); pr > 0 (momentum can step uphill): it rose (ac > 0).
+  const verb = pr < 0 ? "fell" : "rose";
+  const moreLess = pr < 0 === more ? "less" : "more";
+  const by = pct === 0 ? `${verb} as predicted, to within 1${PCT}` : `${verb} ${pct.toLocaleString("en-US")}${PCT} ${moreLess} than predicted`;
+  if (pct <= AGREE * 100) return { level: "ok", text: `agrees with the first-order prediction: ${by}` };
+  if (pct <= FAR * 100) return { level: "apart", text: `${by} (${more ? UP : DOWN})` };
+  if (more) return { level: "far", text: `far from the prediction: ${by}; η may be too big` };
+  return { level: "less", text: `${by} (${DOWN})` };
 }
 
 const steps = (n) => `${n.toLocaleString("en-US")} ${n === 1 ? "step" : "steps"}`;
@@ -70,6 +103,6 @@ export class PredictionLine {
         <span class="nowrap">actual <b data-actual="${p.actual ?? ""}">${fmt(p.actual)}</b>.</span>
         <span class="verdict">${v.text[0].toUpperCase()}${v.text.slice(1)}.</span>`,
     );
-    this.el.title = `Before a step, the slope of the cost along the update predicts its change: ΔC ≈ ∇C·Δθ (first order, the tangent line). After it, the change measured on the same batch. One update is predicted after each frame shown (the first of a request of many steps; while playing, one about 3 times a second). When η is too big the cost curves away within the step and the two part: "far" means they differ by more than ${FAR * 100} % of the prediction.`;
+    this.el.title = `Before a step, the slope of the cost along the update predicts its change: ΔC ≈ ∇C·Δθ (first order, the tangent line). After it, the change measured on the same batch. One update is predicted after each frame shown (the first of a request of many steps; while playing, one about 3 times a second). The percent is |actual − predicted| ÷ |predicted| of the two numbers as shown. Within ${AGREE * 100} % the step agrees with the first-order prediction; beyond it the line says how many percent more or less the cost changed. When η is too big the cost curves away within the step and the two part: "far" means they differ by more than ${FAR * 100} % of the prediction, the cost falling by less than half of it: η may be too big.`;
   }
 }

@@ -1,13 +1,14 @@
 // static/js/prediction.js: what the page says about one step's predicted and actual ΔC.
 // The cases come from a cost whose step we can work out by hand: C(θ) = ½kθ². Gradient
 // descent moves θ by Δθ = −ηkθ; the tangent predicts ΔC ≈ C′(θ)Δθ = −ηk²θ², and the step
-// actually changes C by ½kθ²((1 − ηk)² − 1), so actual/predicted = 1 − ηk/2: close for a
-// small ηk, less than half the prediction once ηk > 1, and uphill (the cost rises) for ηk > 2.
+// actually changes C by ½kθ²((1 − ηk)² − 1), so actual/predicted = 1 − ηk/2: the cost falls
+// ηk/2 = 50·ηk % less than predicted, less than half the prediction once ηk > 1, and uphill
+// (the cost rises) for ηk > 2. Other cases are worked out by hand from the two numbers shown.
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { FAR, predictionLabel, predictionVerdict } from "../../static/js/prediction.js";
+import { FAR, predictionGap, predictionLabel, predictionVerdict } from "../../static/js/prediction.js";
 
 function quadraticStep(k, theta, eta) {
   const C = (t) => 0.5 * k * t * t;
@@ -16,11 +17,28 @@ function quadraticStep(k, theta, eta) {
 }
 
 describe("predictionVerdict on C = ½kθ²", () => {
-  test("a small η: close to the prediction, nothing said about η", () => {
-    for (const eta of [0.001, 0.01, 0.1, 0.5]) {
+  test("ηk ≤ 0.2: within 10 % of the prediction, which it agrees with (and says by how much)", () => {
+    // k = 2: the cost falls η·100 % less than predicted.
+    for (const [eta, says] of [
+      [0.001, /^agrees with the first-order prediction: fell as predicted, to within 1\s%$/],
+      [0.01, /^agrees with the first-order prediction: fell 1\s% less than predicted$/],
+      [0.1, /^agrees with the first-order prediction: fell 10\s% less than predicted$/],
+    ]) {
       const v = predictionVerdict(quadraticStep(2, 1.3, eta));
       assert.equal(v.level, "ok", `η=${eta}`);
+      assert.match(v.text, says, `η=${eta}`);
       assert.doesNotMatch(v.text, /too big/);
+    }
+  });
+  test("ηk between 0.2 and 1: not 'agrees' but how far off, in percent", () => {
+    for (const [eta, pct] of [
+      [0.15, 15],
+      [0.33, 33],
+      [0.5, 50],
+    ]) {
+      const v = predictionVerdict(quadraticStep(2, 1.3, eta));
+      assert.equal(v.level, "apart", `η=${eta}`);
+      assert.equal(v.text, `fell ${pct}\u00a0% less than predicted (the cost curves up along the step)`);
     }
   });
   test("ηk between 2·FAR and 2: the cost still falls but far less than predicted: η may be too big", () => {
@@ -53,6 +71,67 @@ describe("predictionVerdict's other cases", () => {
   });
   test("no change at all is not a gap", () => {
     assert.equal(predictionVerdict({ step: 3, predicted: 0, actual: 0 }).level, "flat");
+  });
+});
+
+describe("predictionVerdict: the percent is of the two numbers shown, and says which way", () => {
+  // (actual − predicted) / |predicted| by hand; the line shows each number to 4 digits.
+  const verdict = (predicted, actual) => predictionVerdict({ step: 3, predicted, actual });
+  test("predicted −0.1, actual −0.067: fell 33 % less than predicted, not 'close'", () => {
+    const v = verdict(-0.1, -0.067); // 0.033 / 0.1
+    assert.equal(v.level, "apart");
+    assert.match(v.text, /^fell 33\s% less than predicted \(the cost curves up along the step\)$/);
+    assert.doesNotMatch(v.text, /close|agrees/);
+  });
+  test("the page's own case: predicted −0.1095, actual −0.0734 is 33 % less", () => {
+    assert.match(verdict(-0.1095, -0.0734).text, /^fell 33\s% less than predicted/); // 0.0361 / 0.1095 = 0.3297
+  });
+  test("the 10 % boundary: 9 % and 10 % agree, 11 % does not", () => {
+    assert.deepEqual(
+      [verdict(-0.2, -0.182), verdict(-0.1, -0.09), verdict(-0.1, -0.089)].map((v) => [v.level, v.text]),
+      [
+        ["ok", "agrees with the first-order prediction: fell 9\u00a0% less than predicted"],
+        ["ok", "agrees with the first-order prediction: fell 10\u00a0% less than predicted"],
+        ["apart", "fell 11\u00a0% less than predicted (the cost curves up along the step)"],
+      ],
+    );
+  });
+  test("fell more than predicted: 4 % agrees, 11 % and 50 % say so, 51 % is 'less'", () => {
+    assert.equal(verdict(-0.25, -0.26).text, "agrees with the first-order prediction: fell 4\u00a0% more than predicted");
+    const v = verdict(-0.1, -0.111);
+    assert.equal(v.level, "apart");
+    assert.equal(v.text, "fell 11\u00a0% more than predicted (the cost curves down along the step)");
+    assert.equal(verdict(-0.1, -0.15).level, "apart");
+    const w = verdict(-0.1, -0.151);
+    assert.equal(w.level, "less");
+    assert.equal(w.text, "fell 51\u00a0% more than predicted (the cost curves down along the step)");
+  });
+  test("the FAR boundary: 50 % less is said in percent, 51 % less is far: η may be too big", () => {
+    assert.equal(verdict(-0.1, -0.05).level, "apart");
+    const v = verdict(-0.1, -0.049);
+    assert.equal(v.level, "far");
+    assert.equal(v.text, "far from the prediction: fell 51\u00a0% less than predicted; η may be too big");
+    assert.equal(FAR, 0.5);
+  });
+  test("the percent is of the numbers as shown (4 digits), not of the unrounded ones", () => {
+    // Shown: predicted −0.1, actual −0.08951: (0.1 − 0.08951) / 0.1 = 10.49 % → 10 %, agrees.
+    // Unrounded (−0.100049, −0.089507) it would be 10.54 % → 11 %.
+    assert.deepEqual(predictionGap(-0.100049, -0.089507).pct, 10);
+    const v = verdict(-0.100049, -0.089507);
+    assert.equal(v.level, "ok");
+    assert.match(v.text, /fell 10\s% less than predicted/);
+  });
+  test("a predicted rise (momentum can step uphill): rose more or less than predicted", () => {
+    assert.equal(verdict(0.02, 0.025).text, "rose 25\u00a0% more than predicted (the cost curves up along the step)");
+    assert.equal(verdict(0.02, 0.019).text, "agrees with the first-order prediction: rose 5\u00a0% less than predicted");
+    assert.equal(verdict(0.02, 0.04).level, "far");
+    assert.equal(verdict(0.02, -0.001).level, "less");
+    assert.match(verdict(0.02, -0.001).text, /fell where the tangent predicted a rise/);
+  });
+  test("no change predicted but the cost moved: no percent of zero", () => {
+    assert.equal(verdict(0, 0.01).level, "far");
+    assert.equal(verdict(0, -0.01).level, "less");
+    assert.doesNotMatch(verdict(0, 0.01).text + verdict(0, -0.01).text, /%|Infinity|NaN/);
   });
 });
 
