@@ -271,7 +271,9 @@ export class DigitsPanel {
     const key = aL.length;
     if (bars._n !== key) {
       bars._n = key;
-      setHTML(bars, html`${aL.map((_, j) => html`<div class="dg-bar" data-class="${j}"><span class="dg-cls">${j}</span><span class="dg-track"><span class="dg-fill"></span></span><span class="dg-val"></span></div>`)}`);
+      // data-half: which column the bar is in where the panel has room for two (app.css)
+      const half = Math.ceil(key / 2);
+      setHTML(bars, html`${aL.map((_, j) => html`<div class="dg-bar" data-class="${j}" data-half="${j < half ? 1 : 2}"><span class="dg-cls">${j}</span><span class="dg-track"><span class="dg-fill"></span></span><span class="dg-val"></span></div>`)}`);
     }
     [...bars.children].forEach((row, j) => {
       const v = aL[j];
