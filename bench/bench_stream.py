@@ -23,7 +23,11 @@
    frame's cost; ``builder`` is the frame builder alone (the engine's update-free recording
    of the probe and batch, the send buffer's gather and rounding, and ``layers`` encoded),
    the part of ``between`` that app/runs/frames.py and its frame_arena, frame_send and
-   frame_template own.
+   frame_template own. ``work floor`` (:func:`work_floor`): the NumPy work of what a
+   playing stream's frames show, each part timed alone and weighted by how often the
+   stream does it (recording and send plan every frame; metrics and the saturation count
+   on the frames with fresh metrics; grid and histograms on the grid frame), with nothing
+   around it: what a frame would cost if all its Python were free.
 2. Streaming overhead: one client streams W2 (2-8-8-8-8-1), packed frames as the page asks
    for them, from a real uvicorn process at
    "max" speed (``steps_per_frame`` = 100,000: the server trains for the frame interval,
@@ -134,7 +138,7 @@ def frame_cost(
     changes: dict[str, Any],
     settings: Settings,
     clock: Callable[[], float] = time.perf_counter,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """A frame as a playing stream builds it: one training step, then the frame, so nothing
     the frame builder caches can be reused; the step's own time is subtracted."""
     run = Run(name, Experiment(**changes), settings)
@@ -220,6 +224,7 @@ def frame_cost(
         _ = template.layers
 
     encode_layers = per_call_us(encode_layers_again, clock=clock)
+    work = work_floor(run, clock)
     return {
         "step_us": step,
         "train1_us": step1,
@@ -239,11 +244,59 @@ def frame_cost(
         "encode_layers_steps": encode_layers / step,
         "encode_floor_steps": floor / step,
         "repeat_frame_us": per_call_us(run.frame, clock=clock),  # nothing changed: cached
+        "floor_us": work["floor_us"],
+        "floor_steps": work["floor_us"] / step,
+        "floor_parts_steps": {k: v / step for k, v in work.items() if k != "floor_us"},
         "frame_bytes": float(len(frame)),
         "packed_bytes": float(len(run.frame(packed=True))),
         "grid_bytes": float(len(run.frame(grid=True))),
         "packed_grid_bytes": float(len(run.frame(grid=True, packed=True))),
     }
+
+
+def work_floor(run: Run, clock: Callable[[], float]) -> dict[str, float]:
+    """The NumPy work of what a playing stream's frames show, each part timed alone (no
+    frame document, no Python around it), weighted by how often the stream does it: every
+    frame the engine's recording of the probe and batch and the send plan (gather,
+    products, norms, rounding); on the frames with fresh metrics the pass over every point
+    (train and test cost and accuracy) and the saturation count on it; on the grid frame
+    the decision-boundary grid (its forward pass and rounding) and the layer histograms.
+    ``floor_us``: their weighted sum per frame, a lower bound on a frame's cost that only
+    showing less, or less often, or compiled kernels would lower."""
+    from app.core import saturation
+    from app.runs import layer_stats
+
+    st, tr = run.state, run.state.trainer
+    every = run.settings.grid_every
+    fresh = sum(1 for k in range(1, every + 1) if k >= every or k % METRICS_EVERY == 0)
+    b = st.builder(tr.hyper.batch_size)
+    ev, net = st.evaluator, st.net
+    cancels = st.cost.sigma_prime_cancels
+
+    def metrics() -> None:
+        ev._key = ev._ran = None  # measured again, as at every fresh frame
+        ev(st.cost, 0.0)
+
+    def histograms() -> None:
+        b.fills += 1  # a new fill's: counted again, not the last ones again
+        layer_stats.histograms(b)
+
+    parts: dict[str, Callable[[], object]] = {
+        "recording": lambda: b.step(b.x_T, b.y_T),
+        "send_plan": lambda: b.plan.finish(b.buf, False),
+        "metrics": metrics,
+        "saturation": lambda: saturation.count(ev.forward_at_theta(), ev.y, cancels, st.n_train),
+        "histograms": histograms,
+    }
+    if st.grid is not None:
+        grid = st.grid
+        parts["grid"] = lambda: grid.compute(net)
+    t = interleaved_us(parts, seconds=2.0, clock=clock)
+    weight = {"metrics": fresh / every, "saturation": fresh / every}
+    weight.update(histograms=1 / every, grid=1 / every)
+    out = {name: us * weight.get(name, 1.0) for name, us in t.items()}
+    out["floor_us"] = sum(out.values())
+    return out
 
 
 def _floats(obj: Any) -> list[float]:
@@ -391,6 +444,13 @@ def main(argv: list[str] | None = None) -> None:
         f"(a script's default)  (W1: {t1[0]:.1f} µs, W3: {t1[1]:.1f} µs each); in steps "
         "of train(20)/20 (target: W1 <= 5 steps)"
     )
+    for name, r in results["frame"].items():
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in r["floor_parts_steps"].items())
+        print(
+            f"{name} work floor: {r['floor_us']:.1f} µs = {r['floor_steps']:.1f} steps a frame "
+            f"({parts}): the NumPy work of what the frames show, each part timed alone and "
+            "weighted by how often a playing stream does it"
+        )
     if args.frames_only:
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
