@@ -103,6 +103,8 @@ GRAMMAR: tuple[Key, ...] = (
         default="backward",
     ),
     Key("over", "name", "view", choices=("probe", "mean"), default="probe"),
+    # The gradient strip's "over the run" selector (static/js/gradient_strip.js, HEAT_QUANTITIES).
+    Key("heat", "name", "view", choices=("grad", "delta", "saturated", "dead"), default="grad"),
     Key("fill", "name", "view", choices=("delta", "a", "z"), default="delta"),
     Key("scale", "name", "view", choices=("linear", "log"), default="linear"),
     Key("test", "bool", "view", default=False),
@@ -394,7 +396,8 @@ def _lambda_from_rate(
 
 
 def grammar_json() -> list[dict[str, Any]]:
-    """The grammar as the page writes links with it: key, kind, target, nullable, default."""
+    """The grammar as the page writes links with it: key, kind, target, nullable, default,
+    and a view key's choices (null for the others)."""
     return [
         {
             "key": k.key,
@@ -402,6 +405,7 @@ def grammar_json() -> list[dict[str, Any]]:
             "target": k.target,
             "nullable": k.nullable,
             "default": k.default,
+            "choices": list(k.choices) if k.choices else None,
         }
         for k in GRAMMAR
     ]

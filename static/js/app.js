@@ -115,7 +115,7 @@ export class App {
       onOver: (over) => this.actions.view({ over }),
       onKind: (histKind) => store.update({ histKind }),
     });
-    this.strip = new GradientStrip($("#layers .gs"));
+    this.strip = new GradientStrip($("#layers .gs"), { onPick: (heat) => this.actions.view({ heat }) });
     this.dists = new Distributions($("#layers .dist"));
     this.historyFeed = new HistoryFeed({ get: (id, histograms, since) => api.history(id, histograms, since), put: (layerHistory) => store.update({ layerHistory }) });
     this.guides = {
@@ -186,7 +186,7 @@ export class App {
     this.view("explain", ["frame", "settings", "selection", "mode"], () => s.mode === "normal" && this.explain.update(s.frame, s));
     this.view("status", ["frame"], () => this.showStatus(s.frame));
     this.view("layers-panel", ["layersTab", "histKind", "settings"], () => this.layersPanel.render(s));
-    const layersOf = () => ({ over: s.settings.over, kind: s.histKind, history: s.layerHistory, runId: s.run?.id });
+    const layersOf = () => ({ over: s.settings.over, heat: s.settings.heat, kind: s.histKind, history: s.layerHistory, runId: s.run?.id });
     this.view("gradient", ["frame", "settings", "layerHistory", "layersTab"], () => s.layersTab === "gradient" && this.strip.update(s.frame, layersOf()));
     this.view("distributions", ["frame", "histKind", "layerHistory", "layersTab"], () => this.dists.update(s.frame, layersOf()));
     s.on(["frame", "layersTab"], () => {

@@ -370,9 +370,11 @@ export class HistoryFeed {
 
 const REDRAW_MS = 150; // the strip while training plays (GradientStrip.update)
 
-/** The view: the strip's table (now) and heat strip (over time) in root. */
+/** The view: the strip's table (now) and heat strip (over time) in root. onPick(q): the
+ * learner chose q over time; the page keeps it in its settings (the link's `heat=`) and
+ * draws again with it (update's `heat`). Without onPick the strip keeps the choice itself. */
 export class GradientStrip {
-  constructor(root) {
+  constructor(root, { onPick = null } = {}) {
     this.root = root;
     this.now = $(".gs-now", root);
     this.time = $(".gs-time", root);
@@ -383,7 +385,8 @@ export class GradientStrip {
     this.drawnAt = -Infinity;
     this.drawnKey = null;
     this.heat = null; // heatSeries: what the heat strip shows
-    this.heatWant = "grad"; // the quantity chosen over time (kept while the page lives)
+    this.heatWant = "grad"; // the quantity chosen over time (the settings' heat, update())
+    this.onPick = onPick;
     this.picks = [...root.querySelectorAll("[data-heat-q]")];
     this.args = null; // the last update's (frame, options): drawn again on a new choice
     for (const b of this.picks) b.addEventListener("click", () => this.pick(b.dataset.heatQ));
@@ -394,6 +397,10 @@ export class GradientStrip {
   /** The learner chose what the heat strip shows over time (HEAT_QUANTITIES). */
   pick(q) {
     if (!HEAT_QUANTITIES.includes(q)) return;
+    if (this.onPick) {
+      this.onPick(q);
+      return;
+    }
     this.heatWant = q;
     if (!this.args) return;
     this.drawnKey = null;
@@ -402,10 +409,12 @@ export class GradientStrip {
 
   /**
    * Draw the frame's norms and health (over: "probe" | "mean") and the history, if it is this
-   * run's. While training plays, at most every REDRAW_MS (numbers changing 30 times a second
-   * cannot be read; a paused frame is always drawn).
+   * run's, as heat (HEAT_QUANTITIES; the choice kept so far if not given, and ‖∂C/∂w‖ while
+   * the network does not offer it: heatPick). While training plays, at most every REDRAW_MS
+   * (numbers changing 30 times a second cannot be read; a paused frame is always drawn).
    */
-  update(frame, { over, history, runId }) {
+  update(frame, { over, history, runId, heat: want }) {
+    if (want !== undefined) this.heatWant = want;
     this.args = [frame, { over, history, runId }];
     const now = performance.now();
     const key = `${over}|${history?.step?.length}|${runId}|${this.heatWant}`;

@@ -71,6 +71,15 @@ def test_the_page_writes_links_with_the_servers_grammar(client: TestClient) -> N
     assert view["speed"] == 10 and view["hide"] == [] and view["test"] is False
 
 
+def test_the_js_tests_copy_of_the_grammar_is_the_servers(client: TestClient) -> None:
+    """tests/js/heat_link.test.mjs writes links with this copy, as the page does with the
+    server's; regenerate it with ``python -c "import json; from app.api.presets import
+    grammar_json; print(json.dumps(grammar_json(), ensure_ascii=False, indent=1))"
+    > tests/js/grammar.json``."""
+    copy = json.loads((Path(__file__).resolve().parents[1] / "js" / "grammar.json").read_text())
+    assert copy == client.get("/api/preset").json()["grammar"]
+
+
 def test_a_link_too_long_is_a_clear_422(client: TestClient) -> None:
     r = client.get("/api/preset", params={"hash": "x" * 5000})
     assert r.status_code == 422
@@ -85,8 +94,8 @@ def test_a_written_link_reads_back(client: TestClient) -> None:
         "features": ["x1", "x2", "sin_x1"], "hidden": [5, 3], "hidden_activation": "relu",
         "output_activation": None, "cost": None, "init": "he", "learning_rate": 0.003,
         "batch_size": 30, "regulariser": "l2", "lambda": 0.3, "momentum": 0.9, "probe": 12,
-        "speed": 200, "color": "weight", "over": "mean", "fill": "z", "test": True,
-        "discretize": False, "hide": ["noise"], "lock": ["hidden_activation"],
+        "speed": 200, "color": "weight", "over": "mean", "heat": "saturated", "fill": "z",
+        "test": True, "discretize": False, "hide": ["noise"], "lock": ["hidden_activation"],
     }  # fmt: skip
 
     def show(v: Any) -> str:

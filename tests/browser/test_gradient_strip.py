@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, point_and_read
+from tests.browser.conftest import ARTIFACTS, PLOTS_READY, point_and_read
 
 pytestmark = pytest.mark.browser
 
@@ -281,6 +281,57 @@ def test_heat_strip_shows_delta_and_saturated_over_time(open_at, server: str) ->
             assert pair[0]["shown"].startswith(f"{counts[-1]}/{sizes[l - 1]} = "), (l, pair[0])
     assert reads[3][0]["shown"] == "1/8 = 12.5 %", reads[3]  # the one unit driven, no other
     assert pg.errors == []
+
+
+def shows_delta_over_the_run(pg, step: int) -> None:  # type: ignore[no-untyped-def]
+    """The strip shows ‖δ‖ over the run up to ``step``, as a learner sees it: the ‖δ‖ button
+    pressed (and no other), the caption, and the hover readout of every row naming ‖δˡ‖."""
+    pg.wait_for_function(
+        "(() => { const h = window.__bpv.store.layerHistory;"
+        f" return h && h.step.at(-1) === {step}"
+        f" && document.querySelector('#layers .gs').dataset.step === '{step}'"
+        " && !document.querySelector('#layers .gs-time').hidden; })()",
+        timeout=30_000,
+    )
+    pressed = pg.evaluate(
+        "[...document.querySelectorAll('#layers .gs-pick button[aria-pressed=true]')]"
+        ".map(b => b.textContent)"
+    )
+    assert pressed == ["‖δ‖"], pressed
+    assert "‖δˡ‖ over the run" in pg.inner_text("#layers .gs-steps")
+    n = len(pg.evaluate("window.__bpv.store.frame.sizes")) - 1
+    reads = heat_readouts(pg, n)
+    assert sorted(reads) == list(range(2, n + 2))
+    for l, pair in reads.items():  # noqa: E741
+        for r in pair:
+            assert r["q"] == "delta", r
+            assert f"‖δ{'⁰¹²³⁴⁵⁶⁷⁸⁹'[l]}‖ =" in r["text"], r["text"]
+            assert "∂C" not in r["text"], r["text"]
+
+
+def test_the_strips_choice_is_kept_in_the_link(open_at) -> None:  # type: ignore[no-untyped-def]
+    """‖δ‖ picked over the run goes into the page's link (heat=delta): a reload of the tab
+    and a new tab opening the link both show ‖δ‖ over the run again."""
+    pg = trained(open_at, steps=20)
+    choose(pg, "delta")
+    pg.wait_for_function("location.hash.includes('heat=delta')", timeout=5_000)
+    link = pg.evaluate("location.hash.slice(1)")
+    pg.reload()
+    pg.wait_for_function(f"window.__bpv && window.__bpv.stats.applied >= 1 && {PLOTS_READY}")
+    assert pg.evaluate("window.__bpv.store.frame.step") == 20, "the reload went on with the run"
+    shows_delta_over_the_run(pg, 20)
+    assert "heat=delta" in pg.evaluate("location.hash")
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.evaluate("document.querySelector('#layers').scrollIntoView({block: 'nearest'})")
+    pg.screenshot(path=str(ARTIFACTS / "gradient-strip-delta-after-reload.png"))
+    # The link shared: another tab opens it (a run of its own, trained 10 steps).
+    other = open_at(1366, 768, link)
+    train_on(other, 0, 10)
+    shows_delta_over_the_run(other, 10)
+    # Picking ‖∂C/∂w‖ again is written too.
+    choose(other, "grad")
+    other.wait_for_function("location.hash.includes('heat=grad')", timeout=5_000)
+    assert pg.errors == [] and other.errors == []
 
 
 def test_zero_is_said_zero(open_at) -> None:  # type: ignore[no-untyped-def]
