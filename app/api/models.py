@@ -2,9 +2,12 @@
 
 Every request model is strict (no ``false`` → ``0``, no ``"1"`` → ``1``), forbids unknown
 fields and refuses NaN and ±Infinity. Bounds that depend on :class:`app.settings.Settings`
-(widths, depths, batch size, rows, parameters) are checked by :mod:`app.api.limits` and
-patched into the OpenAPI document by :func:`app.api.openapi.install`; the ``HARD_*``
-bounds here only keep a misconfigured server sane.
+or on the data (a run's widths, depth and batch size: :func:`app.runs.config.check_caps`;
+steps per request; a probe's index) are checked before anything is built, by refusals that
+name the cap, and are patched into the OpenAPI document by :func:`app.api.openapi.install`;
+such fields have no schema maximum here, which would answer a far bigger value with a limit
+that is not the server's. The ``HARD_*`` bounds keep the other fields (indices into a
+network, ``POST /api/backprop``'s sizes) within what any server could hold.
 
 Indexing follows ``notation.md``: per-layer lists start at the first non-input layer, so
 ``weights[i][j][k]`` is ``w^{i+2}_jk``, row j = destination neuron in layer l, column k =
@@ -25,7 +28,6 @@ from app.runs.run import MAX_WEIGHT
 HARD_WIDTH = 4096
 HARD_LAYERS = 64
 HARD_ROWS = 1_000_000
-HARD_STEPS = 100_000_000
 MAX_SEED = 2**32 - 1
 
 # The names come from the registries (app/core/activations.py, costs.py, regularisers.py);
@@ -80,8 +82,12 @@ class RunConfig(Strict):
         description="CSV text used when dataset == 'csv': numeric columns, the target last",
     )
     features: list[FeatureName] = Field(default=list(_D.features), min_length=1, max_length=7)
-    hidden: list[Width] = Field(
-        default=list(_D.hidden), max_length=HARD_LAYERS, description="neurons per hidden layer"
+    # Widths, depth, batch size and probe are bounded by the server's caps (max_width,
+    # max_layers, max_batch: app/runs/config.py) and the data, checked before anything is
+    # built, whose refusals name the cap that applies; a schema bound here would answer a
+    # bigger value with a limit that is not the server's (4096 where max_width is 8).
+    hidden: list[Annotated[int, Field(ge=1)]] = Field(
+        default=list(_D.hidden), description="neurons per hidden layer"
     )
     hidden_activation: HiddenActivation = Field(default=_D.hidden_activation)
     output_activation: ActivationName | None = Field(
@@ -90,7 +96,7 @@ class RunConfig(Strict):
     cost: CostName | None = Field(default=_D.cost, description="null: the dataset kind's default")
     init: InitName = Field(default=_D.init)
     learning_rate: float = Field(default=_D.learning_rate, ge=1e-5, le=10.0, description="η")
-    batch_size: int = Field(default=_D.batch_size, ge=1, le=HARD_ROWS)
+    batch_size: int = Field(default=_D.batch_size, ge=1)
     regulariser: RegulariserName = Field(default=_D.regulariser)
     lambda_: float = Field(default=_D.lmbda, alias="lambda", ge=0.0, le=10.0, description="λ")
     momentum: float = Field(default=_D.momentum, ge=0.0, le=0.99, description="μ")
@@ -100,9 +106,7 @@ class RunConfig(Strict):
         "'inverse' (the pseudo-inverse of w^{l+1}), 'random' (fixed, drawn from the seed); "
         "the same seed gives the same initial weights and batches whatever the rule",
     )
-    probe: int = Field(
-        default=_D.probe, ge=0, le=HARD_ROWS, description="index into the training set"
-    )
+    probe: int = Field(default=_D.probe, ge=0, description="index into the training set")
 
 
 class IgnoredSetting(Strict):
@@ -132,8 +136,9 @@ class RunInfo(Strict):
 class StepRequest(Strict):
     """Exactly one of ``steps`` or ``epochs``; an empty body is one step."""
 
-    steps: int | None = Field(default=None, ge=1, le=HARD_STEPS)
-    epochs: int | None = Field(default=None, ge=1, le=HARD_STEPS)
+    # bounded by max_steps_per_request (app/runs/run.py check_steps), which the refusal names
+    steps: int | None = Field(default=None, ge=1)
+    epochs: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _one_of(self) -> StepRequest:
@@ -143,7 +148,7 @@ class StepRequest(Strict):
 
 
 class ProbeRequest(Strict):
-    index: int = Field(ge=0, le=HARD_ROWS, description="index into the training set")
+    index: int = Field(ge=0, description="index into the training set (its size bounds it)")
 
 
 class WeightRequest(Strict):

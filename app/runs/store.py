@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 
 from app.runs import budget
-from app.runs.config import ConfigError
+from app.runs.config import ConfigError, check_caps
 from app.runs.experiment import Experiment
 from app.runs.run import Run
 from app.runs.state import RunState, build
@@ -164,6 +164,7 @@ class RunStore:
     # -- creating ---------------------------------------------------------------------
     def _admit(self, config: Experiment, client: str) -> int:
         s = self.settings
+        check_caps(config, s)  # a cap names its own field and limit, before any estimate
         size = self.estimate(config)
         if len(self._runs) + self._reserved_runs.total() >= s.max_runs:
             self.evict_idle()

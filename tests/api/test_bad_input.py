@@ -127,6 +127,52 @@ def test_caps_name_field_and_limit(client: TestClient) -> None:
     assert r.status_code == 422 and "max_rows" in r.json()["detail"][0]["msg"]
 
 
+# Far past the caps (and past any bound a schema could hold): the refusal still names the
+# server's own cap, the one a client can meet, not a bigger one it would hit next.
+FAR_PAST_THE_CAPS = [
+    ({"hidden": [100, 100]}, ["body", "hidden", 0], "at most 8 neurons per hidden layer"),
+    ({"hidden": [100_000]}, ["body", "hidden", 0], "at most 8 neurons per hidden layer"),
+    ({"hidden": [2] * 100}, ["body", "hidden"], "at most 6 hidden layers (max_layers)"),
+    ({"batch_size": 10**24}, ["body", "batch_size"], "at most 512 examples (max_batch)"),
+    ({"probe": 10**12}, ["body", "probe"], "the training set has 250 examples"),
+    (
+        {"dataset": "digits", "hidden": [100_000]},
+        ["body", "hidden", 0],
+        "at most 32 neurons per hidden layer on the digits (max_digits_width)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "loc", "says"), FAR_PAST_THE_CAPS)
+def test_far_past_a_cap_the_refusal_names_that_cap(
+    client: TestClient, run_id: str, body: dict[str, object], loc: list[object], says: str
+) -> None:
+    """A student who sends 100 neurons is told the server's 8 (max_width), on create and on
+    PATCH alike, not a memory estimate blamed on another field or a schema's 4096 that
+    would only lead to a second refusal; and the run is unchanged."""
+    before = client.get(f"/api/runs/{run_id}").json()
+    for r in (client.post("/api/runs", json=body), client.patch(f"/api/runs/{run_id}", json=body)):
+        assert r.status_code == 422, r.text
+        issue = r.json()["detail"][0]
+        assert issue["loc"] == loc and says in issue["msg"], issue
+    assert client.get(f"/api/runs/{run_id}").json() == before
+
+
+def test_far_past_the_step_and_probe_caps_the_refusal_names_them(
+    client: TestClient, run_id: str
+) -> None:
+    for path, body, loc, says in [
+        ("step", {"steps": 10**30}, "steps", "at most 100000 steps (max_steps_per_request)"),
+        ("step", {"epochs": 10**11}, "epochs", "at most 100000 (max_steps_per_request)"),
+        ("probe", {"index": 10**12}, "index", "the training set has 250 examples (0..249)"),
+    ]:
+        r = client.post(f"/api/runs/{run_id}/{path}", json=body)
+        assert r.status_code == 422, r.text
+        issue = r.json()["detail"][0]
+        assert issue["loc"] == ["body", loc] and says in issue["msg"], issue
+    assert client.get(f"/api/runs/{run_id}").json()["step"] == 0
+
+
 @pytest.mark.parametrize(
     "path",
     [
