@@ -180,7 +180,7 @@ export class App {
     // The loss curve's x axis spans the timeline's steps: each step above its place on the timeline.
     this.view("loss-span", ["timeline", "run"], () => {
       const tl = s.timeline?.run_id === s.run?.id ? s.timeline : null;
-      this.loss.setSpan(tl ? sliderMax(tl.steps, s.frame.step) : null);
+      this.loss.setSpan(tl ? sliderMax(tl.steps, s.frame.step) : null, tl?.steps.at(-1) ?? -1);
     });
     s.on("frame", () => this.timelineFeed.frame(s.run?.id, s.frame.step));
     this.view("explain", ["frame", "settings", "selection", "mode"], () => s.mode === "normal" && this.explain.update(s.frame, s));

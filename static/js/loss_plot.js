@@ -34,6 +34,7 @@ export class LossPlot {
     this.dirty = false;
     this.rev = 0;
     this.span = null; // the steps the x axis spans at least (setSpan)
+    this.lastKept = -1; // the timeline's last kept step (setSpan): after the step shown, a rewind
     // The points after the step shown that a rewind undid (the page had them before it), drawn
     // faded while the run keeps its snapshots ahead (the span reaches past the step shown).
     this.ahead = empty();
@@ -79,10 +80,13 @@ export class LossPlot {
    * so that the timeline under the plot (timeline.js) has each step under the same step of
    * the curve. After a rewind the steps kept ahead are to the right of the step shown, where
    * the points the rewind undid are drawn faded over a band marked "undone" (draw).
+   * `lastKept`: the timeline's last kept step; only steps kept after the step shown make a
+   * rewind (the slider's range is at least 0-1 at step 0, where nothing was undone).
    */
-  setSpan(max) {
-    if (max === this.span) return;
+  setSpan(max, lastKept = -1) {
+    if (max === this.span && lastKept === this.lastKept) return;
     this.span = max;
+    this.lastKept = lastKept;
     this.draw();
   }
 
@@ -110,8 +114,10 @@ export class LossPlot {
     const lastStep = h.step.length ? h.step[h.step.length - 1] : 0;
     // After a rewind the axis spans the kept steps ahead too (the timeline below has them): the
     // points the rewind undid are drawn there faded, over a shaded "undone" band.
-    const rewound = this.span > Math.max(lastStep, this.at);
-    const x = this.span > lastStep ? { range: [0, this.span], autorange: false } : { autorange: true };
+    const rewound = this.lastKept > Math.max(lastStep, this.at);
+    const xmax = Math.max(this.span ?? 0, lastStep, 1);
+    const x = xmax > lastStep ? { range: [0, xmax], autorange: false } : { autorange: true };
+    if (xmax < 5) Object.assign(x, { tick0: 0, dtick: 1 }); // steps are whole: no "0.5" tick
     const ahead = rewound ? thin(after(this.ahead, this.at, this.span)) : empty();
     const traces = [
       { type: "scatter", mode, name: "train cost", x: h.step, y: h.train_cost, line: STYLE["train cost"], marker: dot(STYLE["train cost"]), hovertemplate: "step %{x}<br>train cost %{y:.4g}<extra></extra>" },

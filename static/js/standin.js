@@ -249,7 +249,7 @@ function drawGrid(ctx, geo, layout) {
   ctx.lineWidth = 1;
   if (layout.xaxis?.showgrid !== false) {
     ctx.strokeStyle = layout.xaxis?.gridcolor ?? "#eee";
-    for (const v of ticks(x.r0, x.r1, plotlyN(plot.w, false))) {
+    for (const v of xTicks(geo, layout)) {
       const p = Math.round(x.p(v)) + 0.5;
       if (!inside(p, plot.l, plot.w)) continue;
       ctx.beginPath();
@@ -269,6 +269,18 @@ function drawGrid(ctx, geo, layout) {
       ctx.stroke();
     }
   }
+}
+
+/** The x ticks as drawn: every `dtick` from `tick0` when the layout fixes them, else Plotly's
+ * auto ticks. */
+function xTicks({ x, plot }, layout) {
+  const { dtick, tick0 = 0 } = layout.xaxis ?? {};
+  if (!(dtick > 0)) return ticks(x.r0, x.r1, plotlyN(plot.w, false));
+  const lo = Math.min(x.r0, x.r1);
+  const hi = Math.max(x.r0, x.r1);
+  const out = [];
+  for (let v = tick0 + Math.ceil((lo - tick0) / dtick - 1e-9) * dtick; v <= hi + dtick * 1e-9; v += dtick) out.push(v);
+  return out;
 }
 
 /** Plotly's tick count for an axis of len px (nticks unset): len/80 (x) or len/40 (y),
@@ -301,7 +313,7 @@ function drawAxes(ctx, geo, layout) {
   ctx.textBaseline = "middle";
   ctx.textAlign = "center";
   ctx.font = `${layout.xaxis?.tickfont?.size ?? 10}px ${FONT}`;
-  const xt = ticks(x.r0, x.r1, plotlyN(plot.w, false));
+  const xt = xTicks(geo, layout);
   for (const v of xt) ctx.fillText(label(v), x.p(v), plot.t + plot.h + 7.5);
   ctx.textBaseline = "middle";
   ctx.textAlign = "right";

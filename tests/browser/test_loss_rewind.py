@@ -146,3 +146,34 @@ def test_after_a_rewind_the_loss_plot_draws_the_curve_to_the_step_shown(page) ->
     assert abs(end_cost - before["train_cost"][-1]) * px_cost <= 1.5
     assert all(x0 + dx * x >= step - 1 / px_step for x, _ in undone["pts"])
     assert any(f"after step {step}" in t and "undone" in t for t in d["text"]), d["text"]
+
+
+def _drawn_once_settled(page) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """The loss plot as drawn once the timeline for the frame shown has arrived and been
+    drawn (the band would come with it)."""
+    page.wait_for_function(
+        "(() => { const s = window.__bpv.store; return s.timeline && s.timeline.run_id === s.run.id"
+        " && s.timeline.step === s.frame.step && !window.__bpv.loss.dirty; })()",
+        timeout=15_000,
+    )
+    page.wait_for_timeout(300)  # a redraw the timeline set off
+    return page.evaluate(DRAWN)  # type: ignore[no-any-return]
+
+
+def test_no_rewind_no_undone_band_and_whole_steps(page) -> None:  # type: ignore[no-untyped-def]
+    """A reviewer found "undone: after step 0" over a 0-1 axis with a "0.5" step tick on a
+    fresh page, after Reset and after adding a layer: nothing was undone, and steps are
+    whole. Read from the drawing: no band label, no faded trace, every step tick a whole
+    number; then after a rewind the band is there (the test above checks it in full)."""
+    open_app(page, "hidden=4,2")
+    for moment in ("fresh", "layer added"):
+        d = _drawn_once_settled(page)
+        assert not any("undone" in t for t in d["text"]), (moment, d["text"])
+        assert not any("undone" in t["name"] for t in d["traces"]), moment
+        steps = [t[0].replace(",", "") for t in d["xticks"]]
+        assert steps and all(s.lstrip("−").isdigit() for s in steps), (moment, steps)
+        if moment == "fresh":
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.locator(".loss-plot").screenshot(path=str(ARTIFACTS / "loss-step0.png"))
+            page.click("#layer-add")
+            page.wait_for_function("window.__bpv.store.frame.sizes.length === 5", timeout=15_000)

@@ -132,7 +132,7 @@ def check_loss_plot_matches(pg, before: Image.Image, after: Image.Image) -> None
     got = pg.evaluate(LOSS_PARTS)
     div = got["div"]
     names = {t[0] for t in got["ticks"]}
-    assert {"0.5", "1", "100%"} <= names, names
+    assert {"0", "1", "100%"} <= names, names  # steps 0 and 1 (whole steps: no 0.5), 100 %
     assert {t[0] for t in got["titles"]} == {"step", "cost", "accuracy"}, got["titles"]
     for part in got["ticks"] + got["titles"]:
         n_a, xa, ya = ink(after, part)
