@@ -42,7 +42,10 @@ def agrees(shown: str, value: float) -> bool:
 
 
 def readout_at(pg, selector: str, k: int) -> str:  # type: ignore[no-untyped-def]
-    """Point at pixel k (row-major, 8×8) of an image and return the number the readout says."""
+    """Point at pixel k (row-major, 8×8) of an image and return the number the readout says
+    (the image scrolled into the digits' box first, as a person would: a click lower in the
+    panel may have scrolled it out)."""
+    pg.locator(selector).scroll_into_view_if_needed()
     box = pg.locator(selector).bounding_box()
     r, c = divmod(k, 8)
     pg.mouse.move(box["x"] + (c + 0.5) * box["width"] / 8, box["y"] + (r + 0.5) * box["height"] / 8)
