@@ -182,9 +182,17 @@ class Lab:
         self.timeline.drop_after(tr.step)  # a new future from here
         self._moved = True
 
+    def changed(self, new: Experiment) -> set[str]:
+        """The fields ``new`` changes that matter to this run: CSV text sent while neither
+        the old nor the new data is the CSV is only kept (for when it is picked)."""
+        changed = set(self.config.differs(new))
+        if "csv" in changed and self.config.dataset != "csv" and new.dataset != "csv":
+            changed.discard("csv")
+        return changed
+
     def needs_rebuild(self, new: Experiment) -> bool:
-        """``new`` changes more than the training rule and the probe."""
-        return not self.config.differs(new) <= KEEP_FIELDS
+        """``new`` changes more than the training rule, the probe and unused CSV text."""
+        return not self.changed(new) <= KEEP_FIELDS
 
     def slow_rebuild(self, new: Experiment) -> bool:
         """Rebuilding for ``new`` draws or parses new data (worth a worker thread)."""
@@ -193,7 +201,7 @@ class Lab:
     def retune(self, new: Experiment) -> bool:
         """Apply ``new`` without a rebuild if it changes only the training rule and the
         probe (the weights are kept); False (nothing done) if it needs a rebuild."""
-        changed = self.config.differs(new)
+        changed = self.changed(new)
         if not changed <= KEEP_FIELDS:
             return False
         if new.probe >= self.state.n_train:

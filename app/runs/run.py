@@ -24,7 +24,7 @@ from app.runs.experiment import Experiment
 from app.runs.frame_doc import Asked, frame_bytes
 from app.runs.lab import MAX_WEIGHT, Lab, RunDiverged
 from app.runs.measurements import HISTORY_POINTS, HistoryPoint, Measurements
-from app.runs.state import RunState, build, build_ready
+from app.runs.state import RunState, build, build_ready, csv_dataset
 from app.runs.work import Workers
 from app.settings import Settings
 
@@ -304,6 +304,9 @@ class Run:
         if plan.bytes > self.bytes:
             await self.grow(self, plan.bytes)
         if not plan.rebuild:
+            text = plan.config.csv
+            if text is not None and text != self.config.csv:  # kept, unused: checked all the same
+                await workers.run(csv_dataset, text, self.settings)
             self.keep(plan)
             return False
         job = "rebuilding the run (new data or network)"

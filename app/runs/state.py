@@ -102,11 +102,16 @@ class RunState:
 def _dataset(config: Experiment, settings: Settings, rng: np.random.Generator) -> Dataset:
     if config.dataset == "csv":
         assert config.csv is not None
-        try:
-            return csv_to_dataset(config.csv, settings.max_rows, settings.max_inputs + 1)
-        except CSVError as e:
-            raise ConfigError(("csv",), str(e)) from None
+        return csv_dataset(config.csv, settings)
     return make_dataset(config.dataset, config.noise, rng)
+
+
+def csv_dataset(text: str, settings: Settings) -> Dataset:
+    """The CSV text's data; a ConfigError naming ``csv`` (line and column) if it is not."""
+    try:
+        return csv_to_dataset(text, settings.max_rows, settings.max_inputs + 1)
+    except CSVError as e:
+        raise ConfigError(("csv",), str(e)) from None
 
 
 def _extent(points: Array) -> list[list[float]]:
@@ -157,6 +162,10 @@ def build(config: Experiment, settings: Settings, reuse: RunState | None = None)
     else:
         ds = _dataset(config, settings, data_rng)
         train_idx, test_idx = None, None
+        if config.dataset != "csv" and config.csv is not None:
+            # kept for when the dataset is 'csv' (the page's other data brings it back):
+            # refused now, with its line and column, rather than when it is picked
+            csv_dataset(config.csv, settings)
     n = len(ds.points)
     if n > settings.max_rows:
         raise ConfigError(("dataset",), f"at most {settings.max_rows} rows (max_rows)")

@@ -275,3 +275,26 @@ def test_csv_values_at_the_cap_train_with_a_finite_extent(client: TestClient) ->
     data = client.get(f"/api/runs/{r.json()['id']}/data").json()
     (lo_x, hi_x), (lo_y, hi_y) = data["extent"]  # numbers (null before), around the data
     assert lo_x <= -1e12 and hi_x >= 1e12 and lo_y <= 0 and hi_y >= 19 * 5e10
+
+
+def test_csv_text_is_checked_even_while_another_dataset_is_used(
+    client: TestClient, run_id: str
+) -> None:
+    """CSV text sent with another dataset is kept for when the CSV is picked: it is checked
+    when it arrives (a reviewer's ``1e400`` was stored and only refused later), and keeping
+    it loses nothing already there (the run is not rebuilt)."""
+    assert client.post(f"/api/runs/{run_id}/step", json={"steps": 30}).status_code == 200
+    for bad, where in [("a,b\n1,1e400\n", "line 2: column 2"), ("a,b\nx,2\n", "line 2: column 1")]:
+        r = client.post("/api/runs", json={"csv": bad})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "csv"], r.text
+        assert where in r.json()["detail"][0]["msg"]
+        r = client.patch(f"/api/runs/{run_id}", json={"csv": bad})
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "csv"], r.text
+        assert where in r.json()["detail"][0]["msg"]
+    run = client.get(f"/api/runs/{run_id}").json()
+    assert run["step"] == 30 and run["config"]["csv"] is None
+    good = "u,v,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20))
+    r = client.patch(f"/api/runs/{run_id}", json={"csv": good})
+    assert r.status_code == 200 and r.json()["step"] == 30 and r.json()["config"]["csv"] == good
+    r = client.patch(f"/api/runs/{run_id}", json={"dataset": "csv"})
+    assert r.status_code == 200 and r.json()["sizes"][0] == 2 and r.json()["n_train"] == 10
