@@ -245,8 +245,10 @@ def frame_cost(
         "encode_floor_steps": floor / step,
         "repeat_frame_us": per_call_us(run.frame, clock=clock),  # nothing changed: cached
         "floor_us": work["floor_us"],
-        "floor_steps": work["floor_us"] / step,
-        "floor_parts_steps": {k: v / step for k, v in work.items() if k != "floor_us"},
+        "floor_steps": work["floor_us"] / work["step_us"],
+        "floor_parts_steps": {
+            k: v / work["step_us"] for k, v in work.items() if k not in ("floor_us", "step_us")
+        },
         "frame_bytes": float(len(frame)),
         "packed_bytes": float(len(run.frame(packed=True))),
         "grid_bytes": float(len(run.frame(grid=True))),
@@ -262,7 +264,8 @@ def work_floor(run: Run, clock: Callable[[], float]) -> dict[str, float]:
     (train and test cost and accuracy) and the saturation count on it; on the grid frame
     the decision-boundary grid (its forward pass and rounding) and the layer histograms.
     ``floor_us``: their weighted sum per frame, a lower bound on a frame's cost that only
-    showing less, or less often, or compiled kernels would lower."""
+    showing less, or less often, or compiled kernels would lower; ``step_us``: the fast step
+    timed among them (``train(20) / 20``), their unit."""
     from app.core import saturation
     from app.runs import layer_stats
 
@@ -291,11 +294,14 @@ def work_floor(run: Run, clock: Callable[[], float]) -> dict[str, float]:
     if st.grid is not None:
         grid = st.grid
         parts["grid"] = lambda: grid.compute(net)
+    parts["steps"] = lambda: tr.train(20)  # the fast step, timed among the parts
     t = interleaved_us(parts, seconds=2.0, clock=clock)
+    step = t.pop("steps") / 20
     weight = {"metrics": fresh / every, "saturation": fresh / every}
     weight.update(histograms=1 / every, grid=1 / every)
     out = {name: us * weight.get(name, 1.0) for name, us in t.items()}
     out["floor_us"] = sum(out.values())
+    out["step_us"] = step
     return out
 
 
