@@ -6,8 +6,11 @@ or on the data (a run's widths, depth and batch size: :func:`app.runs.config.che
 steps per request; a probe's index) are checked before anything is built, by refusals that
 name the cap, and are patched into the OpenAPI document by :func:`app.api.openapi.install`;
 such fields have no schema maximum here, which would answer a far bigger value with a limit
-that is not the server's. The ``HARD_*`` bounds keep the other fields (indices into a
-network, ``POST /api/backprop``'s sizes) within what any server could hold.
+that is not the server's. Indices into a run's network (``l``, ``j``, ``k`` of a weight, a
+neuron, a nudge, a selection) have none either: the network's own shape bounds them, and
+the refusal says it ("layer 3 has 2 neurons: j must be 0..1"). The ``HARD_*`` bounds keep
+the other fields (``POST /api/backprop``'s sizes, a document's arrays) within what any
+server could hold.
 
 Indexing follows ``notation.md``: per-layer lists start at the first non-input layer, so
 ``weights[i][j][k]`` is ``w^{i+2}_jk``, row j = destination neuron in layer l, column k =
@@ -513,9 +516,9 @@ class SetWeightMessage(WeightRequest, Tagged):
     """``w^l_jk = value``; j (destination, layer l) and k (source, layer l-1) are 0-based."""
 
     type: Literal["set_weight"]
-    l: int = Field(ge=2, le=HARD_LAYERS + 2, description="layer 2..L")  # noqa: E741
-    j: int = Field(ge=0, le=HARD_WIDTH - 1, description="neuron in layer l, 0-based")
-    k: int = Field(ge=0, le=HARD_WIDTH - 1, description="neuron in layer l-1, 0-based")
+    l: int = Field(ge=2, description="layer 2..L")  # noqa: E741
+    j: int = Field(ge=0, description="neuron in layer l, 0-based")
+    k: int = Field(ge=0, description="neuron in layer l-1, 0-based")
 
 
 class SetMessage(RunConfig, Tagged):
@@ -527,11 +530,9 @@ class SelectMessage(Tagged):
     this stream carries in full precision (``explain``); ``l`` null clears it."""
 
     type: Literal["select"]
-    l: int | None = Field(default=None, ge=1, le=HARD_LAYERS + 2, description="layer 1..L")  # noqa: E741
-    j: int = Field(default=0, ge=0, le=HARD_WIDTH - 1, description="neuron in layer l, 0-based")
-    k: int | None = Field(
-        default=None, ge=0, le=HARD_WIDTH - 1, description="edge source in layer l-1, 0-based"
-    )
+    l: int | None = Field(default=None, ge=1, description="layer 1..L")  # noqa: E741
+    j: int = Field(default=0, ge=0, description="neuron in layer l, 0-based")
+    k: int | None = Field(default=None, ge=0, description="edge source in layer l-1, 0-based")
 
 
 ClientMessage = Annotated[

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from app.api.deps import RunDep, WorkersDep
 from app.api.errors import config_error
-from app.api.models import HARD_LAYERS, HARD_WIDTH, Strict
+from app.api.models import Strict
 from app.api.responses import OrjsonResponse, errors
 from app.core import nudge as core
 from app.runs.config import ConfigError
@@ -58,8 +58,8 @@ Epsilon = Annotated[
         "1 instead of max(1, |q|))",
     ),
 ]
-Layer = Annotated[int, Field(ge=1, le=HARD_LAYERS + 2, description="layer l = 2..L")]
-Neuron = Annotated[int, Field(ge=0, le=HARD_WIDTH - 1)]
+Layer = Annotated[int, Field(ge=1, description="layer l = 2..L")]
+Neuron = Annotated[int, Field(ge=0)]
 
 
 class NudgeRequest(Strict):

@@ -33,8 +33,6 @@ from app.api.errors import config_error
 from app.api.frame_model import Frame, NeuronGrid
 from app.api.mapping import changes_of, experiment_of, run_info
 from app.api.models import (
-    HARD_LAYERS,
-    HARD_WIDTH,
     History,
     ProbeRequest,
     RunConfig,
@@ -85,15 +83,9 @@ def _selection(run: Any, explain: str | None) -> insight.Selection | None:
         ) from None
 
 
-LayerPath = Annotated[
-    int, Path(ge=2, le=HARD_LAYERS + 2, description="layer l = 2..L the weight leads into")
-]
-DestPath = Annotated[
-    int, Path(ge=0, le=HARD_WIDTH - 1, description="j: neuron in layer l (0-based)")
-]
-SourcePath = Annotated[
-    int, Path(ge=0, le=HARD_WIDTH - 1, description="k: neuron in layer l-1 (0-based)")
-]
+LayerPath = Annotated[int, Path(ge=2, description="layer l = 2..L the weight leads into")]
+DestPath = Annotated[int, Path(ge=0, description="j: neuron in layer l (0-based)")]
+SourcePath = Annotated[int, Path(ge=0, description="k: neuron in layer l-1 (0-based)")]
 
 
 @router.post(
@@ -338,8 +330,8 @@ async def read_history(
 )
 async def read_neuron_grid(
     run: RunDep,
-    l: Annotated[int, Path(ge=1, le=HARD_LAYERS + 2, description="layer l = 1..L")],  # noqa: E741
-    j: Annotated[int, Path(ge=0, le=HARD_WIDTH - 1, description="neuron in layer l, 0-based")],
+    l: Annotated[int, Path(ge=1, description="layer l = 1..L")],  # noqa: E741
+    j: Annotated[int, Path(ge=0, description="neuron in layer l, 0-based")],
 ) -> JSONResponse:
     """Neuron `a^l_j` over the 64 x 64 grid of the input plane (`values[r][c]` at
     `(x1[c], x2[r])`, 4 significant digits): what the page shows while a neuron is hovered."""

@@ -399,3 +399,32 @@ def test_a_command_is_refused_alike_by_rest_and_the_stream(client: TestClient, r
         assert err["detail"].endswith(f": {msg}"), (msg, err)
     assert "0..249" in rest_msgs[0] and "j must be 0..1" in rest_msgs[1]
     assert "125000 steps" in rest_msgs[2] and "max_steps_per_request" in rest_msgs[2]
+
+
+def test_far_past_any_network_an_index_is_refused_with_the_networks_own_limit(
+    client: TestClient, run_id: str
+) -> None:
+    """j = 5000 into a layer of 2 neurons (past any width a server allows) is told "j must be
+    0..1" by REST and by the stream alike, as j = 2 is: not a schema's 4095 that would only
+    lead to a second refusal. Likewise l = 99 and 10^30, and the nudge's and grid's indices."""
+    base = f"/api/runs/{run_id}"
+    far = [
+        (client.put(f"{base}/weights/3/5000/0", json={"value": 1.0}), "j must be 0..1"),
+        (client.put(f"{base}/weights/{10**30}/0/0", json={"value": 1.0}), "L = 4"),
+        (client.put(f"{base}/weights/3/0/5000", json={"value": 1.0}), "k must be 0..3"),
+        (client.get(f"{base}/grid/2/5000"), "j must be 0..3"),
+        (client.get(f"{base}/grid/99/0"), "L = 4"),
+        (client.post(f"{base}/nudge", json={"of": "z", "l": 3, "j": 10**12}), "j must be 0..1"),
+        (client.post(f"{base}/nudge_layer", json={"l": 99}), "L = 4"),
+    ]
+    for r, says in far:
+        assert r.status_code == 422, r.text
+        assert says in r.json()["detail"][0]["msg"], r.text
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "set_weight", "l": 3, "j": 5000, "k": 0, "value": 1.0, "id": 1})
+        ws.send_json({"type": "select", "l": 99, "j": 0, "id": 2})
+        errors = [next_of(ws, "error") for _ in range(2)]
+    assert [e["id"] for e in errors] == [1, 2]
+    assert "j must be 0..1" in errors[0]["detail"], errors[0]
+    assert "L = 4" in errors[1]["detail"], errors[1]
