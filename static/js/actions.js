@@ -6,8 +6,8 @@ import { api } from "./api.js";
 import { banner } from "./banner.js";
 import { plainWords } from "./controls.js";
 import { saveFile } from "./downloads.js";
-import { refusalText } from "./save_open.js";
-import { KEEP_WEIGHTS, settingsFromRun } from "./state.js";
+import { lockRefusal, refusalText } from "./save_open.js";
+import { KEEP_WEIGHTS, configOf, settingsFromRun } from "./state.js";
 
 /** The actions of app (an App: its store, session and setMode). */
 export function makeActions(app) {
@@ -106,13 +106,21 @@ export function makeActions(app) {
     /**
      * Open a saved run (a file's text): the server makes a run of it, and the page switches to
      * it as to any new run (settings, link, stream); the previous run is closed. A refused
-     * document changes nothing and the banner says which field and why. Resolves true if opened.
+     * document changes nothing and the banner says which field and why. While the link locks
+     * anything, a document whose locked or hidden settings are not the page's is refused here
+     * (lockRefusal), before the server is asked. Resolves true if opened.
      */
     async open(text, filename) {
       let run;
       try {
         const doc = JSON.parse(text);
         if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw Object.assign(new Error("no object"), { notObject: true });
+        const { lock, hide } = store.settings;
+        const locked = lockRefusal(filename, doc, { config: store.run?.config ?? configOf(store.settings), csvText: store.csvText ?? null, lock, hide });
+        if (locked) {
+          banner.show("open", { level: "error", dismiss: true, text: locked });
+          return false;
+        }
         run = await api.importRun(doc);
         const csv = doc.settings?.dataset === "csv" ? doc.settings.csv ?? null : null;
         banner.clear("open");

@@ -25,6 +25,26 @@ export const ALIASES = {
 };
 export const canonical = (name) => (Object.hasOwn(ALIASES, name) ? ALIASES[name] : name);
 
+/** What a locked control says: the name in the link's lock= that holds it. */
+export function lockNote(store, key) {
+  const by = store.settings.lock.includes(key) ? key : "all";
+  return `Locked by this page's link (lock=${by})`;
+}
+
+/** A locked control's title and aria-description say so (note), its own title kept for when
+ * it is not (note null). */
+function sayLocked(el, note) {
+  if (note) {
+    if (!("titleUnlocked" in el.dataset)) el.dataset.titleUnlocked = el.getAttribute("title") ?? "";
+    el.title = note;
+    el.setAttribute("aria-description", note);
+  } else if ("titleUnlocked" in el.dataset) {
+    el.title = el.dataset.titleUnlocked;
+    delete el.dataset.titleUnlocked;
+    el.removeAttribute("aria-description");
+  }
+}
+
 function options(select, items, label = (v) => String(v)) {
   setHTML(select, html`${items.map((v) => html`<option value="${v ?? ""}">${label(v)}</option>`)}`);
 }
@@ -270,13 +290,13 @@ export class Controls {
     const csv = store.settings.dataset === "csv";
     const image = this.opts.datasets.find((x) => x.name === store.settings.dataset)?.image; // the digits' pixels
     const d = csv ? (store.data?.train?.points?.[0]?.length ?? 2) : image ? image[0] * image[1] : 2;
-    const key = `${csv}|${d}|${store.locked("noise")}|${store.locked("features")}`;
+    const key = `${csv}|${d}|${store.locked("noise")}|${store.locked("features")}|${store.locked("regenerate")}`;
     if (key === this.shapeKey) return;
     this.shapeKey = key;
     const noise = $("#noise");
     noise.disabled = csv || store.locked("noise");
-    noise.closest("label").title = csv ? "Noise is added only to the built-in data sets, not to your own CSV data." : "";
-    $("#regenerate").title = csv ? "A new seed: for CSV data it reshuffles the train/test split, the initial weights and the batch order." : "";
+    noise.closest("label").title = store.locked("noise") ? lockNote(store, "noise") : csv ? "Noise is added only to the built-in data sets, not to your own CSV data." : "";
+    $("#regenerate").title = store.locked("regenerate") ? lockNote(store, "regenerate") : csv ? "A new seed: for CSV data it reshuffles the train/test split, the initial weights and the batch order." : "";
     let note = $("#features-note");
     if (!note) {
       note = document.createElement("p");
@@ -311,14 +331,18 @@ export class Controls {
     }
   }
 
+  /** hide= / lock=: hidden controls, and locked ones disabled with a title saying why. */
   applyFlags(store) {
     for (const el of $$("[data-control]")) {
       const key = el.dataset.control;
       el.hidden = store.hidden(key);
       const locked = store.locked(key);
       el.classList.toggle("locked", locked);
+      const inputs = el.matches("button, select, input") ? [el] : $$("button, select, input", el);
+      const note = locked ? lockNote(store, key) : null;
+      for (const x of new Set([el, ...inputs])) sayLocked(x, note);
       if (!locked) continue;
-      for (const input of el.matches("button, select, input") ? [el] : $$("button, select, input", el)) input.disabled = true;
+      for (const input of inputs) input.disabled = true;
     }
   }
 
