@@ -11,7 +11,7 @@ import { Sheet } from "./digits.js";
 import { classOf, imageShape } from "./digit_views.js";
 import { eq, math, mi, mo, num, odot, paren, row, sum, sym, times } from "./mathml.js";
 import { NudgePanel } from "./nudge.js";
-import { ACT_LABEL, COST_LABEL, REG_LABEL, actAbout, costAbout, evalTokens, explainFor, formulaMath, nodeVector, regAbout, sheetTokens } from "./quantities.js";
+import { ABOUT, ACT_LABEL, COST_LABEL, FEEDBACK_LABEL, REG_LABEL, actAbout, costAbout, evalTokens, explainFor, formulaMath, layer, nodeVector, regAbout, sheetTokens } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
 
@@ -108,12 +108,13 @@ export class ExplainPanel {
     const ex = sel ? explainFor(frame, sel) : null;
     const mean = store.settings.over === "mean";
     const note = sel ? probeNote(frame, store) : ""; // the probe line of a neuron or edge view
+    const rule = ruleOf(frame, store); // null under the transpose
     if (!sel) [title, content] = intro(frame);
     else if (sel.type !== "edge" && sel.l === 1) [title, content] = inputView(frame, sel, note);
     else if (!ex) [title, content] = waiting(sel);
-    else if (sel.type === "edge") [title, content] = edgeView(frame, ex, this.edgeEdit(sel), note);
-    else if (sel.l === frame.sizes.length) [title, content] = (mean ? bp1MeanView : bp1View)(frame, ex, note);
-    else [title, content] = (mean ? bp2MeanView : bp2View)(frame, ex, note);
+    else if (sel.type === "edge") [title, content] = edgeView(frame, ex, this.edgeEdit(sel), note, rule);
+    else if (sel.l === frame.sizes.length) [title, content] = (mean ? bp1MeanView : bp1View)(frame, ex, note, rule);
+    else [title, content] = (mean ? bp2MeanView : bp2View)(frame, ex, note, rule);
     if (sel && ex && sel.l > 1) content = html`${content}${this.nudge.render(frame, sel)}`;
     // Frames keep coming while the learner types: keep the typed text, the focus and the caret.
     const input = this.body.querySelector("[data-weight-input]");
@@ -157,6 +158,31 @@ function probeNote(frame, store) {
 }
 const PROBE_ALL = 8; // a probe with up to this many inputs is written in full,
 const PROBE_FIRST = 4; // a longer one as its first few values
+
+/** The run's feedback rule when it is not the transpose (the frame then carries backprop's δ
+ * as `true_delta` beside the rule's): {label} as the Model panel names it; else null. */
+function ruleOf(frame, store) {
+  if (!frame.layers.some((x) => x.true_delta !== undefined)) return null;
+  const name = store.settings.feedback;
+  const about = ABOUT.feedback[name];
+  return { label: about && !about.exact ? FEEDBACK_LABEL[name] : null };
+}
+
+/** What the BP2 section says first under a rule: which rule trains, and whose numbers follow. */
+function ruleNote(rule, l, L) {
+  const who = rule.label ? html`“${rule.label}”` : "another rule than the transpose";
+  return html`<p class="note rule-note" data-rule-note><b>This run trains with ${who}</b>: its δ is ${math(paren(mi("B"), sym.delta(l + 1)), odot(), sym.sigmaPrime(sym.z(l)))}, the rule's matrix B in place of ${math(sym.wT(l + 1))}, and the network shows that δ. Below: <b>backprop's BP2 with backprop's numbers</b>, same weights and probe (${l + 1 === L ? html`${math(sym.delta(l + 1, "j"))} is the output's δ, the same under every rule` : html`${math(sym.delta(l + 1, "j"))} is backprop's too, not the rule's`}).</p>`;
+}
+
+/** Backprop's δ^l_k beside the rule's, each as the frame carries it (4 significant digits). */
+function ruleCompare(frame, rule, l, k) {
+  const cur = layer(frame, l);
+  const who = rule.label ? html`“${rule.label}”` : "the run's rule";
+  return html`<div class="rule-compare" data-rule-compare>
+    <p data-rule-row>backprop's ${math(sym.delta(l, k), eq())} <b data-backprop-delta="${cur.true_delta[k]}">${fmt(cur.true_delta[k])}</b> <span class="dim">(the transpose's, as in the equation above)</span></p>
+    <p data-rule-row>this run's ${math(sym.delta(l, k), eq())} <b data-rule-delta="${cur.delta[k]}">${fmt(cur.delta[k])}</b> <span class="dim">(the rule's, ${who}, as the network shows it; the next update uses this one)</span></p>
+  </div>`;
+}
 
 const DIGITS_NOTE = html`<p class="note digits-note">The server sends these numbers unrounded; each is shown with as many significant digits as its equation needs for the “=” to hold to the last digit shown.</p>`;
 
@@ -258,7 +284,7 @@ function inputView(frame, sel, note) {
 
 const msubX = (j) => html`<msub><mi>x</mi><mn>${j + 1}</mn></msub>`;
 
-function bp2View(frame, ex, note) {
+function bp2View(frame, ex, note, rule = null) {
   const { l, j: k } = ex;
   const P = ex.probe;
   const actName = frame.activations[l - 2];
@@ -286,18 +312,20 @@ function bp2View(frame, ex, note) {
   );
   const title = html`BP2 for neuron k = ${k + 1} in layer l = ${l} (${act})`;
   const content = html`<div class="explain-cols"><div class="explain-left">
+    ${rule ? ruleNote(rule, l, frame.sizes.length) : ""}
     <p class="eq-head">${math(sym.delta(l, k), eq(), sym.sigmaPrime(sym.z(l, k)), times(), sum(row(mi("j"))), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"))}</p>
-    <p class="note">Each neuron j of layer ${l + 1} sends its error back along the edge it was fed by, weighted by the same weight:</p>
+    <p class="note">${rule ? "In backprop, each" : "Each"} neuron j of layer ${l + 1} sends its error back along the edge it was fed by, weighted by the same weight:</p>
     <table class="terms">${rows}
       <tr class="sumrow"><td>${math(sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"))}</td>
         <td colspan="2" data-bp2-sum="${P.sum}">${arith(sh, sumEq, "bp2-sum")}</td></tr>
       ${primeRow(sh, spEq, actName, l, k, P.z, "sp")}
-      <tr class="result"><td>${math(sym.delta(l, k))}</td>
+      <tr class="result"><td>${rule ? html`<span class="dim">backprop's</span> ` : ""}${math(sym.delta(l, k))}</td>
         <td colspan="2" data-bp2-delta="${P.delta}">${arith(sh, deltaEq, "bp2-delta")}</td></tr>
     </table>
+    ${rule ? ruleCompare(frame, rule, l, k) : ""}
     ${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}
     ${note}</div>
-    <div class="explain-right">${bp2Matrix(frame, l, k)}</div></div>`;
+    <div class="explain-right">${bp2Matrix(frame, l, k, rule?.label)}</div></div>`;
   return [title, content];
 }
 
@@ -310,7 +338,7 @@ function meanRows(sh, rows, makeRow) {
   return { shown, eqs };
 }
 
-function bp2MeanView(frame, ex) {
+function bp2MeanView(frame, ex, _note, rule = null) {
   const { l, j: k, m } = ex;
   const actName = frame.activations[l - 2];
   const sh = new Sheet();
@@ -333,15 +361,16 @@ function bp2MeanView(frame, ex) {
   const title = html`Batch mean of BP2 for neuron k = ${k + 1} in layer l = ${l} (${ACT_LABEL[actName] ?? actName}), batch of ${m}`;
   const rel = ex.batch.mean_delta === 0 ? null : Math.abs(B.product_of_means / ex.batch.mean_delta - 1);
   const content = html`<div class="explain-cols flow"><div class="explain-left">
+    ${rule ? ruleNote(rule, l, frame.sizes.length) : ""}
     <p class="eq-head">${math(html`<mover>${sym.delta(l, k)}<mo>‾</mo></mover>`, eq(), mfrac1(m), sum(mi("x")), sym.sigmaPrime(sym.z(l, k)), times(), html`<msub>${paren(sym.wT(l + 1), sym.delta(l + 1))}<mi>k</mi></msub>`)}</p>
     <p class="note">BP2 holds for each example x of the batch; the batch-mean δ is the mean of those per-example products, row by row:</p>
     <div class="mean-rows"><table class="terms compact"><tr><th>x</th><th>σ′(z) · Σ w δ = δ</th></tr>${shown.map(
       (r, x) => html`<tr data-mean-row="${x}"><td>${x + 1}</td><td>${arith(sh, eqs[x], "mean-row")}</td></tr>`,
     )}</table></div>
     ${meanEq !== null ? html`<p class="result">mean δ:</p><div class="mean-eq" data-mean-delta="${ex.batch.mean_delta}">${arith(sh, meanEq, "mean-delta")}</div>` : html`<p class="note">The first ${MAX_ROWS} of ${m} rows are shown; their mean over all ${m} is <b data-mean-delta="${ex.batch.mean_delta}">${sh.text("mean")}</b>.</p>`}
-    <p class="note"><b>Not BP2 on the means.</b> The mean of a product is not the product of the means: mean σ′ times the sum over the mean δ of layer ${l + 1} gives ${arith(sh, pomEq, "product-of-means")}, which is not the batch-mean δ${rel === null ? "" : html` (it is off by ${fmt(100 * rel, 2)} %)`}. So the network view's batch-mean colours do not obey BP2 between layers; each example's numbers do.</p>
+    <p class="note"><b>Not BP2 on the means.</b> The mean of a product is not the product of the means: mean σ′ times the sum over the mean δ of layer ${l + 1} gives ${arith(sh, pomEq, "product-of-means")}, which is not the batch-mean δ${rel === null ? "" : html` (it is off by ${fmt(100 * rel, 2)} %)`}. ${rule ? html`And the network view's batch-mean colours are the rule's δ, not these.` : html`So the network view's batch-mean colours do not obey BP2 between layers; each example's numbers do.`}</p>
     ${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}</div>
-    <div class="explain-right"><p class="note">The matrix form of BP2 holds per example: it is drawn for the probe.</p>${bp2Matrix(frame, l, k)}</div></div>`;
+    <div class="explain-right"><p class="note">The matrix form of BP2 holds per example: it is drawn for the probe.</p>${bp2Matrix(frame, l, k, rule?.label)}</div></div>`;
   return [title, content];
 }
 
@@ -367,7 +396,7 @@ function bp1Lines(sh, frame, ex, P, prefix) {
   return { gEq, spEq, dEq: sh.eq([id("g"), "·", id("sp")], id("d")) };
 }
 
-function bp1View(frame, ex, note) {
+function bp1View(frame, ex, note, rule = null) {
   const { l, j } = ex;
   const P = ex.probe;
   const act = frame.activations[l - 2];
@@ -395,7 +424,7 @@ function bp1View(frame, ex, note) {
   }
   const content = html`<div class="explain-cols"><div class="explain-left">${lines}${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}
     <p class="note">${l > 2 ? html`This error is where backpropagation starts: BP2 carries it back to layer ${l - 1}.` : html`With no hidden layer there is no BP2: BP4 turns this δ straight into the gradients of the weights into the output.`}</p>${note}</div>
-    <div class="explain-right">${l > 2 ? bp2Matrix(frame, l - 1, null) : html``}</div></div>`;
+    <div class="explain-right">${l > 2 ? bp2Matrix(frame, l - 1, null, rule?.label) : html``}</div></div>`;
   return [title, content];
 }
 
@@ -421,7 +450,7 @@ function bp1MeanView(frame, ex) {
 
 const mfracD = (s) => html`<mfrac><mrow><mo>∂</mo><mi>C</mi></mrow><mrow><mo>∂</mo>${s}</mrow></mfrac>`;
 
-function edgeView(frame, ex, edit, note) {
+function edgeView(frame, ex, edit, note, rule = null) {
   const { l, j, k, m } = ex;
   const P = ex.probe;
   const U = ex.update;
@@ -469,7 +498,14 @@ function edgeView(frame, ex, edit, note) {
   const W = sym.w(l, j, k);
   const regTerm = reg ? row(mfrac(mi("λ"), mi("n")), formulaMath(rPrime, { w: W })) : null;
   const regName = reg ? html`${math(regTerm)} (${REG_LABEL[U.regulariser] ?? U.regulariser})` : "";
+  // Under a rule the explain numbers are backprop's; below the output layer its δ and step differ.
+  const ruled = rule && l < frame.sizes.length;
+  const who = rule?.label ? html`“${rule.label}”` : "another rule than the transpose";
+  const ruleEdge = ruled
+    ? html`<p class="note rule-note" data-rule-note><b>This run trains with ${who}</b>: the δ, BP4 and step below are <b>backprop's</b> (same weights, probe and batch). This run's rule gives ${math(sym.delta(l, j))} = <b data-rule-delta="${layer(frame, l).delta[j]}">${fmt(layer(frame, l).delta[j])}</b> (backprop's: ${fmt(layer(frame, l).true_delta[j])}), and its next update applies ${math(sym.dC(sym.w(l, j, k)))} = <b data-rule-grad="${layer(frame, l).grad_w[j][k]}">${fmt(layer(frame, l).grad_w[j][k])}</b>, not the one below.</p>`
+    : "";
   const content = html`<div class="explain-cols flow"><div class="explain-left">
+    ${ruleEdge}
     <p class="eq-head weight-edit"><label>${math(W, eq())}<input type="text" inputmode="decimal" spellcheck="false" autocomplete="off" size="9"
       data-weight-input="${edit.key}" data-shown="${weightText(w)}" value="${weightText(w)}" aria-label="${name.w(l, j, k)}: type a new weight, then Enter"></label>
       <span class="dim">|w| ≤ 100, Enter sets it</span></p>
@@ -483,7 +519,7 @@ function edgeView(frame, ex, edit, note) {
     ${approxNote(sh, CANCEL_WHY)}${DIGITS_NOTE}
     ${note}</div>
     <div class="explain-right">
-    <p class="eq-head">The next SGD step (batch of ${m})</p>
+    <p class="eq-head">${ruled ? "Backprop's SGD step, not this run's" : "The next SGD step"} (batch of ${m})</p>
     <div class="update">
       <p>${math(sym.dC(W), eq(), html`<mi>mean</mi>`, paren(sym.a(l - 1, k), sym.delta(l, j)), ...(reg ? [mo("+"), regTerm] : []))}</p>
       <p class="dim">the mean of ${math(sym.a(l - 1, k), sym.delta(l, j))} over the batch (BP4)${reg ? html`, plus the ${regName} term: ${arith(sh, regEq, "edge-reg")}` : ""}</p>

@@ -44,18 +44,21 @@ export const NODE_LABEL = { delta: "error δ", a: "activation a", z: "weighted i
  * The page keeps no list of activations of its own: labels, symbols, ranges and σ′ formulas
  * all come from here.
  */
-export const ABOUT = { activations: {}, costs: {}, regularisers: {} };
+export const ABOUT = { activations: {}, costs: {}, regularisers: {}, feedback: {} };
 /** name → label for people ("leaky ReLU"), filled by learnChoices. */
 export const ACT_LABEL = {};
 export const COST_LABEL = {};
 export const REG_LABEL = {};
+/** A feedback rule's label ("random (feedback alignment)"), from the Model panel's options. */
+export const FEEDBACK_LABEL = {};
 
 /** Learn the labels and properties of every choice from /api/options' `about`. */
 export function learnChoices(about) {
-  for (const key of ["activations", "costs", "regularisers"]) Object.assign(ABOUT[key], about?.[key] ?? {});
+  for (const key of ["activations", "costs", "regularisers", "feedback"]) Object.assign(ABOUT[key], about?.[key] ?? {});
   for (const [n, a] of Object.entries(ABOUT.activations)) ACT_LABEL[n] = a.label;
   for (const [n, c] of Object.entries(ABOUT.costs)) COST_LABEL[n] = c.label;
   for (const [n, r] of Object.entries(ABOUT.regularisers)) REG_LABEL[n] = r.label;
+  for (const [n, r] of Object.entries(ABOUT.feedback)) FEEDBACK_LABEL[n] = r.label;
 }
 
 /** The registry's entry for an activation ({label, symbol, elementwise, bounds, cut, kink, prime_from_a, ...}), or null. */
