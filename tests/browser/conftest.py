@@ -238,6 +238,22 @@ def open_app(pg, hash_: str = "", frames: int = 1):  # type: ignore[no-untyped-d
     return pg
 
 
+def digits_shown(pg) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the page shows the book's digits (the 64-30-10 network and its views)."""
+    pg.wait_for_function(
+        "window.__bpv.store.frame.sizes.join() === '64,30,10'"
+        " && !document.querySelector('#digits').hidden",
+        timeout=30_000,
+    )
+
+
+def trained_to(pg, steps: int, also: str = "true") -> None:  # type: ignore[no-untyped-def]
+    """Train ``steps`` steps through the page's own stream (``__bpv.send``) and wait until
+    the frame of that step is on screen and the JS condition ``also`` holds."""
+    pg.evaluate(f"window.__bpv.send({{type: 'step', steps: {steps}}})")
+    pg.wait_for_function(f"window.__bpv.store.frame.step === {steps} && ({also})", timeout=60_000)
+
+
 def frame_value(pg, expr: str):  # type: ignore[no-untyped-def]
     """Evaluate ``expr`` with ``f`` bound to the latest frame on screen."""
     return pg.evaluate(f"(() => {{ const f = window.__bpv.store.frame; return {expr}; }})()")

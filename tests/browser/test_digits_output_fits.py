@@ -18,7 +18,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, digits_shown, trained_to
 
 pytestmark = pytest.mark.browser
 
@@ -77,17 +77,9 @@ def overlap(a: dict, b: dict) -> float:
 @pytest.mark.parametrize(("w", "h"), SIZES)
 def test_digits_output_column_is_whole(open_at, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
     pg = open_at(w, h, DIGITS)
-    pg.wait_for_function(
-        "window.__bpv.store.frame.sizes.join() === '64,30,10'"
-        " && !document.querySelector('#digits').hidden",
-        timeout=30_000,
-    )
-    pg.evaluate(f"window.__bpv.send({{type: 'step', steps: {STEPS}}})")
-    pg.wait_for_function(
-        f"window.__bpv.store.frame.step === {STEPS}"
-        f" && document.querySelector('#digits .dg-acc').textContent.includes('at step {STEPS}')",
-        timeout=60_000,
-    )
+    digits_shown(pg)
+    shown = f"document.querySelector('#digits .dg-acc').textContent.includes('at step {STEPS}')"
+    trained_to(pg, STEPS, shown)
     pg.wait_for_timeout(200)
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"digits-output-{w}x{h}.png"))

@@ -142,9 +142,16 @@ def test_digits_images_read_back_as_the_frame(page) -> None:
     page.mouse.down()
     page.mouse.up()
     page.wait_for_selector("[data-eq=edge-forward] [data-term=w]", timeout=10_000)
-    # (the panel writes the unrounded weight; the frame sends it to 4 significant digits)
-    w_shown = num(page.locator("[data-eq=edge-forward] [data-term=w]").text_content() or "")
-    assert float(f"{w_shown:.4g}") == pytest.approx(w2[j][k], rel=1e-6)
+    # The panel holds the unrounded weight (data-v) and writes it to as many digits as its
+    # equation needs; the frame sends it to 4 significant digits. Rounding the digits shown
+    # again would round twice (a shown 0.66925 of 0.669248 is 0.6693, the frame's 0.6692):
+    # the value is compared with the frame, the text with the value to its last digit.
+    cell = page.locator("[data-eq=edge-forward] [data-term=w]")
+    w_exact = float(cell.get_attribute("data-v") or "nan")
+    assert float(f"{w_exact:.4g}") == pytest.approx(w2[j][k], rel=1e-6)
+    text = (cell.text_content() or "").replace("−", "-")
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    assert abs(num(text) - w_exact) <= 0.5 * 10**-decimals * (1 + 1e-9), (text, w_exact)
 
     # Another probe digit: every view follows (the images, the bars).
     before = f["probe"]["index"]

@@ -21,7 +21,7 @@ import itertools
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, digits_shown, trained_to
 
 pytestmark = pytest.mark.browser
 
@@ -97,21 +97,16 @@ def check_seen(pg, name: str, sel: str, w: int, h: int, where: str) -> None:  # 
 def test_loss_panel_controls_in_view(open_at, page_name: str, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
     pg = open_at(w, h, PAGES[page_name])
     if page_name == "digits":
-        pg.wait_for_function(
-            "window.__bpv.store.frame.sizes.join() === '64,30,10'"
-            " && !document.querySelector('#digits').hidden",
-            timeout=30_000,
-        )
-    pg.evaluate(f"window.__bpv.send({{type: 'step', steps: {STEPS}}})")
-    pg.wait_for_function(
-        f"window.__bpv.store.frame.step === {STEPS}"
-        " && (() => { const p = document.querySelector('#loss .loss-prediction');"
+        digits_shown(pg)
+    trained_to(
+        pg,
+        STEPS,
+        "(() => { const p = document.querySelector('#loss .loss-prediction');"
         " return !p.hidden && p.textContent.includes('predicted')"
         " && p.textContent.includes('actual'); })()"
         f" && document.querySelector('#timeline-info').textContent.includes('step {STEPS}')"
         # the kept steps read after the training (the timeline is asked at most once a second)
         f" && document.querySelector('#timeline-info .tl-kept').textContent.includes('–{STEPS} (')",
-        timeout=60_000,
     )
     pg.wait_for_timeout(400)  # the plots' redraw at their new sizes (ResizeObserver)
     where = f"on the {page_name} page at {w}x{h} after {STEPS} steps"
