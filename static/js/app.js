@@ -124,6 +124,11 @@ export class App {
       backward: new BackwardAnim($("#guide"), guide),
       stepthrough: new StepThrough($("#guide"), { ...guide, step: () => this.actions.step(), runId: () => store.run?.id }),
     };
+    // Escape closes a guide as its × does (a handler that used the key, e.g. an open menu's or
+    // an edit field's, has prevented its default).
+    document.addEventListener("keydown", (ev) => {
+      if (ev.key === "Escape" && !ev.defaultPrevented && store.mode !== "normal") this.setMode("normal");
+    });
     this.frames = new FrameQueue({
       dataReady: () => this.session?.loaded,
       reloadData: () => this.session.reloadData(),
@@ -330,12 +335,20 @@ export class App {
   /** The explain panel or the guide, and which guide button is pressed. */
   showMode() {
     const mode = this.store.mode;
-    $("#guide").hidden = mode === "normal";
+    const guide = $("#guide");
+    const opened = guide.hidden && mode !== "normal";
+    guide.hidden = mode === "normal";
     $(".explain-main").hidden = mode !== "normal";
     $("#walkthrough-btn").classList.toggle("active", mode === "walkthrough");
     $("#stepthrough-btn").classList.toggle("active", mode === "stepthrough");
     for (const b of document.querySelectorAll("[data-mode-btn]")) b.classList.toggle("active", mode === b.dataset.modeBtn);
     document.body.dataset.mode = mode; // CSS: the backward pass's moving wires
+    // A guide just opened where its text is out of sight (a phone's one long column puts it
+    // below the network and the layers): bring its first lines into view.
+    if (opened) {
+      const r = guide.getBoundingClientRect();
+      if (r.top >= innerHeight || r.bottom <= 0) guide.scrollIntoView({ block: "start" });
+    }
   }
 
   /** Divergence and saturated/dead units: banners with advice the server tried on this run. */

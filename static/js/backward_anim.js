@@ -13,6 +13,9 @@ import { edgeKey, nodeKey } from "./network_geom.js";
 import { layer } from "./quantities.js";
 import { fmt, html, name, setHTML } from "./util.js";
 
+/** Edges labelled with their number in a BP2 beat, at most (more crowd the picture). */
+const LABELLED = 8;
+
 /** The layers a backward pass visits, in order: L, L−1, …, 2. */
 export const beatLayers = (L) => Array.from({ length: L - 1 }, (_, i) => L - i);
 
@@ -193,7 +196,7 @@ export class BackwardAnim {
     const J = next.delta.length;
     const edges = new Set();
     for (let j = 0; j < J; j++) for (let kk = 0; kk < cur.delta.length; kk++) edges.add(edgeKey(l + 1, j, kk));
-    const labels = [...Array.from({ length: Math.min(J, 8) }, (_, j) => ({ edge: [l + 1, j, k], t: 0.74, text: `${fmt(back[j][k])}` })), { node: [l, k], text: `${name.delta(l, k)} = ${fmt(cur.delta[k])}` }];
+    const labels = [...Array.from({ length: Math.min(J, LABELLED) }, (_, j) => ({ edge: [l + 1, j, k], t: 0.74, text: `${fmt(back[j][k])}` })), { node: [l, k], text: `${name.delta(l, k)} = ${fmt(cur.delta[k])}` }];
     const highlight = { edges, nodes: new Set([nodeKey(l, k)]), context: new Set(next.delta.map((_, j) => nodeKey(l + 1, j))), color: "backward", fill: "delta", labels };
     const rule = cur.true_delta !== undefined; // a feedback rule other than the transpose: δ is not BP2's
     if (rule) {
@@ -206,7 +209,7 @@ export class BackwardAnim {
     const total = terms.reduce((s, v) => s + v, 0);
     return {
       highlight,
-      body: html`<p><b>Layer ${l}: BP2.</b> Each edge from neuron k of layer ${l} carries ${math(sym.w(l + 1, "j", "k"), sym.delta(l + 1, "j"))} back (the numbers on the lit edges); neuron k adds them and scales by its own slope. For k = ${k + 1}:</p>
+      body: html`<p><b>Layer ${l}: BP2.</b> Each edge from neuron k of layer ${l} carries ${math(sym.w(l + 1, "j", "k"), sym.delta(l + 1, "j"))} back (the numbers on the lit edges${J > LABELLED ? `, the first ${LABELLED} of ${J} labelled` : ""}); neuron k adds them and scales by its own slope. For k = ${k + 1}:</p>
         <p class="ba-eq" data-ba-bp2="${l},${k}">${math(sym.delta(l, k), mo("="), sym.sigmaPrime(sym.z(l, k)), mo("·"), sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"))}
           = ${fmt(cur.sigma_prime[k])} · (${terms.map((v, j) => html`${j ? " + " : ""}${v < 0 ? `(${fmt(v)})` : fmt(v)}`)})
           ≈ ${fmt(cur.sigma_prime[k])} · ${total < 0 ? `(${fmt(total)})` : fmt(total)} ≈ <b data-ba-result>${fmt(cur.delta[k])}</b></p>

@@ -128,6 +128,7 @@ export class Downloads {
     });
     root.addEventListener("keydown", (ev) => {
       if (ev.key === "Escape" && root.open) {
+        ev.preventDefault(); // this Escape closed the menu, nothing else (an open guide stays)
         root.open = false;
         $("summary", root).focus();
       }

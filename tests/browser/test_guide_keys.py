@@ -1,0 +1,54 @@
+"""Guides from the keyboard and on a phone (static/js/app.js): a third review found that
+Escape closed none of the guides (only the × did), and that on a 360-wide phone a guide
+opened below the fold, past the network and the layers, so a learner saw the network dim and
+no explanation."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.browser.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+GUIDES = ["#walkthrough-btn", "#stepthrough-btn", "#backward-btn", "#transpose-btn"]
+OPEN = "window.__bpv.store.mode !== 'normal' && !document.querySelector('#guide').hidden"
+CLOSED = "window.__bpv.store.mode === 'normal' && document.querySelector('#guide').hidden"
+
+
+def test_escape_closes_each_guide_and_an_open_menu_first(open_at) -> None:  # type: ignore[no-untyped-def]
+    pg = open_at(1366, 768)
+    for button in GUIDES:
+        pg.click(button)
+        pg.wait_for_function(OPEN, timeout=10_000)
+        pg.keyboard.press("Escape")
+        pg.wait_for_function(CLOSED, timeout=10_000)
+    # An Escape that closes the Download menu closes only the menu; the next one the guide.
+    pg.click("#walkthrough-btn")
+    pg.wait_for_function(OPEN, timeout=10_000)
+    pg.click("#downloads summary")
+    pg.wait_for_function("document.querySelector('#downloads').open", timeout=5_000)
+    pg.keyboard.press("Escape")
+    pg.wait_for_function("!document.querySelector('#downloads').open", timeout=5_000)
+    assert pg.evaluate(OPEN)
+    pg.keyboard.press("Escape")
+    pg.wait_for_function(CLOSED, timeout=10_000)
+    assert pg.errors == []  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("button", ["#walkthrough-btn", "#stepthrough-btn"])
+def test_on_a_phone_a_guide_opens_in_view(open_at, button: str) -> None:  # type: ignore[no-untyped-def]
+    pg = open_at(360, 740)
+    pg.locator(button).scroll_into_view_if_needed()
+    pg.click(button)
+    pg.wait_for_function(OPEN, timeout=10_000)
+    pg.wait_for_timeout(200)
+    box = pg.evaluate(
+        "(() => { const r = document.querySelector('#guide').getBoundingClientRect();"
+        " return {top: r.top, bottom: r.bottom, h: innerHeight}; })()"
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.screenshot(path=str(ARTIFACTS / f"guide-phone-{button[1:]}.png"))
+    # the guide's head and first lines are on screen
+    assert 0 <= box["top"] < box["h"] - 100, box
+    assert pg.locator("#guide .guide-head").first.is_visible()
