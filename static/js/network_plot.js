@@ -37,6 +37,22 @@ export class NetworkPlot {
       const hit = hitOf(ev.target);
       if (hit) this.onSelect(hit);
     });
+    // The keyboard: Tab reaches each neuron (network_svg.js), focusing one shows its readout
+    // as pointing at it does, and Enter or Space selects it as a click does.
+    stage.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter" && ev.key !== " ") return;
+      const hit = hitOf(ev.target);
+      if (!hit) return;
+      ev.preventDefault();
+      this.onSelect(hit);
+    });
+    stage.addEventListener("focusin", (ev) => {
+      const hit = hitOf(ev.target);
+      if (!hit) return;
+      const r = ev.target.getBoundingClientRect();
+      this.pointAt(hit, { clientX: r.right, clientY: r.top + r.height / 2 });
+    });
+    stage.addEventListener("focusout", () => this.pointAt(null));
     new ResizeObserver(() => {
       this.geom = null;
       if (this.frame) this.update(this.frame, this.store);

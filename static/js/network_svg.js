@@ -85,7 +85,8 @@ export class LiveLayer {
     this.nodes = geom.nodes.flatMap((col, li) =>
       col.map((n, j) => {
         const g = el("g", {}, nodesG);
-        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(n.d / 2), "data-node": nodeKey(li + 1, j), "data-hit": nodeKey(li + 1, j), "pointer-events": "all" }, g);
+        // A neuron is a button for the keyboard too (network_plot.js: Enter or Space selects it).
+        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(n.d / 2), "data-node": nodeKey(li + 1, j), "data-hit": nodeKey(li + 1, j), "pointer-events": "all", tabindex: "0", role: "button", "aria-label": `neuron ${j + 1} of layer ${li + 1}` }, g);
         if (li === 0 && inputLabels?.[j] && n.slot >= 11) {
           const t = el("text", { x: f1(n.tx - 4), y: f1(n.y + 3.5), "font-size": 10.5, "text-anchor": "end", fill: "#222" }, g);
           t.textContent = inputLabels[j]; // textContent: never markup

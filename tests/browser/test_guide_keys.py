@@ -52,3 +52,43 @@ def test_on_a_phone_a_guide_opens_in_view(open_at, button: str) -> None:  # type
     # the guide's head and first lines are on screen
     assert 0 <= box["top"] < box["h"] - 100, box
     assert pg.locator("#guide .guide-head").first.is_visible()
+
+
+def test_the_networks_neurons_are_reached_and_chosen_from_the_keyboard(open_at) -> None:  # type: ignore[no-untyped-def]
+    """Tab reaches each neuron of the network (a review tabbed through 57 stops and found
+    none), focus shows its readout and a visible ring, and Enter selects it: the explain panel
+    then writes its BP2, as a click would."""
+    pg = open_at(1366, 768)
+    focused = ""
+    for _ in range(120):
+        pg.keyboard.press("Tab")
+        focused = pg.evaluate("document.activeElement.getAttribute('data-node') || ''")
+        if focused:
+            break
+    assert focused, "Tab never reached a neuron"
+    seen: list[str] = []
+    while focused and focused not in seen:
+        seen.append(focused)
+        if focused == "3,1":  # neuron 2 of layer 3, a hidden one
+            break
+        pg.keyboard.press("Tab")
+        focused = pg.evaluate("document.activeElement.getAttribute('data-node') || ''")
+    assert focused == "3,1", seen
+    assert pg.evaluate("document.activeElement.getAttribute('aria-label')") == "neuron 2 of layer 3"
+    ring = pg.evaluate("getComputedStyle(document.activeElement).stroke")
+    assert ring == "rgb(11, 87, 208)", ring
+    tip = pg.locator("#net .net-tip")
+    assert tip.is_visible() and "δ³₂" in tip.inner_text(), tip.inner_text()
+    # every neuron of the 2-4-2-1 network on the way, in order: the 2 inputs first
+    assert seen[:2] == ["1,0", "1,1"], seen
+    pg.keyboard.press("Enter")
+    pg.wait_for_function(
+        "(s => s && s.type === 'neuron' && s.l === 3 && s.j === 1)(window.__bpv.store.selection)",
+        timeout=5_000,
+    )
+    heading = "BP2 for neuron k = 2 in layer l = 3"
+    pg.wait_for_function(
+        f"document.querySelector('.explain-main').textContent.includes('{heading}')",
+        timeout=10_000,
+    )
+    assert pg.errors == []  # type: ignore[attr-defined]
