@@ -73,6 +73,6 @@ export function bp2Matrix(frame, l, k, ruleLabel = null) {
       ${column(dCur, bp(math(sym.delta(l))), { highlight: k, cls: "result", whose: rule ? "backprop" : "" })}
     </div>
     ${ruleRow}
-    <div class="mnote">Row k of ${math(sym.wT(l + 1))} holds the weights leaving neuron k. Multiplying it by ${math(sym.delta(l + 1))} adds up ${math(sym.w(l + 1, "j", "k"), sym.delta(l + 1, "j"))} over j: ${rule ? "what backprop would carry back along" : "the backward contributions of"} k's outgoing edges. Click a cell to see that edge. Cells show 2 significant digits of the frame's rounded numbers, so the matrix equation is written with ≈; the exact arithmetic for the selected neuron is on the left.</div>
+    <div class="mnote">Row k of ${math(sym.wT(l + 1))} holds the weights leaving neuron k. Multiplying it by ${math(sym.delta(l + 1))} adds up ${math(sym.w(l + 1, "j", "k"), sym.delta(l + 1, "j"))} over j: ${rule ? "what backprop would carry back along" : "the backward contributions of"} k's outgoing edges. Click a cell to see that edge. Cells show 2 significant digits of the frame's rounded numbers, so the matrix equation is written with ≈; the exact arithmetic for the selected neuron is in its BP2 equation (“BP2 for neuron k”), beside this view or above it on a narrow screen.</div>
   </div>`;
 }

@@ -124,3 +124,21 @@ def test_on_a_touch_screen_every_control_is_at_least_24_px(browser, server, w: i
         )
     finally:
         ctx.close()
+
+
+@pytest.mark.parametrize(("w", "h"), [(1366, 768), (390, 844)])
+def test_the_matrix_note_says_where_the_exact_arithmetic_is(open_at, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
+    """The matrix view's note sent a phone's learner "on the left" for the BP2 equation that
+    sits above it there: it now names the equation, and the equation is on screen beside
+    the view (desktop) or above it (phone)."""
+    pg = open_at(w, h)
+    pg.locator("#net circle[data-node='3,0']").click()
+    pg.wait_for_selector("[data-bp2-matrix] .mnote", timeout=10_000)
+    note = pg.locator("[data-bp2-matrix] .mnote").last.inner_text()
+    assert "on the left" not in note and "BP2 for neuron k" in note, note
+    eq = pg.locator("[data-bp2-delta]").first.bounding_box()
+    view = pg.locator("[data-bp2-matrix]").first.bounding_box()
+    assert eq is not None and view is not None
+    beside = eq["x"] + eq["width"] <= view["x"] + 1
+    above = eq["y"] + eq["height"] <= view["y"] + 1
+    assert beside if w > 1000 else above, (eq, view)
