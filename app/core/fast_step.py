@@ -150,7 +150,7 @@ class FastStep:
         self.z_L, self.a_L, self.delta_L = z[last], a[last], d_L
         self.delta_0 = delta[0][:, first:]
         self._first = first
-        # For :meth:`recorded`: each layer's z, a, σ', δ as rows [r0, r1) of the recording
+        # For :meth:`record_views`: each layer's z, a, σ', δ as rows [r0, r1) of the recording
         # seen as a (rows, m) matrix (every block has m columns; an identity layer's z is its
         # a): a view is then a slice and a transpose, a third of an ndarray constructor's cost.
         self._m = m
@@ -165,22 +165,19 @@ class FastStep:
             )
         ]
 
-    def recorded(self) -> tuple[list[Array], list[Array], list[Array], list[Array]]:
-        """The recording mode: ``z^l``, ``a^l``, ``σ'(z^l)`` and ``δ^l`` (times ``scale``) of
-        the last call, l = 2..L, each ``(m, n_l)``, one example per row: transposed views of
-        copies made now (the buffers are reused by the next call). ``σ'`` is 1 where it was
-        not needed (an identity layer, or an output whose σ' cancels in BP1)."""
-        return self.record_views(self.copy_record())
-
     def copy_record(self) -> Array:
-        """A copy of the recording buffer as the last call left it (for :meth:`record_views`)."""
+        """The recording mode: a copy of the recording buffer as the last call left it (the
+        buffers are reused by the next call), for :meth:`record_views`."""
         return self._record.copy()
 
     def record_views(
         self, buf: NDArray[Any]
     ) -> tuple[list[NDArray[Any]], list[NDArray[Any]], list[NDArray[Any]], list[NDArray[Any]]]:
-        """:meth:`recorded`'s views over ``buf`` (the recording buffer, or anything with its
-        size, e.g. its element indices), without copying."""
+        """``z^l``, ``a^l``, ``σ'(z^l)`` and ``δ^l`` (times ``scale``), l = 2..L, each
+        ``(m, n_l)``, one example per row: transposed views of ``buf`` (the recording buffer,
+        a :meth:`copy_record`, or anything with its size, e.g. its element indices), without
+        copying. ``σ'`` is 1 where it was not needed (an identity layer, or an output whose σ'
+        cancels in BP1)."""
         assert buf.size == self._record.size
         rows = buf.reshape(-1, self._m)
         v = [rows[r0:r1].T for r0, r1 in self._rows_of]

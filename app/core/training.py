@@ -247,7 +247,7 @@ class Trainer:
             step = self._fast_step(m, h.learning_rate)
             step.scale[()] = 1.0  # δ itself, and the gradient as the batch's sum
             step(x_T, y_T)
-            trace = self._trace(step, x_T[:-1].T, y_T.T, m)
+            trace = self._trace(step, x_T[:-1].T, y_T.T)
             self._grad *= h.learning_rate / m  # η times the mean, as the fast path has it
             for f, args in self._update_ops():  # the penalty's gradient, then the update
                 f(*args)
@@ -256,11 +256,11 @@ class Trainer:
             self._diverged(self._last_good)
         return trace
 
-    def _trace(self, step: FastStep, x: Array, y: Array, m: int) -> Trace:
+    def _trace(self, step: FastStep, x: Array, y: Array) -> Trace:
         """The :class:`Trace` of ``step``'s last call (scale 1) on ``x`` ``(m, n_1)``, ``y``
         ``(m, n_L)`` (views: made read only here), at θ before the update."""
         x.flags.writeable = y.flags.writeable = False
-        h = self.hyper
+        h, m = self.hyper, len(x)
         record = step.copy_record()
         mean = self._grad * (1.0 / m)
         cost_x = self.cost.per_example(step.z_L.T, step.a_L.T, y)
