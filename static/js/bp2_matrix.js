@@ -38,12 +38,10 @@ export function bp2Matrix(frame, l, k, ruleLabel = null) {
   // Backprop's δ under a rule (the output's true_delta, or its δ: BP1 does not use the rule).
   const dNext = rule ? (next.true_delta ?? next.delta) : next.delta;
   const dCur = rule ? cur.true_delta : cur.delta;
-  const wtd = rule
-    ? Array.from({ length: nl }, (_, kk) => dNext.reduce((s, d, j) => s + next.w[j][kk] * d, 0))
-    : (() => {
-        const back = next.edges.probe.backward;
-        return Array.from({ length: nl }, (_, kk) => back.reduce((s, row) => s + row[kk], 0));
-      })();
+  // (w^{l+1})^T δ^{l+1}: the sums over j of w_jk·δ_j, the frame's own products under the
+  // transpose (its backward edges), backprop's from its δ under a rule.
+  const terms = rule ? next.w.map((row, j) => row.map((w) => w * dNext[j])) : next.edges.probe.backward;
+  const wtd = Array.from({ length: nl }, (_, kk) => terms.reduce((s, row) => s + row[kk], 0));
   const bp = (x) => (rule ? html`${x}<br><span class="dim">backprop</span>` : x);
   const head = html`<tr><th></th>${Array.from({ length: nNext }, (_, j) => html`<th>j=${j + 1}</th>`)}</tr>`;
   const rows = Array.from(

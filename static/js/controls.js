@@ -26,7 +26,7 @@ export const ALIASES = {
 export const canonical = (name) => (Object.hasOwn(ALIASES, name) ? ALIASES[name] : name);
 
 /** What a locked control says: the name in the link's lock= that holds it. */
-export function lockNote(store, key) {
+function lockNote(store, key) {
   const by = store.settings.lock.includes(key) ? key : "all";
   return `Locked by this page's link (lock=${by})`;
 }
@@ -43,6 +43,13 @@ function sayLocked(el, note) {
     delete el.dataset.titleUnlocked;
     el.removeAttribute("aria-description");
   }
+}
+
+/** Set el's own title: while a lock note stands in for it (sayLocked), the note stays and
+ * this one is kept for when the lock goes. */
+function setOwnTitle(el, text) {
+  if ("titleUnlocked" in el.dataset) el.dataset.titleUnlocked = text;
+  else el.title = text;
 }
 
 function options(select, items, label = (v) => String(v)) {
@@ -290,13 +297,13 @@ export class Controls {
     const csv = store.settings.dataset === "csv";
     const image = this.opts.datasets.find((x) => x.name === store.settings.dataset)?.image; // the digits' pixels
     const d = csv ? (store.data?.train?.points?.[0]?.length ?? 2) : image ? image[0] * image[1] : 2;
-    const key = `${csv}|${d}|${store.locked("noise")}|${store.locked("features")}|${store.locked("regenerate")}`;
+    const key = `${csv}|${d}|${store.locked("noise")}|${store.locked("features")}`;
     if (key === this.shapeKey) return;
     this.shapeKey = key;
     const noise = $("#noise");
     noise.disabled = csv || store.locked("noise");
-    noise.closest("label").title = store.locked("noise") ? lockNote(store, "noise") : csv ? "Noise is added only to the built-in data sets, not to your own CSV data." : "";
-    $("#regenerate").title = store.locked("regenerate") ? lockNote(store, "regenerate") : csv ? "A new seed: for CSV data it reshuffles the train/test split, the initial weights and the batch order." : "";
+    setOwnTitle(noise.closest("label"), csv ? "Noise is added only to the built-in data sets, not to your own CSV data." : "");
+    setOwnTitle($("#regenerate"), csv ? "A new seed: for CSV data it reshuffles the train/test split, the initial weights and the batch order." : "");
     let note = $("#features-note");
     if (!note) {
       note = document.createElement("p");

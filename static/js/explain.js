@@ -168,16 +168,19 @@ function ruleOf(frame, store) {
   return { label: about && !about.exact ? FEEDBACK_LABEL[name] : null };
 }
 
+/** The rule as the page names it (quoted), or `otherwise` without a label. */
+const ruleName = (rule, otherwise) => (rule.label ? html`“${rule.label}”` : otherwise);
+
 /** What the BP2 section says first under a rule: which rule trains, and whose numbers follow. */
 function ruleNote(rule, l, L) {
-  const who = rule.label ? html`“${rule.label}”` : "another rule than the transpose";
+  const who = ruleName(rule, "another rule than the transpose");
   return html`<p class="note rule-note" data-rule-note><b>This run trains with ${who}</b>: its δ is ${math(paren(mi("B"), sym.delta(l + 1)), odot(), sym.sigmaPrime(sym.z(l)))}, the rule's matrix B in place of ${math(sym.wT(l + 1))}, and the network shows that δ. Below: <b>backprop's BP2 with backprop's numbers</b>, same weights and probe (${l + 1 === L ? html`${math(sym.delta(l + 1, "j"))} is the output's δ, the same under every rule` : html`${math(sym.delta(l + 1, "j"))} is backprop's too, not the rule's`}).</p>`;
 }
 
 /** Backprop's δ^l_k beside the rule's, each as the frame carries it (4 significant digits). */
 function ruleCompare(frame, rule, l, k) {
   const cur = layer(frame, l);
-  const who = rule.label ? html`“${rule.label}”` : "the run's rule";
+  const who = ruleName(rule, "the run's rule");
   return html`<div class="rule-compare" data-rule-compare>
     <p data-rule-row>backprop's ${math(sym.delta(l, k), eq())} <b data-backprop-delta="${cur.true_delta[k]}">${fmt(cur.true_delta[k])}</b> <span class="dim">(the transpose's, as in the equation above)</span></p>
     <p data-rule-row>this run's ${math(sym.delta(l, k), eq())} <b data-rule-delta="${cur.delta[k]}">${fmt(cur.delta[k])}</b> <span class="dim">(the rule's, ${who}, as the network shows it; the next update uses this one)</span></p>
@@ -500,9 +503,9 @@ function edgeView(frame, ex, edit, note, rule = null) {
   const regName = reg ? html`${math(regTerm)} (${REG_LABEL[U.regulariser] ?? U.regulariser})` : "";
   // Under a rule the explain numbers are backprop's; below the output layer its δ and step differ.
   const ruled = rule && l < frame.sizes.length;
-  const who = rule?.label ? html`“${rule.label}”` : "another rule than the transpose";
+  const into = layer(frame, l);
   const ruleEdge = ruled
-    ? html`<p class="note rule-note" data-rule-note><b>This run trains with ${who}</b>: the δ, BP4 and step below are <b>backprop's</b> (same weights, probe and batch). This run's rule gives ${math(sym.delta(l, j))} = <b data-rule-delta="${layer(frame, l).delta[j]}">${fmt(layer(frame, l).delta[j])}</b> (backprop's: ${fmt(layer(frame, l).true_delta[j])}), and its next update applies ${math(sym.dC(sym.w(l, j, k)))} = <b data-rule-grad="${layer(frame, l).grad_w[j][k]}">${fmt(layer(frame, l).grad_w[j][k])}</b>, not the one below.</p>`
+    ? html`<p class="note rule-note" data-rule-note><b>This run trains with ${ruleName(rule, "another rule than the transpose")}</b>: the δ, BP4 and step below are <b>backprop's</b> (same weights, probe and batch). This run's rule gives ${math(sym.delta(l, j))} = <b data-rule-delta="${into.delta[j]}">${fmt(into.delta[j])}</b> (backprop's: ${fmt(into.true_delta[j])}), and its next update applies ${math(sym.dC(sym.w(l, j, k)))} = <b data-rule-grad="${into.grad_w[j][k]}">${fmt(into.grad_w[j][k])}</b>, not the one below.</p>`
     : "";
   const content = html`<div class="explain-cols flow"><div class="explain-left">
     ${ruleEdge}

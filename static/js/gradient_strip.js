@@ -372,9 +372,9 @@ const REDRAW_MS = 150; // the strip while training plays (GradientStrip.update)
 
 /** The view: the strip's table (now) and heat strip (over time) in root. onPick(q): the
  * learner chose q over time; the page keeps it in its settings (the link's `heat=`) and
- * draws again with it (update's `heat`). Without onPick the strip keeps the choice itself. */
+ * draws again with it (update's `heat`). */
 export class GradientStrip {
-  constructor(root, { onPick = null } = {}) {
+  constructor(root, { onPick }) {
     this.root = root;
     this.now = $(".gs-now", root);
     this.time = $(".gs-time", root);
@@ -385,39 +385,21 @@ export class GradientStrip {
     this.drawnAt = -Infinity;
     this.drawnKey = null;
     this.heat = null; // heatSeries: what the heat strip shows
-    this.heatWant = "grad"; // the quantity chosen over time (the settings' heat, update())
-    this.onPick = onPick;
     this.picks = [...root.querySelectorAll("[data-heat-q]")];
-    this.args = null; // the last update's (frame, options): drawn again on a new choice
-    for (const b of this.picks) b.addEventListener("click", () => this.pick(b.dataset.heatQ));
+    for (const b of this.picks) b.addEventListener("click", () => HEAT_QUANTITIES.includes(b.dataset.heatQ) && onPick(b.dataset.heatQ));
     this.canvas.addEventListener("pointermove", (ev) => this.point(ev));
     this.canvas.addEventListener("pointerleave", () => this.point(null));
   }
 
-  /** The learner chose what the heat strip shows over time (HEAT_QUANTITIES). */
-  pick(q) {
-    if (!HEAT_QUANTITIES.includes(q)) return;
-    if (this.onPick) {
-      this.onPick(q);
-      return;
-    }
-    this.heatWant = q;
-    if (!this.args) return;
-    this.drawnKey = null;
-    this.update(...this.args);
-  }
-
   /**
    * Draw the frame's norms and health (over: "probe" | "mean") and the history, if it is this
-   * run's, as heat (HEAT_QUANTITIES; the choice kept so far if not given, and ‖∂C/∂w‖ while
+   * run's, as heat (HEAT_QUANTITIES: the settings' choice, ‖∂C/∂w‖ when there is none or
    * the network does not offer it: heatPick). While training plays, at most every REDRAW_MS
    * (numbers changing 30 times a second cannot be read; a paused frame is always drawn).
    */
-  update(frame, { over, history, runId, heat: want }) {
-    if (want !== undefined) this.heatWant = want;
-    this.args = [frame, { over, history, runId }];
+  update(frame, { over, history, runId, heat: want = "grad" }) {
     const now = performance.now();
-    const key = `${over}|${history?.step?.length}|${runId}|${this.heatWant}`;
+    const key = `${over}|${history?.step?.length}|${runId}|${want}`;
     if (frame.status === "running" && key === this.drawnKey && now - this.drawnAt < REDRAW_MS) return;
     this.drawnAt = now;
     this.drawnKey = key;
@@ -425,7 +407,7 @@ export class GradientStrip {
     const rows = layerRows(frame, over);
     const hist = history && history.run_id === runId ? history : null;
     const offered = heatOffered(shownCounts(rows));
-    const q = heatPick(this.heatWant, offered);
+    const q = heatPick(want, offered);
     const heat = heatSeries(hist, q, over, rows);
     const [lo, hi] = decadeRange([...rows.flatMap((r) => [r.delta, r.grad]), ...(heat?.scale === "log" ? [10 ** heat.hi, 10 ** (heat.hi - 1)] : [])], { min: 3 });
     this.renderNow(rows, src, lo, hi, frame);
