@@ -17,6 +17,7 @@ than float64 on this machine (2-8-8-1 tanh over the 4,352 grid points: 93 agains
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -64,7 +65,12 @@ class Feedforward:
         self._blocks = [np.ones((k + 1, n), self.dtype) for k in self.sizes[:-1]]
         self._blocks[0][:-1] = x.T
         self._a = [blk[:-1] for blk in self._blocks] + [np.empty((self.sizes[-1], n), self.dtype)]
-        self._z = [np.empty((k, n), self.dtype) for k in self.sizes[1:]]
+        # every z^l in one (Σ n_l, N) block, layer after layer: consecutive layers' rows are
+        # one view of it (:meth:`z_rows`), for counts over them without a copy
+        self._z_all = np.empty((sum(self.sizes[1:]), n), self.dtype)
+        rows = np.cumsum([0, *self.sizes[1:]]).tolist()
+        self._z_start = rows
+        self._z = [self._z_all[r0:r1] for r0, r1 in itertools.pairwise(rows)]
         # a^l = σ_l(z^l) as the registry's fast-path calls on these buffers, with constants of
         # the pass's dtype (a float64 constant would make a float32 pass compute in float64)
         self._activate = [
@@ -105,6 +111,10 @@ class Feedforward:
     def z(self, l: int) -> NDArray[Any]:  # noqa: E741
         """``z^l`` ``(n_l, N)``, l = 2..L."""
         return self._z[l - 2]
+
+    def z_rows(self, first: int, last: int) -> NDArray[Any]:
+        """``z^first`` to ``z^last`` stacked ``(n_first + … + n_last, N)``: a view, no copy."""
+        return self._z_all[self._z_start[first - 2] : self._z_start[last - 1]]
 
     def a(self, l: int) -> NDArray[Any]:  # noqa: E741
         """``a^l`` ``(n_l, N)``, l = 1..L (``a^1`` is the input)."""

@@ -18,14 +18,15 @@ Other units (leaky ReLU, swish, GELU, linear) never count.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
+from app.core.activations import get_activation
 from app.core.forward import Feedforward
 from app.core.network import Network
 
@@ -38,13 +39,39 @@ ALARM = 0.5  # the page warns when more than this share of the hidden units is a
 WRONG = 0.25  # an output is stuck when saturated and wrong on at least this share
 
 
-@dataclass(frozen=True)
-class LayerHealth:
+class LayerHealth(NamedTuple):
     l: int  # noqa: E741
     n: int
     saturated: int
     dead: int
     output: bool = False
+
+
+@functools.cache
+def saturated_beyond(name: str) -> float:
+    """The |z| beyond which a saturating activation's unit is saturated at an example:
+    ``σ'(z) < SATURATED · prime_max`` exactly where ``|z| > saturated_beyond``, because σ' of
+    each saturating activation (tanh, sigmoid) is even and falls as |z| grows (the tests
+    check this on a dense grid for every one the registry has). Found once per activation by
+    bisection on the registry's own ``prime``, so that a count compares z alone."""
+    act = get_activation(name)
+    if act.prime_max is None:
+        raise ValueError(f"{name} does not saturate")
+    limit = SATURATED * act.prime_max
+
+    def low(z: float) -> bool:
+        zs = np.array([z])
+        return bool(act.prime(zs, act.fn(zs))[0] < limit)
+
+    lo, hi = 0.0, 1.0
+    while not low(hi):
+        lo, hi = hi, 2.0 * hi
+    for _ in range(200):  # to the last bit of a double
+        mid = 0.5 * (lo + hi)
+        if mid in (lo, hi):
+            break
+        lo, hi = (lo, mid) if low(mid) else (mid, hi)
+    return lo
 
 
 def layer_health(net: Network, x: Array, y: Array, cancels: bool = False) -> list[LayerHealth]:
@@ -62,18 +89,22 @@ def count(
     """Per layer ``l = 2..L`` (the output layer only when σ' does not ``cancels`` in BP1):
     how many units are saturated or dead over the first ``n`` points (all by default) of
     ``fwd``'s last :meth:`~app.core.forward.Feedforward.run`; ``y`` ``(≥ n, n_L)``, their
-    targets, one per row. σ' is the registry's ``prime`` on the pass's ``z^l`` and ``a^l``
-    ``(n_l, n)``: no second forward pass.
+    targets, one per row. A unit is saturated at an example where ``|z| >``
+    :func:`saturated_beyond` (σ' below ``SATURATED`` of its largest value), dead where
+    ``z ≤ 0`` everywhere, read from the pass's ``z^l`` and ``a^l`` ``(n_l, n)``: no second
+    forward pass.
 
     Consecutive layers of one activation (the hidden layers, and the output when it has the
-    same σ) are counted as one block of rows: every unit is its own row, each test is
-    elementwise or per row, so stacking the rows changes no value and no count; it makes a
-    fixed number of NumPy calls per activation instead of per layer (each call costs about
-    as much as its arithmetic on a small network)."""
+    same σ) are counted as one block of rows (:meth:`~app.core.forward.Feedforward.z_rows`,
+    a view): every unit is its own row, each test is elementwise or per row, so stacking the
+    rows changes no value and no count; it makes a fixed number of NumPy calls per
+    activation instead of per layer (each call costs about as much as its arithmetic on a
+    small network)."""
     n = fwd.n_points if n is None else n
-    L = len(fwd.sizes)
-    ls = list(range(2, L if cancels else L + 1))
-    saturated, dead = dict.fromkeys(ls, 0), dict.fromkeys(ls, 0)
+    sizes = fwd.sizes
+    L = len(sizes)
+    ls = range(2, L if cancels else L + 1)
+    saturated, dead = [0] * (L + 1), [0] * (L + 1)
     with np.errstate(all="ignore"):  # a diverged run's z and a are ±inf or NaN: counted as is
         i = 0
         while i < len(ls):
@@ -81,33 +112,29 @@ def count(
             j = i + 1
             while j < len(ls) and fwd.acts[ls[j] - 2].name == act.name:
                 j += 1
-            group, i = ls[i:j], j
+            first, last, i = ls[i], ls[j - 1], j
             if act.prime_max is None and not act.dies:
                 continue
-            z, a = _rows(fwd.z, group, n), _rows(fwd.a, group, n)
+            z = fwd.z_rows(first, last)[:, :n]
             if act.prime_max is not None:
-                low = act.prime(z, a) < SATURATED * act.prime_max
+                low = np.abs(z) > saturated_beyond(act.name)
                 per_unit = np.add.reduce(low, axis=1) >= MOST * n
-                if group[-1] == L and act.bounds is not None:  # the output: saturated *and* wrong
-                    n_L = fwd.sizes[-1]
-                    wrong = np.abs(a[-n_L:] - y[:n].T) > 0.5 * (act.bounds[1] - act.bounds[0])
+                if last == L and act.bounds is not None:  # the output: saturated *and* wrong
+                    n_L = sizes[-1]
+                    half = 0.5 * (act.bounds[1] - act.bounds[0])
+                    wrong = np.abs(fwd.a(L)[:, :n] - y[:n].T) > half
                     per_unit[-n_L:] &= np.add.reduce(wrong, axis=1) >= WRONG * n
                 into = saturated
             else:
                 per_unit = (z <= 0).all(axis=1)
                 into = dead
-            starts = list(accumulate((fwd.sizes[k - 1] for k in group[:-1]), initial=0))
-            counts = np.add.reduceat(per_unit, starts, dtype=np.intp).tolist()
-            into.update(zip(group, counts, strict=True))
-    return [LayerHealth(k, fwd.sizes[k - 1], saturated[k], dead[k], k == L) for k in ls]
-
-
-def _rows(get: Callable[[int], NDArray[Any]], group: list[int], n: int) -> NDArray[Any]:
-    """The first ``n`` columns of ``get(l)`` ``(n_l, N)`` for the layers ``l`` of ``group``,
-    stacked ``(Σ n_l, n)`` (a view when ``group`` is one layer)."""
-    if len(group) == 1:
-        return get(group[0])[:, :n]
-    return np.concatenate([get(k)[:, :n] for k in group])
+            if first == last:
+                into[first] = int(np.count_nonzero(per_unit))
+            else:
+                starts = list(accumulate(sizes[first - 1 : last - 1], initial=0))
+                counts = np.add.reduceat(per_unit, starts, dtype=np.intp).tolist()
+                into[first : last + 1] = counts
+    return [LayerHealth(k, sizes[k - 1], saturated[k], dead[k], k == L) for k in ls]
 
 
 def share(layers: list[LayerHealth]) -> tuple[float, float]:

@@ -10,7 +10,14 @@ import pytest
 from app.core.activations import ACTIVATIONS
 from app.core.forward import Feedforward
 from app.core.network import Network
-from app.core.saturation import ALARM, LayerHealth, count, layer_health, summary
+from app.core.saturation import (
+    ALARM,
+    LayerHealth,
+    count,
+    layer_health,
+    saturated_beyond,
+    summary,
+)
 
 HIDDEN = [name for name, act in ACTIVATIONS.items() if act.hidden_ok]
 
@@ -150,3 +157,21 @@ def test_counting_layers_together_counts_what_each_layer_alone_does(hidden: str)
         for cancels in (False, True):
             for n in (40, 17):
                 assert count(fwd, y, cancels, n) == _per_layer(fwd, y, cancels, n)
+
+
+@pytest.mark.parametrize("name", [n for n, a in ACTIVATIONS.items() if a.saturates])
+def test_a_unit_is_saturated_exactly_beyond_the_z_the_count_compares_with(name: str) -> None:
+    """The count compares |z| with one number per activation; that is the documented rule
+    (σ'(z) below 1 % of its largest value) only if σ' is even and falls as |z| grows. Checked
+    with the registry's σ' on 400,002 z from −40 to 40, and a billionth either side of the
+    limit (closer, σ' computed in float64 is not exactly even: its rounding decides)."""
+    act = ACTIVATIONS[name]
+    limit = saturated_beyond(name)
+    z = np.linspace(-40, 40, 400_002)
+    z = np.concatenate(
+        [z[np.abs(np.abs(z) - limit) > 1e-9 * limit], limit * np.array([1 - 1e-9, 1 + 1e-9])]
+    )
+    z = np.concatenate([z, -z])
+    low = act.prime(z, act.fn(z)) < 0.01 * act.prime_max
+    assert np.array_equal(low, np.abs(z) > limit)
+    assert 1 < limit < 10  # tanh: 2.993, sigmoid: 5.986 (where σ' is 1 % of its peak)
