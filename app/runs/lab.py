@@ -184,10 +184,14 @@ class Lab:
 
     def changed(self, new: Experiment) -> set[str]:
         """The fields ``new`` changes that matter to this run: CSV text sent while neither
-        the old nor the new data is the CSV is only kept (for when it is picked)."""
+        the old nor the new data is the CSV is only kept (for when it is picked), and so is
+        noise while both are the CSV (noise is added to the built-in data sets only)."""
         changed = set(self.config.differs(new))
-        if "csv" in changed and self.config.dataset != "csv" and new.dataset != "csv":
+        csv_before, csv_after = self.config.dataset == "csv", new.dataset == "csv"
+        if "csv" in changed and not csv_before and not csv_after:
             changed.discard("csv")
+        if "noise" in changed and csv_before and csv_after:
+            changed.discard("noise")
         return changed
 
     def needs_rebuild(self, new: Experiment) -> bool:

@@ -143,8 +143,10 @@ def _ordered(
 
 
 def data_key(config: Experiment) -> tuple[Any, ...]:
-    """The fields the data (points, labels, train/test split) depend on."""
-    return (config.dataset, config.noise, config.seed, config.csv, config.train_share)
+    """The fields the data (points, labels, train/test split) depend on (noise is added to
+    the built-in data sets only, not to CSV data)."""
+    noise = None if config.dataset == "csv" else config.noise
+    return (config.dataset, noise, config.seed, config.csv, config.train_share)
 
 
 def build(config: Experiment, settings: Settings, reuse: RunState | None = None) -> RunState:

@@ -298,3 +298,21 @@ def test_csv_text_is_checked_even_while_another_dataset_is_used(
     assert r.status_code == 200 and r.json()["step"] == 30 and r.json()["config"]["csv"] == good
     r = client.patch(f"/api/runs/{run_id}", json={"dataset": "csv"})
     assert r.status_code == 200 and r.json()["sizes"][0] == 2 and r.json()["n_train"] == 10
+
+
+def test_noise_on_csv_data_keeps_the_run(client: TestClient) -> None:
+    """Noise is added only to the built-in data sets: changing it on a CSV run changes no
+    point, so the run keeps its step, weights and history (it used to be rebuilt at step 0);
+    the new noise is kept in the config and applies once a built-in data set is picked."""
+    csv = "u,v,label\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20))
+    run = client.post("/api/runs", json={"dataset": "csv", "csv": csv}).json()
+    rid = run["id"]
+    assert client.post(f"/api/runs/{rid}/step", json={"steps": 30}).status_code == 200
+    before = client.get(f"/api/runs/{rid}/weights").json()
+    r = client.patch(f"/api/runs/{rid}", json={"noise": 0.3})
+    assert r.status_code == 200, r.text
+    assert r.json()["step"] == 30 and r.json()["config"]["noise"] == 0.3
+    assert client.get(f"/api/runs/{rid}/weights").json() == before
+    assert len(client.get(f"/api/runs/{rid}/history").json()["step"]) >= 1
+    r = client.patch(f"/api/runs/{rid}", json={"dataset": "circle"})
+    assert r.status_code == 200 and r.json()["step"] == 0
