@@ -21,6 +21,7 @@ export class NetworkPlot {
     this.header = $(".net-header", root);
     this.tip = $(".net-tip", root);
     this.live = new LiveLayer($(".net-live", root));
+    this.live.avoid = () => this.headerBoxes(); // numbers on the network never cover them
     this.bars = [...root.querySelectorAll(".colorbar")];
     this.onSelect = onSelect;
     this.setHidden = setHidden;
@@ -220,6 +221,7 @@ export class NetworkPlot {
       return html`<div class="layer-label ${where}" style="left:${Math.round(left)}px"><span class="lt">${title}</span><span class="la">${sub2}</span>${buttons}</div>`;
     });
     setHTML(this.header, html`${items}`);
+    this.live.labelKey = null; // the labels are placed again, clear of the new header
     this.header.querySelectorAll("button[data-neurons]").forEach((b) =>
       b.addEventListener("click", () => {
         const hidden = [...store.settings.hidden];
@@ -228,6 +230,16 @@ export class NetworkPlot {
         this.setHidden(hidden);
       }),
     );
+  }
+
+  /** Each layer's name and − n + control ({left, top, right, bottom} in the picture's
+   * pixels): the last line of one reaches a few pixels into the picture. */
+  headerBoxes() {
+    const o = this.live.svg.getBoundingClientRect();
+    return [...this.header.querySelectorAll(".layer-label")]
+      .map((e) => e.getBoundingClientRect())
+      .filter((r) => r.width && r.height) // a hidden panel's boxes are empty
+      .map((r) => ({ left: r.left - o.left, top: r.top - o.top, right: r.right - o.left, bottom: r.bottom - o.top }));
   }
 
   showTip() {

@@ -164,12 +164,14 @@ export class LiveLayer {
     }
   }
 
-  /** Numbers the walkthrough / step-through point at (plain text via textContent). */
+  /** Numbers the walkthrough / step-through point at (plain text via textContent), clear of
+   * the boxes this.avoid() returns (set by the owner: the layer controls above the picture). */
   drawLabels(labels) {
     const key = JSON.stringify(labels);
     if (key === this.labelKey) return;
     this.labelKey = key;
     this.labels.replaceChildren();
+    const avoid = labels.length ? (this.avoid?.() ?? []) : [];
     const placed = []; // the boxes of the labels drawn: one that would overlap them is left out
     for (const lab of labels) {
       let x;
@@ -190,18 +192,38 @@ export class LiveLayer {
         y = n.y - n.d / 2 - 2;
         anchor = last ? "end" : "start";
       } else continue;
+      const t = el("text", { x: f1(x), y: f1(y), "text-anchor": anchor }, this.labels);
+      t.textContent = lab.text;
+      // The layers' names and their − n + controls sit just above the picture (a dense
+      // layer's first neuron is under its control): a label that would cover one is moved
+      // down, clear of it, beside its own neuron.
+      if (avoid.length) y = this.clear(t, y, avoid);
       // A dense layer's neurons are closer than a line of text: there a label that would
       // lie on one already drawn is left out (~6.3 px a character at 11 px, 12 px high).
       if (this.geom.dense) {
         const w = 6.3 * String(lab.text).length;
         const x0 = anchor === "end" ? x - w : anchor === "middle" ? x - w / 2 : x;
         const box = [x0 - 1, y - 10, x0 + w + 1, y + 3];
-        if (placed.some((q) => box[0] < q[2] && q[0] < box[2] && box[1] < q[3] && q[1] < box[3])) continue;
+        if (placed.some((q) => box[0] < q[2] && q[0] < box[2] && box[1] < q[3] && q[1] < box[3])) {
+          t.remove();
+          continue;
+        }
         placed.push(box);
       }
-      const t = el("text", { x: f1(x), y: f1(y), "text-anchor": anchor }, this.labels);
-      t.textContent = lab.text;
     }
+  }
+
+  /** Move text t (baseline y) down until its box overlaps none of the boxes in avoid
+   * ({left, top, right, bottom} in the picture's pixels); returns its new baseline. */
+  clear(t, y, avoid) {
+    for (let i = 0; i < avoid.length; i++) {
+      const b = t.getBBox();
+      const hit = avoid.find((a) => b.x < a.right && a.left < b.x + b.width && b.y < a.bottom && a.top < b.y + b.height);
+      if (!hit) break;
+      y += hit.bottom + 1 - b.y;
+      t.setAttribute("y", f1(y));
+    }
+    return y;
   }
 }
 

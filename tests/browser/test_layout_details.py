@@ -1,6 +1,7 @@
 """Small things a learner notices: the loss chart's legend matches its curves and covers
 none of them; step-through names the layer's own activation (tanh(2.825), not σ(2.825)) and
-its numbers agree with it; the numbers written beside the network stay inside its panel."""
+its numbers agree with it; the numbers written beside the network stay inside its panel and
+clear of the layers' names and − n + controls."""
 
 from __future__ import annotations
 
@@ -110,4 +111,57 @@ def test_network_labels_stay_inside(open_at, w: int, h: int) -> None:  # type: i
             break
         st_next(pg)
     assert seen > 10
+    assert pg.errors == []
+
+
+# Each number the step-through writes on the network and each layer's name and − n + control
+# above it, as the page lays them out (viewport pixels).
+LABELS_AND_CONTROLS = """() => {
+  const box = (e) => e.getBoundingClientRect().toJSON();
+  return {
+    stage: document.querySelector('#guide [data-stage]')?.dataset.stage,
+    labels: [...document.querySelectorAll('#net .net-live text')]
+      .filter(t => t.textContent && t.closest('g[font-weight]'))
+      .map(t => [t.textContent, box(t)]),
+    controls: [...document.querySelectorAll('#net .net-header .layer-label')]
+      .map(e => [e.innerText.replace(/\\s+/g, ' '), box(e)]),
+    buttons: [...document.querySelectorAll('#net .neuron-buttons')].map(box),
+  };
+}"""
+
+
+def overlap(a: dict, b: dict) -> bool:  # type: ignore[type-arg]
+    across = a["left"] < b["right"] and b["left"] < a["right"]
+    return across and a["top"] < b["bottom"] and b["top"] < a["bottom"]
+
+
+@pytest.mark.parametrize(("w", "h"), [(1366, 768), (1280, 720)])
+def test_digits_labels_leave_the_layer_controls_clear(open_at, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
+    """On the book's 64-30-10 network every number the step-through writes on the network
+    (z², a², δ², …) leaves each layer's name and its − 30 + control clear: none of their
+    boxes overlap (δ²₁ used to lie on the hidden layer's +)."""
+    pg = open_at(w, h, "dataset=digits&hidden=30")
+    pg.wait_for_function("window.__bpv.store.frame.sizes.join() === '64,30,10'", timeout=30_000)
+    pg.locator("#stepthrough-btn").click()
+    stages = []
+    for _ in range(12):
+        pg.wait_for_selector("#guide [data-stage]")
+        pg.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        seen = pg.evaluate(LABELS_AND_CONTROLS)
+        assert len(seen["buttons"]) == 1 and len(seen["controls"]) == 3, seen
+        stages.append((seen["stage"], [t for t, _ in seen["labels"]]))
+        for text, lab in seen["labels"]:
+            for name, ctl in seen["controls"]:
+                assert not overlap(lab, ctl), (seen["stage"], text, lab, name, ctl)
+        if pg.locator("[data-st=next]").inner_text().startswith("Train"):
+            break
+        before = seen["stage"]
+        st_next(pg)
+        pg.wait_for_function(
+            f"document.querySelector('#guide [data-stage]')?.dataset.stage !== '{before}'"
+        )
+    # The walk went through the hidden layer's numbers, δ²₁ among them.
+    hidden = dict(stages)
+    assert {"z-2", "a-2", "bp2-2"} <= hidden.keys(), stages
+    assert any(t.startswith("δ²₁ =") for t in hidden["bp2-2"]), stages
     assert pg.errors == []
