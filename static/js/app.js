@@ -180,7 +180,7 @@ export class App {
       if (fields.has("frame")) this.hover.frame(s.frame);
     });
     this.view("loss", ["frame"], ({ meta }) => this.loss.update(s.frame, { force: !!meta.force }));
-    this.view("prediction", ["frame"], () => this.prediction.update(s.frame));
+    this.view("prediction", ["frame"], () => this.prediction.update(s.frame, s.run?.config?.feedback));
     this.view("timeline", ["frame", "timeline", "run", "settings"], () => this.timeline.update(s.frame, s));
     // The loss curve's x axis spans the timeline's steps: each step above its place on the timeline.
     this.view("loss-span", ["timeline", "run"], () => {

@@ -1,6 +1,8 @@
 // Predicted versus actual change of the cost of one step (the frame's `prediction`,
 // docs/frames.md): the tangent line's ΔC ≈ ∇C·Δθ made before the step beside the change the
-// step then made on the same batch, and in plain words what the gap says about η.
+// step then made on the same batch, and in plain words what the gap says about η; under a
+// BP2 rule other than the transpose the step is not along −∇C, and what the gap says may be
+// about the rule's direction instead (stepAngle, predictionVerdict's `step`).
 
 import { fmt, html, setHTML, unfmt } from "./util.js";
 
@@ -37,30 +39,91 @@ export function predictionGap(predicted, actual) {
  *   curved up within the step, so the tangent line overshoots);
  * - less: the cost fell by more than FAR beyond the prediction (the surface curves down);
  * - flat: both changes are below 1e−12 (nothing to compare).
+ *
+ * `step` (optional) is the step's BP2 rule when it is not the transpose: {rule: its name,
+ * cos, longer} (stepAngle; cos and longer null when not known). Backprop steps along −∇C,
+ * so there a miss is η's; a rule's step is not, and where its predicted fall is small because
+ * the step is nearly at right angles to the gradient (|cos| < RIGHT_ANGLE), or the step
+ * points uphill, the texts that blamed η say so instead (the levels are the same).
  */
-export function predictionVerdict(p) {
+export function predictionVerdict(p, step = null) {
   if (!p || p.predicted === null || p.predicted === undefined) return null;
   const { predicted: pr, actual: ac } = p;
-  if (ac === null || ac === undefined) return { level: "diverged", text: "the step made the cost overflow: η is far too big" };
-  if (Math.abs(pr) < 1e-12 && Math.abs(ac) < 1e-12) return { level: "flat", text: "no change: the gradient is about zero here" };
-  if (pr < 0 && ac > 0) return { level: "uphill", text: "the step went uphill: η is too big" };
+  const rule = step?.rule ? ruleWords(step) : null;
+  if (ac === null || ac === undefined) return { level: "diverged", text: rule ? `the step made the cost overflow: η is far too big for ${rule.its}` : "the step made the cost overflow: η is far too big" };
+  if (Math.abs(pr) < 1e-12 && Math.abs(ac) < 1e-12) return { level: "flat", text: rule ? `no change: ${rule.its} is about zero here, or the gradient is` : "no change: the gradient is about zero here" };
+  if (pr < 0 && ac > 0) return { level: "uphill", text: rule ? `the step went uphill: ${rule.why}` : "the step went uphill: η is too big" };
   const UP = "the cost curves up along the step";
   const DOWN = "the cost curves down along the step";
   if (Math.abs(pr) < 1e-12) {
     // No change predicted (a zero slope along the step), but the cost moved: no percent of 0.
-    if (ac > 0) return { level: "far", text: "far from the prediction: the cost rose where the tangent predicted no change; η may be too big" };
+    if (ac > 0) return { level: "far", text: rule ? `far from the prediction: the cost rose where the tangent predicted no change (${rule.its} is at right angles to the gradient here)` : "far from the prediction: the cost rose where the tangent predicted no change; η may be too big" };
     return { level: "less", text: `the cost fell where the tangent predicted no change (${DOWN})` };
   }
   if (pr > 0 && ac <= 0) return { level: "less", text: `the cost fell where the tangent predicted a rise (${DOWN})` };
   const { pct, more } = predictionGap(pr, ac);
-  // pr < 0: the cost fell (ac ≤ 0); pr > 0 (momentum can step uphill): it rose (ac > 0).
+  // pr < 0: the cost fell (ac ≤ 0); pr > 0 (momentum, or a rule's step, can point uphill): it rose (ac > 0).
   const verb = pr < 0 ? "fell" : "rose";
   const moreLess = pr < 0 === more ? "less" : "more";
   const by = pct === 0 ? `${verb} as predicted, to within 1${PCT}` : `${verb} ${pct.toLocaleString("en-US")}${PCT} ${moreLess} than predicted`;
   if (pct <= AGREE * 100) return { level: "ok", text: `agrees with the first-order prediction: ${by}` };
   if (pct <= FAR * 100) return { level: "apart", text: `${by} (${more ? UP : DOWN})` };
+  if (more && rule) return { level: "far", text: `far from the prediction: ${by}; ${pr > 0 ? `${rule.its} pointed uphill${rule.angle}, and ${UP}` : rule.short}` };
   if (more) return { level: "far", text: `far from the prediction: ${by}; η may be too big` };
   return { level: "less", text: `${by} (${DOWN})` };
+}
+
+/** Below this |cos| between a rule's step and −∇C, the step is "nearly at right angles" to
+ * the gradient: it predicts a fall of under a fifth of a step as long along −∇C. */
+export const RIGHT_ANGLE = 0.2;
+
+/** The words predictionVerdict uses for a rule's step: {its, angle, why, short}. */
+function ruleWords({ rule, cos, longer }) {
+  const its = `the ${rule} rule's step`;
+  const known = cos !== null && cos !== undefined && Number.isFinite(cos);
+  const angle = known ? ` (cos ${fmt(cos, 2)} with the gradient)` : "";
+  const long = Number.isFinite(longer) && longer >= 1.5 ? `, ${fmt(longer, 2)}× as long as backprop's` : "";
+  if (known && Math.abs(cos) < RIGHT_ANGLE) {
+    const nearly = `${its} was nearly at right angles to the gradient (cos ${fmt(cos, 2)})`;
+    return { its, angle, why: `${nearly}: the tangent predicted almost no fall, and the cost's curvature outweighed it`, short: `${nearly}: a small predicted fall for its length` };
+  }
+  if (known) {
+    const tooBig = `η is too big for ${its} (cos ${fmt(cos, 2)} with the gradient${long})`;
+    return { its, angle, why: tooBig, short: tooBig.replace("η is", "η may be") };
+  }
+  return {
+    its,
+    angle,
+    why: `${its} is not along −∇C: its predicted fall can be small for its length, and here the cost's curvature outweighed it`,
+    short: `η may be too big for ${its}, which is not along −∇C`,
+  };
+}
+
+/**
+ * The step a frame's gradients ask for under a BP2 rule other than the transpose, against
+ * backprop's at the same θ and batch (the frame's `grad_w`, `grad_b` beside `true_grad_w`,
+ * `true_grad_b`; weights and biases of every layer): {cos, longer}: the cosine between the
+ * two (the rule's step −η·grad and backprop's −η·∇C: η cancels) and how many times as long
+ * the rule's is. Null for the transpose (no true_* arrays) and with momentum (the step then
+ * carries the velocity too: its direction is not the gradients' alone).
+ */
+export function stepAngle(frame) {
+  if (!frame?.layers?.length || frame.layers.some((x) => !x.true_grad_w || !x.true_grad_b)) return null;
+  if (frame.hyper?.momentum) return null;
+  let dot = 0;
+  let rr = 0;
+  let tt = 0;
+  const add = (r, t) => {
+    dot += r * t;
+    rr += r * r;
+    tt += t * t;
+  };
+  for (const x of frame.layers) {
+    x.grad_w.forEach((row, j) => row.forEach((v, k) => add(v, x.true_grad_w[j][k])));
+    x.grad_b.forEach((v, j) => add(v, x.true_grad_b[j]));
+  }
+  if (!(rr > 0 && tt > 0) || !Number.isFinite(dot)) return null;
+  return { cos: dot / Math.sqrt(rr * tt), longer: Math.sqrt(rr / tt) };
 }
 
 const steps = (n) => `${n.toLocaleString("en-US")} ${n === 1 ? "step" : "steps"}`;
@@ -86,11 +149,23 @@ export function predictionLabel(p, frameStep) {
 export class PredictionLine {
   constructor(el) {
     this.el = el;
+    this.angles = new Map(); // "run|step" → stepAngle of the frame at that step (the last few)
   }
 
-  update(frame) {
+  /** rule: the run's BP2 rule ("transpose", "inverse", "random"). A prediction of step
+   * s − 1 → s is of the step the frame at s − 1 showed the gradients of (docs/frames.md): its
+   * angle is known when that frame came here. */
+  update(frame, rule = "transpose") {
     const p = frame.prediction;
-    const v = predictionVerdict(p);
+    const other = rule && rule !== "transpose";
+    if (other) {
+      const key = `${frame.run_id}|${frame.step}`; // the latest frame at a step is what it trains from
+      this.angles.delete(key);
+      this.angles.set(key, stepAngle(frame));
+      if (this.angles.size > 8) this.angles.delete(this.angles.keys().next().value);
+    }
+    const angle = other && p ? this.angles.get(`${frame.run_id}|${p.step - 1}`) : null;
+    const v = predictionVerdict(p, other ? { rule, cos: angle?.cos ?? null, longer: angle?.longer ?? null } : null);
     this.el.hidden = !v;
     if (!v) return;
     this.el.dataset.level = v.level;

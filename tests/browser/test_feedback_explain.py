@@ -10,6 +10,10 @@ matrix view's 2-digit cells); the labelled δ are held to the frame's own arrays
 
 from __future__ import annotations
 
+import json
+import math
+import re
+import urllib.request
 from decimal import Decimal
 from typing import Any
 
@@ -213,3 +217,69 @@ def test_bp2_under_the_transpose_reads_as_before(page) -> None:  # type: ignore[
             assert agrees(text, v)
         click_neuron(page, layer, j)
         page.wait_for_selector(".explain-title:has-text('four equations')")
+
+
+def rest(page: Any, method: str, path: str, body: Any = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(
+        page.base + path, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read()) if r.status != 204 else None
+
+
+def step_cosine(frame: dict[str, Any]) -> tuple[float, float]:
+    """cos(rule's gradient, backprop's) over every weight and bias of a REST frame, and how
+    many times as long the rule's is: the step −η·grad against −η·∇C (η cancels)."""
+    rule: list[float] = []
+    true: list[float] = []
+    for x in frame["layers"]:
+        rule += [v for row in x["grad_w"] for v in row] + x["grad_b"]
+        true += [v for row in x["true_grad_w"] for v in row] + x["true_grad_b"]
+    dot = sum(r * t for r, t in zip(rule, true, strict=True))
+    nr, nt = math.sqrt(sum(r * r for r in rule)), math.sqrt(sum(t * t for t in true))
+    return dot / (nr * nt), nr / nt
+
+
+def test_prediction_line_under_a_rule_names_the_direction_not_eta(page) -> None:  # type: ignore[no-untyped-def]
+    """The random rule's first step on the default network goes uphill at η = 0.03, where
+    backprop's step from the same weights and batch falls: the line beside the loss does not
+    blame η but says the rule's step was nearly at right angles to the gradient, with the
+    cosine this test works out from the run's REST frame before the step."""
+    open_app(page, "feedback=random")
+    run = page.evaluate("window.__bpv.store.run.id")
+    config = rest(page, "GET", f"/api/runs/{run}")["config"]
+    assert config["feedback"] == "random" and config["momentum"] == 0
+    # The same run over REST (same seed: the same data, weights and batches), before its step.
+    twin = rest(page, "POST", "/api/runs", config)["id"]
+    before = rest(page, "GET", f"/api/runs/{twin}/frame?grid=false")
+    cos, longer = step_cosine(before)
+    after = rest(page, "POST", f"/api/runs/{twin}/step", {"steps": 1})["prediction"]
+    # Backprop from the same weights and batch, at the same η: its step falls.
+    bp = rest(page, "POST", "/api/runs", {**config, "feedback": "transpose"})["id"]
+    bp_after = rest(page, "POST", f"/api/runs/{bp}/step", {"steps": 1})["prediction"]
+    for r in (twin, bp):
+        rest(page, "DELETE", f"/api/runs/{r}")
+    assert after["predicted"] < 0 < after["actual"], after  # uphill under the rule
+    assert bp_after["actual"] < 0, bp_after  # not under backprop, at the same η
+    assert abs(cos) < 0.2, cos  # nearly at right angles
+
+    step(page, 1)
+    line = page.locator("#loss .loss-prediction")
+    page.wait_for_function(
+        "document.querySelector('#loss .loss-prediction').textContent.includes('0 → 1')"
+    )
+    text = " ".join(line.inner_text().split())
+    assert line.get_attribute("data-level") == "uphill", text
+    assert "η is too big" not in text, text
+    m = re.search(
+        r"the random rule's step was nearly at right angles to the gradient \(cos ([^)]+)\)", text
+    )
+    assert m, text
+    shown_cos = float(m.group(1).replace("−", "-"))
+    assert abs(shown_cos - cos) <= 0.05 * abs(cos) + 1e-6, (shown_cos, cos, longer)
+    # The numbers the line shows are the run's own prediction of that step.
+    predicted = float(line.locator("[data-predicted]").inner_text().replace("−", "-"))
+    actual = float(line.locator("[data-actual]").inner_text().replace("−", "-"))
+    assert predicted == pytest.approx(after["predicted"], rel=1e-3)
+    assert actual == pytest.approx(after["actual"], rel=1e-3)
