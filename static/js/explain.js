@@ -32,6 +32,7 @@ export class ExplainPanel {
   constructor(root, { onSelect, onSetWeight }) {
     this.body = root.querySelector(".explain-body");
     this.title = root.querySelector(".explain-title");
+    this.title.tabIndex = -1; // focused after a term opens its edge from the keyboard
     this.onSelect = onSelect;
     this.onSetWeight = onSetWeight;
     this.edit = null; // {key, error}: the edit box's message, per edge
@@ -44,6 +45,15 @@ export class ExplainPanel {
       if (ev.target.matches("[data-weight-input]")) ev.target.dataset.dirty = "1";
     });
     this.body.addEventListener("keydown", (ev) => {
+      // A BP2 term that names an edge is a button: Enter or Space opens the edge as a click
+      // does, and the reading goes on from the panel's title (the term is drawn anew).
+      const term = ev.target.closest?.("[data-select][tabindex]");
+      if (term && (ev.key === "Enter" || ev.key === " ")) {
+        ev.preventDefault();
+        this.onSelect(JSON.parse(term.dataset.select));
+        this.title.focus();
+        return;
+      }
       const input = ev.target.closest("[data-weight-input]");
       if (!input) return;
       if (ev.key === "Enter") {
@@ -308,16 +318,18 @@ function bp2View(frame, ex, note, rule = null) {
   sh.num("delta", P.delta);
   const deltaEq = sh.eq(["sp", "·", "S"], "delta");
   sh.fit();
+  // Each term names an edge, w^{l+1}_jk: a click, or Enter or Space on it (it is a button for
+  // the keyboard too), opens that edge's numbers, BP4 and step.
   const rows = P.terms.map(
     (t, n) => html`<tr data-bp2-row="${t.i}">
-      <td>${math(sym.w(l + 1, t.i, k), times(), sym.delta(l + 1, t.i))}</td>
+      <td class="term-edge" data-select="${JSON.stringify({ type: "edge", l: l + 1, j: t.i, k })}" tabindex="0" role="button" aria-label="edge ${name.w(l + 1, t.i, k)}: its numbers, BP4 and step" title="open the edge ${name.w(l + 1, t.i, k)}: its numbers, BP4 and step">${math(sym.w(l + 1, t.i, k), times(), sym.delta(l + 1, t.i))}</td>
       <td colspan="2" data-bp2-term="${t.product}">${arith(sh, rowEqs[n], "bp2-term")}</td></tr>`,
   );
   const title = html`BP2 for neuron k = ${k + 1} in layer l = ${l} (${act})`;
   const content = html`<div class="explain-cols"><div class="explain-left">
     ${rule ? ruleNote(rule, l, frame.sizes.length) : ""}
     <p class="eq-head">${math(sym.delta(l, k), eq(), sym.sigmaPrime(sym.z(l, k)), times(), sum(row(mi("j"))), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"))}</p>
-    <p class="note">${rule ? "In backprop, each" : "Each"} neuron j of layer ${l + 1} sends its error back along the edge it was fed by, weighted by the same weight:</p>
+    <p class="note">${rule ? "In backprop, each" : "Each"} neuron j of layer ${l + 1} sends its error back along the edge it was fed by, weighted by the same weight (select a term to open its edge):</p>
     <table class="terms">${rows}
       <tr class="sumrow"><td>${math(sum(mi("j")), sym.w(l + 1, "j", k), sym.delta(l + 1, "j"))}</td>
         <td colspan="2" data-bp2-sum="${P.sum}">${arith(sh, sumEq, "bp2-sum")}</td></tr>

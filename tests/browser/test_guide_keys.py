@@ -142,3 +142,51 @@ def test_the_matrix_note_says_where_the_exact_arithmetic_is(open_at, w: int, h: 
     beside = eq["x"] + eq["width"] <= view["x"] + 1
     above = eq["y"] + eq["height"] <= view["y"] + 1
     assert beside if w > 1000 else above, (eq, view)
+
+
+def tab_until(pg, test: str, limit: int = 80) -> int:  # type: ignore[no-untyped-def]
+    """Press Tab until the JS condition ``test`` holds of document.activeElement (``e``);
+    returns how many presses it took."""
+    for n in range(1, limit + 1):
+        pg.keyboard.press("Tab")
+        if pg.evaluate(f"(e => !!({test}))(document.activeElement)"):
+            return n
+    raise AssertionError(f"Tab never reached an element where {test}")
+
+
+@pytest.mark.parametrize("key", ["Enter", " "])
+def test_a_bp2_term_opens_its_edge_from_the_keyboard(open_at, key: str) -> None:  # type: ignore[no-untyped-def]
+    """From the keyboard alone: Tab to neuron 2 of layer 2, Enter shows its BP2, and Tab then
+    reaches the terms w³_j2·δ³_j, each a button naming its edge; Enter or Space on the first
+    opens the edge w³₁₂ (its numbers, BP4 and step), as a click on it does."""
+    pg = open_at(1366, 768)
+    tab_until(pg, "e.getAttribute('data-node') === '2,1'")
+    pg.keyboard.press("Enter")
+    heading = "BP2 for neuron k = 2 in layer l = 2"
+    pg.wait_for_function(
+        f"document.querySelector('.explain-main').textContent.includes('{heading}')",
+        timeout=10_000,
+    )
+    presses = tab_until(pg, "e.closest('#explain [data-bp2-row]')")
+    term = pg.evaluate(
+        """(e => ({label: e.getAttribute('aria-label'), role: e.getAttribute('role'),
+                   row: e.closest('[data-bp2-row]').dataset.bp2Row, text: e.textContent,
+                   ring: getComputedStyle(e).outlineStyle + ' ' + getComputedStyle(e).outlineWidth,
+                   seen: e.getBoundingClientRect().height > 0}))(document.activeElement)"""
+    )
+    assert presses < 40, presses
+    assert term["role"] == "button" and term["seen"], term
+    assert term["row"] == "0" and term["label"].startswith("edge w³₁₂"), term
+    assert term["ring"] == "solid 2px", term  # a visible focus ring
+    pg.keyboard.press(key)
+    pg.wait_for_function(
+        "(s => s && s.type === 'edge' && s.l === 3 && s.j === 0 && s.k === 1)"
+        "(window.__bpv.store.selection)",
+        timeout=5_000,
+    )
+    pg.wait_for_selector("#explain [data-edge-dw]", timeout=10_000)
+    title = pg.locator("#explain .explain-title").inner_text()
+    assert "w³₁₂" in title, title
+    # The reading goes on from the edge's explanation: focus is on its title.
+    assert pg.evaluate("document.activeElement.classList.contains('explain-title')")
+    assert pg.errors == []  # type: ignore[attr-defined]
