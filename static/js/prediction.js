@@ -85,7 +85,7 @@ function ruleWords({ rule, cos, longer }) {
   const long = Number.isFinite(longer) && longer >= 1.5 ? `, ${fmt(longer, 2)}× as long as backprop's` : "";
   if (known && Math.abs(cos) < RIGHT_ANGLE) {
     const nearly = `${its} was nearly at right angles to the gradient (cos ${fmt(cos, 2)})`;
-    return { its, angle, why: `${nearly}: the tangent predicted almost no fall, and the cost's curvature outweighed it`, short: `${nearly}: a small predicted fall for its length` };
+    return { its, angle, why: `${nearly}, so it predicted almost no fall`, short: nearly };
   }
   if (known) {
     const tooBig = `η is too big for ${its} (cos ${fmt(cos, 2)} with the gradient${long})`;
@@ -94,7 +94,7 @@ function ruleWords({ rule, cos, longer }) {
   return {
     its,
     angle,
-    why: `${its} is not along −∇C: its predicted fall can be small for its length, and here the cost's curvature outweighed it`,
+    why: `${its} is not along −∇C, so its predicted fall can be small`,
     short: `η may be too big for ${its}, which is not along −∇C`,
   };
 }
