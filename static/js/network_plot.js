@@ -32,24 +32,36 @@ export class NetworkPlot {
     this.hover = null;
     this.scales = { edge: new StableScale(), node: new StableScale(), input: new StableScale() };
     const stage = this.live.svg.parentElement;
+    this.live.svg.setAttribute("role", "group");
+    this.live.svg.setAttribute("aria-label", "The network: arrow keys move between neurons, Enter explains one");
     stage.addEventListener("pointermove", (ev) => this.pointAt(hitOf(ev.target), ev));
     stage.addEventListener("pointerleave", () => this.pointAt(null));
     stage.addEventListener("click", (ev) => {
       const hit = hitOf(ev.target);
       if (hit) this.onSelect(hit);
     });
-    // The keyboard: Tab reaches each neuron (network_svg.js), focusing one shows its readout
-    // as pointing at it does, and Enter or Space selects it as a click does.
+    // The keyboard: the network is one Tab stop (network_svg.js: LiveLayer.rove), the arrow
+    // keys, Home and End move between its neurons, focusing one shows its readout as
+    // pointing at it does, and Enter or Space selects it as a click does.
     stage.addEventListener("keydown", (ev) => {
-      if (ev.key !== "Enter" && ev.key !== " ") return;
       const hit = hitOf(ev.target);
-      if (!hit) return;
-      ev.preventDefault();
-      this.onSelect(hit);
+      if (!hit || hit.type !== "neuron") return;
+      if (ev.key === "Enter" || ev.key === " ") {
+        ev.preventDefault();
+        this.onSelect(hit);
+        return;
+      }
+      const to = this.live.roveFrom(hit.l, hit.j, ev.key);
+      if (!to && !ev.key.startsWith("Arrow") && ev.key !== "Home" && ev.key !== "End") return;
+      ev.preventDefault(); // an arrow at the network's edge does not scroll the page either
+      if (!to) return;
+      this.live.rove(to.key);
+      to.c.focus();
     });
     stage.addEventListener("focusin", (ev) => {
       const hit = hitOf(ev.target);
       if (!hit) return;
+      if (hit.type === "neuron") this.live.rove(`${hit.l},${hit.j}`);
       const r = ev.target.getBoundingClientRect();
       this.pointAt(hit, { clientX: r.right, clientY: r.top + r.height / 2 });
     });

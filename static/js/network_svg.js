@@ -41,6 +41,9 @@ export class LiveLayer {
   constructor(svg) {
     this.svg = svg;
     this.geom = null;
+    // The network is one Tab stop: the neuron last focused (the first input at first) has
+    // tabindex 0, every other -1; the arrow keys move between neurons (roveFrom).
+    this.roving = nodeKey(1, 0);
   }
 
   /** Create the elements for a geometry (once per network shape / size). */
@@ -86,7 +89,7 @@ export class LiveLayer {
       col.map((n, j) => {
         const g = el("g", {}, nodesG);
         // A neuron is a button for the keyboard too (network_plot.js: Enter or Space selects it).
-        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(n.d / 2), "data-node": nodeKey(li + 1, j), "data-hit": nodeKey(li + 1, j), "pointer-events": "all", tabindex: "0", role: "button", "aria-label": `neuron ${j + 1} of layer ${li + 1}` }, g);
+        const c = el("circle", { cx: f1(n.x), cy: f1(n.y), r: f1(n.d / 2), "data-node": nodeKey(li + 1, j), "data-hit": nodeKey(li + 1, j), "pointer-events": "all", tabindex: nodeKey(li + 1, j) === this.roving ? "0" : "-1", role: "button", "aria-label": `neuron ${j + 1} of layer ${li + 1}` }, g);
         if (li === 0 && inputLabels?.[j] && n.slot >= 11) {
           const t = el("text", { x: f1(n.tx - 4), y: f1(n.y + 3.5), "font-size": 10.5, "text-anchor": "end", fill: "#222" }, g);
           t.textContent = inputLabels[j]; // textContent: never markup
@@ -94,8 +97,36 @@ export class LiveLayer {
         return { l: li + 1, j, g, c, key: nodeKey(li + 1, j), thin: n.d < 8 };
       }),
     );
+    if (!this.nodes.some((n) => n.key === this.roving)) this.rove(this.nodes[0].key);
     this.labels = el("g", { "font-size": 11, "font-weight": 600, fill: "#111", stroke: "#fff", "stroke-width": 3.2, "paint-order": "stroke" }, svg);
     this.labelKey = null;
+  }
+
+  /** The neuron ``key`` is the network's Tab stop (a neuron focused by any means becomes it). */
+  rove(key) {
+    for (const n of this.nodes) n.c.setAttribute("tabindex", n.key === key ? "0" : "-1");
+    this.roving = key;
+  }
+
+  /**
+   * The neuron an arrow key moves to from neuron (l, j), or null at an edge of the network:
+   * ArrowUp / ArrowDown the one above / below in the layer, ArrowLeft / ArrowRight the one at
+   * the same height in the layer before / after, Home / End the layer's first / last.
+   */
+  roveFrom(l, j, key) {
+    const count = (layer) => this.nodes.reduce((c, n) => c + (n.l === layer), 0);
+    const n = count(l);
+    let to = null;
+    if (key === "ArrowUp" && j > 0) to = [l, j - 1];
+    else if (key === "ArrowDown" && j < n - 1) to = [l, j + 1];
+    else if (key === "Home") to = [l, 0];
+    else if (key === "End") to = [l, n - 1];
+    else if (key === "ArrowLeft" || key === "ArrowRight") {
+      const l2 = key === "ArrowLeft" ? l - 1 : l + 1;
+      const n2 = count(l2);
+      if (n2) to = [l2, n > 1 ? Math.round((j * (n2 - 1)) / (n - 1)) : Math.floor((n2 - 1) / 2)];
+    }
+    return to && this.nodes.find((x) => x.l === to[0] && x.j === to[1]);
   }
 
   /**

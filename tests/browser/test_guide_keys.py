@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, digits_shown
+
+DIGITS = "dataset=digits&hidden=30"
 
 pytestmark = pytest.mark.browser
 
@@ -55,9 +57,10 @@ def test_on_a_phone_a_guide_opens_in_view(open_at, button: str) -> None:  # type
 
 
 def test_the_networks_neurons_are_reached_and_chosen_from_the_keyboard(open_at) -> None:  # type: ignore[no-untyped-def]
-    """Tab reaches each neuron of the network (a review tabbed through 57 stops and found
-    none), focus shows its readout and a visible ring, and Enter selects it: the explain panel
-    then writes its BP2, as a click would."""
+    """Tab reaches the network (a review tabbed through 57 stops and found no neuron) as one
+    stop, its first input; the arrow keys move between neurons (down the layer, across to
+    the neuron at the same height), focus shows the readout and a visible ring, and Enter
+    selects it: the explain panel then writes its BP2, as a click would."""
     pg = open_at(1366, 768)
     focused = ""
     for _ in range(120):
@@ -65,22 +68,20 @@ def test_the_networks_neurons_are_reached_and_chosen_from_the_keyboard(open_at) 
         focused = pg.evaluate("document.activeElement.getAttribute('data-node') || ''")
         if focused:
             break
-    assert focused, "Tab never reached a neuron"
-    seen: list[str] = []
-    while focused and focused not in seen:
-        seen.append(focused)
-        if focused == "3,1":  # neuron 2 of layer 3, a hidden one
-            break
-        pg.keyboard.press("Tab")
-        focused = pg.evaluate("document.activeElement.getAttribute('data-node') || ''")
-    assert focused == "3,1", seen
+    assert focused == "1,0", "Tab never reached the network's first input"
+    active = "document.activeElement.getAttribute('data-node') || ''"
+    seen = [focused]
+    # 2-4-2-1: down to x2, right to the 4th of layer 2 (same height), right to the 2nd of 3
+    for key, want in [("ArrowDown", "1,1"), ("ArrowRight", "2,3"), ("ArrowRight", "3,1")]:
+        pg.keyboard.press(key)
+        seen.append(pg.evaluate(active))
+        assert seen[-1] == want, (key, seen)
+    focused = seen[-1]
     assert pg.evaluate("document.activeElement.getAttribute('aria-label')") == "neuron 2 of layer 3"
     ring = pg.evaluate("getComputedStyle(document.activeElement).stroke")
     assert ring == "rgb(11, 87, 208)", ring
     tip = pg.locator("#net .net-tip")
     assert tip.is_visible() and "δ³₂" in tip.inner_text(), tip.inner_text()
-    # every neuron of the 2-4-2-1 network on the way, in order: the 2 inputs first
-    assert seen[:2] == ["1,0", "1,1"], seen
     pg.keyboard.press("Enter")
     pg.wait_for_function(
         "(s => s && s.type === 'neuron' && s.l === 3 && s.j === 1)(window.__bpv.store.selection)",
@@ -91,6 +92,38 @@ def test_the_networks_neurons_are_reached_and_chosen_from_the_keyboard(open_at) 
         f"document.querySelector('.explain-main').textContent.includes('{heading}')",
         timeout=10_000,
     )
+    assert pg.errors == []  # type: ignore[attr-defined]
+
+
+def test_the_digits_network_is_one_tab_stop(open_at) -> None:  # type: ignore[no-untyped-def]
+    """On the 64-30-10 digits a review's Tab passed all 104 neurons before the panels below:
+    the network is one stop now (Tab goes in at a neuron and out at the next control), and
+    the arrows walk it: End to the last of the 64 inputs, across to the 30 and the 10."""
+    pg = open_at(1366, 768, DIGITS)
+    digits_shown(pg)
+    active = "document.activeElement.getAttribute('data-node') || ''"
+    stops: list[str] = []
+    for _ in range(200):
+        pg.keyboard.press("Tab")
+        node = pg.evaluate(active)
+        if stops and not node:
+            break
+        if node:
+            stops.append(node)
+    assert stops == ["1,0"], stops[:12]
+    pg.keyboard.press("Shift+Tab")
+    assert pg.evaluate(active) == "1,0"
+    for key, want in [
+        ("End", "1,63"),
+        ("ArrowRight", "2,29"),
+        ("ArrowRight", "3,9"),
+        ("ArrowRight", "3,9"),
+        ("Home", "3,0"),
+        ("ArrowUp", "3,0"),
+    ]:
+        pg.keyboard.press(key)
+        assert pg.evaluate(active) == want, key
+    assert pg.evaluate("scrollY") == 0  # the arrows moved the focus, not the page
     assert pg.errors == []  # type: ignore[attr-defined]
 
 
@@ -156,11 +189,15 @@ def tab_until(pg, test: str, limit: int = 80) -> int:  # type: ignore[no-untyped
 
 @pytest.mark.parametrize("key", ["Enter", " "])
 def test_a_bp2_term_opens_its_edge_from_the_keyboard(open_at, key: str) -> None:  # type: ignore[no-untyped-def]
-    """From the keyboard alone: Tab to neuron 2 of layer 2, Enter shows its BP2, and Tab then
+    """From the keyboard alone: Tab to the network, the arrows to neuron 2 of layer 2, Enter
+    shows its BP2, and Tab then
     reaches the terms w³_j2·δ³_j, each a button naming its edge; Enter or Space on the first
     opens the edge w³₁₂ (its numbers, BP4 and step), as a click on it does."""
     pg = open_at(1366, 768)
-    tab_until(pg, "e.getAttribute('data-node') === '2,1'")
+    tab_until(pg, "e.getAttribute('data-node') === '1,0'")
+    pg.keyboard.press("ArrowRight")  # 2-4-2-1: the first of layer 2, then the second
+    pg.keyboard.press("ArrowDown")
+    assert pg.evaluate("document.activeElement.getAttribute('data-node')") == "2,1"
     pg.keyboard.press("Enter")
     heading = "BP2 for neuron k = 2 in layer l = 2"
     pg.wait_for_function(
