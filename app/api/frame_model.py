@@ -259,6 +259,14 @@ class Prediction(Wire):
     cost_before: float | None = Field(description="C_B(θ), the batch cost, regularised")
     cost_after: float | None = Field(description="C_B(θ + Δθ)")
     batch: int = Field(description="m: the examples in B, the batch the update trained on")
+    cos: float | None = Field(
+        description="cos of the angle between the step Δθ and −∇C: 1 for plain SGD, less with "
+        "momentum or under a BP2 rule other than the transpose; null for a zero step or gradient"
+    )
+    longer: float | None = Field(
+        description="‖Δθ‖ / (η‖∇C‖): the step's length in plain SGD steps at the same η; "
+        "null at η = 0"
+    )
 
 
 class Frame(Wire):

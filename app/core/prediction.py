@@ -44,8 +44,12 @@ class Prediction:
     """One step's ``predicted`` (``∇C·Δθ``) and ``actual`` (``C_B(θ+Δθ) − C_B(θ)``) change
     of the batch cost, with ``cost_before`` and ``cost_after``; ``step`` is the run's step
     count after it (the step took the run from ``step − 1`` to ``step``); ``batch`` the
-    examples in its batch B, the cost both are of. A value that is not finite is None (a
-    diverging step: the trainer then rolls θ back, ``actual`` is None)."""
+    examples in its batch B, the cost both are of; ``cos`` the cosine between the step Δθ
+    and −∇C (1 for plain SGD; below 1 with momentum or under a BP2 rule other than the
+    transpose, whose step is not along −∇C), ``longer`` ‖Δθ‖ / (η‖∇C‖): how many times as
+    long the step is as plain SGD's at the same η (None at η = 0). A value that is not
+    finite, or of a zero gradient or step, is None (a diverging step: the trainer then rolls
+    θ back, ``actual`` is None)."""
 
     step: int
     predicted: float | None
@@ -53,6 +57,8 @@ class Prediction:
     cost_before: float | None
     cost_after: float | None
     batch: int
+    cos: float | None = None
+    longer: float | None = None
 
     def as_dict(self) -> dict[str, int | float | None]:
         return {
@@ -62,6 +68,8 @@ class Prediction:
             "cost_before": self.cost_before,
             "cost_after": self.cost_after,
             "batch": self.batch,
+            "cos": self.cos,
+            "longer": self.longer,
         }
 
 
@@ -95,8 +103,21 @@ def _predicted_step(trainer: Trainer) -> Prediction:
     engine.forward_pass(x_T)  # the same batch at θ + Δθ
     after = _batch_cost(trainer, engine, y_T) + _penalty(trainer)
     actual = after - before
+    g_norm, step_norm = float(np.linalg.norm(gradient)), float(np.linalg.norm(d_theta))
+    cos = longer = math.nan
+    if g_norm > 0.0 and step_norm > 0.0:
+        cos = min(1.0, max(-1.0, -predicted / (g_norm * step_norm)))
+        if h.learning_rate > 0.0:
+            longer = step_norm / (h.learning_rate * g_norm)
     return Prediction(
-        trainer.step, _finite(predicted), _finite(actual), _finite(before), _finite(after), m
+        trainer.step,
+        _finite(predicted),
+        _finite(actual),
+        _finite(before),
+        _finite(after),
+        m,
+        _finite(cos),
+        _finite(longer),
     )
 
 

@@ -2,7 +2,8 @@
 // docs/frames.md): the tangent line's ΔC ≈ ∇C·Δθ made before the step beside the change the
 // step then made on the same batch, and in plain words what the gap says about η; under a
 // BP2 rule other than the transpose the step is not along −∇C, and what the gap says may be
-// about the rule's direction instead (stepAngle, predictionVerdict's `step`).
+// about the rule's direction instead (the prediction's `cos` and `longer`, predictionVerdict's
+// `step`).
 
 import { fmt, html, setHTML, unfmt } from "./util.js";
 
@@ -41,7 +42,8 @@ export function predictionGap(predicted, actual) {
  * - flat: both changes are below 1e−12 (nothing to compare).
  *
  * `step` (optional) is the step's BP2 rule when it is not the transpose: {rule: its name,
- * cos, longer} (stepAngle; cos and longer null when not known). Backprop steps along −∇C,
+ * cos, longer}: the prediction's own (the step's cosine to −∇C and its length in plain SGD
+ * steps; null when not known, longer also with momentum). Backprop steps along −∇C,
  * so there a miss is η's; a rule's step is not, and where its predicted fall is small because
  * the step is nearly at right angles to the gradient (|cos| < RIGHT_ANGLE), or the step
  * points uphill, the texts that blamed η say so instead (the levels are the same).
@@ -99,33 +101,6 @@ function ruleWords({ rule, cos, longer }) {
   };
 }
 
-/**
- * The step a frame's gradients ask for under a BP2 rule other than the transpose, against
- * backprop's at the same θ and batch (the frame's `grad_w`, `grad_b` beside `true_grad_w`,
- * `true_grad_b`; weights and biases of every layer): {cos, longer}: the cosine between the
- * two (the rule's step −η·grad and backprop's −η·∇C: η cancels) and how many times as long
- * the rule's is. Null for the transpose (no true_* arrays) and with momentum (the step then
- * carries the velocity too: its direction is not the gradients' alone).
- */
-export function stepAngle(frame) {
-  if (!frame?.layers?.length || frame.layers.some((x) => !x.true_grad_w || !x.true_grad_b)) return null;
-  if (frame.hyper?.momentum) return null;
-  let dot = 0;
-  let rr = 0;
-  let tt = 0;
-  const add = (r, t) => {
-    dot += r * t;
-    rr += r * r;
-    tt += t * t;
-  };
-  for (const x of frame.layers) {
-    x.grad_w.forEach((row, j) => row.forEach((v, k) => add(v, x.true_grad_w[j][k])));
-    x.grad_b.forEach((v, j) => add(v, x.true_grad_b[j]));
-  }
-  if (!(rr > 0 && tt > 0) || !Number.isFinite(dot)) return null;
-  return { cos: dot / Math.sqrt(rr * tt), longer: Math.sqrt(rr / tt) };
-}
-
 const steps = (n) => `${n.toLocaleString("en-US")} ${n === 1 ? "step" : "steps"}`;
 
 /**
@@ -149,23 +124,16 @@ export function predictionLabel(p, frameStep) {
 export class PredictionLine {
   constructor(el) {
     this.el = el;
-    this.angles = new Map(); // "run|step" → stepAngle of the frame at that step (the last few)
   }
 
-  /** rule: the run's BP2 rule ("transpose", "inverse", "random"). A prediction of step
-   * s − 1 → s is of the step the frame at s − 1 showed the gradients of (docs/frames.md): its
-   * angle is known when that frame came here. */
+  /** rule: the run's BP2 rule ("transpose", "inverse", "random"). Under a rule the verdict
+   * reads the step's angle to −∇C from the prediction (its `cos`; its `longer` only without
+   * momentum, where "as long as backprop's" is plain SGD's step). */
   update(frame, rule = "transpose") {
     const p = frame.prediction;
     const other = rule && rule !== "transpose";
-    if (other) {
-      const key = `${frame.run_id}|${frame.step}`; // the latest frame at a step is what it trains from
-      this.angles.delete(key);
-      this.angles.set(key, stepAngle(frame));
-      if (this.angles.size > 8) this.angles.delete(this.angles.keys().next().value);
-    }
-    const angle = other && p ? this.angles.get(`${frame.run_id}|${p.step - 1}`) : null;
-    const v = predictionVerdict(p, other ? { rule, cos: angle?.cos ?? null, longer: angle?.longer ?? null } : null);
+    const longer = frame.hyper?.momentum ? null : (p?.longer ?? null);
+    const v = predictionVerdict(p, other ? { rule, cos: p?.cos ?? null, longer } : null);
     this.el.hidden = !v;
     if (!v) return;
     this.el.dataset.level = v.level;

@@ -101,6 +101,12 @@ def test_prediction_equals_a_plain_numpy_finite_change(
         assert p.cost_before == pytest.approx(c0, rel=1e-10)
         assert p.cost_after == pytest.approx(c1, rel=1e-7)
         assert p.actual == pytest.approx(c1 - c0, rel=1e-5, abs=1e-11)
+        # the step's angle to −∇C and its length in plain SGD steps (1 and 1 without momentum)
+        cos = -float(g @ v) / (np.linalg.norm(g) * np.linalg.norm(v))
+        assert p.cos == pytest.approx(cos, rel=1e-6)
+        assert p.longer == pytest.approx(np.linalg.norm(v) / (eta * np.linalg.norm(g)), rel=1e-6)
+        if momentum == 0:
+            assert p.cos == pytest.approx(1.0, abs=1e-12) and p.longer == pytest.approx(1.0)
 
 
 def test_a_tiny_step_is_predicted_to_first_order_and_a_large_one_is_not() -> None:
@@ -150,6 +156,9 @@ def test_a_rule_other_than_backprop_is_predicted_with_the_true_gradient(rule: st
         d_theta = tr.theta - theta
         assert abs(float(g @ d_theta) - float(-0.4 * g @ g)) > 1e-6  # not backprop's step
         assert p.predicted == pytest.approx(float(g @ d_theta), rel=1e-6, abs=1e-12)
+        g_n, d_n = np.linalg.norm(g), np.linalg.norm(d_theta)
+        assert p.cos == pytest.approx(-float(g @ d_theta) / (g_n * d_n), rel=1e-6, abs=1e-9)
+        assert p.longer == pytest.approx(d_n / (0.4 * g_n), rel=1e-6)
         assert p.cost_before == pytest.approx(_cost(theta, x, y, 2.0), rel=1e-10)
         assert p.cost_after == pytest.approx(_cost(tr.theta, x, y, 2.0), rel=1e-10)
 
@@ -167,6 +176,8 @@ def test_a_step_with_no_learning_rate_predicts_the_velocitys_coast() -> None:
     np.testing.assert_allclose(tr.theta, theta + v, rtol=1e-12)
     assert abs(float(g @ v)) > 1e-4
     assert p.predicted == pytest.approx(float(g @ v), rel=1e-6)
+    assert p.cos == pytest.approx(-float(g @ v) / (np.linalg.norm(g) * np.linalg.norm(v)), rel=1e-6)
+    assert p.longer is None  # no plain SGD step at η = 0 to compare its length with
     assert p.actual == pytest.approx(
         _cost(theta + v, x, y, 1.0) - _cost(theta, x, y, 1.0), rel=1e-6
     )

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { FAR, RIGHT_ANGLE, predictionGap, predictionLabel, predictionVerdict, stepAngle } from "../../static/js/prediction.js";
+import { FAR, RIGHT_ANGLE, predictionGap, predictionLabel, predictionVerdict } from "../../static/js/prediction.js";
 
 function quadraticStep(k, theta, eta) {
   const C = (t) => 0.5 * k * t * t;
@@ -149,33 +149,22 @@ describe("predictionLabel: which update, over what", () => {
 // Under a BP2 rule other than the transpose the step is not along −∇C. On C(θ) = ½‖θ‖² in two
 // dimensions at θ = (1, 0), ∇C = (1, 0); a rule whose gradient g is ρ times as long as ∇C at
 // an angle φ to it steps Δθ = −ηg, so the tangent predicts ∇C·Δθ = −ηρ cos φ and the step
-// changes C by −ηρ cos φ + ½η²ρ² (worked out by hand). The frame such a step comes from
-// carries g as the rule's grad_w and ∇C as true_grad_w (docs/frames.md).
+// changes C by −ηρ cos φ + ½η²ρ² (worked out by hand). The server's prediction carries the
+// step's cos to −∇C (cos φ) and its length in plain SGD steps (ρ) (docs/frames.md).
 function ruleStep(eta, rho, phi) {
-  const g = [rho * Math.cos(phi), rho * Math.sin(phi)];
-  const frame = { hyper: { momentum: 0 }, layers: [{ grad_w: [g], grad_b: [0], true_grad_w: [[1, 0]], true_grad_b: [0] }] };
-  const p = { step: 1, predicted: -eta * rho * Math.cos(phi), actual: -eta * rho * Math.cos(phi) + 0.5 * eta * eta * rho * rho };
-  return { frame, p };
+  const p = { step: 1, predicted: -eta * rho * Math.cos(phi), actual: -eta * rho * Math.cos(phi) + 0.5 * eta * eta * rho * rho, cos: Math.cos(phi), longer: rho };
+  return { p, angle: { cos: p.cos, longer: p.longer } };
 }
 
 describe("predictionVerdict under a feedback rule (the step is not along −∇C)", () => {
   const deg = Math.PI / 180;
-  test("the frame's gradients give the step's angle and length against backprop's", () => {
-    const { frame } = ruleStep(0.03, 13, 60 * deg);
-    const a = stepAngle(frame);
-    assert.ok(Math.abs(a.cos - 0.5) < 1e-12 && Math.abs(a.longer - 13) < 1e-12, JSON.stringify(a));
-    // Backprop's frames carry no true_* arrays; with momentum the step carries the velocity.
-    assert.equal(stepAngle({ hyper: { momentum: 0 }, layers: [{ grad_w: [[1, 0]], grad_b: [0] }] }), null);
-    assert.equal(stepAngle({ ...frame, hyper: { momentum: 0.9 } }), null);
-  });
   test("a step nearly at right angles to the gradient goes uphill at an η backprop falls with: not blamed on η", () => {
     // φ = 89.9°: the tangent predicts −5.2e−5, the step rises by 3.98e−4. Backprop's step at the
     // same η (φ = 0, ρ = 1) falls: −0.03 + 0.00045.
-    const { frame, p } = ruleStep(0.03, 1, 89.9 * deg);
+    const { angle, p } = ruleStep(0.03, 1, 89.9 * deg);
     const backprop = ruleStep(0.03, 1, 0).p;
     assert.ok(backprop.actual < 0 && p.predicted < 0 && p.actual > 0);
-    const a = stepAngle(frame);
-    const v = predictionVerdict(p, { rule: "random", ...a });
+    const v = predictionVerdict(p, { rule: "random", ...angle });
     assert.equal(v.level, "uphill");
     assert.doesNotMatch(v.text, /η is too big/);
     assert.equal(v.text, "the step went uphill: the random rule's step was nearly at right angles to the gradient (cos 0.0017), so it predicted almost no fall");
@@ -183,26 +172,26 @@ describe("predictionVerdict under a feedback rule (the step is not along −∇C
     assert.equal(predictionVerdict(p).text, "the step went uphill: η is too big");
   });
   test("a step well along the gradient that goes uphill: η is too big for the rule's step, 13× as long as backprop's", () => {
-    const { frame, p } = ruleStep(0.2, 13, 60 * deg); // −1.3 predicted, +2.08 actual
+    const { angle, p } = ruleStep(0.2, 13, 60 * deg); // −1.3 predicted, +2.08 actual
     assert.ok(p.predicted < 0 && p.actual > 0);
-    const v = predictionVerdict(p, { rule: "inverse", ...stepAngle(frame) });
+    const v = predictionVerdict(p, { rule: "inverse", ...angle });
     assert.equal(v.text, "the step went uphill: η is too big for the inverse rule's step (cos 0.5 with the gradient, 13× as long as backprop's)");
   });
   test("far below the prediction: the right angle or η, whichever the step's angle says", () => {
     // φ = 85°: cos 0.087 < RIGHT_ANGLE; ηρ = 0.1 makes actual/predicted = 1 − ηρ/(2 cos φ) = 0.43.
     const near = ruleStep(0.1, 1, 85 * deg);
     assert.ok(Math.cos(85 * deg) < RIGHT_ANGLE);
-    const v = predictionVerdict(near.p, { rule: "random", ...stepAngle(near.frame) });
+    const v = predictionVerdict(near.p, { rule: "random", ...near.angle });
     assert.equal(v.level, "far");
     assert.equal(v.text, "far from the prediction: fell 57\u00a0% less than predicted; the random rule's step was nearly at right angles to the gradient (cos 0.087)");
     // φ = 60°, ρ = 2, η = 0.6: actual/predicted = 1 − 1.2 = −0.2 would be uphill; η = 0.35: 0.3.
     const along = ruleStep(0.35, 2, 60 * deg);
-    const w = predictionVerdict(along.p, { rule: "inverse", ...stepAngle(along.frame) });
+    const w = predictionVerdict(along.p, { rule: "inverse", ...along.angle });
     assert.equal(w.text, "far from the prediction: fell 70\u00a0% less than predicted; η may be too big for the inverse rule's step (cos 0.5 with the gradient, 2× as long as backprop's)");
   });
   test("a rule's step that points uphill and rises more than predicted: the direction, not η", () => {
-    const { frame, p } = ruleStep(0.6, 1, 120 * deg); // predicted +0.3, actual +0.48
-    const v = predictionVerdict(p, { rule: "random", ...stepAngle(frame) });
+    const { angle, p } = ruleStep(0.6, 1, 120 * deg); // predicted +0.3, actual +0.48
+    const v = predictionVerdict(p, { rule: "random", ...angle });
     assert.equal(v.level, "far");
     assert.equal(v.text, "far from the prediction: rose 60\u00a0% more than predicted; the random rule's step pointed uphill (cos −0.5 with the gradient), and the cost curves up along the step");
   });
