@@ -37,6 +37,15 @@ class Step:
     n_train: int
 
 
+def _fsum(values: Any) -> float:
+    """The correctly rounded sum (``math.fsum``) of finite values; NaN when some value or
+    the sum is not finite (a diverged run's: the caller leaves such an explanation out)."""
+    try:
+        return math.fsum(values)
+    except (OverflowError, ValueError):  # ±inf on both sides, or a finite sum beyond float
+        return math.nan
+
+
 def _f(v: Any) -> float:
     return float(v)
 
@@ -76,7 +85,7 @@ def _bp2_example(
                 zip(w_next.tolist(), d_next.tolist(), products.tolist(), strict=True)
             )
         ]
-    out["sum"] = math.fsum(products.tolist())  # correctly rounded sum of the products
+    out["sum"] = _fsum(products.tolist())  # correctly rounded sum of the products
     out["delta"] = _f(t.delta[i][row, j])  # the δ the frame shows (backprop's)
     return out
 
@@ -128,14 +137,14 @@ def neuron(
         mean_sp = _f(t.sigma_prime[i][1:, j].mean())
         mean_next = t.delta[i + 1][1:].mean(axis=0)
         w_next = net.weights[i + 1][:, j]
-        mean_sum = math.fsum((w_next * mean_next).tolist())
+        mean_sum = _fsum((w_next * mean_next).tolist())
         out["batch_means"] = {
             "sigma_prime": mean_sp,
             "sum": mean_sum,  # Σ_i w_ij · mean δ^{l+1}_i = mean of the rows' sums (linear)
             "product_of_means": mean_sp * mean_sum,
         }
     deltas = [r["delta"] for r in rows]
-    out["batch"] = {"rows": rows, "mean_delta": math.fsum(deltas) / m}
+    out["batch"] = {"rows": rows, "mean_delta": _fsum(deltas) / m}
     return out
 
 
@@ -165,7 +174,7 @@ def edge(
     a_p, d_p = _f(t.a[i][0, k]), _f(t.delta[i][0, j])
     a_b, d_b = t.a[i][1:, k], t.delta[i][1:, j]
     m = len(a_b)
-    bp4 = math.fsum((a_b * d_b).tolist()) / m
+    bp4 = _fsum((a_b * d_b).tolist()) / m
     # λ/n·r'(w): λ/n·w (L2), λ/n·sgn(w) (L1) or 0
     reg = step.lmbda / step.n_train * float(get_regulariser(step.regulariser).grad(np.array(w)))
     grad = bp4 + reg
@@ -198,5 +207,5 @@ def edge(
             "delta_w": delta_w,  # the change the next step makes: μv − ηg
             "w_next": w + delta_w,
         },
-        "bias": {"b": _f(net.biases[i][j]), "grad": math.fsum(d_b.tolist()) / m},
+        "bias": {"b": _f(net.biases[i][j]), "grad": _fsum(d_b.tolist()) / m},
     }

@@ -43,7 +43,8 @@ from app.core.training import Trainer
 class Prediction:
     """One step's ``predicted`` (``∇C·Δθ``) and ``actual`` (``C_B(θ+Δθ) − C_B(θ)``) change
     of the batch cost, with ``cost_before`` and ``cost_after``; ``step`` is the run's step
-    count after it (the step took the run from ``step − 1`` to ``step``); ``batch`` the
+    count after it (the step took the run from ``step − 1`` to ``step``; for an update that
+    overflowed, which the run does not keep, the count it would have had); ``batch`` the
     examples in its batch B, the cost both are of; ``cos`` the cosine between the step Δθ
     and −∇C (1 for plain SGD; below 1 with momentum or under a BP2 rule other than the
     transpose, whose step is not along −∇C), ``longer`` ‖Δθ‖ / (η‖∇C‖): how many times as
@@ -94,8 +95,8 @@ def _predicted_step(trainer: Trainer) -> Prediction:
     trainer.train(1)
     # the engine's recording of the step: z^L and a^L of the batch at θ before it
     before = _batch_cost(trainer, engine, y_T) + penalty_before
-    if trainer.status != "ok":  # diverged: θ was rolled back, there is no "after"
-        return Prediction(trainer.step, None, None, _finite(before), None, m)
+    if trainer.status != "ok":  # diverged: the update is undone (the run stays at its step)
+        return Prediction(trainer.step + 1, None, None, _finite(before), None, m)
     if gradient is None:
         gradient = trainer.scaled_gradient * (1.0 / h.learning_rate)
     d_theta = trainer.theta - theta_before

@@ -63,10 +63,11 @@ class Trainer:
     """Trains ``net`` on ``x`` ``(N, n_1)``, ``y`` ``(N, n_L)`` with minibatch SGD.
 
     The order of examples is reshuffled every epoch from ``rng``; a seed reproduces a run.
-    ``status`` becomes ``"diverged"`` when a parameter or the cost stops being finite; the
-    parameters are then rolled back to their last finite values and training refuses to go
-    on until :meth:`reset_status` (or a new trainer). ``step`` counts the steps run,
-    including any rolled back.
+    ``status`` becomes ``"diverged"`` when a parameter or the cost stops being finite; the run
+    then stays at the last step whose parameters are finite (θ, the velocity, ``step``,
+    ``epoch`` and the batch cursor all of that step: the update that overflowed is not
+    counted, so every step number names the parameters it had) and training refuses to go
+    on until :meth:`reset_status` (or a new trainer).
     """
 
     def __init__(
@@ -121,6 +122,7 @@ class Trainer:
         self._velocity = np.zeros(total)
         self._scratch = np.empty(total)
         self._last_good = np.empty(total)  # θ before a step or chunk, for a rollback
+        self._v_good = np.zeros(total)  # ... and the velocity (with momentum)
         self._ops_cache: tuple[Hyper, bool, list[Op]] | None = None  # _update_ops' calls
         self._penalty_coef = np.zeros(total)  # per parameter; 0 on biases
         self._momentum = np.zeros(())
@@ -243,6 +245,7 @@ class Trainer:
         x_T, y_T = self._perm_x_T[:, c : c + h.batch_size], self._perm_y_T[:, c : c + h.batch_size]
         m = x_T.shape[1]
         np.copyto(self._last_good, self.theta)
+        np.copyto(self._v_good, self._velocity)
         with np.errstate(all="ignore"):  # a diverging run is reported by status, not warnings
             step = self._fast_step(m, h.learning_rate)
             step.scale[()] = 1.0  # δ itself, and the gradient as the batch's sum
@@ -251,9 +254,10 @@ class Trainer:
             self._grad *= h.learning_rate / m  # η times the mean, as the fast path has it
             for f, args in self._update_ops():  # the penalty's gradient, then the update
                 f(*args)
-        self._advance(m)
-        if not (math.isfinite(trace.cost) and _all_finite(self.theta)):
-            self._diverged(self._last_good)
+        if math.isfinite(trace.cost) and _all_finite(self.theta):
+            self._advance(m)
+        else:  # the step overflowed: the run stays at the step before it (not counted)
+            self._diverged()
         return trace
 
     def _trace(self, step: FastStep, x: Array, y: Array) -> Trace:
@@ -297,12 +301,14 @@ class Trainer:
     def _train_fast(self, steps: int) -> int:
         n, batch, eta = len(self.x), self.hyper.batch_size, self.hyper.learning_rate
         update = self._update_ops()
-        last_good = self._last_good
+        last_good, v_good, momentum = self._last_good, self._v_good, bool(self.hyper.momentum)
         np.copyto(last_good, self.theta)
         done = 0
         while done < steps:
             self._ensure_batch()
-            c = self._cursor
+            c0 = c = self._cursor
+            if momentum:
+                np.copyto(v_good, self._velocity)
             # A chunk: up to the epoch's end, and no longer than one divergence check.
             k = min(steps - done, DIVERGENCE_CHECK_EVERY, -(-(n - c) // batch))
             x_T, y_T, step = self._perm_x_T, self._perm_y_T, self._fast_step(batch, eta)
@@ -314,16 +320,49 @@ class Trainer:
                 for f, args in update:
                     f(*args)
                 c = end
+            diverged = not _all_finite(self.theta)
+            if diverged:  # back to the chunk's start, then its steps again up to the last finite
+                k, c = self._replay(c0, k, update, momentum)
             self._cursor = c
             self.step += k
             if c >= n:
                 self.epoch += 1
             done += k
-            if not _all_finite(self.theta):
-                self._diverged(last_good)
+            if diverged:
+                self.status = "diverged"
                 break
             last_good[:] = self.theta
         return done
+
+    def _replay(self, c0: int, k: int, update: list[Op], momentum: bool) -> tuple[int, int]:
+        """A chunk of ``k`` steps from cursor ``c0`` left θ not finite: θ (and the velocity)
+        back to the chunk's start, and its steps taken again one at a time (the same calls on
+        the same batches: the same numbers) until the first whose θ is not finite, which is
+        undone. Returns the steps kept and the cursor after them. Only a diverging run pays
+        for this (a copy of θ per step of one chunk)."""
+        n, batch, eta = len(self.x), self.hyper.batch_size, self.hyper.learning_rate
+        theta, v = self.theta, self._velocity
+        theta[:] = self._last_good
+        if momentum:
+            v[:] = self._v_good
+        before_theta, before_v = theta.copy(), v.copy()
+        x_T, y_T, step = self._perm_x_T, self._perm_y_T, self._fast_step(batch, eta)
+        c = c0
+        for kept in range(k):
+            end = c + batch
+            if end > n:
+                end, step = n, self._fast_step(n - c, eta)
+            np.copyto(before_theta, theta)
+            np.copyto(before_v, v)
+            step(x_T[:, c:end], y_T[:, c:end])
+            for f, args in update:
+                f(*args)
+            if not _all_finite(theta):
+                theta[:] = before_theta
+                v[:] = before_v
+                return kept, c
+            c = end
+        return k, c
 
     def _fast_step(self, m: int, eta: float) -> FastStep:
         step = self._fast_steps.get(m)
@@ -378,9 +417,10 @@ class Trainer:
             self.status = "diverged"
         return c
 
-    def _diverged(self, last_good: Array) -> None:
-        """Roll ``θ`` back to ``last_good`` and mark the run diverged."""
-        self.theta[:] = last_good
+    def _diverged(self) -> None:
+        """Roll ``θ`` and the velocity back to before the step and mark the run diverged."""
+        self.theta[:] = self._last_good
+        self._velocity[:] = self._v_good
         self.status = "diverged"
 
     def reset_status(self) -> None:

@@ -91,22 +91,17 @@ class Lab:
             tl.capture(tr)  # drops the snapshots ahead of it
             self._moved = False
         done = 0
-        start = None  # θ where this call began, when it is trained in parts
         while done < steps:
             k = steps - done
             early = tr.step < EVERY_STEP_UNTIL  # a snapshot every step
             if early or self.predict_next:
                 k = 1
-                if start is None and done == 0 and steps > 1:
-                    start = tr.theta.copy()
             ran = self._steps(k)
             done += ran
             if ran < k or tr.status != "ok":
-                # Diverged: θ back where this call began, as one call of the fast path rolls
-                # back (not to the last finite step, whose weights may be ~1e100). Not kept.
-                if start is not None:
-                    tr.theta[:] = start
-                return done
+                # Diverged: the trainer stays at its last finite step (the update that
+                # overflowed is not counted), whatever its weights: the frame shows them.
+                break
             if early:
                 tl.capture(tr)
         if tl.last_step != tr.step:
@@ -116,17 +111,22 @@ class Lab:
     def _steps(self, k: int) -> int:
         """``k`` fast-path steps; the first one after a frame is predicted (``k`` is then 1):
         the trainer's own step, with the prediction read around it."""
+        tr = self.state.trainer
         if not self.predict_next:
-            return self.state.trainer.train(k)
+            return tr.train(k)
         self.predict_next = False  # until the next frame
-        self.prediction = predicted_step(self.state.trainer)
-        return 1
+        before = tr.step
+        self.prediction = predicted_step(tr)
+        return tr.step - before  # 0 if the update overflowed (not kept)
 
     def prediction_at(self, step: int) -> dict[str, int | float | None] | None:
         """The frame's ``prediction``: the last predicted step's, unless it lies after
-        ``step`` (the run went back)."""
+        ``step`` (the run went back); an update that overflowed is of ``step`` → ``step + 1``
+        (the run stays at ``step``: it is not kept)."""
         p = self.prediction
-        return p.as_dict() if p is not None and p.step <= step else None
+        if p is None or p.step > step + (p.actual is None):
+            return None
+        return p.as_dict()
 
     def rewind(self, step: int) -> int:
         """Back to the latest kept snapshot at or before ``step``; returns its step. The

@@ -32,6 +32,11 @@ PLAYGROUND = {
 }
 
 
+def params(client: TestClient, rid: str) -> dict:
+    """The run's weights and biases, exactly (its export's ``parameters``)."""
+    return client.get(f"/api/runs/{rid}/export").json()["parameters"]
+
+
 def test_empty_body_is_the_playground_default(client: TestClient) -> None:
     for body in ({}, None):
         r = client.post("/api/runs", json=body)
@@ -291,6 +296,39 @@ def test_diverging_run_reports_diverged_and_reset_recovers(client: TestClient) -
     info = client.patch(f"/api/runs/{rid}", json={"learning_rate": 0.001}).json()
     assert info["status"] == "paused"
     assert client.post(f"/api/runs/{rid}/step", json={"steps": 5}).status_code == 200
+
+
+def test_a_diverged_run_shows_the_weights_of_the_step_it_names(client: TestClient) -> None:
+    """A reviewer played linear layers at η 3: the page said "step 5" and train cost 0.5312,
+    step 0's, while step 1's cost was 5.576 and step 2's 1.8e12 (the fast path rolled the
+    weights back to its last check but counted the steps after it). Now a run asked for 20
+    steps stops at the last step S whose weights are finite, and has the weights, costs and
+    history of a twin asked for exactly S steps (which trains them without a rollback);
+    the twin's next step is the one that overflows."""
+    config = {
+        "hidden": [8, 8, 8],
+        "hidden_activation": "linear",
+        "output_activation": "linear",
+        "learning_rate": 3,
+    }
+    rid = client.post("/api/runs", json=config).json()["id"]
+    f = client.post(f"/api/runs/{rid}/step", json={"steps": 20}).json()
+    assert f["status"] == "diverged" and 0 < f["step"] < 20, f["step"]
+    twin = client.post("/api/runs", json=config).json()["id"]
+    at_0 = params(client, twin)
+    g = client.post(f"/api/runs/{twin}/step", json={"steps": f["step"]}).json()
+    assert g["step"] == f["step"]
+    weights = params(client, rid)
+    assert weights != at_0  # not step 0's, as the reviewer saw
+    assert weights == params(client, twin)
+    assert (f["train"], f["test"], f["batch_cost"]) == (g["train"], g["test"], g["batch_cost"])
+    history = client.get(f"/api/runs/{rid}/history").json()
+    assert history["step"][-1] == f["step"] and history["train_cost"][-1] == f["train"]["cost"]
+    if g["status"] != "diverged":  # its numbers were still finite: one more step overflows
+        last = client.post(f"/api/runs/{twin}/step", json={"steps": 1}).json()
+        assert last["status"] == "diverged" and last["step"] == f["step"]
+        assert last["prediction"]["step"] == f["step"] + 1
+        assert last["prediction"]["actual"] is None
 
 
 def test_other_datasets_and_csv(client: TestClient) -> None:

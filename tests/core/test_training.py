@@ -249,6 +249,40 @@ def test_divergence_is_reported_and_rolled_back(path: str) -> None:
     assert tr.status == "ok"
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+@pytest.mark.parametrize("path", ["fast", "instrumented"])
+def test_a_diverged_run_stays_at_its_last_finite_step(path: str, momentum: float) -> None:
+    """A reviewer saw a playing run that diverged say "step 5" over step 0's weights: the
+    fast path rolled θ back to its last check but counted the steps after it. The run now
+    stays at the last step whose θ is finite: a twin trained exactly that many steps, one at
+    a time and checked after each (nothing shared with the paths' rollback), has the same θ,
+    velocity, epoch and next batch, and its next step overflows."""
+    hyper = Hyper(1e3, 7, momentum=momentum)  # 7 ∤ N: short batches at the epochs' ends
+    tr = trainer(["tanh", "tanh", "linear"], hyper=hyper)
+    tr.train(3)  # not at a chunk's start
+    if path == "fast":
+        tr.train(500)
+    else:
+        while tr.status == "ok":
+            tr.step_instrumented()
+    assert tr.status == "diverged" and np.isfinite(tr.theta).all()
+    twin = trainer(["tanh", "tanh", "linear"], hyper=hyper)
+    twin.train(3)
+    for _ in range(tr.step - 3):  # the same path (the two round differently in the last bit)
+        if path == "fast":
+            assert twin.train(1) == 1
+        else:
+            twin.step_instrumented()
+        assert twin.status == "ok" and np.isfinite(twin.theta).all()
+    assert twin.theta.tobytes() == tr.theta.tobytes()
+    assert twin._velocity.tobytes() == tr._velocity.tobytes()
+    assert (twin.epoch, twin._cursor) == (tr.epoch, tr._cursor)
+    assert [b.tobytes() for b in twin.next_batch()] == [b.tobytes() for b in tr.next_batch()]
+    with np.errstate(all="ignore"):
+        twin.train(1) if path == "fast" else twin.step_instrumented()
+    assert twin.status == "diverged" and twin.step == tr.step  # the next update overflows
+
+
 def test_fast_divergence_rolls_back_to_a_recent_check() -> None:
     tr = trainer(["tanh", "tanh", "linear"], hyper=Hyper(1e3, 10))
     done = tr.train(500)

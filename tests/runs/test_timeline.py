@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import numpy as np
 import orjson
 import pytest
 
@@ -153,10 +154,11 @@ def test_a_rebuild_or_reset_starts_a_new_timeline() -> None:
     assert run.lab.timeline.steps == [0]
 
 
-def test_a_run_that_diverges_early_rolls_back_as_the_fast_path_does() -> None:
-    """Before step 100 a run trains step by step (a snapshot each): when it diverges, its
-    weights go back where the call began, as the trainer's own call would put them, not to
-    the last finite step (weights ~1e100 that overflow every frame's sums)."""
+def test_a_run_that_diverges_early_stops_where_the_fast_path_does() -> None:
+    """Before step 100 a run trains step by step (a snapshot each); when it diverges it
+    stops at its last finite step, as the trainer's own call of all the steps does (it used
+    to go back where the call began while its step count went on: a reviewer saw "step 5"
+    over step 0's weights). The last finite step is kept on the timeline, with its weights."""
     config = Experiment(
         dataset="plane",
         hidden=(8, 8),
@@ -168,6 +170,7 @@ def test_a_run_that_diverges_early_rolls_back_as_the_fast_path_does() -> None:
     run.train(16)
     twin.state.trainer.train(16)  # the fast path alone, in one call
     assert run.status == twin.status == "diverged"
+    assert 1 <= run.step == twin.step < 16
     assert run.state.trainer.theta.tobytes() == twin.state.trainer.theta.tobytes()
-    # It stops at the step that diverged; the fast path's call runs its chunk out on NaN.
-    assert 1 <= run.step <= twin.step == 16
+    assert np.isfinite(run.state.trainer.theta).all()
+    assert run.lab.timeline.steps[-1] == run.step
