@@ -462,7 +462,7 @@ export class GradientStrip {
     const words = ratio === null ? "" : ratio >= 10 ? ` Layer ${L} learns ${fmt(ratio, 2)}× faster than layer 2.` : ratio <= 0.1 ? ` Layer 2 learns ${fmt(1 / ratio, 2)}× faster than layer ${L}.` : "";
     const rules = [anySat ? SATURATED_RULE : null, anyDie ? DEAD_RULE : null].filter(Boolean).join("; ");
     const counted = frame.health?.layers?.length && rules ? `${rules} (training set, step ${(frame.metrics_step ?? frame.step).toLocaleString("en-US")}).` : "";
-    this.note.textContent = `${counted}${words}`;
+    this.note.textContent = `${counted}${words}${frameCaveats(frame)}`;
   }
 
   /** The selector: the quantities offered, the one drawn pressed, each titled with what it is. */
@@ -553,3 +553,17 @@ export class GradientStrip {
     }
   }
 }
+
+/**
+ * What the panel's numbers are, where they are not what their labels say: under a BP2 rule
+ * other than the transpose (the frame then carries backprop's own beside them, `true_delta`)
+ * they are the rule's δ and gradient; in a diverged frame a value that overflowed is sent as
+ * ±1e30 and one that is not a number as 0 (docs/frames.md), and the norms are of those.
+ */
+export function frameCaveats(frame) {
+  const out = [];
+  if (frame.layers?.some((x) => x.true_delta)) out.push(" Under this BP2 rule these are the rule's δ and ∂C/∂w, what it trains with, not backprop's (the explain panel shows both).");
+  if (frame.status === "diverged") out.push(" Diverged: a value that overflowed is shown as ±1e30, one that is not a number (NaN) as 0.");
+  return out.join("");
+}
+

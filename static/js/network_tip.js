@@ -38,6 +38,10 @@ export function tipContent(f, h, over, inputLabels) {
       <div>${name.b(h.l, h.j)} = ${fmt(L.b[h.j])}</div>
       <div class="dim">${which}${mean ? ", 4 significant digits (BP2 holds per example, not between means)" : ", 4 significant digits"} · click for ${h.l === f.sizes.length ? "BP1" : "BP2"}</div>`;
   }
+  if (f.status === "diverged") {
+    // docs/frames.md: a diverged frame's values that overflowed are sent as ±1e30, NaN as 0
+    return html`${body}<div class="tip-warn">Diverged: a value that overflowed shows as ±1e30, one that is not a number (NaN) as 0.</div>`;
+  }
   return body;
 }
 

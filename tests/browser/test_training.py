@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tests.browser.conftest import frame_value, num, open_app
@@ -74,6 +76,50 @@ def test_divergence_is_shown_with_a_way_out(page) -> None:
         timeout=10_000,
     )
     assert page.locator("#banner [data-banner=diverged]").count() == 0
+
+
+def test_a_run_that_diverges_while_playing_shows_its_own_step(page) -> None:
+    """A reviewer played linear layers at η 3: the page said "step 5" and train cost 0.5312
+    over step 0's weights (rolled back while the count went on), and its tooltip showed
+    0 for values that were not numbers. Now the diverged frame's weights are the export's at
+    the step the header names, and not step 0's (a fresh twin's), and the tooltip and the
+    gradient panel say how overflows are shown."""
+    config = "hidden_activation=linear&output_activation=linear&learning_rate=3&hidden=8,8,8"
+    open_app(page, config)
+    page.click("#play")
+    page.wait_for_function("window.__bpv.store.frame.status === 'diverged'", timeout=30_000)
+    page.wait_for_timeout(300)
+    step = int(page.locator("#stepno").inner_text().replace(",", ""))
+    run = page.evaluate("window.__bpv.store.run.id")
+    assert frame_value(page, "f.step") == step > 0
+    doc = page.evaluate(f"fetch('/api/runs/{run}/export').then(r => r.json())")
+    assert doc["step"] == step
+    at_0 = page.evaluate(
+        "fetch('/api/runs', {method: 'POST', headers: {'Content-Type': 'application/json'},"
+        f" body: JSON.stringify({{...window.__bpv.store.run.config}})}})"
+        ".then(r => r.json()).then(r => fetch(`/api/runs/${r.id}/export`)).then(r => r.json())"
+    )
+    assert at_0["step"] == 0 and at_0["parameters"] != doc["parameters"]
+    # the frame's weights (what the network is drawn with) are the export's at that step, to
+    # the 4 digits a frame carries (an overflowed one clipped to ±1e30); step 0's are not
+    for i in range(4):
+        shown = frame_value(page, f"f.layers[{i}].w")
+        exact = doc["parameters"]["weights"][i]
+        for row, erow in zip(shown, exact, strict=True):
+            for v, e in zip(row, erow, strict=True):
+                if abs(e) >= 1e30:
+                    assert v == pytest.approx(math.copysign(1e30, e), rel=1e-6)
+                else:
+                    assert abs(v - e) <= 5.001e-4 * abs(e), (i, v, e)
+    # the output neuron's tooltip and the gradient panel's note say how overflows are shown
+    page.hover("#net circle[data-node='5,0']")
+    tip = page.locator("#net .net-tip")
+    tip.wait_for()
+    assert "Diverged: a value that overflowed shows as ±1e30" in tip.inner_text()
+    assert (
+        "Diverged: a value that overflowed is shown as ±1e30"
+        in page.locator(".gs-note").inner_text()
+    )
 
 
 def test_a_banner_keeps_its_buttons_while_its_text_changes(page) -> None:

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { snapshots, thinned, ridgePoints, valueCount, xRange } from "../../static/js/distributions.js";
-import { HistoryFeed, ZERO_RGB, mergeHistory, columnIndex, decadeLabel, decadeRange, heatRgb, logPos, normText, seqRgb } from "../../static/js/gradient_strip.js";
+import { HistoryFeed, ZERO_RGB, mergeHistory, columnIndex, decadeLabel, decadeRange, frameCaveats, heatRgb, logPos, normText, seqRgb } from "../../static/js/gradient_strip.js";
 
 function lcg(seed) {
   let x = seed;
@@ -303,5 +303,19 @@ describe("mergeHistory", () => {
       have = mergeHistory(have, server({ ...opts, last })(have.step.at(-1)), 25);
       assert.deepEqual(strip(have), strip(full({ ...opts, last })), `at ${last}`);
     }
+  });
+});
+
+// A reviewer read "‖∂Cₓ/∂w²‖ = 0.0772" under the inverse rule, the rule's own gradient, where
+// backprop's is about 0.76; and 0s that stood for NaN in a diverged run.
+describe("the gradient panel's note says what its numbers are", () => {
+  const layer = (extra = {}) => ({ l: 2, delta: [0.1], ...extra });
+  test("under a BP2 rule: the rule's δ and ∂C/∂w, not backprop's", () => {
+    const note = frameCaveats({ status: "paused", layers: [layer({ true_delta: [0.3] })] });
+    assert.match(note, /the rule's δ and ∂C\/∂w, what it trains with, not backprop's/);
+    assert.equal(frameCaveats({ status: "paused", layers: [layer()] }), "");
+  });
+  test("a diverged frame: ±1e30 for an overflow, 0 for NaN", () => {
+    assert.match(frameCaveats({ status: "diverged", layers: [layer()] }), /Diverged: a value that overflowed is shown as ±1e30, one that is not a number \(NaN\) as 0\./);
   });
 });

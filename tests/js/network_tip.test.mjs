@@ -56,3 +56,18 @@ describe("the neuron tooltip's σ′ line", () => {
     assert.doesNotMatch(text, /cancels/, text);
   });
 });
+
+// A reviewer saw "z⁵₁ = 0, a⁵₁ = 0, δ⁵₁ = 0" marked "4 significant digits" beside b⁵₁ = 1e30
+// in a diverged run: the server sends NaN as 0 and clips overflows to ±1e30 (docs/frames.md),
+// so a diverged frame's tooltip says so.
+describe("a diverged frame's tooltip", () => {
+  test("says that 0 may stand for NaN and ±1e30 for an overflow", () => {
+    const f = { ...frame("tanh", "quadratic", 0.5), status: "diverged" };
+    for (const l of [2, 3]) {
+      const text = shown(f, l, 0);
+      assert.match(text, /Diverged: a value that overflowed shows as ±1e30, one that is not a number \(NaN\) as 0\./, text);
+    }
+    const ok = shown({ ...f, status: "paused" }, 3, 0);
+    assert.doesNotMatch(ok, /Diverged/, ok);
+  });
+});
