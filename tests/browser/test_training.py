@@ -96,7 +96,7 @@ def test_a_run_that_diverges_while_playing_shows_its_own_step(page) -> None:
     assert doc["step"] == step
     at_0 = page.evaluate(
         "fetch('/api/runs', {method: 'POST', headers: {'Content-Type': 'application/json'},"
-        f" body: JSON.stringify({{...window.__bpv.store.run.config}})}})"
+        " body: JSON.stringify({...window.__bpv.store.run.config})})"
         ".then(r => r.json()).then(r => fetch(`/api/runs/${r.id}/export`)).then(r => r.json())"
     )
     assert at_0["step"] == 0 and at_0["parameters"] != doc["parameters"]
