@@ -46,6 +46,10 @@ class Probe(Wire):
 class InputLayer(Wire):
     a: Vector = Field(description="a^1 = x of the probe")
     mean_a: Vector = Field(description="a^1 averaged over the batch")
+    backward: Vector = Field(
+        description="(w²)ᵀδ² of the probe: its error carried back to the inputs, ∂C_x/∂a¹ "
+        "(computed unrounded, then rounded once)"
+    )
 
 
 class LayerMeans(Wire):

@@ -24,7 +24,8 @@ Index = NDArray[Any]
 class Factors:
     """Element indices, in a frame's buffer, of what the send plan sends or multiplies.
 
-    ``point`` (d,), ``y`` (n_L,) the probe's; ``consts`` ``[1, 1/m]``; per layer l = 2..L
+    ``point`` (d,), ``y`` (n_L,) the probe's; ``back`` (n_1,) the probe's ``(w²)ᵀδ²``;
+    ``consts`` ``[1, 1/m]``; per layer l = 2..L
     (index l − 2): ``w``, ``g`` (batch sum of ∂C/∂w), ``gw`` (regularised ∂C/∂w), each
     ``(n_l, n_{l-1} + 1)`` with the bias last; ``z``, ``delta``, ``sigma_prime`` ``(2, n_l)``
     (row 0 the probe's, row 1 the batch mean); ``a``: the same for l = 1..L (the input first).
@@ -32,6 +33,7 @@ class Factors:
 
     point: Index
     y: Index
+    back: Index
     consts: Index
     w: list[Index]
     g: list[Index]
@@ -45,9 +47,9 @@ class Factors:
 class FrameArena:
     """Regions of one flat float64 buffer: what a frame's pass reads and writes.
 
-    ``point`` (d,), ``consts`` ``[1, 1/m]``, ``W`` (θ, the trainer's layout: layer by layer
-    ``[w^l | b^l]`` row-major), ``G`` (the batch sum of ``[∂C/∂w^l | ∂C/∂b^l]``, same
-    layout), ``GW`` (the regularised ∂C/∂w, same layout), ``means`` (one per row of ``XR``),
+    ``point`` (d,), ``back`` (n_1,: the probe's ``(w²)ᵀδ²``), ``consts`` ``[1, 1/m]``,
+    ``W`` (θ, the trainer's layout: layer by layer ``[w^l | b^l]`` row-major), ``G`` (the
+    batch sum of ``[∂C/∂w^l | ∂C/∂b^l]``, same layout), ``GW`` (the regularised ∂C/∂w, same layout), ``means`` (one per row of ``XR``),
     ``XR`` = ``[x; 1]`` ``(n_1 + 1, 1+m)`` followed by the engine's recording buffer (every
     block of it has 1+m columns too, so ``XR`` is one ``(rows, 1+m)`` matrix whose row
     means over the batch columns are one product), and ``y`` ``(n_L, 1+m)``.
@@ -61,6 +63,7 @@ class FrameArena:
         self.rows = (n_x + n_rec) // cols
         shapes = {
             "point": point_dim,
+            "back": sizes[0],
             "consts": 2,
             "W": n_theta,
             "G": n_theta,
@@ -135,6 +138,7 @@ class FrameArena:
         return Factors(
             point=self.region(i, "point"),
             y=self.y_T(i)[:, 0],
+            back=self.region(i, "back"),
             consts=self.region(i, "consts"),
             w=self.theta_views(self.region(i, "W")),
             g=self.theta_views(self.region(i, "G")),

@@ -94,6 +94,7 @@ class SendPlan:
             "x": send(f.a[0][0]),
             "mean_x": send(f.a[0][1]),
             "y": send(f.y),
+            "back": send(f.back),
         }
         self.layer_slots: list[dict[str, int]] = []
         for i, w_aug in enumerate(f.w):

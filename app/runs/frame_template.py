@@ -38,7 +38,7 @@ class FrameTemplate:
             "y": v[s["y"]],
             "cost": 0.0,
         }
-        self.input = {"a": v[s["x"]], "mean_a": v[s["mean_x"]]}
+        self.input = {"a": v[s["x"]], "mean_a": v[s["mean_x"]], "backward": v[s["back"]]}
         self._encoded: orjson.Fragment | None = None
         # The same list for a packed frame (app/runs/frame_pack.py): references into send32
         # in place of the views, the same norms' dicts.

@@ -78,8 +78,11 @@ class FrameBuilder:
             feedback=feedback,
         )
         self.step.scale[()] = 1.0  # δ itself, and the gradient as the batch's sum
-        z, a, _, _ = self.step.record_views(ar.record(buf))
+        z, a, _, d = self.step.record_views(ar.record(buf))
         self._z_L, self._a_L, self._y = z[-1], a[-1], self.y_T.T
+        # (w²)ᵀδ² of the probe: its error carried back to the inputs (∂C_x/∂a¹), one product
+        self._w2_T, self._delta2 = ar.theta_views(self.W)[0][:, :-1].T, d[0][0]
+        self.back = ar.region(buf, "back")
         self._input_dst = ar.input_index()
         self.plan = SendPlan(ar.size, ar.factors(self.step))
         self.template = FrameTemplate(self.plan, net.activations)
@@ -153,6 +156,7 @@ class FrameBuilder:
         self.step(self.x_T, self.y_T)
         # Probe rows are read in place; the batch means of x, z, a, σ', δ are one product.
         np.dot(self._batch_rows, self._inv_m, out=self.means)
+        np.dot(self._w2_T, self._delta2, out=self.back)
         c = self.cost.per_example(self._z_L, self._a_L, self._y)  # C_x, (1+m,)
         # ∂C/∂w: BP4's batch mean plus λ/n·r'(w) (the registry's: L2 w, L1 sgn(w)).
         reg = get_regulariser(regulariser)

@@ -23,21 +23,6 @@ export function imageShape(store, frame = store.frame) {
   return img;
 }
 
-/**
- * (w²)ᵀδ²: the probe's error δ² (n₂) carried back through w² (n₂ × n₁) to the n₁ inputs,
- * Σ_j w²_jk δ²_j for each input k; ∂C_x/∂a¹_k, since z² = w²a¹ + b².
- */
-export function backToPixels(w, delta) {
-  const n = w[0]?.length ?? 0;
-  const out = new Array(n).fill(0);
-  for (let j = 0; j < w.length; j++) {
-    const row = w[j];
-    const d = delta[j];
-    for (let k = 0; k < n; k++) out[k] += row[k] * d;
-  }
-  return out;
-}
-
 /** Index of the largest value (the first of equals): the class a^L predicts. */
 export function argmax(v) {
   let best = 0;
@@ -212,8 +197,9 @@ export class DigitsPanel {
     const y = frame.probe.y;
     const truth = y.length > 1 ? classOf(y) : labels?.[frame.probe.index];
     $(".dg-probe", this.root).textContent = `training digit #${frame.probe.index}, a “${truth}”`;
-    // (w²)ᵀδ²: computed here from the frame's w² and δ² (the frame does not carry it).
-    this.backValues = backToPixels(L2.w, L2.delta);
+    // (w²)ᵀδ²: the frame's, summed before rounding (the sum of the 4-digit products was off
+    // by up to a few percent where the 30 terms cancel).
+    this.backValues = frame.input.backward;
     const bs = this.scales.back.update("back|linear", maxAbs(this.backValues), frame.step, frame.status !== "running");
     paint(this.back, this.backValues, shape, (v) => rgbOf(bs.t(v)));
     renderColorbar($("[data-colorbar=back]", this.root), bs, "∂C/∂a¹ (probe)");

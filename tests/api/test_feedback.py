@@ -48,8 +48,9 @@ def test_same_seed_and_settings_start_alike_and_see_the_same_batches(
         assert data[name] == data["transpose"]
         for got, want in zip(first[name]["layers"], first["transpose"]["layers"], strict=True):
             assert got["w"] == want["w"] and got["b"] == want["b"]
-        # the next batch: its mean input, and the probe
-        assert first[name]["input"] == first["transpose"]["input"]
+        # the next batch: its mean input, and the probe (not input.backward: the rule's δ²)
+        for key in ("a", "mean_a"):
+            assert first[name]["input"][key] == first["transpose"]["input"][key]
         assert first[name]["probe"] == first["transpose"]["probe"]
     # 40 steps later (a short last batch and a reshuffle on the way): the same batches
     for rid in ids.values():

@@ -1,44 +1,11 @@
-// static/js/digit_views.js: the digits' views compute (w²)ᵀδ², "what the error says about
-// each pixel", from the frame's w² and δ² (the frame does not carry it). A learner who works it
-// out by hand must get the same numbers; the predicted class is the largest output; the picker
-// names the set by its shape.
+// static/js/digit_views.js: the predicted class is the largest output; the picker names the
+// set by its shape. ("What the error says about each pixel", (w²)ᵀδ², is the frame's
+// input.backward, summed on the server before rounding: tests/runs/test_frames.py.)
 
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { argmax, backToPixels, datasetLabel, imageShape, inkOf } from "../../static/js/digit_views.js";
-import { rng } from "./exact.mjs";
-
-describe("backToPixels: (w²)ᵀδ²", () => {
-  test("a case worked by hand: 2 hidden neurons, 3 pixels", () => {
-    // w² = [[1, 2, 3], [−1, 0.5, 4]], δ² = [0.5, −2]:
-    //   pixel 1: 1·0.5 + (−1)·(−2) = 0.5 + 2 = 2.5
-    //   pixel 2: 2·0.5 + 0.5·(−2) = 1 − 1 = 0
-    //   pixel 3: 3·0.5 + 4·(−2) = 1.5 − 8 = −6.5
-    assert.deepEqual(backToPixels([[1, 2, 3], [-1, 0.5, 4]], [0.5, -2]), [2.5, 0, -6.5]);
-  });
-
-  test("δ² = e_j gives row j of w² (the weights into neuron j), and it is linear in δ²", () => {
-    const r = rng(13);
-    const w = Array.from({ length: 30 }, () => Array.from({ length: 64 }, () => 2 * r() - 1));
-    for (const j of [0, 7, 29]) {
-      const e = Array.from({ length: 30 }, (_, i) => (i === j ? 1 : 0));
-      assert.deepEqual(backToPixels(w, e), w[j]);
-    }
-    const d1 = Array.from({ length: 30 }, () => r() - 0.5);
-    const d2 = Array.from({ length: 30 }, () => r() - 0.5);
-    const sum = backToPixels(w, d1.map((v, i) => v + 3 * d2[i]));
-    const parts = backToPixels(w, d1).map((v, k) => v + 3 * backToPixels(w, d2)[k]);
-    sum.forEach((v, k) => assert.ok(Math.abs(v - parts[k]) < 1e-12, `pixel ${k}: ${v} vs ${parts[k]}`));
-  });
-
-  test("one value per input (64 for an 8×8 image)", () => {
-    const w = Array.from({ length: 30 }, () => new Array(64).fill(0.25));
-    const out = backToPixels(w, new Array(30).fill(0.1));
-    assert.equal(out.length, 64);
-    out.forEach((v) => assert.ok(Math.abs(v - 30 * 0.025) < 1e-12));
-  });
-});
+import { argmax, datasetLabel, imageShape, inkOf } from "../../static/js/digit_views.js";
 
 describe("what the panel shows", () => {
   test("the predicted class is the largest output (the first of equals)", () => {

@@ -76,6 +76,9 @@ def test_frame_matches_core_backprop(changes: dict[str, Any]) -> None:
     close(frame["batch_cost"], batch.cost)
     close(frame["input"]["a"], st.x[5])
     close(frame["input"]["mean_a"], bx.mean(axis=0))
+    # the probe's error carried back to its inputs, (w²)ᵀδ², summed unrounded then rounded
+    # once (the page used to sum the 4-digit products: 4 % off in 27 of 64 digit pixels)
+    close(frame["input"]["backward"], net.weights[0].T @ probe.delta[0][0])
     probe_edges = core_edges.edges(net, probe, example=0)
     mean_edges = core_edges.edges(net, batch)
     for i, layer in enumerate(frame["layers"]):
