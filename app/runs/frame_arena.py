@@ -49,7 +49,8 @@ class FrameArena:
 
     ``point`` (d,), ``back`` (n_1,: the probe's ``(w²)ᵀδ²``), ``consts`` ``[1, 1/m]``,
     ``W`` (θ, the trainer's layout: layer by layer ``[w^l | b^l]`` row-major), ``G`` (the
-    batch sum of ``[∂C/∂w^l | ∂C/∂b^l]``, same layout), ``GW`` (the regularised ∂C/∂w, same layout), ``means`` (one per row of ``XR``),
+    batch sum of ``[∂C/∂w^l | ∂C/∂b^l]``, same layout),
+    ``GW`` (the regularised ∂C/∂w, same layout), ``means`` (one per row of ``XR``),
     ``XR`` = ``[x; 1]`` ``(n_1 + 1, 1+m)`` followed by the engine's recording buffer (every
     block of it has 1+m columns too, so ``XR`` is one ``(rows, 1+m)`` matrix whose row
     means over the batch columns are one product), and ``y`` ``(n_L, 1+m)``.
