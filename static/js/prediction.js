@@ -5,6 +5,7 @@
 // about the rule's direction instead (the prediction's `cos` and `longer`, predictionVerdict's
 // `step`).
 
+import { ABOUT } from "./quantities.js";
 import { fmt, html, setHTML, unfmt } from "./util.js";
 
 /** Actual is "far" from predicted when they differ by more than this share of the prediction. */
@@ -126,12 +127,12 @@ export class PredictionLine {
     this.el = el;
   }
 
-  /** rule: the run's BP2 rule ("transpose", "inverse", "random"). Under a rule the verdict
+  /** rule: the run's BP2 rule (its registry name). Under a rule other than backprop's the verdict
    * reads the step's angle to −∇C from the prediction (its `cos`; its `longer` only without
    * momentum, where "as long as backprop's" is plain SGD's step). */
-  update(frame, rule = "transpose") {
+  update(frame, rule = null) {
     const p = frame.prediction;
-    const other = rule && rule !== "transpose";
+    const other = !!rule && ABOUT.feedback[rule]?.exact === false; // the registry's word
     const longer = frame.hyper?.momentum ? null : (p?.longer ?? null);
     const v = predictionVerdict(p, other ? { rule, cos: p?.cos ?? null, longer } : null);
     this.el.hidden = !v;
