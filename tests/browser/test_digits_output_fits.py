@@ -18,7 +18,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, digits_shown, trained_to
+from tests.browser.conftest import ARTIFACTS, digits_shown, point_and_read, trained_to
 
 pytestmark = pytest.mark.browser
 
@@ -136,3 +136,36 @@ def test_digits_output_column_is_whole(open_at, w: int, h: int) -> None:  # type
         assert inside(f, left, right), f"{f} outside the panel {where}"
     for f in m["figs"]:
         assert overlap(f, m["out"]) < 1, f"the bars overlap an image {where}"
+
+
+@pytest.mark.parametrize(("w", "h"), SIZES)
+def test_the_pixel_readout_never_covers_the_weights_heading(open_at, w: int, h: int) -> None:  # type: ignore[no-untyped-def]
+    """A reviewer pointed at pixel 22 of "what the error says about each pixel" at 1366x768:
+    the readout ran to a second line, which lay over "Weights into each hidden neuron" (the
+    panel had squeezed the readout's box to one line). Every line of it now lies above the
+    heading, at every size, and the heading does not move as the pointer goes from pixel to
+    pixel."""
+    pg = open_at(w, h, DIGITS)
+    digits_shown(pg)
+    tops = []
+    for k in (22, 0, 63):
+        point_and_read(
+            pg,
+            "#digits [data-img=back]",
+            [((k % 8 + 0.5) / 8, (k // 8 + 0.5) / 8)],
+            "#digits .dg-readout",
+        )
+        box = pg.evaluate(
+            """(() => { const r = document.createRange();
+              r.selectNodeContents(document.querySelector('#digits .dg-readout'));
+              const text = r.getBoundingClientRect();
+              const head = document.querySelector('#digits .dg-whead').getBoundingClientRect();
+              return {bottom: text.bottom, head: head.top,
+                      text: document.querySelector('#digits .dg-readout').textContent}; })()"""
+        )
+        assert box["text"].startswith("pixel ("), box
+        assert box["bottom"] <= box["head"] + 0.5, (
+            f"the readout covers the heading at {w}x{h}: {box}"
+        )
+        tops.append(box["head"])
+    assert max(tops) - min(tops) < 0.5, tops
