@@ -299,27 +299,19 @@ class Trainer:
             return self._train_fast(steps)
 
     def _train_fast(self, steps: int) -> int:
-        n, batch, eta = len(self.x), self.hyper.batch_size, self.hyper.learning_rate
+        n, batch = len(self.x), self.hyper.batch_size
         update = self._update_ops()
         last_good, v_good, momentum = self._last_good, self._v_good, bool(self.hyper.momentum)
         np.copyto(last_good, self.theta)
         done = 0
         while done < steps:
             self._ensure_batch()
-            c0 = c = self._cursor
+            c0 = self._cursor
             if momentum:
                 np.copyto(v_good, self._velocity)
             # A chunk: up to the epoch's end, and no longer than one divergence check.
-            k = min(steps - done, DIVERGENCE_CHECK_EVERY, -(-(n - c) // batch))
-            x_T, y_T, step = self._perm_x_T, self._perm_y_T, self._fast_step(batch, eta)
-            for _ in range(k):
-                end = c + batch
-                if end > n:  # the epoch's last batch is short when batch ∤ N
-                    end, step = n, self._fast_step(n - c, eta)
-                step(x_T[:, c:end], y_T[:, c:end])
-                for f, args in update:
-                    f(*args)
-                c = end
+            k = min(steps - done, DIVERGENCE_CHECK_EVERY, -(-(n - c0) // batch))
+            c = self._run(c0, k, update)
             diverged = not _all_finite(self.theta)
             if diverged:  # back to the chunk's start, then its steps again up to the last finite
                 k, c = self._replay(c0, k, update, momentum)
@@ -334,34 +326,42 @@ class Trainer:
             last_good[:] = self.theta
         return done
 
+    def _run(self, c: int, k: int, update: list[Op]) -> int:
+        """``k`` steps on the batches of this epoch's order from cursor ``c`` (the epoch's last
+        batch short when batch ∤ N); returns the cursor after them. No check, no counting."""
+        n, batch, eta = len(self.x), self.hyper.batch_size, self.hyper.learning_rate
+        x_T, y_T, step = self._perm_x_T, self._perm_y_T, self._fast_step(batch, eta)
+        for _ in range(k):
+            end = c + batch
+            if end > n:
+                end, step = n, self._fast_step(n - c, eta)
+            step(x_T[:, c:end], y_T[:, c:end])
+            for f, args in update:
+                f(*args)
+            c = end
+        return c
+
     def _replay(self, c0: int, k: int, update: list[Op], momentum: bool) -> tuple[int, int]:
         """A chunk of ``k`` steps from cursor ``c0`` left θ not finite: θ (and the velocity)
         back to the chunk's start, and its steps taken again one at a time (the same calls on
         the same batches: the same numbers) until the first whose θ is not finite, which is
         undone. Returns the steps kept and the cursor after them. Only a diverging run pays
         for this (a copy of θ per step of one chunk)."""
-        n, batch, eta = len(self.x), self.hyper.batch_size, self.hyper.learning_rate
         theta, v = self.theta, self._velocity
         theta[:] = self._last_good
         if momentum:
             v[:] = self._v_good
         before_theta, before_v = theta.copy(), v.copy()
-        x_T, y_T, step = self._perm_x_T, self._perm_y_T, self._fast_step(batch, eta)
         c = c0
         for kept in range(k):
-            end = c + batch
-            if end > n:
-                end, step = n, self._fast_step(n - c, eta)
             np.copyto(before_theta, theta)
             np.copyto(before_v, v)
-            step(x_T[:, c:end], y_T[:, c:end])
-            for f, args in update:
-                f(*args)
+            after = self._run(c, 1, update)
             if not _all_finite(theta):
                 theta[:] = before_theta
                 v[:] = before_v
                 return kept, c
-            c = end
+            c = after
         return k, c
 
     def _fast_step(self, m: int, eta: float) -> FastStep:
