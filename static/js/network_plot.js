@@ -5,7 +5,7 @@
 // first frame.
 
 import { CLASS_COLORS, StableScale, featureGrid, renderColorbar, thumbImage } from "./colors.js";
-import { bezierAt, geometry } from "./network_geom.js";
+import { bezierAt, geometry, nodeKey } from "./network_geom.js";
 import { LiveLayer, hitOf } from "./network_svg.js";
 import { tipContent } from "./network_tip.js";
 import { ACT_LABEL, EDGE_LABEL, NODE_LABEL, edgeMatrix, nodeVector } from "./quantities.js";
@@ -61,7 +61,7 @@ export class NetworkPlot {
     stage.addEventListener("focusin", (ev) => {
       const hit = hitOf(ev.target);
       if (!hit) return;
-      if (hit.type === "neuron") this.live.rove(`${hit.l},${hit.j}`);
+      if (hit.type === "neuron") this.live.rove(nodeKey(hit.l, hit.j));
       const r = ev.target.getBoundingClientRect();
       this.pointAt(hit, { clientX: r.right, clientY: r.top + r.height / 2 });
     });

@@ -114,7 +114,7 @@ export class LiveLayer {
    * the same height in the layer before / after, Home / End the layer's first / last.
    */
   roveFrom(l, j, key) {
-    const count = (layer) => this.nodes.reduce((c, n) => c + (n.l === layer), 0);
+    const count = (layer) => this.geom.nodes[layer - 1]?.length ?? 0; // the geometry's columns
     const n = count(l);
     let to = null;
     if (key === "ArrowUp" && j > 0) to = [l, j - 1];
@@ -126,7 +126,8 @@ export class LiveLayer {
       const n2 = count(l2);
       if (n2) to = [l2, n > 1 ? Math.round((j * (n2 - 1)) / (n - 1)) : Math.floor((n2 - 1) / 2)];
     }
-    return to && this.nodes.find((x) => x.l === to[0] && x.j === to[1]);
+    const toKey = to && nodeKey(to[0], to[1]);
+    return to && this.nodes.find((x) => x.key === toKey);
   }
 
   /**
