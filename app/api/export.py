@@ -92,6 +92,12 @@ class HistoryColumns(Strict):
         description="format version 2 on (required there): per layer l = 2..L, the "
         "gradient's norms and the saturated and dead units at `step` (GET /history's)",
     )
+    probe: list[Count | None] | None = Field(
+        default=None,
+        max_length=HISTORY_POINTS,
+        description="with `layers`, optional: the probe example's index at `step`, whose "
+        "`layers[].probe_*` norms those are (GET /history's); left out, not known",
+    )
 
 
 class RunDocument(Strict):

@@ -434,6 +434,12 @@ class History(BaseModel):
     test_cost: list[float | None]
     train_accuracy: list[float | None]
     test_accuracy: list[float | None]
+    probe: list[int | None] = Field(
+        description="at `step`, the training example (its index) that was the probe: the "
+        "one whose `layers[].probe_*` norms those are (the learner may have chosen another "
+        "since); null where the step has no per-layer point, or an opened document did "
+        "not say"
+    )
     layers: list[LayerSeries] = Field(
         description="per layer l = 2..L, the gradient's norms and the health at `step`"
     )

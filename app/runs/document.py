@@ -15,7 +15,9 @@ checks every part against it before anything is registered; a part that does not
 a :class:`DocumentError` naming it (its path in the document).
 
 Versions: 1 had the loss history alone; 2 adds ``history.layers`` (required in 2, refused in
-1). Both are read; a newer one is refused before anything else is looked at.
+1) and, optionally, ``history.probe`` (whose probe norms they are; a version 2 document
+written before it came opens without it). Both are read; a newer one is refused before
+anything else is looked at.
 """
 
 from __future__ import annotations
@@ -111,6 +113,7 @@ def export(run: Run, settings: dict[str, Any]) -> dict[str, Any]:
         "data_sha256": data_sha256(st),
         "history": {
             **{k: [p[i] for p in history] for i, k in enumerate(HISTORY_KEYS)},
+            "probe": run.measurements.layers.probes(steps),
             "layers": [_plain(layer) for layer in run.measurements.layers.series(steps)],
         },
     }
@@ -217,24 +220,39 @@ def _history(h: Mapping[str, Any], step: int) -> list[HistoryPoint]:
 
 
 def _layers(
-    given: Sequence[Mapping[str, Any]] | None, version: int, st: RunState, steps: list[int]
+    history: Mapping[str, Any], version: int, st: RunState, steps: list[int]
 ) -> LayerHistory:
-    """``history.layers`` (per layer l = 2..L, each series at ``steps``) checked against
-    the network and kept as a :class:`LayerHistory`; absent in version 1, required after."""
+    """``history.layers`` (per layer l = 2..L, each series at ``steps``) and
+    ``history.probe`` (optional: whose probe norms they are) checked against the network
+    and the training set, and kept as a :class:`LayerHistory`; absent in version 1,
+    ``layers`` required after."""
+    given: Sequence[Mapping[str, Any]] | None = history.get("layers")
+    probes: Sequence[int | None] | None = history.get("probe")
     loc: tuple[str, ...] = ("history", "layers")
     if version == 1:
-        if given is not None:
-            raise DocumentError(loc, "not part of format version 1 (it came with version 2)")
+        for k, v in (("layers", given), ("probe", probes)):
+            if v is not None:
+                raise DocumentError(
+                    ("history", k), "not part of format version 1 (it came with version 2)"
+                )
         given = []
     elif given is None:
         raise DocumentError(loc, f"required in format version {version}")
+    n = len(steps)
+    if probes is None:
+        probes = [None] * n
+    elif len(probes) != n:
+        raise DocumentError(("history", "probe"), f"must have {n} entries (one per step)")
+    elif any(p is not None and not 0 <= p < st.n_train for p in probes):
+        raise DocumentError(
+            ("history", "probe"), f"a probe is a training example's index, 0..{st.n_train - 1}"
+        )
     out = LayerHistory()
     if not given:
         return out  # a history without points, or of version 1
     sizes = st.net.sizes
     if [g["l"] for g in given] != list(range(2, len(sizes) + 1)):
         raise DocumentError(loc, f"one entry per layer l = 2..{len(sizes)}, in order")
-    n = len(steps)
     for i, g in enumerate(given):
         for k in (*NORMS, *COUNTS):
             c = g[k]
@@ -253,7 +271,7 @@ def _layers(
         ]
         empty = all(v is None for d in (*norms, *health) for k, v in d.items() if k != "l")
         if not empty:  # a step without a point stays one (null), as in the original
-            out.record(step, norms, health)
+            out.record(step, norms, health, probe=probes[t])
     return out
 
 
@@ -314,9 +332,7 @@ def build_opened(opened: Opened, settings: Settings) -> tuple[RunState, list[His
     except checkpoint.CheckpointError as e:
         raise DocumentError(where.get(e.field, (e.field,)), str(e)) from None
     points = _history(doc["history"], snap.step)
-    layers = _layers(
-        doc["history"].get("layers"), doc["format_version"], st, [p[0] for p in points]
-    )
+    layers = _layers(doc["history"], doc["format_version"], st, [p[0] for p in points])
     st.builder(min(st.trainer.hyper.batch_size, st.n_train))  # as build_ready: the first
     if st.grid is not None:  # frame's slow parts, made here in the worker thread
         st.grid(st.net)

@@ -76,7 +76,7 @@ def frame_bytes(
     detail = asked.grid or not playing
     hist = None
     if asked.fresh or metrics_step == tr.step:
-        hist = layer_stats.measured(meas.layers, builder, tr.step, health["layers"], detail)
+        hist = layer_stats.measured(meas.layers, builder, tr.step, health["layers"], detail, p)
     if detail:
         lab.predict_next = True  # the frame's `prediction` (app/core/prediction.py)
     grids = st.grid if asked.grid else None

@@ -4,7 +4,9 @@ At every measurement of train/test (a frame's ``metrics_step``; the steps of the
 history), :meth:`LayerHistory.record` keeps per layer l = 2..L the frame's four norms
 (``probe_delta`` ‖δ^l‖₂ of the probe, ``probe_grad_w`` ‖∂C_x/∂w^l‖_F of the probe,
 ``grad_b`` ‖mean δ^l‖₂ = ‖∂C/∂b^l‖₂ and ``grad_w`` ‖∂C/∂w^l‖_F of the batch) and the
-health's saturated and dead counts, and every so often the layer histograms.
+health's saturated and dead counts, and every so often the layer histograms. Each point also
+keeps which example was the probe (``probe``): the probe's norms of a point measured before
+the learner chose another probe are that other example's, and the page says so.
 
 Memory is bounded like the loss history's: the last :data:`POINTS` points (float32, in a
 buffer of :data:`_SPARE` more rows, so that dropping the oldest is an occasional copy), and at
@@ -38,7 +40,7 @@ _SPARE = 64  # rows beyond POINTS: the oldest are dropped by one copy every _SPA
 def max_bytes(layers: int) -> int:
     """An upper bound on the bytes a history of ``layers`` (L − 1) layers holds."""
     rows = POINTS + _SPARE
-    series = rows * (8 + 4 * layers * _COLS)
+    series = rows * (8 + 8 + 4 * layers * _COLS)  # step, probe, the layers' columns
     snaps = SNAPSHOTS * 3 * layers * (8 * (BINS + 1) + 4 * BINS)
     return series + snaps + 4_000
 
@@ -53,6 +55,7 @@ class LayerHistory:
     def forget(self) -> None:
         """Step 0 again (a reset or a rebuild): nothing is kept."""
         self._steps = np.zeros(0, dtype=np.int64)
+        self._probes = np.zeros(0, dtype=np.int64)  # the probe's index, −1: not known
         self._rows = np.zeros((0, 0, _COLS), dtype=np.float32)
         self._start = self._end = 0
         self._snap_steps: list[int] = []
@@ -71,10 +74,13 @@ class LayerHistory:
         norms: list[dict[str, float]],
         health: list[dict[str, Any]],
         hist: Histograms | None = None,
+        probe: int | None = None,
     ) -> None:
         """A point at ``step``: ``norms[i]`` (layer l = i + 2, as the frame's ``norms``),
-        ``health`` (the frame's ``health.layers``: the layers counted), and the layer
-        histograms of the same frame (kept when :meth:`snapshot_due` said so)."""
+        ``health`` (the frame's ``health.layers``: the layers counted), the layer
+        histograms of the same frame (kept when :meth:`snapshot_due` said so), and the
+        index of the probe whose norms ``probe_*`` are (None: not known, e.g. an opened
+        document that did not say)."""
         if not self._after_last(step):  # the usual case (training on) skips both searches
             if self._has(step):  # measured again at a step kept (a rewind): the first stays
                 if hist is not None and not self._snap_steps:
@@ -88,7 +94,8 @@ class LayerHistory:
         rows = [
             [*(n[k] for k in NORMS), *counts.get(i + 2, uncounted)] for i, n in enumerate(norms)
         ]
-        self._append(step, np.array(rows, dtype=np.float32).reshape(len(norms), _COLS))
+        row = np.array(rows, dtype=np.float32).reshape(len(norms), _COLS)
+        self._append(step, row, -1 if probe is None else probe)
         due = self._seen % self._stride == 0
         self._seen += 1
         if due and hist is not None:
@@ -118,9 +125,10 @@ class LayerHistory:
             self._snap_edges.pop()
             self._snap_counts.pop()
 
-    def _append(self, step: int, row: NDArray[np.float32]) -> None:
+    def _append(self, step: int, row: NDArray[np.float32], probe: int) -> None:
         if self._rows.shape[1:] != row.shape:  # the first point (or a new shape): start over
             self._steps = np.zeros(16, dtype=np.int64)
+            self._probes = np.zeros(16, dtype=np.int64)
             self._rows = np.zeros((16, *row.shape), dtype=np.float32)
             self._start = self._end = 0
         if self._end == len(self._steps):
@@ -128,16 +136,21 @@ class LayerHistory:
             if n >= POINTS:  # full: keep the newest POINTS − 1, at the front
                 keep = slice(self._end - (POINTS - 1), self._end)
                 self._steps[: POINTS - 1] = self._steps[keep]
+                self._probes[: POINTS - 1] = self._probes[keep]
                 self._rows[: POINTS - 1] = self._rows[keep]
                 self._start, self._end = 0, POINTS - 1
             else:  # growing: twice the rows, at most POINTS + _SPARE
                 size = min(2 * len(self._steps), POINTS + _SPARE)
                 steps = np.zeros(size, dtype=np.int64)
+                probes = np.zeros(size, dtype=np.int64)
                 rows = np.zeros((size, *row.shape), dtype=np.float32)
                 steps[:n] = self._steps[self._start : self._end]
+                probes[:n] = self._probes[self._start : self._end]
                 rows[:n] = self._rows[self._start : self._end]
-                self._steps, self._rows, self._start, self._end = steps, rows, 0, n
+                self._steps, self._probes, self._rows = steps, probes, rows
+                self._start, self._end = 0, n
         self._steps[self._end] = step
+        self._probes[self._end] = probe
         self._rows[self._end] = row
         self._end += 1
         if len(self) > POINTS:
@@ -174,6 +187,21 @@ class LayerHistory:
                 layer[name] = _counts(rows[:, i, c])
             out.append(layer)
         return out
+
+    def probes(self, steps: list[int]) -> list[int | None]:
+        """The probe's index at each of the ``steps`` asked: whose ``probe_*`` norms the
+        point's are; None where there is no point, or it is not known."""
+        kept = self._steps[self._start : self._end]
+        probes = self._probes[self._start : self._end]
+        want = np.asarray(steps, dtype=np.int64)
+        if not np.array_equal(kept, want):  # some step without a point
+            out = np.full(len(want), -1, dtype=np.int64)
+            if len(kept) and len(want):
+                at = np.minimum(np.searchsorted(kept, want), len(kept) - 1)
+                hit = kept[at] == want
+                out[hit] = probes[at[hit]]
+            probes = out
+        return [None if p < 0 else p for p in probes.tolist()]
 
     def _aligned(self, steps: list[int], n_layers: int) -> NDArray[np.float32]:
         """``(len(steps), n_layers, cols)``: the point recorded at each step, else NaN."""

@@ -91,13 +91,15 @@ def measured(
     step: int,
     health: list[dict[str, Any]],
     send: bool,
+    probe: int,
 ) -> dict[str, Any] | None:
     """At a measurement (a frame with fresh train/test metrics): a point of the run's layer
     history at ``step`` (the builder's norms, the health's per-layer counts ``health``, and
-    the histograms when a snapshot is due), and the frame's ``histograms`` object if
+    the histograms when a snapshot is due, and ``probe``, the index of the example whose
+    ``probe_*`` norms they are), and the frame's ``histograms`` object if
     ``send`` (else None: the histograms are only counted when sent or kept)."""
     obj, h = None, None
     if send or history.snapshot_due(step):
         obj, h = histograms(builder)
-    history.record(step, builder.plan.norms(), health, h)
+    history.record(step, builder.plan.norms(), health, h, probe)
     return obj if send else None

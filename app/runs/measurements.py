@@ -78,6 +78,7 @@ class Measurements:
         points = self._after(since)
         cols = list(zip(*points, strict=True)) if points else [()] * 6
         out: dict[str, Any] = {k: list(c) for k, c in zip(HISTORY_KEYS, cols, strict=True)}
+        out["probe"] = self.layers.probes(out["step"])
         out["layers"] = self.layers.series(out["step"])
         last = self.history[-1][0] if self.history else -1
         out["histograms"] = self._histograms(last, since) if histograms else None

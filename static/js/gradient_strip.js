@@ -139,6 +139,7 @@ const VIRIDIS = [
 ];
 export const ZERO_RGB = [255, 255, 255]; // a norm of exactly 0
 export const NONE_RGB = [236, 238, 241]; // a step without a point
+export const OTHER_RGB = [176, 176, 176]; // a probe's norm measured on another example
 
 /** Colour at t in [0, 1] of the sequential scale. */
 export function seqRgb(t) {
@@ -203,25 +204,42 @@ export function shareRgb(v) {
 }
 
 /**
+ * Per step of the history, the example whose probe norms the point holds when it is not
+ * `probe` (the one the page shows now), else null: the learner picked another probe since
+ * (history.probe, docs/api.md; a step whose probe is not known counts as this one's).
+ */
+export function otherProbes(history, probe) {
+  const steps = history?.step ?? [];
+  const was = history?.probe ?? [];
+  return steps.map((_, i) => (was[i] === null || was[i] === undefined || was[i] === probe ? null : was[i]));
+}
+
+/**
  * The heat strip of quantity q (HEAT_QUANTITIES) from a history's per-layer series, with the
  * strip's rows (layerRows: each layer's activation and unit count n), or null without points:
  * {q, scale: "log" | "share", key, label, caption, steps, rows: [{l, values, counts, n, why,
- * short}], idx, lo, hi}. A norm's values are the series (lo, hi its decades); a count's are count / n,
+ * short}], idx, lo, hi, other}. A norm's values are the series (lo, hi its decades); a count's are count / n,
  * and a layer whose count means nothing (unitCell: it cannot saturate or die and never did,
  * or the health does not count it) has no values and says why (`short`: up to the reason's
- * first parenthesis or semicolon, for the readout).
+ * first parenthesis or semicolon, for the readout). The probe's norms (over "probe") of a
+ * step measured on another example than `probe`, the probe now, are not this probe's: `other`
+ * names that example per step (null: this probe's), and they are drawn grey and left out of
+ * the scale; the batch's norms and the counts do not depend on the probe (`other` all null).
  */
-export function heatSeries(history, q, over, rows = []) {
+export function heatSeries(history, q, over, rows = [], probe = null) {
   const layers = history?.layers ?? [];
   const steps = history?.step ?? [];
   if (!layers.length || !steps.length) return null;
   const src = SOURCES[over] ?? SOURCES.probe;
   const idx = columnIndex(steps.length, HEAT_COLS);
+  const none = steps.map(() => null);
   if (q === "grad" || q === "delta") {
     const { key, label } = src[q];
+    const other = src === SOURCES.probe && probe !== null ? otherProbes(history, probe) : none;
     const out = layers.map((s) => ({ l: s.l, values: s[key] ?? [], counts: null, n: null, why: null }));
-    const [lo, hi] = decadeRange(out.flatMap((r) => r.values), { min: 2 });
-    return { q, scale: "log", key, label, caption: `${label} over the run`, steps, rows: out, idx, lo, hi };
+    const [lo, hi] = decadeRange(out.flatMap((r) => r.values.filter((_, i) => other[i] === null)), { min: 2 });
+    const whose = src === SOURCES.probe && probe !== null ? ` of probe #${probe}` : "";
+    return { q, scale: "log", key, label, caption: `${label}${whose} over the run`, steps, rows: out, idx, lo, hi, other };
   }
   const byL = new Map(rows.map((r) => [r.l, r]));
   const nulls = steps.map(() => null);
@@ -233,11 +251,11 @@ export function heatSeries(history, q, over, rows = []) {
     return { l: s.l, values: counts.map((c) => (c === null || !(r.n > 0) ? null : c / r.n)), counts, n: r.n, why: null };
   });
   const label = q === "saturated" ? "saturated" : "dead ReLU";
-  return { q, scale: "share", key: q, label, caption: `share of ${q === "saturated" ? "saturated units" : "dead ReLUs"} over the run`, steps, rows: out, idx, lo: 0, hi: 1 };
+  return { q, scale: "share", key: q, label, caption: `share of ${q === "saturated" ? "saturated units" : "dead ReLUs"} over the run`, steps, rows: out, idx, lo: 0, hi: 1, other: none };
 }
 
 export const HISTORY_POINTS = 2000; // the server keeps the last 2,000 points (docs/api.md)
-const COLUMNS = ["step", "epoch", "train_cost", "test_cost", "train_accuracy", "test_accuracy"];
+const COLUMNS = ["step", "epoch", "train_cost", "test_cost", "train_accuracy", "test_accuracy", "probe"];
 const SERIES = ["probe_delta", "probe_grad_w", "grad_b", "grad_w", "saturated", "dead"];
 const COUNTED = new Set(["saturated", "dead"]); // null as a whole when nothing is counted
 const KINDS = ["w", "a", "delta"];
@@ -259,9 +277,9 @@ export function mergeHistory(have, inc, limit = HISTORY_POINTS) {
     const out = a.concat(b);
     return drop ? out.slice(drop) : out;
   };
-  const out = { ...inc };
-  for (const k of COLUMNS) out[k] = join(have[k] ?? [], inc[k] ?? []);
   const nulls = (n) => new Array(n).fill(null);
+  const out = { ...inc };
+  for (const k of COLUMNS) out[k] = join(have[k] ?? nulls(n0), inc[k] ?? nulls(n1));
   const old = new Map((have.layers ?? []).map((x) => [x.l, x]));
   const add = new Map((inc.layers ?? []).map((x) => [x.l, x]));
   const ls = [...new Set([...old.keys(), ...add.keys()])].sort((a, b) => a - b);
@@ -408,7 +426,7 @@ export class GradientStrip {
     const hist = history && history.run_id === runId ? history : null;
     const offered = heatOffered(shownCounts(rows));
     const q = heatPick(want, offered);
-    const heat = heatSeries(hist, q, over, rows);
+    const heat = heatSeries(hist, q, over, rows, frame.probe?.index ?? null);
     const [lo, hi] = decadeRange([...rows.flatMap((r) => [r.delta, r.grad]), ...(heat?.scale === "log" ? [10 ** heat.hi, 10 ** (heat.hi - 1)] : [])], { min: 3 });
     this.renderNow(rows, src, lo, hi, frame);
     this.renderPicks(offered, q, src);
@@ -482,7 +500,8 @@ export class GradientStrip {
     this.time.hidden = !heat;
     if (!heat) return;
     const { rows, idx, lo, hi, steps } = heat;
-    const key = `${heat.scale}|${heat.key}|${steps.length}|${steps[steps.length - 1]}|${steps[0]}|${lo}|${hi}|${rows.map((r) => r.values[r.values.length - 1]).join()}`;
+    const others = heat.other.filter((p) => p !== null).length;
+    const key = `${heat.scale}|${heat.key}|${steps.length}|${steps[steps.length - 1]}|${steps[0]}|${lo}|${hi}|${rows.map((r) => r.values[r.values.length - 1]).join()}|${heat.caption}|${others}`;
     if (key !== this.heatKey) {
       this.heatKey = key;
       const cv = this.canvas;
@@ -492,7 +511,7 @@ export class GradientStrip {
       const img = ctx.createImageData(idx.length, rows.length);
       rows.forEach((r, ri) => {
         idx.forEach((i, c) => {
-          const [R, G, B] = heat.scale === "log" ? heatRgb(r.values[i], lo, hi) : shareRgb(r.values[i]);
+          const [R, G, B] = heat.other[i] !== null ? OTHER_RGB : heat.scale === "log" ? heatRgb(r.values[i], lo, hi) : shareRgb(r.values[i]);
           const p = 4 * (ri * idx.length + c);
           img.data[p] = R;
           img.data[p + 1] = G;
@@ -504,11 +523,12 @@ export class GradientStrip {
       const ramp = Array.from({ length: 6 }, (_, i) => `rgb(${seqRgb(i / 5).join(",")}) ${i * 20}%`).join(", ");
       setHTML($(".gs-rows", this.time), html`${rows.map((r) => html`<span class="${r.why ? "dim" : ""}" title="${r.why ?? ""}">l = ${r.l}</span>`)}`);
       setHTML($(".gs-steps", this.time), html`<span>step ${steps[0].toLocaleString("en-US")}</span><span>${heat.caption}</span><span>step ${steps[steps.length - 1].toLocaleString("en-US")}</span>`);
+      const other = others ? html`<span class="gs-other-key" title="the probe's norms at these steps are of another example: the probe was changed since (point at one for which)"><i></i>another probe's</span>` : html``;
       const none = html`<span class="gs-none-key" title="${heat.scale === "log" ? "a step without a point (e.g. an opened run's history)" : "a layer whose units cannot have this count (point at it for why), or a step without a point"}"><i></i>${heat.scale === "log" ? "none" : "none / not counted"}</span>`;
       setHTML(
         $(".gs-legend", this.time),
         heat.scale === "log"
-          ? html`<span class="dim">log scale</span><span>≤${decadeLabel(lo)}</span><span class="gs-ramp" style="background: linear-gradient(to right, ${ramp})"></span><span>${decadeLabel(hi)}</span><span class="gs-zero-key" title="a norm of exactly 0"><i></i>= 0</span>${none}`
+          ? html`<span class="dim">log scale</span><span>≤${decadeLabel(lo)}</span><span class="gs-ramp" style="background: linear-gradient(to right, ${ramp})"></span><span>${decadeLabel(hi)}</span><span class="gs-zero-key" title="a norm of exactly 0"><i></i>= 0</span>${none}${other}`
           : html`<span class="dim">linear scale</span><span>0 %</span><span class="gs-ramp" style="background: linear-gradient(to right, ${ramp})"></span><span>100 %</span>${none}`,
       );
       this.time.dataset.scale = heat.scale;
@@ -544,7 +564,10 @@ export class GradientStrip {
     const step = heat.steps[i];
     const r = heat.rows[row];
     const at = html`step <b data-step="${step}">${step.toLocaleString("en-US")}</b>, l = ${r.l}:`;
-    if (heat.scale === "log") {
+    const was = heat.other[i];
+    if (heat.scale === "log" && was !== null) {
+      setHTML(this.readout, html`${at} ${heat.label.replace("ˡ", sup(r.l))} = <b data-l="${r.l}" data-q="${heat.q}" data-value="${r.values[i] ?? ""}">${normText(r.values[i])}</b>, <span title="measured before the probe was changed">of probe <b data-probe="${was}">#${was}</b>, not this one</span>`);
+    } else if (heat.scale === "log") {
       setHTML(this.readout, html`${at} ${heat.label.replace("ˡ", sup(r.l))} = <b data-l="${r.l}" data-q="${heat.q}" data-value="${r.values[i] ?? ""}">${normText(r.values[i])}</b>`);
     } else if (r.why) {
       setHTML(this.readout, html`${at} ${heat.label} <b data-l="${r.l}" data-q="${heat.q}" data-value="">—</b> <span class="dim" title="${r.why}">(${r.short})</span>`);

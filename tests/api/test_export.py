@@ -178,6 +178,24 @@ def _broken(doc: dict[str, Any]) -> list[tuple[str, Any, list[Any], str]]:
         "0..5",
     )
     case(
+        "a probe series too short",
+        lambda d: d["history"]["probe"].pop(),
+        ["history", "probe"],
+        "entries",
+    )
+    case(
+        "a probe that is not a training example",
+        lambda d: d["history"]["probe"].__setitem__(0, 250),
+        ["history", "probe"],
+        "0..249",
+    )
+    case(
+        "version 1 with a probe series",
+        lambda d: (d.update(format_version=1), d["history"].pop("layers")),
+        ["history", "probe"],
+        "not part of format version 1",
+    )
+    case(
         "version 2 without layers",
         lambda d: d["history"].pop("layers"),
         ["history", "layers"],
@@ -225,9 +243,16 @@ DEEP = {"dataset": "circle", "hidden": [8] * 6, "hidden_activation": "sigmoid", 
 def test_an_opened_run_has_the_gradient_across_layers_of_the_saved_one() -> None:
     with client_for() as c:
         rid = c.post("/api/runs", json=DEEP).json()["id"]
+        first = c.get(f"/api/runs/{rid}/frame").json()["probe"]["index"]
         for k in (1, 3, 10, 40, 6):
+            if k == 10:  # the learner picks another probe: the points after it are its
+                assert c.post(f"/api/runs/{rid}/probe", json={"index": 17}).status_code == 200
             _step(c, rid, k)
         doc = _export(c, rid)
+        at = dict(zip(doc["history"]["step"], doc["history"]["probe"], strict=True))
+        # step 4 was measured before the change (its point stays the one first measured)
+        assert [at[s] for s in (1, 4, 14, 54, 60)] == [first, first, 17, 17, 17], at
+        assert first != 17
         assert doc["format_version"] == 2 and [x["l"] for x in doc["history"]["layers"]] == list(
             range(2, 9)
         )
@@ -260,13 +285,14 @@ def test_a_version_1_document_still_opens_with_its_loss_history() -> None:
         doc = _export(c, rid)
         old = copy.deepcopy(doc)
         old["format_version"] = 1
-        del old["history"]["layers"]  # what a version 1 server wrote
+        del old["history"]["layers"], old["history"]["probe"]  # what a version 1 server wrote
         made = c.post("/api/runs", json={"import": old})
         assert made.status_code == 201, made.text
         h = c.get(f"/api/runs/{made.json()['id']}/history").json()
         assert h["step"] == doc["history"]["step"]
         assert h["train_cost"] == doc["history"]["train_cost"]
         assert h["layers"] == []  # nothing to show of the layers' past, and nothing made up
+        assert h["probe"] == [None] * len(h["step"])
 
 
 def test_an_import_counts_against_the_clients_runs() -> None:

@@ -97,6 +97,36 @@ def test_history_carries_per_layer_series_at_the_costs_steps(client: TestClient)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "histograms"]
 
 
+def test_history_says_whose_probe_norms_each_point_holds(client: TestClient) -> None:
+    """After the learner picks another probe, the probe's series is two examples' series:
+    `probe` names the example of each point, and its norms are that example's frame's."""
+    rid = client.post("/api/runs", json={"hidden": [5, 4]}).json()["id"]
+    first = _step(client, rid, 3)
+    p0 = first["probe"]["index"]
+    p1 = (p0 + 9) % 50
+    picked = _strict(client.post(f"/api/runs/{rid}/probe", json={"index": p1}).text)
+    assert picked["probe"]["index"] == p1 and picked["step"] == first["step"]
+    after = [_step(client, rid, k) for k in (2, 5)]
+    text = client.get(f"/api/runs/{rid}/history").text
+    h = _strict(text)
+    at = {s: i for i, s in enumerate(h["step"])}
+    # the point at the step of the change was measured on the old probe, and stays
+    assert h["probe"][at[first["step"]]] == p0
+    assert first["layers"][0]["norms"]["probe_delta"] != picked["layers"][0]["norms"]["probe_delta"]
+    assert (
+        h["layers"][0]["probe_delta"][at[first["step"]]]
+        == first["layers"][0]["norms"]["probe_delta"]
+    )
+    for f in after:
+        assert h["probe"][at[f["step"]]] == p1
+        assert (
+            h["layers"][0]["probe_delta"][at[f["step"]]] == f["layers"][0]["norms"]["probe_delta"]
+        )
+    inc = _strict(client.get(f"/api/runs/{rid}/history?since={first['step']}").text)
+    assert inc["probe"] == [p1, p1] and inc["step"] == [f["step"] for f in after]
+    assert conforms(History, text).probe == h["probe"]
+
+
 def _merged(have: dict[str, Any], inc: dict[str, Any]) -> dict[str, Any]:
     """What a reader of increments holds: the columns and each layer's series joined (the
     layers and series these tests' runs have from their first point on)."""

@@ -215,7 +215,8 @@ def test_heat_strip_shows_delta_and_saturated_over_time(open_at, server: str) ->
     # ‖δ‖ of the probe (the Values setting), on a log scale.
     choose(pg, "delta")
     assert "log scale" in pg.inner_text("#layers .gs-legend")
-    assert "‖δˡ‖ over the run" in pg.inner_text("#layers .gs-steps")
+    probe = frame["probe"]["index"]
+    assert f"‖δˡ‖ of probe #{probe} over the run" in pg.inner_text("#layers .gs-steps")
     ARTIFACTS.mkdir(exist_ok=True)
     pg.evaluate("document.querySelector('#layers').scrollIntoView({block: 'nearest'})")
     pg.screenshot(path=str(ARTIFACTS / "gradient-strip-delta-1280x720.png"))
@@ -298,7 +299,8 @@ def shows_delta_over_the_run(pg, step: int) -> None:  # type: ignore[no-untyped-
         ".map(b => b.textContent)"
     )
     assert pressed == ["‖δ‖"], pressed
-    assert "‖δˡ‖ over the run" in pg.inner_text("#layers .gs-steps")
+    probe = pg.evaluate("window.__bpv.store.frame.probe.index")
+    assert f"‖δˡ‖ of probe #{probe} over the run" in pg.inner_text("#layers .gs-steps")
     n = len(pg.evaluate("window.__bpv.store.frame.sizes")) - 1
     reads = heat_readouts(pg, n)
     assert sorted(reads) == list(range(2, n + 2))
@@ -433,3 +435,55 @@ def test_panel_fits(open_at, w: int, h: int) -> None:  # type: ignore[no-untyped
     if w >= 1000:
         assert pg.evaluate("document.documentElement.scrollHeight") <= h + 1
     assert pg.errors == []
+
+
+OLDEST_PIXEL = """([row, n]) => { const c = document.querySelector('#layers canvas.gs-heat');
+  const y = Math.floor((row + 0.5) * c.height / n);
+  return [...c.getContext('2d').getImageData(0, y, 1, 1).data].slice(0, 3); }"""
+
+
+def test_heat_strip_greys_another_probes_norms(open_at, server: str) -> None:  # type: ignore[no-untyped-def]
+    """A reviewer: after picking another probe, "‖∂Cₓ/∂w‖ of the probe over the run" showed
+    the old example's norms as the new one's. The steps measured on the old probe are grey,
+    said to be that example's in the readout (with their values from GET /history), and the
+    caption names the probe whose the coloured columns are."""
+    pg = trained(open_at, 1366, 768, steps=30)
+    before = pg.evaluate("window.__bpv.store.frame.probe.index")
+    after = (before + 7) % 200
+    pg.evaluate(f"window.__bpv.send({{type: 'probe', index: {after}}})")
+    pg.wait_for_function(f"window.__bpv.store.frame.probe.index === {after}")
+    train_on(pg, 30, 60)
+    run_id = pg.evaluate("window.__bpv.store.run.id")
+    hist = history(server, run_id)
+    at = dict(zip(hist["step"], hist["probe"], strict=True))
+    assert at[hist["step"][0]] == before and at[30] == before and at[40] == after, at
+    series = {s["l"]: s["probe_grad_w"] for s in hist["layers"]}
+    n = len(series)
+    assert f"of probe #{after} over the run" in pg.inner_text("#layers .gs-steps")
+    assert "another probe's" in pg.inner_text("#layers .gs-legend")
+    reads = heat_readouts(pg, n)
+    for row, l in enumerate(sorted(series)):  # noqa: E741
+        newest, oldest = reads[l]
+        assert newest["step"] == 60 and "not this one" not in newest["text"], newest
+        assert agrees(newest["shown"], series[l][-1]), (l, newest)
+        assert oldest["step"] == hist["step"][0], oldest
+        assert f"of probe #{before}, not this one" in oldest["text"], oldest["text"]
+        assert agrees(oldest["shown"], series[l][0]), (l, oldest)
+        assert pg.evaluate(OLDEST_PIXEL, [row, n]) == [176, 176, 176], l  # grey
+        assert pg.evaluate(PIXEL, [row, n]) != [176, 176, 176], l  # this probe's: coloured
+    pg.mouse.move(
+        *pg.evaluate(
+            "(() => { const b = document.querySelector('#layers canvas.gs-heat')"
+            ".getBoundingClientRect(); return [b.left + 2, b.top + 4]; })()"
+        )
+    )
+    ARTIFACTS.mkdir(exist_ok=True)
+    pg.evaluate("document.querySelector('#layers').scrollIntoView({block: 'nearest'})")
+    pg.screenshot(path=str(ARTIFACTS / "gradient-strip-another-probe-1366x768.png"))
+    # Picking the old probe again colours its columns, and greys the other's.
+    pg.evaluate(f"window.__bpv.send({{type: 'probe', index: {before}}})")
+    pg.wait_for_function(
+        f"document.querySelector('#layers .gs-steps').textContent.includes('probe #{before} ')"
+    )
+    assert pg.evaluate(OLDEST_PIXEL, [0, n]) != [176, 176, 176]
+    assert pg.evaluate(PIXEL, [0, n]) == [176, 176, 176]

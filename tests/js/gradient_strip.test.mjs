@@ -260,6 +260,7 @@ describe("mergeHistory", () => {
         test_cost: steps.map((s) => 2 / s),
         train_accuracy: steps.map(() => 0.5),
         test_accuracy: steps.map(() => null),
+        probe: steps.map((s) => (s >= layersFrom ? Math.floor(s / 10) : null)), // the probe changed every 10 steps
         layers: anyLayers
           ? [2, 3].map((l) => ({
               l,

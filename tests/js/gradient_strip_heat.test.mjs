@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 
-import { NONE_RGB, heatOffered, heatPick, heatSeries, layerRows, seqRgb, shareRgb, shareText, shownCounts } from "../../static/js/gradient_strip.js";
+import { NONE_RGB, OTHER_RGB, heatOffered, heatPick, heatSeries, layerRows, otherProbes, seqRgb, shareRgb, shareText, shownCounts } from "../../static/js/gradient_strip.js";
 import { learnChoices } from "../../static/js/quantities.js";
 
 const about = JSON.parse(readFileSync(new URL("./about.json", import.meta.url), "utf8"));
@@ -112,6 +112,29 @@ describe("heatSeries", () => {
       assert.deepEqual(h.idx, [0, 1, 2]);
     }
     assert.match(heatSeries(HISTORY, "delta", "probe", sig).caption, /‖δˡ‖ over the run/);
+  });
+  // A reviewer: after picking another probe, the strip's "‖δ‖ of the probe over the run"
+  // showed the old example's norms as the new one's.
+  test("the probe's norms of a step measured on another probe are that example's: named, grey, out of the scale", () => {
+    const h3 = { ...HISTORY, probe: [12, 12, 40] };
+    assert.deepEqual(otherProbes(h3, 40), [12, 12, null]);
+    assert.deepEqual(otherProbes(h3, 12), [null, null, 40]);
+    assert.deepEqual(otherProbes({ ...HISTORY, probe: [null, 12, 40] }, 40), [null, 12, null], "not known: not said to be another's");
+    assert.deepEqual(otherProbes(HISTORY, 40), [null, null, null], "a history that does not say");
+    const h = heatSeries(h3, "delta", "probe", sig, 40);
+    assert.deepEqual(h.other, [12, 12, null]);
+    assert.match(h.caption, /‖δˡ‖ of probe #40 over the run/);
+    h.rows.forEach((r, i) => assert.deepEqual(r.values, HISTORY.layers[i].probe_delta, "the values stay (the readout names them)"));
+    // the scale holds this probe's values only: layer 2's 1e-5 and 2e-5 were the other probe's
+    assert.equal(h.lo, -2, `${h.lo}..${h.hi}`);
+    const all = heatSeries(h3, "delta", "probe", sig, 12);
+    assert.deepEqual(all.other, [null, null, 40]);
+    assert.ok(all.lo <= -5);
+    // the batch's norms and the counts do not depend on the probe
+    for (const [q, over] of [["delta", "mean"], ["grad", "mean"], ["saturated", "probe"]]) {
+      assert.deepEqual(heatSeries(h3, q, over, sig, 40).other, [null, null, null], `${q} ${over}`);
+    }
+    assert.notDeepEqual(OTHER_RGB, NONE_RGB);
   });
   test("saturated: count / n per layer; the output (never counted) has no values and says why", () => {
     const h = heatSeries(HISTORY, "saturated", "probe", sig);

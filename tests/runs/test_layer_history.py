@@ -69,7 +69,7 @@ def test_memory_is_bounded_like_the_loss_history() -> None:
     kept = steps[-POINTS:]
     out = _as_sent(h.series(kept))
     assert out[0]["probe_delta"] == [s + 0.25 for s in kept]  # type: ignore[index]
-    held = h._steps.nbytes + h._rows.nbytes
+    held = h._steps.nbytes + h._probes.nbytes + h._rows.nbytes
     assert held <= max_bytes(7)
 
 
@@ -108,3 +108,28 @@ def test_histogram_snapshots_are_few_and_spread_over_the_whole_run() -> None:
     # up to a step: after a rewind the page asks for what lies before it
     early = _as_sent(h.histogram_series(steps[3]))
     assert early["step"] == steps[:4]  # type: ignore[index]
+
+
+def test_each_point_keeps_whose_probe_norms_it_holds() -> None:
+    """A learner who picks another probe makes the probe's series two examples' series; each
+    point says which (None where there is no point, or it is not known)."""
+    h = LayerHistory()
+    for s in range(0, 30, 3):
+        h.record(s, _norms(s), HEALTH, probe=4 if s < 15 else 11)
+    h.record(30, _norms(30), HEALTH)  # e.g. an opened document that did not say
+    assert h.probes(list(range(0, 31, 3))) == [4] * 5 + [11] * 5 + [None]
+    assert h.probes([0, 1, 15, 33]) == [4, None, 11, None]  # aligned to the steps asked
+    h.record(9, _norms(9), HEALTH, probe=2)  # a rewind measures again at a kept step
+    h.record(10, _norms(10), HEALTH, probe=2)  # and trains on: the old future is gone
+    assert h.probes([0, 3, 6, 9, 10]) == [4, 4, 4, 4, 2]
+
+
+def test_probes_survive_the_buffer_growing_and_dropping_its_oldest() -> None:
+    h = LayerHistory()
+    steps = list(range(2 * POINTS + 100))
+    for s in steps:
+        h.record(s, _norms(s), HEALTH, probe=s % 250)
+    kept = steps[-POINTS:]
+    assert h.probes(kept) == [s % 250 for s in kept]
+    held = h._steps.nbytes + h._probes.nbytes + h._rows.nbytes
+    assert held <= max_bytes(2)
