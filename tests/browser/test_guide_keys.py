@@ -51,8 +51,9 @@ def test_on_a_phone_a_guide_opens_in_view(open_at, button: str) -> None:  # type
     )
     ARTIFACTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(ARTIFACTS / f"guide-phone-{button[1:]}.png"))
-    # the guide's head and first lines are on screen
-    assert 0 <= box["top"] < box["h"] - 100, box
+    # the guide's head and first lines are on screen (to the pixel: scrolling to an element
+    # whose top is at a fractional y may leave it a fraction of a pixel above the viewport)
+    assert -1 < box["top"] < box["h"] - 100, box
     assert pg.locator("#guide .guide-head").first.is_visible()
 
 
