@@ -97,8 +97,13 @@ def test_a_run_that_diverges_while_playing_shows_its_own_step(page) -> None:
     at_0 = page.evaluate(
         "fetch('/api/runs', {method: 'POST', headers: {'Content-Type': 'application/json'},"
         " body: JSON.stringify({...window.__bpv.store.run.config})})"
-        ".then(r => r.json()).then(r => fetch(`/api/runs/${r.id}/export`)).then(r => r.json())"
+        ".then(r => r.json()).then(async (r) => {"
+        " const doc = await (await fetch(`/api/runs/${r.id}/export`)).json();"
+        " const gone = await fetch(`/api/runs/${r.id}`, {method: 'DELETE',"
+        " headers: {'Content-Type': 'application/json'}}); return [doc, gone.status]; })"
     )
+    at_0, deleted = at_0
+    assert deleted == 204  # the twin is deleted: it counted against this page's runs
     assert at_0["step"] == 0 and at_0["parameters"] != doc["parameters"]
     # the frame's weights (what the network is drawn with) are the export's at that step, to
     # the 4 digits a frame carries (an overflowed one clipped to ±1e30); step 0's are not
