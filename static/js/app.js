@@ -103,6 +103,7 @@ export class App {
     this.explain = new ExplainPanel($("#explain"), {
       onSelect: (sel) => this.select(sel),
       onSetWeight: ({ l, j, k, value }) => this.session?.setWeight(l, j, k, value),
+      inputLabel: (j) => this.network?.inputLabels?.[j] ?? null, // the feature input j is (x₂, sin(x₁), …)
     });
     const guide = { onChange: (r) => store.update(this.guided(r, store.selection)), onExit: () => this.setMode("normal") };
     // "Compare rules" (issue 12): the learner's settings trained under each feedback rule in

@@ -28,13 +28,15 @@ export function parseWeight(text) {
 }
 
 export class ExplainPanel {
-  /** onSetWeight({l, j, k, value}) with j, k 0-based: the page sends set_weight. */
-  constructor(root, { onSelect, onSetWeight }) {
+  /** onSetWeight({l, j, k, value}) with j, k 0-based: the page sends set_weight;
+   * inputLabel(j): the feature input neuron j carries ("x₂", "sin(x₁)"), or null. */
+  constructor(root, { onSelect, onSetWeight, inputLabel = () => null }) {
     this.body = root.querySelector(".explain-body");
     this.title = root.querySelector(".explain-title");
     this.title.tabIndex = -1; // focused after a term opens its edge from the keyboard
     this.onSelect = onSelect;
     this.onSetWeight = onSetWeight;
+    this.inputLabel = inputLabel;
     this.edit = null; // {key, error}: the edit box's message, per edge
     this.nudge = new NudgePanel(this.body); // "Nudge it": measured slope vs backprop
     this.body.addEventListener("click", (ev) => {
@@ -120,7 +122,7 @@ export class ExplainPanel {
     const note = sel ? probeNote(frame, store) : ""; // the probe line of a neuron or edge view
     const rule = ruleOf(frame, store); // null under the transpose
     if (!sel) [title, content] = intro(frame);
-    else if (sel.type !== "edge" && sel.l === 1) [title, content] = inputView(frame, sel, note);
+    else if (sel.type !== "edge" && sel.l === 1) [title, content] = inputView(frame, sel, note, this.inputLabel(sel.j));
     else if (!ex) [title, content] = waiting(sel);
     else if (sel.type === "edge") [title, content] = edgeView(frame, ex, this.edgeEdit(sel), note, rule);
     else if (sel.l === frame.sizes.length) [title, content] = (mean ? bp1MeanView : bp1View)(frame, ex, note, rule);
@@ -286,11 +288,13 @@ function introHint(L) {
   return html`<p class="hint">Click a neuron to see BP2 (BP1 on the output, layer ${L}) with this network's numbers, or an edge for BP4 and its update. <b>Why the transpose?</b> walks through BP2 step by step.</p>`;
 }
 
-function inputView(frame, sel, note) {
+/** An input neuron: the feature it carries (label: "x₂", "sin(x₁)", …; else x_{j+1}) and its value. */
+function inputView(frame, sel, note, label = null) {
   const x = nodeVector(frame, 1, "a");
+  const feature = label ? html`<mtext>${label}</mtext>` : msubX(sel.j);
   return [
-    html`Input neuron ${sel.j + 1} (layer 1)`,
-    html`<p>${math(sym.a(1, sel.j), eq(), msubX(sel.j), eq(), num(x[sel.j]))}</p>
+    html`Input neuron ${sel.j + 1} (layer 1)${label ? `: ${label}` : ""}`,
+    html`<p>${math(sym.a(1, sel.j), eq(), feature, eq(), num(x[sel.j]))}</p>
       <p class="note">Inputs are given, not computed, so they have no error δ and nothing to learn: backpropagation stops at layer 2. The weights leaving this neuron still learn, through BP4 with ${math(sym.a(1, sel.j))}.</p>${note}`,
   ];
 }

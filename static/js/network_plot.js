@@ -93,10 +93,11 @@ export class NetworkPlot {
     const W = Math.max(200, Math.floor(this.plotDiv.clientWidth));
     const Htot = Math.max(160, Math.floor(this.plotDiv.clientHeight));
     const H = Htot - BOTTOM;
-    const sizesKey = frame.sizes.join(",");
+    const features = store.run?.config?.features ?? [];
+    // the features are in the key: x₁, x₂ → x₂, sin(x₁) keeps the sizes but not the labels
+    const sizesKey = `${frame.sizes.join(",")}|${features.join(",")}`;
     const structural = !this.geom || this.geom.W !== W || this.geom.H !== H || this.sizesKey !== sizesKey;
     if (structural) {
-      const features = store.run?.config?.features ?? [];
       this.inputLabels = Array.from({ length: frame.sizes[0] }, (_, k) => this.inputLabel(features[k], k));
       const labelW = 6 + 6.2 * Math.max(0, ...this.inputLabels.map((t) => t.length));
       this.geom = geometry(frame.sizes, W, H, labelW);

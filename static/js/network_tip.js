@@ -22,7 +22,9 @@ export function tipContent(f, h, over, inputLabels) {
   } else if (h.l === 1) {
     const v = nodeVector(f, 1, "a", over);
     if (!v) return null;
-    body = html`<b>${name.a(1, h.j)} = x${sub(h.j + 1)} = ${fmt(v[h.j])}</b><div>${inputLabels?.[h.j] ?? ""}</div><div class="dim">${which}</div>`;
+    // the feature input j carries (x₂, sin(x₁), …: the network's own label), not x_{j+1}
+    const feature = inputLabels?.[h.j] ?? `x${sub(h.j + 1)}`;
+    body = html`<b>${name.a(1, h.j)} = ${feature} = ${fmt(v[h.j])}</b><div class="dim">input ${h.j + 1} · ${which}</div>`;
   } else {
     const L = layer(f, h.l);
     if (!L || L.delta[h.j] === undefined) return null;
