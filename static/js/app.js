@@ -14,7 +14,7 @@ import { DigitsPanel, imageShape } from "./digit_views.js";
 import { Distributions } from "./distributions.js";
 import { GradientStrip, HistoryFeed } from "./gradient_strip.js";
 import { LayersPanel } from "./layers_panel.js";
-import { Controls, canonical, plainWords } from "./controls.js";
+import { Controls, canonical, lockNote, plainWords } from "./controls.js";
 import { Downloads } from "./downloads.js";
 import { ExplainPanel } from "./explain.js";
 import { FeedbackCompare } from "./feedback_compare.js";
@@ -123,7 +123,7 @@ export class App {
       walkthrough: new Walkthrough($("#guide"), { ...guide, onCompare: () => this.compare.open() }),
       matrices: new TransposeView($("#guide"), guide),
       backward: new BackwardAnim($("#guide"), guide),
-      stepthrough: new StepThrough($("#guide"), { ...guide, step: () => this.actions.step(), runId: () => store.run?.id }),
+      stepthrough: new StepThrough($("#guide"), { ...guide, step: () => this.actions.step(), runId: () => store.run?.id, locked: () => (store.locked("step") ? lockNote(store, "step") : null) }),
     };
     // Escape closes a guide as its × does (a handler that used the key, e.g. an open menu's or
     // an edit field's, has prevented its default).

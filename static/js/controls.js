@@ -2,8 +2,10 @@
 // hidden or locked by the hash's hide= / lock= flags (names: the data-control attributes,
 // plus Playground's own names as aliases).
 
+import { banner } from "./banner.js";
 import { drawDatasetIcon } from "./dataset_icons.js";
 import { datasetLabel, drawDigitIcon } from "./digit_views.js";
+import { outputRefusal, pickUnderLocks } from "./locks.js";
 import { ACT_LABEL, COST_LABEL, REG_LABEL, learnChoices } from "./quantities.js";
 import { readLink } from "./state.js";
 import { $, $$, esc, fmt, html, setHTML } from "./util.js";
@@ -26,7 +28,7 @@ export const ALIASES = {
 export const canonical = (name) => (Object.hasOwn(ALIASES, name) ? ALIASES[name] : name);
 
 /** What a locked control says: the name in the link's lock= that holds it. */
-function lockNote(store, key) {
+export function lockNote(store, key) {
   const by = store.settings.lock.includes(key) ? key : "all";
   return `Locked by this page's link (lock=${by})`;
 }
@@ -66,6 +68,11 @@ function ensureOption(select, value, label) {
   }
   select.value = v;
 }
+
+/** Controls whose only effect is to change another control's setting: locked with it. */
+const LOCKED_WITH = {
+  problem: { key: "dataset", why: "the problem type picks another data set, and the link keeps this one" },
+};
 
 export class Controls {
   constructor(actions) {
@@ -108,6 +115,8 @@ export class Controls {
       const out = e.target.value || null;
       const cost = this.store?.settings.cost;
       const patch = { output_activation: out };
+      const locked = this.store && outputRefusal(out, { settings: this.store.settings, costs: opts.costs });
+      if (locked) return this.refuse(locked); // a locked cost is not set to auto behind its back
       if (out && cost && !opts.costs[cost]?.includes(out)) patch.cost = null;
       a.set(patch);
     });
@@ -174,7 +183,20 @@ export class Controls {
     const to = await linked(opts.datasets.find((d) => d.name === name));
     const from = to ? null : await linked(now);
     const back = from ? Object.fromEntries(Object.keys(from).filter((k) => k in opts.default_config).map((k) => [k, opts.default_config[k]])) : {};
-    this.actions.set({ ...back, ...(to ?? {}), ...extra, dataset: name, csv: null });
+    const want = { ...back, ...(to ?? {}), ...extra, dataset: name, csv: null };
+    if (!this.store) return this.actions.set(want);
+    // The link's locked settings keep their values; a data set that cannot work with one is refused.
+    const { patch, refusal } = pickUnderLocks(name, want, { settings: this.store.settings, opts });
+    if (refusal) return this.refuse(refusal);
+    banner.clear("locked");
+    if (Object.keys(patch).length) this.actions.set(patch);
+  }
+
+  /** Say why a click changed nothing (a locked setting stands in its way), and put the
+   * controls back to the settings (a select shows the choice it refused until then). */
+  refuse(text) {
+    banner.show("locked", { level: "error", dismiss: true, text });
+    if (this.store) this.render(this.store);
   }
 
   showSlider(key, v) {
@@ -338,15 +360,17 @@ export class Controls {
     }
   }
 
-  /** hide= / lock=: hidden controls, and locked ones disabled with a title saying why. */
+  /** hide= / lock=: hidden controls, and locked ones disabled with a title saying why. A
+   * control whose only effect is another's setting is locked with it (LOCKED_WITH). */
   applyFlags(store) {
     for (const el of $$("[data-control]")) {
       const key = el.dataset.control;
       el.hidden = store.hidden(key);
-      const locked = store.locked(key);
+      const withKey = !store.locked(key) && LOCKED_WITH[key] && store.locked(LOCKED_WITH[key].key) ? LOCKED_WITH[key] : null;
+      const locked = store.locked(key) || !!withKey;
       el.classList.toggle("locked", locked);
       const inputs = el.matches("button, select, input") ? [el] : $$("button, select, input", el);
-      const note = locked ? lockNote(store, key) : null;
+      const note = withKey ? `${lockNote(store, withKey.key)}: ${withKey.why}` : locked ? lockNote(store, key) : null;
       for (const x of new Set([el, ...inputs])) sayLocked(x, note);
       if (!locked) continue;
       for (const input of inputs) input.disabled = true;

@@ -13,12 +13,14 @@ import { fmt, html, name, setHTML } from "./util.js";
 
 export class StepThrough {
   /** onChange({highlight}): what the page should show after the learner moved here (or the
-   * exact numbers arrived); onExit(): closed; step(): train one batch; runId(): the run. */
-  constructor(root, { onChange, onExit, step, runId }) {
+   * exact numbers arrived); onExit(): closed; step(): train one batch; runId(): the run;
+   * locked(): why training a batch is locked by the page's link (lock=step), or null. */
+  constructor(root, { onChange, onExit, step, runId, locked = () => null }) {
     this.root = root;
     this.onChange = onChange;
     this.onExit = onExit;
     this.stepServer = step;
+    this.locked = locked;
     this.active = false;
     // Exact numbers per neuron/edge over REST; one redraw per animation frame as they arrive.
     this.cache = new ExplainCache(runId, () => {
@@ -74,6 +76,7 @@ export class StepThrough {
   advance() {
     const stages = this.stages();
     if (stages[this.i].kind === "next") {
+      if (this.locked()) return; // the button is disabled and says why
       this.waiting = true;
       this.stepServer();
       this.onChange(this.render());
@@ -107,6 +110,7 @@ export class StepThrough {
     this.refused = false;
     const { title, body, highlight } = this.describe(st, f);
     const id = st.l ? `${st.kind}-${st.l}` : st.kind;
+    const lockedNote = st.kind === "next" ? this.locked() : null; // "Train this batch" is the step button
     const phase = st.kind === "z" || st.kind === "a" ? "forward" : st.kind === "update" || st.kind === "next" ? "update" : "backward";
     setHTML(
       this.root,
@@ -115,7 +119,7 @@ export class StepThrough {
         <span class="dim">${this.i + 1} / ${stages.length} · step ${f.step} · probe #${f.probe.index}</span>
         <span class="grow"></span>
         <button data-st="prev" ${this.i === 0 || this.waiting ? "disabled" : ""}>◀ Back</button>
-        <button data-st="next" class="primary" ${this.waiting ? "disabled" : ""}>${st.kind === "next" ? "Train this batch ▶" : "Next ▶"}</button>
+        <button data-st="next" class="primary" ${this.waiting || lockedNote ? "disabled" : ""}${lockedNote ? html` title="${lockedNote}" aria-description="${lockedNote}"` : ""}>${st.kind === "next" ? "Train this batch ▶" : "Next ▶"}</button>
         <button data-st="close" class="x" aria-label="close">×</button></div>
         <h3>${title}</h3><div class="guide-body"${this.pending ? html` data-pending="1"` : ""}>${this.waiting ? html`<p>Training one step…</p>` : body}${this.refused ? html`<p class="note">The server could not send some of these numbers (a diverged run has none that are finite).</p>` : ""}</div>`,
     );
