@@ -4,7 +4,7 @@
 // Drawn by Plotly, or by its canvas stand-in until Plotly.js has loaded (plots.js).
 
 import { CLASS_COLORS, colorOf, gridImage, outputMap } from "./colors.js";
-import { actAbout } from "./quantities.js";
+import { ACT_LABEL, actAbout } from "./quantities.js";
 import { plot } from "./plots.js";
 import { standInPixel } from "./standin.js";
 import { fmt, maxAbs } from "./util.js";
@@ -25,6 +25,18 @@ function planeImage(values, map, x1, x2) {
     sizing: "stretch",
     layer: "below",
   };
+}
+
+/** What the Discretise box does for an output of this kind (frame.kind, or "multiclass" for
+ * several outputs), actLabel its activation, cut its class rule's cut (colors.js isPositive). */
+export function discretiseTitle(kind, actLabel, cut) {
+  if (kind === "regression") {
+    return "Regression has no classes: the plane shows the output's value, so there is nothing to discretise (the box is off, and a tick from the link is ignored).";
+  }
+  if (kind === "multiclass") {
+    return "With several outputs the plane already shows each point's class (the largest output), so discretising changes nothing here.";
+  }
+  return `Colour each point of the plane by its class, as the accuracy counts it: + (blue) where the ${actLabel} output a > ${cut}, − (orange) where a ≤ ${cut}.`;
 }
 
 export class BoundaryPlot {
@@ -52,10 +64,25 @@ export class BoundaryPlot {
     // Several outputs (multiclass, or softmax on two classes): the grid holds the argmax class.
     const nOut = frame.sizes[frame.sizes.length - 1];
     if (frame.kind === "multiclass" || nOut > 1) return { lo: 0, hi: Math.max(nOut, data.n_classes) - 1, mid: 0, kind: "multiclass" };
-    const bounds = actAbout(act)?.bounds; // a bounded output (sigmoid: 0..1, tanh: −1..1)
-    if (bounds) return { lo: bounds[0], hi: bounds[1], mid: (bounds[0] + bounds[1]) / 2 };
+    const about = actAbout(act);
+    const cut = about?.cut; // the class rule's cut (colors.js isPositive): the server's, from the registry
+    const bounds = about?.bounds; // a bounded output (sigmoid: 0..1, tanh: −1..1)
+    if (bounds) return { lo: bounds[0], hi: bounds[1], mid: (bounds[0] + bounds[1]) / 2, cut };
     const m = Math.max(1e-9, maxAbs(data.train.labels));
-    return { lo: -m, hi: m, mid: 0 };
+    return { lo: -m, hi: m, mid: 0, cut };
+  }
+
+  /** The Discretise box says what it does for this output (kind: range.kind or the frame's). */
+  titleDiscretise(kind, act, cut) {
+    const label = document.querySelector('[data-control="discretize"]');
+    if (!label) return;
+    const text = discretiseTitle(kind, ACT_LABEL[act] ?? act, cut);
+    // A lock note (controls.js) stands in for the title while the box is locked: keep ours for after.
+    for (const el of [label, label.querySelector("input")]) {
+      if (!el) continue;
+      if ("titleUnlocked" in el.dataset) el.dataset.titleUnlocked = text;
+      else el.title = text;
+    }
   }
 
   pointColor(label, data, range) {
@@ -101,7 +128,13 @@ export class BoundaryPlot {
       this.pointTraces = twoD ? this.makePoints(data, range, s.test) : [];
     }
     const grid = frame.grid;
-    const ik = `${s.discretize}|${frame.kind}|${range.kind}|${range.lo}|${range.hi}`;
+    const act = frame.activations[frame.activations.length - 1];
+    const tk = `${range.kind ?? frame.kind}|${act}|${range.cut}`;
+    if (tk !== this.titleKey) {
+      this.titleKey = tk;
+      this.titleDiscretise(range.kind ?? frame.kind, act, range.cut);
+    }
+    const ik = `${s.discretize}|${frame.kind}|${range.kind}|${range.lo}|${range.hi}|${range.cut}`;
     if (grid && grid.output && (grid !== this.gridRef || ik !== this.imageKey)) {
       this.gridRef = grid;
       this.imageKey = ik;

@@ -74,13 +74,20 @@ export function gridImage(grid, map) {
   return canvas.toDataURL("image/png");
 }
 
-/** A value → colour map for an output range [lo, hi] centred on mid (tanh: −1..1, sigmoid: 0..1). */
-export function outputMap({ lo, hi, mid, discrete, kind }) {
+/** One output's class, the server's rule (app/core/datasets.py, predicted_class): positive
+ * where a is strictly above the output activation's cut (the registry's `cut`, /api/options).
+ * A dead ReLU's a = 0 is not above 0: the − class. */
+export const isPositive = (a, cut) => a > cut;
+
+/** A value → colour map for an output range [lo, hi] centred on mid (tanh: −1..1, sigmoid: 0..1).
+ * discrete: each value in its class's colour, by isPositive with the activation's cut (no cut
+ * known: the continuous map). */
+export function outputMap({ lo, hi, mid, discrete, kind, cut }) {
   if (kind === "multiclass") {
     return (v) => CLASS_RGB[Math.round(v) % CLASS_RGB.length].map((c) => Math.round(255 - 0.55 * (255 - c)));
   }
   const half = Math.max(hi - mid, mid - lo) || 1;
-  if (discrete) return (v) => rgbOf(v >= mid ? 0.75 : -0.75);
+  if (discrete && Number.isFinite(cut)) return (v) => rgbOf(isPositive(v, cut) ? 0.75 : -0.75);
   return (v) => rgbOf((v - mid) / half);
 }
 

@@ -59,9 +59,14 @@ describe("the diverging colour map", () => {
     const tanh = outputMap({ lo: -1, hi: 1, mid: 0, discrete: false });
     assert.deepEqual(tanh(0), rgbOf(0));
     assert.deepEqual(tanh(1), rgbOf(1));
-    const sig = outputMap({ lo: 0, hi: 1, mid: 0.5, discrete: true });
+    const sig = outputMap({ lo: 0, hi: 1, mid: 0.5, cut: 0.5, discrete: true });
     assert.deepEqual(sig(0.49), rgbOf(-0.75));
     assert.deepEqual(sig(0.51), rgbOf(0.75));
+    assert.deepEqual(sig(0.5), rgbOf(-0.75), "a = cut is not above it: the − class, as the server counts it");
+    const relu = outputMap({ lo: -1, hi: 1, mid: 0, cut: 0, discrete: true });
+    assert.deepEqual(relu(0), rgbOf(-0.75), "a dead ReLU's exact 0 is the − class (the server: a > 0)");
+    assert.deepEqual(relu(-0), rgbOf(-0.75));
+    assert.deepEqual(relu(1e-300), rgbOf(0.75));
     const multi = outputMap({ lo: 0, hi: 3, mid: 1, discrete: true, kind: "multiclass" });
     const seen = new Set([0, 1, 2, 3].map((k) => multi(k).join()));
     assert.equal(seen.size, 4, "four classes, four colours");

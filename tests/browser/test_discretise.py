@@ -1,0 +1,111 @@
+"""The output plot's Discretise option colours each point of the plane by the class the
+server counts in the accuracy (app/core/datasets.py: one output is positive where a > cut,
+strictly). A ReLU output is exactly 0 where its unit is dead: that is the − class (orange).
+The page coloured v ≥ mid as + and painted a trained ReLU circle run solid blue, though it
+reported 99 % accuracy. Read back from the pixels drawn, at grid cells whose value the frame
+carries."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from tests.browser.conftest import ARTIFACTS, open_app, trained_to
+
+pytestmark = pytest.mark.browser
+
+LINK = "dataset=circle&output_activation=relu&learning_rate=0.03&seed=3"
+
+# Each grid cell's centre on screen (the image is G × G pixels stretched over
+# [x1[0], x1[G-1]] × [x2[0], x2[G-1]], row 0 of the grid at the bottom), the training points'
+# and the probe's centres (their markers cover the image), and the grid and cut.
+GEOMETRY = """() => {
+  const s = window.__bpv.store, f = s.frame, g = f.grid;
+  const div = document.querySelector('#boundary');
+  const fl = div._fullLayout, r = div.getBoundingClientRect();
+  const px = (x, y) => [r.left + fl.xaxis._offset + fl.xaxis.l2p(x),
+                        r.top + fl.yaxis._offset + fl.yaxis.l2p(y)];
+  const G = g.output.length, C = g.x1.length;
+  const w = (g.x1[C - 1] - g.x1[0]) / C, h = (g.x2[G - 1] - g.x2[0]) / G;
+  const cells = g.output.map((row, i) =>
+    row.map((_, c) => px(g.x1[0] + (c + 0.5) * w, g.x2[0] + (i + 0.5) * h)));
+  return {
+    output: g.output, cells,
+    cell: [Math.abs(px(w, 0)[0] - px(0, 0)[0]), Math.abs(px(0, h)[1] - px(0, 0)[1])],
+    markers: [...s.data.train.points.map((p) => px(p[0], p[1])), px(...f.probe.point)],
+    accuracy: f.train.accuracy, act: f.activations.at(-1), dpr: window.devicePixelRatio,
+  };
+}"""
+
+
+def is_blue(rgb: tuple[int, int, int]) -> bool:
+    r, _, b = rgb
+    return b > r + 40
+
+
+def is_orange(rgb: tuple[int, int, int]) -> bool:
+    r, _, b = rgb
+    return r > b + 40
+
+
+def test_discretised_relu_output_is_the_servers_class(page) -> None:  # type: ignore[no-untyped-def]
+    open_app(page, LINK)
+    trained_to(page, 3000, "window.__bpv.store.frame.grid !== null")
+    page.check("#discretize")
+    page.wait_for_timeout(300)  # the plot redraws in the next animation frame
+    page.locator("#boundary").scroll_into_view_if_needed()
+    geo = page.evaluate(GEOMETRY)
+    assert geo["act"] == "relu"
+    assert geo["accuracy"] > 0.9, f"the run learned the circle: accuracy {geo['accuracy']}"
+    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    page.screenshot(path=str(ARTIFACTS / "discretise-relu-circle.png"))
+    out, cells, dpr = geo["output"], geo["cells"], geo["dpr"]
+    cut = page.evaluate(
+        "fetch('/api/options').then(r => r.json()).then(o => o.about.activations.relu.cut)"
+    )
+    assert cut == 0
+    G, C = len(out), len(out[0])
+    reach = max(geo["cell"]) + 6  # a marker's radius and one cell: never under a marker
+
+    def clear(i: int, c: int) -> bool:
+        x, y = cells[i][c]
+        if any((x - mx) ** 2 + (y - my) ** 2 < reach**2 for mx, my in geo["markers"]):
+            return False
+        # the cell and its 8 neighbours in one class: no blending at a class edge
+        cls = {out[a][b] > cut for a in (i - 1, i, i + 1) for b in (c - 1, c, c + 1)}
+        return 0 < i < G - 1 and 0 < c < C - 1 and len(cls) == 1
+
+    checked = {"zero": 0, "positive": 0, "negative": 0}
+    wrong = []
+    for i in range(1, G - 1, 3):
+        for c in range(1, C - 1, 3):
+            if not clear(i, c):
+                continue
+            v = out[i][c]
+            x, y = cells[i][c]
+            rgb = shot.getpixel((round(x * dpr), round(y * dpr)))
+            positive = v > cut  # the server's rule (datasets.predicted_class)
+            ok = is_blue(rgb) if positive else is_orange(rgb)
+            checked["zero" if v == 0 else "positive" if v > 0 else "negative"] += 1
+            if not ok:
+                wrong.append((i, c, v, rgb))
+    assert checked["zero"] >= 10, f"cells where the ReLU output is exactly 0: {checked}"
+    assert checked["positive"] >= 5, checked
+    assert wrong == [], f"{len(wrong)} cells not in the server's class, e.g. {wrong[:5]}; {checked}"
+    title = page.get_attribute('[data-control="discretize"]', "title") or ""
+    assert "a > 0" in title and "a ≤ 0" in title, title
+
+
+@pytest.mark.parametrize(
+    ("link", "says"),
+    [("dataset=plane&discretize=true", "no classes"), ("dataset=blobs3", "already shows")],
+)
+def test_discretise_says_what_it_does_there(page, link: str, says: str) -> None:  # type: ignore[no-untyped-def]
+    open_app(page, link)
+    box = page.locator("#discretize")
+    for el in (page.locator('[data-control="discretize"]'), box):
+        assert says in (el.get_attribute("title") or ""), el.get_attribute("title")
+    if "plane" in link:
+        assert box.is_disabled()
