@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { banner } from "./banner.js";
 import { plainWords } from "./controls.js";
 import { saveFile } from "./downloads.js";
+import { lockOf } from "./locks.js";
 import { lockRefusal, refusalText } from "./save_open.js";
 import { KEEP_WEIGHTS, configOf, settingsFromRun } from "./state.js";
 
@@ -141,9 +142,20 @@ export function makeActions(app) {
       try {
         // A CSV's labels decide its kind of problem, so its output and cost start on auto.
         // The digits' 30 hidden neurons are wider than other data may have: back to the default.
-        const wide = store.settings.hidden.some((n) => n > store.options.limits.max_width);
-        const hidden = wide ? { hidden: store.options.default_config.hidden } : {};
-        const run = await api.patchRun(store.run.id, { dataset: "csv", csv: text, output_activation: null, cost: null, ...hidden });
+        // A setting the page's link locks keeps its value (a CSV its value cannot work with is
+        // refused, by the server naming the field, or here for the hidden layers).
+        const lock = store.settings.lock ?? [];
+        const cap = store.options.limits.max_width;
+        const wide = store.settings.hidden.some((n) => n > cap);
+        const hiddenBy = lockOf("hidden", lock);
+        if (wide && hiddenBy) {
+          banner.show("locked", { level: "error", dismiss: true, text: `${filename} was not opened: own data allows at most ${cap} neurons per hidden layer, but this page's link keeps the hidden layers at [${store.settings.hidden.join(", ")}] (lock=${hiddenBy}). Nothing was changed.` });
+          return;
+        }
+        const reset = { output_activation: null, cost: null, ...(wide ? { hidden: store.options.default_config.hidden } : {}) };
+        const patch = { dataset: "csv", csv: text };
+        for (const [k, v] of Object.entries(reset)) if (!lockOf(k, lock)) patch[k] = v;
+        const run = await api.patchRun(store.run.id, patch);
         banner.clear("server");
         store.update({ csvText: text, csvName: filename, selection: null });
         if (store.mode !== "normal") app.setMode("normal");

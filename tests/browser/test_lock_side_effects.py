@@ -139,3 +139,39 @@ def test_step_through_train_button_respects_lock_step(page) -> None:  # type: ig
     assert frame_value(page, "f.step") == 0
     assert page.locator("#stepno").inner_text() == "0"
     assert run_info(page)["step"] == 0
+
+
+def test_own_csv_data_keeps_the_locked_output_and_cost(page) -> None:  # type: ignore[no-untyped-def]
+    """Opening a CSV sets output and cost to auto (its labels decide the kind of problem),
+    unless the link locks them: then they stay; and a locked hidden layer wider than CSV
+    data allows refuses the file."""
+    from tests.browser.test_truth import three_input_csv, upload_csv
+
+    open_app(
+        page, "dataset=circle&output_activation=sigmoid&cost=quadratic&lock=output_activation,cost"
+    )
+    upload_csv(page, "three.csv", three_input_csv())
+    wait_frame(page, "f.sizes[0] === 3")
+    c = run_info(page)["config"]
+    assert c["dataset"] == "csv"
+    assert (c["output_activation"], c["cost"]) == ("sigmoid", "quadratic"), c
+    assert frame_value(page, "[f.activations.at(-1), f.cost_name]") == ["sigmoid", "quadratic"]
+    for sel, value in [("#output_activation", "sigmoid"), ("#cost", "quadratic")]:
+        assert page.locator(sel).input_value() == value and page.locator(sel).is_disabled(), sel
+    # unlocked, the same file puts them on auto
+    open_app(page, "dataset=circle&output_activation=sigmoid&cost=quadratic")
+    upload_csv(page, "three.csv", three_input_csv())
+    wait_frame(page, "f.sizes[0] === 3")
+    c = run_info(page)["config"]
+    assert (c["output_activation"], c["cost"]) == (None, None), c
+    # the digits' 30 hidden neurons, locked: wider than CSV data allows, so the file is refused
+    open_app(page, "dataset=digits&hidden=30&lock=layers")
+    wait_frame(page, "f.sizes[0] === 64")
+    upload_csv(page, "three.csv", three_input_csv())
+    page.wait_for_function(
+        "document.body.textContent.includes('three.csv was not opened')", timeout=10_000
+    )
+    assert "lock=layers" in page.locator(".banner").first.inner_text()
+    page.wait_for_timeout(500)
+    assert run_info(page)["config"]["dataset"] == "digits"
+    assert frame_value(page, "f.sizes") == [64, 30, 10]
