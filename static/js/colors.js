@@ -197,6 +197,13 @@ export class StableScale {
     return this;
   }
 
+  /** Forget the range: the next update settles on what its values need (a rebuilt run: its
+   * step may not go down, 0 to 0, yet the old run's range says nothing of the new one). */
+  reset() {
+    Object.assign(this, { key: null, over: 0, under: 0, step: null });
+    return this;
+  }
+
   get log() {
     return !!this.key?.endsWith("|log");
   }

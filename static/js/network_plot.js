@@ -13,6 +13,21 @@ import { $, html, maxAbs, setHTML } from "./util.js";
 
 const BOTTOM = 6;
 
+/** Is frame the first of a rebuilt run, after prev (the frame drawn before)? Another run
+ * (an opened document), the stream's first frame after a rebuild (data_changed: the server
+ * sends it after every `set` or PATCH that rebuilt the run), or other sizes or activations.
+ * A redraw of the same frame is not. */
+export function rebuiltBetween(prev, frame) {
+  if (!prev) return false;
+  if (prev === frame) return false;
+  return (
+    prev.run_id !== frame.run_id ||
+    !!frame.data_changed ||
+    prev.sizes.join() !== frame.sizes.join() ||
+    prev.activations.join() !== frame.activations.join()
+  );
+}
+
 export class NetworkPlot {
   constructor(root, { onSelect, setHidden, inputLabel, onHover }) {
     this.onHover = onHover; // the hovered neuron or edge, or null (neuron_hover.js)
@@ -124,6 +139,7 @@ export class NetworkPlot {
     const over = hl ? "probe" : s.over;
     const edgeValues = frame.layers.map((_, i) => edgeMatrix(frame, i + 2, colorMode, over));
     const nodeValues = frame.sizes.map((_, li) => nodeVector(frame, li + 1, fillMode, over));
+    if (rebuiltBetween(this.frame, frame)) for (const scale of Object.values(this.scales)) scale.reset();
     const sc = this.colourScales(frame, s.scale === "log", edgeValues, nodeValues, `${colorMode}|${over}`, `${fillMode}|${over}`);
     this.live.update({ edgeValues, nodeValues, scales: sc, highlight: hl, selection: store.selection });
     if (this.thumbsFor !== this.thumbs || this.thumbsHl !== hl || structural) {
