@@ -85,7 +85,9 @@ def test_discretised_relu_output_is_the_servers_class(page) -> None:  # type: ig
                 continue
             v = out[i][c]
             x, y = cells[i][c]
-            rgb = shot.getpixel((round(x * dpr), round(y * dpr)))
+            px = shot.getpixel((round(x * dpr), round(y * dpr)))
+            assert isinstance(px, tuple)
+            rgb = (int(px[0]), int(px[1]), int(px[2]))
             positive = v > cut  # the server's rule (datasets.predicted_class)
             ok = is_blue(rgb) if positive else is_orange(rgb)
             checked["zero" if v == 0 else "positive" if v > 0 else "negative"] += 1
