@@ -12,6 +12,7 @@
 
 import { StableScale, renderColorbar, rgbOf } from "./colors.js";
 import { colorbarSpec } from "./figure_export.js";
+import { rebuiltBetween } from "./network_plot.js";
 import { $, fmt, html, maxAbs, setHTML, sub, sup } from "./util.js";
 
 /** [rows, columns] when the run's data set is an image of the frame's input size, else null
@@ -188,6 +189,8 @@ export class DigitsPanel {
 
   /** Draw the frame; shape: the image's [rows, columns]. */
   update(frame, store, shape) {
+    // a rebuilt run (other hidden width, another seed, …) starts its colour ranges again
+    if (rebuiltBetween(this.frame, frame)) for (const scale of Object.values(this.scales)) scale.reset();
     this.frame = frame;
     this.store = store;
     this.shape = shape;

@@ -51,3 +51,40 @@ def test_switching_data_sets_rescales_the_network(page) -> None:  # type: ignore
         fresh,
     )
     assert switched == fresh, f"after the switch {switched}; a fresh load of plane {fresh}"
+
+
+DIGIT_BARS = """() => [...document.querySelectorAll('#digits [data-colorbar]')].map(b => ({
+  name: b.dataset.colorbar, range: b.dataset.range,
+  ticks: [...b.querySelectorAll('.cb-ticks span')].map(s => s.textContent),
+}))"""
+
+
+def test_the_digits_views_rescale_when_the_run_is_rebuilt(page) -> None:  # type: ignore[no-untyped-def]
+    """The digits' weight images and pixel map have colour scales of their own: a rebuild at
+    step 0 (here Xavier's ±0.25 weights after Playground's ±0.5) starts them again."""
+    digits = "dataset=digits&hidden=30&output_activation=sigmoid&cost=quadratic"
+    open_app(page, f"{digits}&init=playground")
+    page.wait_for_function("!document.querySelector('#digits').hidden", timeout=30_000)
+    before = (page.wait_for_timeout(300), page.evaluate(DIGIT_BARS))[1]
+    run = page.evaluate("window.__bpv.store.run.id")
+    page.evaluate("window.__bpv.actions.set({init: 'xavier'})")
+    page.wait_for_function(
+        f"window.__bpv.store.run.id === '{run}' && window.__bpv.store.frame.step === 0"
+        " && window.__bpv.store.run.config.init === 'xavier'",
+        timeout=30_000,
+    )
+    page.wait_for_timeout(500)
+    switched = page.evaluate(DIGIT_BARS)
+    other = page.context.new_page()
+    other.base = page.base
+    try:
+        open_app(other, f"{digits}&init=xavier")
+        other.wait_for_function("!document.querySelector('#digits').hidden", timeout=30_000)
+        other.wait_for_timeout(300)
+        fresh = other.evaluate(DIGIT_BARS)
+        other.evaluate(DELETE_RUN)
+    finally:
+        close_page(other)
+    w = {b["name"]: b for b in before}["w2"]
+    assert w != {b["name"]: b for b in fresh}["w2"], (before, fresh)  # else this shows nothing
+    assert switched == fresh, f"after the rebuild {switched}; a fresh load {fresh}"
