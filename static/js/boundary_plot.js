@@ -7,7 +7,7 @@ import { CLASS_COLORS, colorOf, gridImage, outputMap } from "./colors.js";
 import { ACT_LABEL, actAbout } from "./quantities.js";
 import { plot } from "./plots.js";
 import { standInPixel } from "./standin.js";
-import { fmt, maxAbs } from "./util.js";
+import { fmt, html, maxAbs, setHTML } from "./util.js";
 
 /** A grid of values over the plane (rows over x2, columns over x1) as a Plotly layout image
  * stretched over the axes' data range, under the points. */
@@ -38,6 +38,28 @@ export function discretiseTitle(kind, actLabel, cut) {
   }
   return `Colour each point of the plane by its class, as the accuracy counts it: + (blue) where the ${actLabel} output a > ${cut}, − (orange) where a ≤ ${cut}.`;
 }
+
+/**
+ * The plane's colour key, made from the very map the plane is drawn with (outputMap), so a
+ * colour read off the key is the value (or class) the plane means: {type: "ramp", lo, hi,
+ * stops: rgb at 11 evenly spaced values lo..hi} for a continuous output, or {type:
+ * "swatches", items: [{rgb, text}]} for classes (several outputs, or Discretise). range:
+ * BoundaryPlot.outputRange's; discrete: Discretise applies (one output, not regression).
+ */
+export function planeKey(range, discrete) {
+  const map = outputMap({ ...range, discrete });
+  if (range.kind === "multiclass") {
+    return { type: "swatches", items: Array.from({ length: range.hi + 1 }, (_, c) => ({ rgb: map(c), text: `class ${c}` })) };
+  }
+  if (discrete && Number.isFinite(range.cut)) {
+    const c = range.cut;
+    return { type: "swatches", items: [{ rgb: map(c), text: `a ≤ ${c}: −` }, { rgb: map(c + 1), text: `a > ${c}: +` }] };
+  }
+  const stops = Array.from({ length: 11 }, (_, i) => map(range.lo + (i / 10) * (range.hi - range.lo)));
+  return { type: "ramp", lo: range.lo, hi: range.hi, stops };
+}
+
+const rgbCss = (c) => `rgb(${c.join(",")})`;
 
 export class BoundaryPlot {
   constructor(div, { onProbe }) {
@@ -135,10 +157,16 @@ export class BoundaryPlot {
       this.titleDiscretise(range.kind ?? frame.kind, act, range.cut);
     }
     const ik = `${s.discretize}|${frame.kind}|${range.kind}|${range.lo}|${range.hi}|${range.cut}`;
+    const discrete = s.discretize && frame.kind !== "regression";
+    if (`${ik}|${twoD}` !== this.keyKey) {
+      this.keyKey = `${ik}|${twoD}`;
+      this.key = twoD ? planeKey(range, discrete) : null; // no plane drawn: nothing to key
+      if (!this.overlay) this.showKey();
+    }
     if (grid && grid.output && (grid !== this.gridRef || ik !== this.imageKey)) {
       this.gridRef = grid;
       this.imageKey = ik;
-      const map = outputMap({ ...range, discrete: s.discretize && frame.kind !== "regression" });
+      const map = outputMap({ ...range, discrete });
       const x1 = grid.x1;
       const x2 = grid.x2;
       this.image = planeImage(grid.output, map, x1, x2);
@@ -207,9 +235,28 @@ export class BoundaryPlot {
     this.div.dataset.showing = this.overlay ? `neuron ${g.l},${g.j}` : "output";
     // Under the plot, in its own line (kept when empty, so the plot never jumps): not over
     // the axis title, and wrapped rather than cut where the panel is narrow.
-    this.caption.textContent = this.overlay ? `Hovered: neuron ${g.j + 1} of layer ${g.l} over the plane (±${fmt(this.overlay.max, 2)})` : "";
+    if (this.overlay) this.caption.textContent = `Hovered: neuron ${g.j + 1} of layer ${g.l} over the plane (±${fmt(this.overlay.max, 2)})`;
+    else this.showKey();
     this.lastKey = null;
     if (this.frame) this.update(this.frame, this.store);
+  }
+
+  /** Under the plot, while no neuron is hovered: what the plane's colours mean (planeKey). */
+  showKey() {
+    const k = this.key;
+    if (!k) {
+      this.caption.textContent = "";
+      return;
+    }
+    if (k.type === "swatches") {
+      setHTML(this.caption, html`<span class="plane-key" data-key="swatches">${k.items.map((it) => html`<span class="pk-item"><i style="background: ${rgbCss(it.rgb)}"></i>${it.text}</span>`)}</span>`);
+      return;
+    }
+    const ramp = k.stops.map((c, i) => `${rgbCss(c)} ${i * 10}%`).join(", ");
+    setHTML(
+      this.caption,
+      html`<span class="plane-key" data-key="ramp"><span class="dim">output</span> <span data-end="lo">${fmt(k.lo, 3)}</span><span class="pk-ramp" style="background: linear-gradient(to right, ${ramp})"></span><span data-end="hi">${fmt(k.hi, 3)}</span></span>`,
+    );
   }
 
   /** Forget what was drawn, so the next update redraws everything (benchmark, resize). */
