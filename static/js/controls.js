@@ -299,7 +299,9 @@ export class Controls {
     $$("#features input").forEach((cb) => (cb.checked = s.features.includes(cb.value)));
     $("#scale").value = s.scale === "log" ? "log" : "linear";
     $("#test").checked = !!s.test;
-    $("#discretize").checked = !!s.discretize;
+    // Regression has no classes: the box is off there (the setting itself is kept, and shown
+    // again for a classification run), not a tick that does nothing.
+    $("#discretize").checked = !!s.discretize && kind !== "regression";
     $("#discretize").disabled = kind === "regression" || store.locked("discretize");
     const maxLayers = Math.min(6, this.opts.limits.max_layers);
     $("#n-hidden").textContent = String(s.hidden.length);
