@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from app.api.deps import SettingsDep, WorkersDep
-from app.api.errors import issue, validation_issues
+from app.api.errors import issue
 from app.api.models import BackpropRequest, BackpropResponse
 from app.api.responses import OrjsonResponse, errors
 from app.core.activations import ACTIVATIONS
@@ -192,7 +192,8 @@ def _respond(body: bytes, settings: Settings) -> tuple[int, Any]:
         found = e.errors(include_input=False, include_url=False)
         for err in found:
             err["loc"] = ("body", *err["loc"])
-        raise RequestValidationError(validation_issues(found)) from None
+        # all of them: the 422 handler keeps the first MAX_ISSUES and counts the rest once
+        raise RequestValidationError(found) from None
     try:
         _check_shapes(req, settings)
     except Invalid as e:

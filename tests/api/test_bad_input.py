@@ -321,3 +321,24 @@ def test_noise_on_csv_data_keeps_the_run(client: TestClient) -> None:
     assert len(client.get(f"/api/runs/{rid}/history").json()["step"]) >= 1
     r = client.patch(f"/api/runs/{rid}", json={"dataset": "circle"})
     assert r.status_code == 200 and r.json()["step"] == 0
+
+
+def test_backprop_error_list_counts_the_hidden_problems_once(client: TestClient) -> None:
+    """30 rows of two strings are 60 problems: 20 listed, then "40 more" (the cap was applied
+    twice, in the route and in the 422 handler, and said "1 more")."""
+    body = {
+        "sizes": [2, 1],
+        "weights": [[[0.1, 0.2]]],
+        "biases": [[0.0]],
+        "activations": ["sigmoid"],
+        "cost": "quadratic",
+        "x": [["a", "b"]] * 30,
+        "y": [[1.0]] * 30,
+    }
+    r = client.post("/api/backprop", json=body)
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert len(detail) == 21
+    assert all(d["loc"][:2] == ["body", "x"] for d in detail[:20])
+    assert detail[-1]["type"] == "more"
+    assert detail[-1]["msg"].startswith("40 more problems not shown")
