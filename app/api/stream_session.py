@@ -205,15 +205,18 @@ class StreamSession:
             if len(text) > limit:
                 self.error(f"message longer than {limit} bytes (max_ws_message_bytes)")
                 continue
-            if not self._take_token():
-                self.error(f"more than {MESSAGES_PER_SECOND} messages per second; ignored")
-                continue
+            allowed = self._take_token()
             try:
                 raw = orjson.loads(text)
             except orjson.JSONDecodeError:
+                raw = _UNREADABLE
+            msg_id = _id_of(raw)  # a refused message's error carries its id, as any error
+            if not allowed:
+                self.error(f"more than {MESSAGES_PER_SECOND} messages per second; ignored", msg_id)
+                continue
+            if raw is _UNREADABLE:
                 self.error("not valid JSON (NaN and Infinity are not JSON)")
                 continue
-            msg_id = _id_of(raw)
             try:
                 msg = MESSAGE_ADAPTER.validate_python(raw)
             except ValidationError as e:
@@ -270,6 +273,9 @@ class StreamSession:
             player.set_weight(msg.l, msg.j, msg.k, msg.value)
         elif kind == "select":
             player.select(msg.l, msg.j, msg.k)
+
+
+_UNREADABLE = object()  # a message that is not JSON
 
 
 def _id_of(raw: Any) -> MessageId:

@@ -150,6 +150,27 @@ def test_message_flood_is_limited(client: TestClient, run_id: str) -> None:
         assert "per second" in next_of(ws, "error", limit=100)["detail"]
 
 
+def test_a_message_refused_by_the_rate_limit_gets_its_id(client: TestClient, run_id: str) -> None:
+    """The "messages per second" error carried no ``id``: a script could not tell which of
+    its messages were ignored."""
+    with client.websocket_connect(url(run_id)) as ws:
+        ws.receive_json()
+        for i in range(100, 180):
+            ws.send_json({"type": "speed", "steps_per_frame": 2, "id": i})
+        time.sleep(1.1)  # the budget refills: the marker below is not rate-limited
+        ws.send_json({"type": "probe", "index": -1, "id": 999})  # refused: ends the list
+        refused: list[Msg] = []
+        while (err := next_of(ws, "error", limit=500)).get("id") != 999:
+            refused.append(err)
+        assert len(refused) >= 20  # 80 messages, 50 a second
+        assert all("per second" in e["detail"] for e in refused)
+        ids = [e.get("id") for e in refused]
+        assert all(isinstance(i, int) and 100 <= i < 180 for i in ids), ids
+        assert ids == sorted(set(ids))  # one error per refused message, in the order sent
+        ws.send_text('{"type": "speed", "steps_per_frame": 2, "id": 5')  # not JSON: no id
+        assert "id" not in next_of(ws, "error")
+
+
 def test_divergence_stops_and_reset_recovers(client: TestClient) -> None:
     rid = client.post("/api/runs", json=DIVERGING).json()["id"]
     with client.websocket_connect(url(rid)) as ws:
