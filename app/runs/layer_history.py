@@ -178,13 +178,17 @@ class LayerHistory:
         No layers before the first point."""
         n_layers = self.n_layers
         rows = self._aligned(steps, n_layers)
+        kept = self._rows[self._start : self._end]
         out = []
         for i in range(n_layers):
             layer: dict[str, Any] = {"l": i + 2}
             for c, name in enumerate(NORMS):
                 layer[name] = np.ascontiguousarray(rows[:, i, c])  # float32, NaN: null
             for c, name in enumerate(COUNTS, start=len(NORMS)):
-                layer[name] = _counts(rows[:, i, c])
+                # "never counted" is the layer's, over every point kept, not the steps asked:
+                # no new point (``since`` the last) is ``[]`` for a counted layer
+                never = not (~np.isnan(kept[:, i, c])).any()
+                layer[name] = None if never else _counts(rows[:, i, c])
             out.append(layer)
         return out
 
@@ -239,12 +243,9 @@ class LayerHistory:
         return {"edges": edges[seg], "counts": self._snap_counts[k][seg]}
 
 
-def _counts(col: NDArray[np.float32]) -> list[int | None] | None:
-    """A count series as whole numbers, None where not counted; None for a layer never
-    counted (the output layer when σ' cancels in BP1)."""
+def _counts(col: NDArray[np.float32]) -> list[int | None]:
+    """A count series as whole numbers, None where not counted (a step without a point)."""
     counted = ~np.isnan(col)
-    if not counted.any():
-        return None
     if counted.all():
         out: list[int | None] = col.astype(np.int64).tolist()
         return out

@@ -174,6 +174,24 @@ def test_history_since_a_step_answers_only_the_points_after_it(client: TestClien
     assert _strict(client.get(f"/api/runs/{rid}/history").text)["revision"] != after["revision"]
 
 
+def test_history_since_the_last_point_sends_empty_counts_not_null(client: TestClient) -> None:
+    """No new point: each counted layer's ``saturated``/``dead`` is ``[]`` (they were
+    ``null``, which says "a layer the health does not count"); the output under
+    cross-entropy, which the health does not count (σ′ cancels), stays ``null``."""
+    config = {**SIGMOID, "cost": "cross_entropy"}
+    rid = client.post("/api/runs", json=config).json()["id"]
+    last = _step(client, rid, 3)["step"]
+    full = _strict(client.get(f"/api/runs/{rid}/history").text)
+    counted = {x["l"] for x in full["layers"] if x["saturated"] is not None}
+    assert counted == {2, 3, 4}  # the hidden layers; the output layer 5 is not counted
+    inc = _strict(client.get(f"/api/runs/{rid}/history?since={last}").text)
+    assert inc["step"] == []
+    for layer in inc["layers"]:
+        want = [] if layer["l"] in counted else None
+        assert layer["saturated"] == want and layer["dead"] == want, layer
+        assert layer["grad_w"] == []
+
+
 @pytest.mark.parametrize(
     ("since", "says"),
     [

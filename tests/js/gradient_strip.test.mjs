@@ -250,7 +250,9 @@ describe("mergeHistory", () => {
       const steps = all.filter((s) => since === null || s > since);
       const anyLayers = all.some((s) => s >= layersFrom);
       const val = (s, l) => (s >= layersFrom ? s * l : null);
-      const nullIfNone = (xs) => (xs.every((v) => v === null) ? null : xs); // as the server's counts
+      // as the server's counts: null as a whole for a layer no kept point counts, else one
+      // per step asked ([] when none is asked: a read since the last point)
+      const countSeries = (f) => (all.every((s) => f(s) === null) ? null : steps.map(f));
       const sn = snaps.filter((s) => since === null || s > since);
       return {
         revision: 7,
@@ -268,8 +270,8 @@ describe("mergeHistory", () => {
               probe_grad_w: steps.map((s) => val(s, l + 1)),
               grad_b: steps.map((s) => val(s, l + 2)),
               grad_w: steps.map((s) => val(s, l + 3)),
-              saturated: nullIfNone(l === 3 ? steps.map((s) => (s >= countFrom && s >= layersFrom ? s % 7 : null)) : steps.map((s) => (s >= layersFrom ? 1 : null))),
-              dead: l === 2 ? nullIfNone(steps.map((s) => (s >= layersFrom ? 0 : null))) : null,
+              saturated: countSeries(l === 3 ? (s) => (s >= countFrom && s >= layersFrom ? s % 7 : null) : (s) => (s >= layersFrom ? 1 : null)),
+              dead: l === 2 ? countSeries((s) => (s >= layersFrom ? 0 : null)) : null,
             }))
           : [],
         histograms: { step: sn, layers: [2, 3].map((l) => ({ l, w: sn.map((s) => hist(s, "w")), a: sn.map((s) => hist(s, "aa")), delta: sn.map(() => null) })), ...(since === null ? {} : { kept: snaps }) },
@@ -283,7 +285,8 @@ describe("mergeHistory", () => {
   test("a full read merged with the next increment is the next full read", () => {
     for (const [a, b, opts] of [
       [5, 9, {}],
-      [5, 5, {}],
+      [5, 5, {}], // nothing new: the counted layers' counts are []
+      [6, 6, { countFrom: 10 }], // nothing new, a count series not counted yet: null
       [12, 40, { limit: 20 }], // the oldest points dropped by the server, some of them the page's
       [3, 30, { limit: 10 }], // every point the page had is gone
       [6, 14, { layersFrom: 9 }], // layers appear after the first read (an opened run's history)

@@ -48,6 +48,11 @@ def test_series_are_the_recorded_numbers_at_the_steps_asked() -> None:
     gaps = _as_sent(h.series([0, 1, 6, 12]))
     assert gaps[0]["probe_delta"] == [0.25, None, 6.25, None]
     assert gaps[0]["saturated"] == [3, None, 3, None]
+    # no step asked (a read `since` the last point): a counted layer's counts are [], not
+    # the null of a layer never counted
+    none = _as_sent(h.series([]))
+    assert none[0]["saturated"] == [] and none[0]["dead"] == []
+    assert none[1]["saturated"] is None and none[1]["dead"] is None
 
 
 def test_a_number_that_is_not_finite_is_sent_as_null() -> None:
