@@ -334,6 +334,11 @@ class Limits(BaseModel):
     max_rows: int
     max_body_bytes: int
     max_runs: int
+    max_runs_per_client: int
+    run_memory_mb: float
+    client_memory_mb: float
+    memory_mb: float
+    max_response_values: int
     max_fps: float
     max_steps_per_request: int
     max_ws_message_bytes: int

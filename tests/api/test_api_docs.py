@@ -61,3 +61,79 @@ def test_classification_targets_follow_the_output_and_the_labels_stay_pm1(
         " [0, 1] for +1) under softmax, else ±1 as /data's labels"
     )
     assert said in flat(FRAMES), said
+
+
+RANGES = {"learning_rate", "lambda", "noise", "train_share", "momentum", "steps_per_frame"}
+
+
+def test_the_docs_name_exactly_the_caps_api_options_lists(client: TestClient) -> None:
+    """ "The caps are in /api/options" sent a reader looking there for max_runs_per_client,
+    max_response_values and the memory caps, which it did not list; the other settings are
+    not there. The docs name the caps it lists, and the server lists those."""
+    api = flat(API)
+    said = re.search(
+        r"`/api/options` `limits` lists the caps a request or a stream can run "
+        r"into: (.*?) \(with the ranges of the RunConfig fields\)",
+        api,
+    )
+    assert said, "docs/api.md says which caps /api/options lists"
+    named = set(re.findall(r"`(\w+)`", said.group(1)))
+    limits = client.get("/api/options").json()["limits"]
+    assert named == set(limits) - RANGES
+    assert {"max_runs_per_client", "max_response_values", "memory_mb"} <= named
+    assert "the caps are in `/api/options`" not in api
+    readme = flat(README)
+    assert "the caps are also shown at `/api/options`;" not in readme
+    assert (
+        'also shown at `/api/options` `limits`: docs/api.md, "Limits and settings", lists'
+        " which; the time caps, pacing and HTTP-edge settings are not there" in readme
+    )
+
+
+BACKPROP = {
+    "sizes": [2, 2, 1],
+    "weights": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6]]],
+    "biases": [[0.1, 0.1], [0.2]],
+    "activations": ["sigmoid", "sigmoid"],
+    "cost": "quadratic",
+    "x": [[1.0, 0.5]],
+    "y": [[1.0]],
+}
+
+
+def test_the_docs_give_api_backprops_own_bounds(client: TestClient) -> None:
+    """/api/backprop's schema bounds (4,096 wide, 64 hidden layers, η and λ up to 1e6) were
+    not written anywhere; each is checked here as the docs say it."""
+    said = flat(API)
+    for sentence in (
+        "the network is checked against the same settings as a run's (`max_layers` hidden"
+        " layers, `max_width` neurons per hidden layer, `max_inputs`, `max_outputs`,"
+        " `max_params`) and the batch against `max_batch` examples",
+        "the request's schema refuses a layer wider than 4,096 neurons or more than 64 hidden"
+        " layers (66 `sizes`), naming those numbers instead",
+        "`learning_rate` and `lambda` may be 0 to 1e6 (wider than a run's"
+        " `limits.learning_rate` and `limits.lambda`",
+        "`n` 1 to 1,000,000, `seed` 0 to 2^32−1",
+    ):
+        assert sentence in said, sentence
+
+    def post(**changes: object) -> tuple[int, str]:
+        r = client.post("/api/backprop", json={**BACKPROP, **changes})
+        return r.status_code, r.text
+
+    limits = client.get("/api/options").json()["limits"]
+    width = limits["max_width"]
+    status, text = post(sizes=[2, width + 1, 1])
+    assert status == 422 and f"at most {width} neurons per hidden layer (max_width)" in text
+    status, text = post(sizes=[2, 4097, 1])
+    assert status == 422 and "4096" in text
+    status, text = post(sizes=[2, *[2] * 65, 1])
+    assert status == 422 and "66" in text
+    for field in ("learning_rate", "lambda"):
+        assert limits[field][1] < 1e6
+        assert post(**{field: 1e6})[0] == 200
+        assert post(**{field: limits[field][1] * 10})[0] == 200  # beyond a run's range
+        assert post(**{field: 1.000001e6})[0] == 422
+    assert post(n=1_000_000)[0] == 200 and post(n=1_000_001)[0] == 422
+    feedback = {"feedback": "random"}
+    assert post(**feedback, seed=2**32 - 1)[0] == 200 and post(**feedback, seed=2**32)[0] == 422

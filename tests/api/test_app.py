@@ -66,6 +66,37 @@ def test_limits_follow_the_settings() -> None:
         assert hidden["maxItems"] == 2 and hidden["items"]["maximum"] == 7
 
 
+def test_options_list_the_caps_a_script_runs_into() -> None:
+    """docs/api.md said "the caps are in /api/options", but the per-client run cap, the
+    memory caps and /api/backprop's answer size were not there; a script reads them and
+    meets them where it reads."""
+    caps = {
+        "max_runs_per_client": 2,
+        "run_memory_mb": 20.0,
+        "client_memory_mb": 50.0,
+        "memory_mb": 300.0,
+        "max_response_values": 1_000,
+    }
+    with client_for(**caps) as c:
+        limits = c.get("/api/options").json()["limits"]
+        assert {k: limits[k] for k in caps} == caps
+        for _ in range(limits["max_runs_per_client"]):
+            assert c.post("/api/runs", json={}).status_code == 201
+        assert c.post("/api/runs", json={}).status_code == 429
+        body = {
+            "sizes": [2, 1],
+            "weights": [[[0.1, 0.2]]],
+            "biases": [[0.0]],
+            "activations": ["sigmoid"],
+            "cost": "quadratic",
+            "x": [[1.0, 0.5]] * 300,  # 300 × (1 cost + 4 z, a, δ, σ′ + 2 contributions)
+            "y": [[1.0]] * 300,
+        }
+        r = c.post("/api/backprop", json=body)
+        assert r.status_code == 422
+        assert f"at most {limits['max_response_values']} (max_response_values)" in r.text
+
+
 def test_a_preset_is_the_default_experiment() -> None:
     preset = "dataset=xor&hidden=4,4&learning_rate=0.1&lambda=0.01&regulariser=l2&hide=lr"
     with client_for(preset=preset) as c:
