@@ -27,8 +27,8 @@ def json_bytes(body: bytes, status_code: int = 200) -> OrjsonResponse:
 
 _DESCRIPTIONS = {
     404: "No such run (unknown id, deleted, or evicted after being idle)",
-    409: "The run diverged (reset it or lower the learning rate), or is busy with long work "
-    "for more than 0.25 s (the message says what)",
+    409: "The run diverged (reset it, or rewind and lower the learning rate), or is busy "
+    "with long work for more than 0.25 s (the message says what)",
     413: "Request body over max_body_bytes",
     422: "Invalid input: the field and, for a cap, its limit are named",
     429: "Too many live runs, too many for this client, or the memory budget is in use; "

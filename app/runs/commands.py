@@ -25,7 +25,7 @@ def step(run: Run, steps: int | None, epochs: int | None, settings: Settings) ->
     The caller trains them: a REST request paced, a stream in its ticker."""
     count = check_steps(run, steps, epochs, settings)
     if run.status == "diverged":
-        raise RunDiverged("the run diverged: reset it or lower the learning rate")
+        raise RunDiverged()
     run.touch()
     return count
 

@@ -29,7 +29,15 @@ MAX_WEIGHT = 100.0  # |w^l_jk| a learner may type in
 
 
 class RunDiverged(RuntimeError):
-    """Training was asked of a diverged run."""
+    """Training was asked of a diverged run. Lowering the learning rate alone does not bring
+    it back where it stopped: a run stops at its last step whose weights are finite, and
+    their cost has usually overflowed there already."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the run diverged: reset it, or rewind to a step before it diverged and lower "
+            "the learning rate"
+        )
 
 
 class Lab:
@@ -83,7 +91,7 @@ class Lab:
         raises :class:`RunDiverged` if diverged."""
         tr = self.state.trainer
         if tr.status != "ok":
-            raise RunDiverged("the run diverged: reset it or lower the learning rate")
+            raise RunDiverged()
         if steps <= 0:
             return 0
         tl = self.timeline

@@ -34,6 +34,11 @@ class Evaluator:
     found once). The result is kept until θ, the cost or the penalty change (a paused run
     asked again). The pass itself is shared: :meth:`forward_at_theta` hands its ``z`` and
     ``a`` to the saturation counts (:mod:`app.core.saturation`) without a second pass.
+
+    A cost that is not finite in the core's dtype (float32 tops out at 3.4e38) is measured
+    again in float64, training's own: an exploding run whose weights and costs are still
+    finite numbers is not called diverged because float32 overflowed (its batch cost, in
+    float64, said 9e42 while the metrics said null and the run could not train on).
     """
 
     def __init__(
@@ -50,6 +55,8 @@ class Evaluator:
         self.theta = theta
         self.forward = Feedforward(net.sizes, net.activations, x)
         self.y = np.asarray(y, dtype=self.forward.dtype)
+        self._x, self._y64, self._net = x, np.asarray(y, dtype=np.float64), net
+        self._forward64: Feedforward | None = None  # made the first time float32 overflows
         self._truth = None if kind == "regression" else predicted_class(y, self.output_activation)
         self._key: tuple[bytes, str, float] | None = None
         self._last: Metrics | None = None
@@ -62,7 +69,9 @@ class Evaluator:
         if key != self._key or self._last is None:
             fwd = self._run(theta)
             with np.errstate(all="ignore"):  # not finite: reported in ``finite``
-                self._last = self._compute(fwd, cost, penalty)
+                self._last = self._compute(fwd, self.y, cost, penalty)
+                if not self._last.finite and self.forward.dtype != np.float64:
+                    self._last = self._compute(self._run64(), self._y64, cost, penalty)
             self._key = key
         return self._last
 
@@ -80,10 +89,21 @@ class Evaluator:
             self._ran = theta
         return fwd
 
-    def _compute(self, fwd: Feedforward, cost: Cost, penalty: float) -> Metrics:
+    def _run64(self) -> Feedforward:
+        """The same pass in float64 at the current θ (rare: a run whose float32 pass
+        overflowed)."""
+        if self._forward64 is None:
+            net = self._net
+            self._forward64 = Feedforward(net.sizes, net.activations, self._x, np.float64)
+        fwd = self._forward64
+        fwd.set_theta(self.theta)
+        fwd.run()
+        return fwd
+
+    def _compute(self, fwd: Feedforward, y: Array, cost: Cost, penalty: float) -> Metrics:
         L = len(fwd.sizes)
         z_L, a_L = fwd.z(L).T, fwd.a(L).T  # (N, n_L), one point per row
-        c = cost.per_example(z_L, a_L, self.y)
+        c = cost.per_example(z_L, a_L, y)
         n, n_test = self.n_train, len(c) - self.n_train
         sums = np.add.reduceat(c, [0, n] if n_test else [0], dtype=np.float64).tolist()
         train = sums[0] / n + penalty

@@ -224,6 +224,8 @@ class Player:
                         self.post_frame(grid=grid, metrics=metrics)
                         # Charged to this stream: building it, and sending the last ones.
                         built = time.thread_time() - t0 + self.out.take_spent()
+                    if run.status == "diverged":  # found by the frame's own numbers too
+                        run.playing = False  # (a cost that overflowed, the weights finite)
             request = run.steps_per_frame * run.seconds_per_step
             self.pacer.report(key, trained, built, request, late)
             self.fps = self.rate()
@@ -236,7 +238,7 @@ class Player:
     # -- commands (hold :meth:`turn`) --------------------------------------------------
     def play(self) -> None:
         if self.run.status == "diverged":
-            raise RunDiverged("the run diverged: reset it or lower the learning rate")
+            raise RunDiverged()
         self.run.playing = True
 
     def pause(self) -> None:

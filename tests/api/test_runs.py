@@ -331,6 +331,35 @@ def test_a_diverged_run_shows_the_weights_of_the_step_it_names(client: TestClien
         assert last["prediction"]["actual"] is None
 
 
+def test_an_exploding_run_rewound_before_it_diverged_trains_on(client: TestClient) -> None:
+    """A reviewer (plane at η 10): the run stopped diverged at step 132, and rewound to step
+    50, with a smaller η, it still said diverged (cost null) and refused to step, although
+    its weights (1e56) and its cost (1e113, in float64, training's dtype) were finite: the
+    float32 metrics had overflowed. Where the weights' cost is a number, the run is not
+    diverged: it shows the cost (the textbook formula, here in float64 over the data) and
+    trains on."""
+    rid = client.post("/api/runs", json={"dataset": "plane", "learning_rate": 10}).json()["id"]
+    f = client.post(f"/api/runs/{rid}/step?grid=false", json={"steps": 2000}).json()
+    assert f["status"] == "diverged" and 50 < f["step"] < 2000, f["step"]
+    g = client.post(f"/api/runs/{rid}/rewind", json={"step": 20}).json()
+    assert g["status"] == "paused" and g["step"] == 20
+    doc = client.get(f"/api/runs/{rid}/export").json()
+    data = client.get(f"/api/runs/{rid}/data").json()
+    a = np.asarray(data["train"]["points"], dtype=float)
+    for w, b, act in zip(
+        doc["parameters"]["weights"], doc["parameters"]["biases"], g["activations"], strict=True
+    ):
+        z = a @ np.asarray(w).T + np.asarray(b)
+        a = np.tanh(z) if act == "tanh" else z
+    y = np.asarray(data["train"]["labels"], dtype=float)[:, None]
+    want = float(np.mean(0.5 * ((a - y) ** 2).sum(axis=1)))
+    assert 3.4e38 < want < 1e300  # beyond float32, a number in float64
+    assert g["train"]["cost"] == float(f"{want:.4g}"), (g["train"], want)
+    assert client.patch(f"/api/runs/{rid}", json={"learning_rate": 1e-5}).status_code == 200
+    r = client.post(f"/api/runs/{rid}/step?grid=false", json={"steps": 1})
+    assert r.status_code == 200 and r.json()["step"] == 21, r.text[:300]
+
+
 def test_other_datasets_and_csv(client: TestClient) -> None:
     for name, sizes in [("blobs3", [2, 4, 2, 3]), ("plane", [2, 4, 2, 1])]:
         info = client.post("/api/runs", json={"dataset": name}).json()

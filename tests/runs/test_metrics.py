@@ -118,6 +118,23 @@ def test_an_overflowing_output_is_not_finite_and_shows_no_number() -> None:
     assert not any(isinstance(v, float) and not math.isfinite(v) for v in vars(got).values())
 
 
+def test_a_cost_beyond_float32_but_finite_is_measured_in_float64() -> None:
+    """An exploding run (a reviewer: plane at η 10) had weights of 1e21 and a batch cost of
+    9e42, finite in float64, training's dtype; the float32 metrics overflowed to null and
+    called it diverged, so it could not train on, even rewound or with a smaller η. The
+    cost is measured again in float64 then: the textbook formula, to the digits shown."""
+    _, y, kind = _problem("quadratic")
+    net = Network.create([2, 6, 1], ["tanh", "linear"], "xavier", np.random.default_rng(0))
+    tr = Trainer(net, "quadratic", X[:250], y[:250], Hyper(), RNG)
+    tr.theta[-7:-1] = 1e21  # the output's weights: every a^L is about ±1e21, C_x about 1e42
+    got = Evaluator(X, y, 250, kind, net, tr.theta)(get_cost("quadratic", "linear"), 0.0)
+    assert got.finite and got.train_cost is not None and got.train_cost > 3.4e38
+    a = output(net, X)  # the readable reference, float64
+    assert got.train_cost == _shown(_want_cost("quadratic", a[:250], y[:250]))
+    assert got.test_cost == _shown(_want_cost("quadratic", a[250:], y[250:]))
+    assert got.train_accuracy == _shown(_want_accuracy("linear", a[:250], y[:250]))
+
+
 def test_the_saturation_counts_read_the_metrics_pass_at_the_current_theta() -> None:
     """The health banner counts units on the metrics' own forward pass: after the weights
     change (a training step, an edited weight) it must count at the new weights, not the
