@@ -137,3 +137,41 @@ def test_the_docs_give_api_backprops_own_bounds(client: TestClient) -> None:
     assert post(n=1_000_000)[0] == 200 and post(n=1_000_001)[0] == 422
     feedback = {"feedback": "random"}
     assert post(**feedback, seed=2**32 - 1)[0] == 200 and post(**feedback, seed=2**32)[0] == 422
+
+
+def test_json_number_too_long_is_about_integers_and_not_about_api_backprop(
+    client: TestClient,
+) -> None:
+    """The docs said a number of more than 4,300 digits is ``json_number_too_long``; a float
+    literal of 4,401 digits was accepted. The limit is Python's on reading an integer; the
+    orjson routes have none (a number beyond a float's range is ``json_invalid``)."""
+    said = flat(API)
+    for sentence in (
+        "`json_number_too_long` (an integer literal, no `.` and no exponent, of more than 4,300"
+        " digits: Python's `sys.get_int_max_str_digits()`; a number with a fraction or an"
+        " exponent is read as a float whatever its length",
+        "`/api/backprop` and the stream read JSON with orjson instead: there a number beyond"
+        " ±1.8e308, an integer of any length included, is `json_invalid`",
+    ):
+        assert sentence in said, sentence
+    assert "an integer with more than 4,300 digits" in flat(README)
+
+    def post(path: str, body: str) -> tuple[int, list[dict[str, object]] | None]:
+        r = client.post(path, content=body.encode())
+        return r.status_code, r.json().get("detail") if r.status_code == 422 else None
+
+    def kind(detail: list[dict[str, object]] | None) -> object:
+        return detail[0]["type"] if detail else None
+
+    status, detail = post("/api/runs", '{"seed": ' + "1" * 4301 + "}")
+    assert status == 422 and kind(detail) == "json_number_too_long"
+    assert "4300 digits" in str(detail)
+    status, detail = post("/api/runs", '{"seed": ' + "1" * 4300 + "}")  # read; too large a seed
+    assert status == 422 and detail and detail[0]["loc"] == ["body", "seed"]
+    assert post("/api/runs", '{"learning_rate": 0.' + "1" * 4400 + "}")[0] == 201
+    assert post("/api/runs", '{"learning_rate": 1e-' + "0" * 5000 + "1}")[0] == 201
+    status, detail = post("/api/runs", '{"learning_rate": ' + "1" * 400 + ".5}")
+    assert status == 422 and "finite number" in str(detail)
+    for number in ("1" * 4301, "1" * 400):
+        status, detail = post("/api/backprop", '{"n": ' + number + "}")
+        assert status == 422 and kind(detail) == "json_invalid"

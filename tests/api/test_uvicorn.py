@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,3 +163,33 @@ def test_a_client_that_stops_reading_is_dropped(server: str) -> None:
     finally:
         sock.close()
     assert http(server, "GET", "/healthz")[0] == 200
+
+
+def test_a_message_over_max_ws_message_bytes_closes_the_stream_with_1009(server: str) -> None:
+    """docs/api.md listed the close codes without 1009: a message over 64 KiB (UTF-8 bytes)
+    is refused by uvicorn's WebSocket layer, which closes the stream; one of exactly 64 KiB
+    is read (here: an ``error``, it is not JSON) and the stream stays."""
+    run_id = http(server, "POST", "/api/runs", {})[1]["id"]
+    limit = http(server, "GET", "/api/options")[1]["limits"]["max_ws_message_bytes"]
+    assert limit == 65_536
+
+    async def scenario() -> tuple[str, int | None, int]:
+        async with websockets.connect(ws_url(server, run_id), origin=server) as ws:
+            await ws.recv()
+            await ws.send("é" + "x" * (limit - 2))  # exactly limit bytes of UTF-8
+            while (reply := json.loads(await ws.recv()))["type"] != "error":
+                pass
+            await ws.send("é" + "x" * (limit - 1))  # one byte more (limit characters)
+            try:
+                while True:
+                    await ws.recv()
+            except websockets.ConnectionClosed as e:
+                assert e.rcvd is not None
+                return reply["detail"], e.rcvd.code, len(reply)
+
+    detail, code, _ = asyncio.run(scenario())
+    assert "not valid JSON" in detail
+    assert code == 1009
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    said = " ".join(docs.split())
+    assert "`1009` a message longer than `max_ws_message_bytes` (65,536 bytes of UTF-8" in said
