@@ -3,6 +3,7 @@ server answers: each test reads the sentence from the docs and checks it on the 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -175,3 +176,27 @@ def test_json_number_too_long_is_about_integers_and_not_about_api_backprop(
     for number in ("1" * 4301, "1" * 400):
         status, detail = post("/api/backprop", '{"n": ' + number + "}")
         assert status == 422 and kind(detail) == "json_invalid"
+
+
+def test_the_documented_422_example_is_the_servers_words(client: TestClient) -> None:
+    """docs/api.md's example 422 said "per layer"; the server says "per hidden layer"."""
+    m = re.search(r'`(\{"loc": \["body", "hidden", 0\], "msg": "[^"]*"\})`', API)
+    assert m, "docs/api.md shows an example 422 for a hidden layer too wide"
+    example = json.loads(m.group(1))
+    width = client.get("/api/options").json()["limits"]["max_width"]
+    r = client.post("/api/runs", json={"hidden": [width + 1]})
+    assert r.status_code == 422
+    (only,) = r.json()["detail"]
+    assert {k: only[k] for k in example} == example
+
+
+def test_reset_answers_a_history_of_one_point_at_step_0(client: TestClient) -> None:
+    """The docs said reset answers an "(empty)" history; it holds the point at step 0."""
+    rid = client.post("/api/runs", json={}).json()["id"]
+    assert client.post(f"/api/runs/{rid}/step", json={"steps": 30}).status_code == 200
+    history = client.post(f"/api/runs/{rid}/reset").json()["history"]
+    assert history["step"] == [0] and len(history["train_cost"]) == 1
+    assert all(len(layer["grad_w"]) == 1 for layer in history["layers"])
+    said = flat(API)
+    assert "(empty) `history`" not in said
+    assert 'a `history` started again: one point, at step 0 (`"step": [0]`' in said
