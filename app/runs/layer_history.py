@@ -195,31 +195,38 @@ class LayerHistory:
     def probes(self, steps: list[int]) -> list[int | None]:
         """The probe's index at each of the ``steps`` asked: whose ``probe_*`` norms the
         point's are; None where there is no point, or it is not known."""
-        kept = self._steps[self._start : self._end]
         probes = self._probes[self._start : self._end]
-        want = np.asarray(steps, dtype=np.int64)
-        if not np.array_equal(kept, want):  # some step without a point
-            out = np.full(len(want), -1, dtype=np.int64)
-            if len(kept) and len(want):
-                at = np.minimum(np.searchsorted(kept, want), len(kept) - 1)
-                hit = kept[at] == want
-                out[hit] = probes[at[hit]]
+        found = self._found(steps)
+        if found is not None:  # some step without a point
+            out = np.full(len(steps), -1, dtype=np.int64)
+            at, hit = found
+            out[hit] = probes[at[hit]]
             probes = out
         return [None if p < 0 else p for p in probes.tolist()]
 
     def _aligned(self, steps: list[int], n_layers: int) -> NDArray[np.float32]:
         """``(len(steps), n_layers, cols)``: the point recorded at each step, else NaN."""
-        kept = self._steps[self._start : self._end]
         rows = self._rows[self._start : self._end]
-        want = np.asarray(steps, dtype=np.int64)
-        if rows.shape[1:2] == (n_layers,) and np.array_equal(kept, want):
+        found = self._found(steps)
+        if rows.shape[1:2] == (n_layers,) and found is None:
             return rows  # the usual case: a point at every step of the loss history
-        out = np.full((len(want), n_layers, _COLS), np.nan, dtype=np.float32)
-        if len(kept) and rows.shape[1] == n_layers and len(want):
-            at = np.minimum(np.searchsorted(kept, want), len(kept) - 1)
-            hit = kept[at] == want
+        out = np.full((len(steps), n_layers, _COLS), np.nan, dtype=np.float32)
+        if found is not None and rows.shape[1] == n_layers:
+            at, hit = found
             out[hit] = rows[at[hit]]
         return out
+
+    def _found(self, steps: list[int]) -> tuple[NDArray[np.intp], NDArray[np.bool_]] | None:
+        """Where each of the ``steps`` asked is among the points kept: (its index, whether it
+        is there); None when the steps are exactly the kept ones (the usual case)."""
+        kept = self._steps[self._start : self._end]
+        want = np.asarray(steps, dtype=np.int64)
+        if np.array_equal(kept, want):
+            return None
+        if not len(kept):
+            return np.zeros(len(want), np.intp), np.zeros(len(want), bool)
+        at = np.minimum(np.searchsorted(kept, want), len(kept) - 1)
+        return at, kept[at] == want
 
     def histogram_series(self, up_to: int | None) -> dict[str, Any]:
         """The kept histogram snapshots at steps ≤ ``up_to`` (all if None), oldest first:
