@@ -213,9 +213,7 @@ class Player:
                     # The last training slice and the frame in two turns of the event loop,
                     # not one: each takes a few ms for the largest networks.
                     await asyncio.sleep(0)
-                    diverged = run.status == "diverged"
-                    if diverged:
-                        run.playing = False
+                    diverged = run.status == "diverged"  # training found it
                     if diverged or not self.out.busy:
                         self.frames_since_grid += 1
                         grid = diverged or self.frames_since_grid >= self.settings.grid_every
@@ -224,8 +222,8 @@ class Player:
                         self.post_frame(grid=grid, metrics=metrics)
                         # Charged to this stream: building it, and sending the last ones.
                         built = time.thread_time() - t0 + self.out.take_spent()
-                    if run.status == "diverged":  # found by the frame's own numbers too
-                        run.playing = False  # (a cost that overflowed, the weights finite)
+                    if run.status == "diverged":  # found by training, or by the frame's
+                        run.playing = False  # own numbers (the weights finite, not their cost)
             request = run.steps_per_frame * run.seconds_per_step
             self.pacer.report(key, trained, built, request, late)
             self.fps = self.rate()
