@@ -12,7 +12,7 @@
 
 import { StableScale, renderColorbar, rgbOf } from "./colors.js";
 import { colorbarSpec } from "./figure_export.js";
-import { rebuiltBetween } from "./network_plot.js";
+import { rebuiltBetween } from "./quantities.js";
 import { $, fmt, html, maxAbs, setHTML, sub, sup } from "./util.js";
 
 /** [rows, columns] when the run's data set is an image of the frame's input size, else null

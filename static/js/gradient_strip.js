@@ -235,10 +235,11 @@ export function heatSeries(history, q, over, rows = [], probe = null) {
   const none = steps.map(() => null);
   if (q === "grad" || q === "delta") {
     const { key, label } = src[q];
-    const other = src === SOURCES.probe && probe !== null ? otherProbes(history, probe) : none;
+    const ofProbe = src === SOURCES.probe && probe !== null; // the probe's norms: whose?
+    const other = ofProbe ? otherProbes(history, probe) : none;
     const out = layers.map((s) => ({ l: s.l, values: s[key] ?? [], counts: null, n: null, why: null }));
     const [lo, hi] = decadeRange(out.flatMap((r) => r.values.filter((_, i) => other[i] === null)), { min: 2 });
-    const whose = src === SOURCES.probe && probe !== null ? ` of probe #${probe}` : "";
+    const whose = ofProbe ? ` of probe #${probe}` : "";
     return { q, scale: "log", key, label, caption: `${label}${whose} over the run`, steps, rows: out, idx, lo, hi, other };
   }
   const byL = new Map(rows.map((r) => [r.l, r]));

@@ -8,25 +8,10 @@ import { CLASS_COLORS, StableScale, featureGrid, renderColorbar, thumbImage } fr
 import { bezierAt, geometry, nodeKey } from "./network_geom.js";
 import { LiveLayer, hitOf } from "./network_svg.js";
 import { tipContent } from "./network_tip.js";
-import { ACT_LABEL, EDGE_LABEL, NODE_LABEL, edgeMatrix, nodeVector } from "./quantities.js";
+import { ACT_LABEL, EDGE_LABEL, NODE_LABEL, edgeMatrix, nodeVector, rebuiltBetween } from "./quantities.js";
 import { $, html, maxAbs, setHTML } from "./util.js";
 
 const BOTTOM = 6;
-
-/** Is frame the first of a rebuilt run, after prev (the frame drawn before)? Another run
- * (an opened document), the stream's first frame after a rebuild (data_changed: the server
- * sends it after every `set` or PATCH that rebuilt the run), or other sizes or activations.
- * A redraw of the same frame is not. */
-export function rebuiltBetween(prev, frame) {
-  if (!prev) return false;
-  if (prev === frame) return false;
-  return (
-    prev.run_id !== frame.run_id ||
-    !!frame.data_changed ||
-    prev.sizes.join() !== frame.sizes.join() ||
-    prev.activations.join() !== frame.activations.join()
-  );
-}
 
 export class NetworkPlot {
   constructor(root, { onSelect, setHidden, inputLabel, onHover }) {

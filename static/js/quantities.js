@@ -10,6 +10,21 @@ import { html } from "./util.js";
 
 export const layer = (frame, l) => frame.layers[l - 2];
 
+/** Is frame the first of a rebuilt run, after prev (the frame drawn before)? Another run
+ * (an opened document), the stream's first frame after a rebuild (data_changed: the server
+ * sends it after every `set` or PATCH that rebuilt the run), or other sizes or activations.
+ * A redraw of the same frame is not. */
+export function rebuiltBetween(prev, frame) {
+  if (!prev) return false;
+  if (prev === frame) return false;
+  return (
+    prev.run_id !== frame.run_id ||
+    !!frame.data_changed ||
+    prev.sizes.join() !== frame.sizes.join() ||
+    prev.activations.join() !== frame.activations.join()
+  );
+}
+
 /** Edge quantity matrix (n_l × n_{l-1}) of layer l. mode: backward | forward | gradient | weight. */
 export function edgeMatrix(frame, l, mode, over = "probe") {
   const L = layer(frame, l);

@@ -1,5 +1,5 @@
 // The network's colour scales after a rebuild (static/js/colors.js StableScale.reset,
-// network_plot.js rebuiltBetween). Switching circle → plane at step 0 kept circle's ±0.3 / ±1
+// quantities.js rebuiltBetween). Switching circle → plane at step 0 kept circle's ±0.3 / ±1
 // for plane's ±0.015 / ±0.07 values (the network drawn almost white for steps): the scale
 // settled only when the step went down, and a rebuild goes from step 0 to step 0.
 
@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
 import { StableScale } from "../../static/js/colors.js";
-import { rebuiltBetween } from "../../static/js/network_plot.js";
+import { rebuiltBetween } from "../../static/js/quantities.js";
 
 const KEY = "backward|probe|linear";
 const frame = (over = {}) => ({ run_id: "r1", step: 0, sizes: [2, 4, 2, 1], activations: ["tanh", "tanh", "tanh"], data_changed: false, ...over });
