@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.api.conftest import TestClient
+from tests.api.test_backprop import HAND  # a 2-2-1 network worked by hand
 
 ROOT = Path(__file__).resolve().parents[2]
 API = (ROOT / "docs" / "api.md").read_text()
@@ -91,17 +92,6 @@ def test_the_docs_name_exactly_the_caps_api_options_lists(client: TestClient) ->
     )
 
 
-BACKPROP = {
-    "sizes": [2, 2, 1],
-    "weights": [[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.6]]],
-    "biases": [[0.1, 0.1], [0.2]],
-    "activations": ["sigmoid", "sigmoid"],
-    "cost": "quadratic",
-    "x": [[1.0, 0.5]],
-    "y": [[1.0]],
-}
-
-
 def test_the_docs_give_api_backprops_own_bounds(client: TestClient) -> None:
     """/api/backprop's schema bounds (4,096 wide, 64 hidden layers, η and λ up to 1e6) were
     not written anywhere; each is checked here as the docs say it."""
@@ -119,7 +109,7 @@ def test_the_docs_give_api_backprops_own_bounds(client: TestClient) -> None:
         assert sentence in said, sentence
 
     def post(**changes: object) -> tuple[int, str]:
-        r = client.post("/api/backprop", json={**BACKPROP, **changes})
+        r = client.post("/api/backprop", json={**HAND, **changes})
         return r.status_code, r.text
 
     limits = client.get("/api/options").json()["limits"]

@@ -10,6 +10,7 @@ would leave 127.0.0.1 and fails the test on it, on a console error or an uncaugh
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -252,6 +254,20 @@ def trained_to(pg, steps: int, also: str = "true") -> None:  # type: ignore[no-u
     the frame of that step is on screen and the JS condition ``also`` holds."""
     pg.evaluate(f"window.__bpv.send({{type: 'step', steps: {steps}}})")
     pg.wait_for_function(f"window.__bpv.store.frame.step === {steps} && ({also})", timeout=60_000)
+
+
+def rebuilt_with(pg, settings: dict[str, Any], timeout: int = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Change run settings as the page's controls do (``__bpv.actions.set``) and wait until
+    the same run, rebuilt at step 0, has them and its frame is on screen."""
+    run = pg.evaluate("window.__bpv.store.run.id")
+    pg.evaluate(f"window.__bpv.actions.set({json.dumps(settings)})")
+    pg.wait_for_function(
+        f"""(() => {{ const s = window.__bpv.store, want = {json.dumps(settings)};
+        return s.run.id === {json.dumps(run)} && s.frame.step === 0
+          && Object.entries(want).every(([k, v]) =>
+               JSON.stringify(s.run.config[k]) === JSON.stringify(v)); }})()""",
+        timeout=timeout,
+    )
 
 
 def frame_value(pg, expr: str):  # type: ignore[no-untyped-def]

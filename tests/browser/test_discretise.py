@@ -7,37 +7,14 @@ carries."""
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
 
-from tests.browser.conftest import ARTIFACTS, open_app, trained_to
+from tests.browser.conftest import ARTIFACTS, frame_value, open_app, trained_to
+from tests.browser.plane_pixels import clear_of_markers, pixel, plane_and_shot
 
 pytestmark = pytest.mark.browser
 
 LINK = "dataset=circle&output_activation=relu&learning_rate=0.03&seed=3"
-
-# Each grid cell's centre on screen (the image is G × G pixels stretched over
-# [x1[0], x1[G-1]] × [x2[0], x2[G-1]], row 0 of the grid at the bottom), the training points'
-# and the probe's centres (their markers cover the image), and the grid and cut.
-GEOMETRY = """() => {
-  const s = window.__bpv.store, f = s.frame, g = f.grid;
-  const div = document.querySelector('#boundary');
-  const fl = div._fullLayout, r = div.getBoundingClientRect();
-  const px = (x, y) => [r.left + fl.xaxis._offset + fl.xaxis.l2p(x),
-                        r.top + fl.yaxis._offset + fl.yaxis.l2p(y)];
-  const G = g.output.length, C = g.x1.length;
-  const w = (g.x1[C - 1] - g.x1[0]) / C, h = (g.x2[G - 1] - g.x2[0]) / G;
-  const cells = g.output.map((row, i) =>
-    row.map((_, c) => px(g.x1[0] + (c + 0.5) * w, g.x2[0] + (i + 0.5) * h)));
-  return {
-    output: g.output, cells,
-    cell: [Math.abs(px(w, 0)[0] - px(0, 0)[0]), Math.abs(px(0, h)[1] - px(0, 0)[1])],
-    markers: [...s.data.train.points.map((p) => px(p[0], p[1])), px(...f.probe.point)],
-    accuracy: f.train.accuracy, act: f.activations.at(-1), dpr: window.devicePixelRatio,
-  };
-}"""
 
 
 def is_blue(rgb: tuple[int, int, int]) -> bool:
@@ -54,24 +31,20 @@ def test_discretised_relu_output_is_the_servers_class(page) -> None:  # type: ig
     open_app(page, LINK)
     trained_to(page, 3000, "window.__bpv.store.frame.grid !== null")
     page.check("#discretize")
-    page.wait_for_timeout(300)  # the plot redraws in the next animation frame
-    page.locator("#boundary").scroll_into_view_if_needed()
-    geo = page.evaluate(GEOMETRY)
-    assert geo["act"] == "relu"
-    assert geo["accuracy"] > 0.9, f"the run learned the circle: accuracy {geo['accuracy']}"
-    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    geo, shot = plane_and_shot(page)
+    assert frame_value(page, "f.activations.at(-1)") == "relu"
+    accuracy = frame_value(page, "f.train.accuracy")
+    assert accuracy > 0.9, f"the run learned the circle: accuracy {accuracy}"
     page.screenshot(path=str(ARTIFACTS / "discretise-relu-circle.png"))
-    out, cells, dpr = geo["output"], geo["cells"], geo["dpr"]
+    out = geo["output"]
     cut = page.evaluate(
         "fetch('/api/options').then(r => r.json()).then(o => o.about.activations.relu.cut)"
     )
     assert cut == 0
     G, C = len(out), len(out[0])
-    reach = max(geo["cell"]) + 6  # a marker's radius and one cell: never under a marker
 
     def clear(i: int, c: int) -> bool:
-        x, y = cells[i][c]
-        if any((x - mx) ** 2 + (y - my) ** 2 < reach**2 for mx, my in geo["markers"]):
+        if not clear_of_markers(geo, i, c):
             return False
         # the cell and its 8 neighbours in one class: no blending at a class edge
         cls = {out[a][b] > cut for a in (i - 1, i, i + 1) for b in (c - 1, c, c + 1)}
@@ -84,10 +57,7 @@ def test_discretised_relu_output_is_the_servers_class(page) -> None:  # type: ig
             if not clear(i, c):
                 continue
             v = out[i][c]
-            x, y = cells[i][c]
-            px = shot.getpixel((round(x * dpr), round(y * dpr)))
-            assert isinstance(px, tuple)
-            rgb = (int(px[0]), int(px[1]), int(px[2]))
+            rgb = pixel(shot, *geo["cells"][i][c], geo["dpr"])
             positive = v > cut  # the server's rule (datasets.predicted_class)
             ok = is_blue(rgb) if positive else is_orange(rgb)
             checked["zero" if v == 0 else "positive" if v > 0 else "negative"] += 1

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, num, open_app
+from tests.browser.conftest import ARTIFACTS, num, open_app, rebuilt_with
 
 pytestmark = pytest.mark.browser
 
@@ -79,13 +79,7 @@ def test_input_neurons_are_named_by_their_feature(page) -> None:  # type: ignore
     page.screenshot(path=str(ARTIFACTS / "input-labels-x2-sinx1.png"))
     # Another pair of features, the same count: the names follow (the network's geometry
     # does not change, so its labels were kept from before).
-    run = page.evaluate("window.__bpv.store.run.id")
-    page.evaluate("window.__bpv.actions.set({features: ['x1', 'x1^2']})")
-    page.wait_for_function(
-        f"window.__bpv.store.run.id === '{run}' && window.__bpv.store.run.config.features.join()"
-        " === 'x1,x1^2' && window.__bpv.store.frame.step === 0",
-        timeout=15_000,
-    )
+    rebuilt_with(page, {"features": ["x1", "x1^2"]})
     page.wait_for_function(
         "[...document.querySelectorAll('#net text')].some(t => t.textContent === 'x₁²')",
         timeout=10_000,

@@ -5,7 +5,6 @@ value (a ramp for one output), or the swatch of its class (several outputs, Disc
 
 from __future__ import annotations
 
-import io
 import json
 import urllib.request
 from typing import Any
@@ -14,28 +13,16 @@ import pytest
 from PIL import Image
 
 from tests.browser.conftest import ARTIFACTS, open_app
+from tests.browser.plane_pixels import clear_of_markers, pixel, plane_and_shot
 
 pytestmark = pytest.mark.browser
 
-# Grid cells' centres on screen (row 0 of the grid at the bottom), the markers' centres
-# (they cover the image), the key's parts.
-GEOMETRY = """() => {
-  const s = window.__bpv.store, f = s.frame, g = f.grid;
-  const div = document.querySelector('#boundary');
-  const fl = div._fullLayout, r = div.getBoundingClientRect();
-  const px = (x, y) => [r.left + fl.xaxis._offset + fl.xaxis.l2p(x),
-                        r.top + fl.yaxis._offset + fl.yaxis.l2p(y)];
-  const G = g.output.length, C = g.x1.length;
-  const w = (g.x1[C - 1] - g.x1[0]) / C, h = (g.x2[G - 1] - g.x2[0]) / G;
-  const cells = g.output.map((row, i) =>
-    row.map((_, c) => px(g.x1[0] + (c + 0.5) * w, g.x2[0] + (i + 0.5) * h)));
+# The key under the plot: its kind, its ends' labels, the ramp's and the swatches' boxes.
+KEY = """() => {
   const box = (el) => {
     const b = el.getBoundingClientRect(); return [b.left, b.top, b.width, b.height]; };
   const key = document.querySelector('.plane-key');
   return {
-    output: g.output, cells, dpr: window.devicePixelRatio,
-    cell: [Math.abs(px(w, 0)[0] - px(0, 0)[0]), Math.abs(px(0, h)[1] - px(0, 0)[1])],
-    markers: [...s.data.train.points.map((p) => px(p[0], p[1])), px(...f.probe.point)],
     type: key && key.dataset.key,
     lo: key && key.querySelector('[data-end=lo]')?.textContent,
     hi: key && key.querySelector('[data-end=hi]')?.textContent,
@@ -47,29 +34,19 @@ GEOMETRY = """() => {
 
 
 def _geometry(pg) -> tuple[dict[str, Any], Image.Image]:  # type: ignore[no-untyped-def]
-    pg.wait_for_timeout(300)  # the plot redraws in the next animation frame
-    pg.locator("#boundary").scroll_into_view_if_needed()
-    geo = pg.evaluate(GEOMETRY)
-    return geo, Image.open(io.BytesIO(pg.screenshot())).convert("RGB")
-
-
-def _pixel(shot: Image.Image, x: float, y: float, dpr: float) -> tuple[int, int, int]:
-    p = shot.getpixel((round(x * dpr), round(y * dpr)))
-    assert isinstance(p, tuple)
-    return int(p[0]), int(p[1]), int(p[2])
+    geo, shot = plane_and_shot(pg)
+    return {**geo, **pg.evaluate(KEY)}, shot
 
 
 def _clear_cells(geo: dict[str, Any]) -> list[tuple[int, int]]:
-    """Cells away from every marker and the plot's edge, where the image is seen as is."""
-    out, cells = geo["output"], geo["cells"]
-    reach = max(geo["cell"]) + 6
-    found = []
-    for i in range(1, len(out) - 1, 2):
-        for c in range(1, len(out[0]) - 1, 2):
-            x, y = cells[i][c]
-            if all((x - mx) ** 2 + (y - my) ** 2 >= reach**2 for mx, my in geo["markers"]):
-                found.append((i, c))
-    return found
+    """Every other cell away from every marker and the plot's edge."""
+    out = geo["output"]
+    return [
+        (i, c)
+        for i in range(1, len(out) - 1, 2)
+        for c in range(1, len(out[0]) - 1, 2)
+        if clear_of_markers(geo, i, c)
+    ]
 
 
 def _close(a: tuple[int, int, int], b: tuple[int, int, int], tol: int) -> bool:
@@ -94,8 +71,8 @@ def test_a_regression_surface_is_read_off_its_ramp(page) -> None:  # type: ignor
     for i, c in _clear_cells(geo):
         v = geo["output"][i][c]
         t = min(1.0, max(0.0, (v + m) / (2 * m)))
-        want = _pixel(shot, left + 2 + t * (width - 4), top + height / 2, geo["dpr"])
-        got = _pixel(shot, *geo["cells"][i][c], geo["dpr"])
+        want = pixel(shot, left + 2 + t * (width - 4), top + height / 2, geo["dpr"])
+        got = pixel(shot, *geo["cells"][i][c], geo["dpr"])
         assert _close(got, want, 14), (i, c, v, got, want)
         checked += 1
     assert checked >= 20, checked
@@ -116,7 +93,7 @@ def test_classes_are_read_off_their_swatches(page, link: str, texts: list[str]) 
     page.screenshot(path=str(ARTIFACTS / f"plane-key-{link.split('&')[0][8:]}.png"))
     assert geo["type"] == "swatches" and [s["text"] for s in geo["swatches"]] == texts
     swatch = [
-        _pixel(shot, b[0] + b[2] / 2, b[1] + b[3] / 2, geo["dpr"])
+        pixel(shot, b[0] + b[2] / 2, b[1] + b[3] / 2, geo["dpr"])
         for b in (s["box"] for s in geo["swatches"])
     ]
     assert len(set(swatch)) == len(texts), swatch
@@ -131,7 +108,7 @@ def test_classes_are_read_off_their_swatches(page, link: str, texts: list[str]) 
         if len(near) > 1:  # at a class edge the stretched image blends neighbouring cells
             continue
         cls = cls_at(i, c)
-        got = _pixel(shot, *geo["cells"][i][c], geo["dpr"])
+        got = pixel(shot, *geo["cells"][i][c], geo["dpr"])
         assert _close(got, swatch[cls], 3), (i, c, out[i][c], got, swatch)
         seen.add(cls)
     assert len(seen) >= 2, seen

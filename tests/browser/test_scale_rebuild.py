@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTIFACTS, DELETE_RUN, close_page, open_app
+from tests.browser.conftest import ARTIFACTS, DELETE_RUN, close_page, open_app, rebuilt_with
 
 pytestmark = pytest.mark.browser
 
@@ -66,13 +66,7 @@ def test_the_digits_views_rescale_when_the_run_is_rebuilt(page) -> None:  # type
     open_app(page, f"{digits}&init=playground")
     page.wait_for_function("!document.querySelector('#digits').hidden", timeout=30_000)
     before = (page.wait_for_timeout(300), page.evaluate(DIGIT_BARS))[1]
-    run = page.evaluate("window.__bpv.store.run.id")
-    page.evaluate("window.__bpv.actions.set({init: 'xavier'})")
-    page.wait_for_function(
-        f"window.__bpv.store.run.id === '{run}' && window.__bpv.store.frame.step === 0"
-        " && window.__bpv.store.run.config.init === 'xavier'",
-        timeout=30_000,
-    )
+    rebuilt_with(page, {"init": "xavier"})
     page.wait_for_timeout(500)
     switched = page.evaluate(DIGIT_BARS)
     other = page.context.new_page()
